@@ -1,0 +1,167 @@
+"""Plain data shared by every part of Paperboy: papers, daily entries, digest settings, subscriptions."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+HF_BASE = "https://huggingface.co"
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper, keyed by its arXiv id, with the latest metadata seen."""
+
+    id: str
+    title: str
+    authors: tuple[str, ...] = ()
+    summary: str = ""
+    published: dt.date | None = None
+    day: dt.date | None = None  # the Daily Papers day it was featured on
+    upvotes: int = 0
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    github_repo: str | None = None
+    github_stars: int | None = None
+    project_page: str | None = None
+    thumbnail: str | None = None
+    num_comments: int = 0
+    organization: str | None = None
+
+    @property
+    def url(self) -> str:
+        """The paper's huggingface.co/papers page."""
+        return f"{HF_BASE}/papers/{self.id}"
+
+    @property
+    def arxiv_url(self) -> str:
+        """The arXiv abstract page."""
+        return f"https://arxiv.org/abs/{self.id}"
+
+    @property
+    def pdf_url(self) -> str:
+        """The arXiv PDF."""
+        return f"https://arxiv.org/pdf/{self.id}"
+
+    @property
+    def has_code(self) -> bool:
+        """Whether the paper links a code repository."""
+        return bool(self.github_repo)
+
+    def to_json(self) -> dict[str, Any]:
+        """The paper as the JSON object of the public contract."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "authors": list(self.authors),
+            "summary": self.summary,
+            "ai_summary": self.ai_summary,
+            "ai_keywords": list(self.ai_keywords),
+            "upvotes": self.upvotes,
+            "num_comments": self.num_comments,
+            "day": self.day.isoformat() if self.day else None,
+            "published": self.published.isoformat() if self.published else None,
+            "github_repo": self.github_repo,
+            "github_stars": self.github_stars,
+            "project_page": self.project_page,
+            "thumbnail": self.thumbnail,
+            "organization": self.organization,
+            "url": self.url,
+            "arxiv_url": self.arxiv_url,
+            "pdf_url": self.pdf_url,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class DailyEntry:
+    """A paper's appearance on one Daily Papers day, with the upvotes seen there."""
+
+    day: dt.date
+    paper_id: str
+    upvotes: int
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What an upsert changed: papers seen for the first time and papers whose upvotes moved."""
+
+    new: tuple[str, ...] = ()
+    changed: tuple[str, ...] = ()
+    unchanged: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ScrapeRun:
+    """One fetch of one day from one source, as recorded in `scrape_runs`."""
+
+    source: str
+    day: dt.date | None
+    started: dt.datetime
+    finished: dt.datetime
+    outcome: str  # "ok" | "empty" | "failed" | "markup_changed"
+    fetched: int = 0
+    new: int = 0
+    updated: int = 0
+    skipped: int = 0
+    error: str | None = None
+    id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DigestSettings:
+    """How and when one channel gets its daily digest."""
+
+    guild_id: int
+    channel_id: int
+    time: dt.time = dt.time(9, 0)
+    timezone: str = "UTC"
+    top: int = 10
+    min_upvotes: int = 0
+    weekdays_only: bool = False
+    style: str = "compact"  # "compact" | "cards"
+    post_empty: bool = True
+    enabled: bool = True
+    disabled_reason: str | None = None
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A channel's standing query: each new paper that matches is posted there once."""
+
+    id: int
+    guild_id: int
+    channel_id: int
+    query: str
+    normalized: str
+    created_by: int
+    created_at: dt.datetime
+    skip_digest_papers: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One intended post: a digest for (channel, day) or an alert for (channel, paper)."""
+
+    channel_id: int
+    kind: str  # "digest" | "alert" | "missed"
+    key: str
+    status: str  # "pending" | "sent" | "failed" | "skipped"
+    nonce: str
+    message_id: int | None = None
+    attempts: int = 0
+    payload: str | None = None
+    error: str | None = None
+    created_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    next_attempt_at: dt.datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def utcnow() -> dt.datetime:
+    """The current time, timezone-aware in UTC."""
+    return dt.datetime.now(dt.UTC)

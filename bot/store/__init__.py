@@ -1,0 +1,17 @@
+"""The only database API: `Store` and the errors it raises."""
+
+from __future__ import annotations
+
+import logging
+
+from bot.store.base import StoreError, latest_version
+from bot.store.papers import PapersMixin, StoreCounts
+
+log = logging.getLogger(__name__)
+
+
+class Store(PapersMixin):
+    """Async SQLite cache of papers plus per-channel settings and delivery records."""
+
+
+__all__ = ["Store", "StoreCounts", "StoreError", "latest_version"]

@@ -1,0 +1,218 @@
+"""The SQLite connection: pragmas, numbered migrations, one writer at a time, integrity check, backup."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import importlib.resources
+import logging
+import re
+import sqlite3
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Self
+
+import aiosqlite
+
+log = logging.getLogger(__name__)
+
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+
+class StoreError(Exception):
+    """A database problem explained in words a server admin can act on."""
+
+
+@dataclass(frozen=True, slots=True)
+class Migration:
+    """One numbered schema step."""
+
+    version: int
+    name: str
+    sql: str
+
+
+def load_migrations() -> list[Migration]:
+    """The packaged migrations in version order; versions must run 1, 2, 3 without gaps."""
+    folder = importlib.resources.files("bot.store") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        match = _MIGRATION_NAME.match(entry.name)
+        if match:
+            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
+    found.sort(key=lambda m: m.version)
+    for expected, migration in enumerate(found, start=1):
+        if migration.version != expected:
+            raise StoreError(f"migration {migration.name} is out of sequence (expected {expected:04d})")
+    return found
+
+
+def latest_version() -> int:
+    """The schema version this code expects."""
+    migrations = load_migrations()
+    return migrations[-1].version if migrations else 0
+
+
+def iso_now() -> str:
+    """Now in UTC as ISO text, the form every stored instant takes."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+
+
+def _explain(exc: BaseException, path: str) -> str:
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return f"the database {path} is read-only: check the file's permissions and the volume mount"
+    if "disk is full" in text or "database or disk is full" in text:
+        return f"the disk holding {path} is full: free space, then try again (no data was lost)"
+    if "not a database" in text or "malformed" in text:
+        return f"{path} is damaged or not a Paperboy database ({text}); restore it from a backup"
+    if "unable to open" in text:
+        return f"cannot open the database {path}: check that its folder exists and is writable"
+    return f"database error on {path}: {text}"
+
+
+class StoreBase:
+    """Owns one aiosqlite connection; subclasses add the typed methods."""
+
+    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+        self._db = db
+        self.path = path
+        self._write_lock = asyncio.Lock()
+
+    @classmethod
+    async def open(cls, path: str | Path, *, migrate: bool = True) -> Self:
+        """Open (and by default upgrade) the database at `path`."""
+        path = str(path)
+        try:
+            db = await aiosqlite.connect(path, isolation_level=None)
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, path)) from exc
+        db.row_factory = sqlite3.Row
+        store = cls(db, path)
+        try:
+            await store._configure()
+            if migrate:
+                await store.migrate()
+        except BaseException:
+            await db.close()
+            raise
+        return store
+
+    async def _configure(self) -> None:
+        try:
+            await self._db.execute("PRAGMA busy_timeout = 5000")
+            await self._db.execute("PRAGMA foreign_keys = ON")
+            if self.path != ":memory:":
+                await self._db.execute("PRAGMA journal_mode = WAL")
+            await self._db.execute("PRAGMA synchronous = NORMAL")
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, self.path)) from exc
+
+    async def close(self) -> None:
+        """Wait for the write in progress, then close the connection."""
+        async with self._write_lock:
+            await self._db.close()
+
+    @contextlib.asynccontextmanager
+    async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """One write transaction at a time; rolled back whole on any error."""
+        async with self._write_lock:
+            try:
+                await self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(_explain(exc, self.path)) from exc
+            try:
+                yield self._db
+            except BaseException:
+                await self._db.execute("ROLLBACK")
+                raise
+            try:
+                await self._db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                await self._db.execute("ROLLBACK")
+                raise StoreError(_explain(exc, self.path)) from exc
+
+    async def schema_version(self) -> int:
+        """The version recorded in `PRAGMA user_version`."""
+        async with self._db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def migrate(self) -> list[int]:
+        """Apply each pending migration in its own transaction; return the versions applied."""
+        current = await self.schema_version()
+        migrations = load_migrations()
+        if current > (migrations[-1].version if migrations else 0):
+            raise StoreError(
+                f"{self.path} has schema version {current}, newer than this Paperboy knows "
+                f"({latest_version()}); upgrade Paperboy"
+            )
+        applied = []
+        for migration in migrations:
+            if migration.version <= current:
+                continue
+            log.info("applying migration %s", migration.name)
+            async with self.transaction() as db:
+                # executescript would commit on its own; run statement by statement instead.
+                for statement in _split_sql(migration.sql):
+                    await db.execute(statement)
+                await db.execute(f"PRAGMA user_version = {migration.version:d}")
+            applied.append(migration.version)
+        return applied
+
+    async def check(self) -> list[str]:
+        """Problems found by the integrity and foreign-key checks and the schema version; empty if healthy."""
+        problems: list[str] = []
+        try:
+            async with self._db.execute("PRAGMA integrity_check") as cursor:
+                rows = [str(row[0]) for row in await cursor.fetchall()]
+            if rows != ["ok"]:
+                problems.extend(f"integrity: {row}" for row in rows)
+            async with self._db.execute("PRAGMA foreign_key_check") as cursor:
+                for row in await cursor.fetchall():
+                    problems.append(f"foreign key: table {row[0]} row {row[1]} points at a missing {row[2]}")
+            version, expected = await self.schema_version(), latest_version()
+            if version != expected:
+                problems.append(
+                    f"schema version is {version}, expected {expected}: run `paperboy db migrate`"
+                )
+        except sqlite3.Error as exc:
+            problems.append(_explain(exc, self.path))
+        return problems
+
+    async def backup(self, target: str | Path) -> None:
+        """Copy the live database to `target` with SQLite's online backup API."""
+        target = str(target)
+        try:
+            destination = sqlite3.connect(target)
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, target)) from exc
+        try:
+            async with self._write_lock:
+                await self._db.backup(destination)
+        except sqlite3.Error as exc:
+            raise StoreError(_explain(exc, target)) from exc
+        finally:
+            destination.close()
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--") and not buffer.strip():
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements
+
+
+def explain_error(exc: BaseException, path: str) -> str:
+    """A sentence for an admin about a raw sqlite3 error."""
+    return _explain(exc, path)

@@ -1,0 +1,275 @@
+"""Papers, daily entries and scrape runs: idempotent upserts and typed reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bot.models import DailyEntry, Paper, ScrapeRun, UpsertResult
+from bot.store.base import StoreBase, iso_now
+
+log = logging.getLogger(__name__)
+
+PAPER_COLUMNS = (
+    "id, title, authors, summary, published, day, upvotes, ai_summary, ai_keywords, github_repo, "
+    "github_stars, project_page, thumbnail, num_comments, organization"
+)
+# Columns whose change counts as new metadata (the rest are bookkeeping).
+_CONTENT_FIELDS = (
+    "title", "authors", "summary", "published", "ai_summary", "ai_keywords", "github_repo",
+    "github_stars", "project_page", "thumbnail", "num_comments", "organization",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class StoreCounts:
+    """How much the cache holds."""
+
+    papers: int
+    days: int
+    daily_entries: int
+    digests: int
+    subscriptions: int
+
+
+def _date(text: str | None) -> dt.date | None:
+    return dt.date.fromisoformat(text) if text else None
+
+
+def paper_from_row(row: sqlite3.Row | Sequence[Any]) -> Paper:
+    """Build a Paper from a row selected with PAPER_COLUMNS."""
+    return Paper(
+        id=row[0],
+        title=row[1],
+        authors=tuple(json.loads(row[2])),
+        summary=row[3],
+        published=_date(row[4]),
+        day=_date(row[5]),
+        upvotes=row[6],
+        ai_summary=row[7],
+        ai_keywords=tuple(json.loads(row[8])),
+        github_repo=row[9],
+        github_stars=row[10],
+        project_page=row[11],
+        thumbnail=row[12],
+        num_comments=row[13],
+        organization=row[14],
+    )
+
+
+def _paper_values(paper: Paper) -> dict[str, Any]:
+    return {
+        "id": paper.id,
+        "title": paper.title,
+        "authors": json.dumps(list(paper.authors), ensure_ascii=False),
+        "summary": paper.summary,
+        "published": paper.published.isoformat() if paper.published else None,
+        "day": paper.day.isoformat() if paper.day else None,
+        "upvotes": paper.upvotes,
+        "ai_summary": paper.ai_summary,
+        "ai_keywords": json.dumps(list(paper.ai_keywords), ensure_ascii=False),
+        "github_repo": paper.github_repo,
+        "github_stars": paper.github_stars,
+        "project_page": paper.project_page,
+        "thumbnail": paper.thumbnail,
+        "num_comments": paper.num_comments,
+        "organization": paper.organization,
+    }
+
+
+class PapersMixin(StoreBase):
+    """Typed access to papers, daily entries and scrape runs."""
+
+    async def upsert_papers(
+        self,
+        papers: Iterable[Paper],
+        *,
+        day: dt.date | None = None,
+        run: ScrapeRun | None = None,
+    ) -> UpsertResult:
+        """Insert or refresh papers (and their entries for `day`) and record `run`, all in one transaction.
+
+        Re-saving identical data changes only upvotes and `updated_at`; the result names papers seen for
+        the first time and papers whose upvotes moved.
+        """
+        papers = list({p.id: p for p in papers}.values())
+        now = iso_now()
+        new: list[str] = []
+        changed: list[str] = []
+        unchanged = 0
+        async with self.transaction() as db:
+            existing = await self._rows_by_id(db, [p.id for p in papers])
+            for paper in papers:
+                values = _paper_values(paper)
+                old = existing.get(paper.id)
+                if old is None:
+                    values.update(first_seen=now, updated_at=now)
+                    await db.execute(
+                        f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES "
+                        "(:id, :title, :authors, :summary, :published, :day, :upvotes, :ai_summary, "
+                        ":ai_keywords, :github_repo, :github_stars, :project_page, :thumbnail, "
+                        ":num_comments, :organization, :first_seen, :updated_at)",
+                        values,
+                    )
+                    new.append(paper.id)
+                else:
+                    latest_day = max(filter(None, (old["day"], values["day"])), default=None)
+                    values["day"] = latest_day
+                    content_moved = any(old[name] != values[name] for name in _CONTENT_FIELDS)
+                    # Metadata-only fetches (no day) carry no upvote news unless they differ.
+                    upvotes_moved = old["upvotes"] != values["upvotes"]
+                    if content_moved or upvotes_moved or old["day"] != latest_day:
+                        assignments = ", ".join(
+                            f"{name} = :{name}" for name in (*_CONTENT_FIELDS, "day", "upvotes")
+                            if old[name] != values[name]
+                        )
+                        values["updated_at"] = now
+                        await db.execute(
+                            f"UPDATE papers SET {assignments}, updated_at = :updated_at WHERE id = :id",
+                            values,
+                        )
+                    if upvotes_moved:
+                        changed.append(paper.id)
+                    else:
+                        unchanged += 1
+                if day is not None:
+                    await db.execute(
+                        "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (day, paper_id) DO UPDATE SET "
+                        "upvotes = excluded.upvotes, updated_at = excluded.updated_at "
+                        "WHERE upvotes != excluded.upvotes",
+                        (day.isoformat(), paper.id, paper.upvotes, now, now),
+                    )
+            result = UpsertResult(new=tuple(new), changed=tuple(changed), unchanged=unchanged)
+            if run is not None:
+                await self._insert_run(db, run, new=len(new), updated=len(changed))
+        return result
+
+    @staticmethod
+    async def _rows_by_id(db: Any, ids: list[str]) -> dict[str, sqlite3.Row]:
+        rows: dict[str, sqlite3.Row] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            async with db.execute(
+                f"SELECT {PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", chunk
+            ) as cursor:
+                for row in await cursor.fetchall():
+                    rows[row["id"]] = row
+        return rows
+
+    @staticmethod
+    async def _insert_run(db: Any, run: ScrapeRun, *, new: int, updated: int) -> None:
+        await db.execute(
+            "INSERT INTO scrape_runs (source, day, started, finished, outcome, fetched, new, updated, "
+            "skipped, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                run.source,
+                run.day.isoformat() if run.day else None,
+                run.started.isoformat(timespec="seconds"),
+                run.finished.isoformat(timespec="seconds"),
+                run.outcome,
+                run.fetched,
+                new,
+                updated,
+                run.skipped,
+                run.error,
+            ),
+        )
+
+    async def record_scrape_run(self, run: ScrapeRun) -> None:
+        """Record a fetch that wrote no papers (failed, empty, or markup changed)."""
+        async with self.transaction() as db:
+            await self._insert_run(db, run, new=run.new, updated=run.updated)
+
+    async def get_paper(self, paper_id: str) -> Paper | None:
+        """The cached paper with this arXiv id, if any."""
+        async with self._db.execute(
+            f"SELECT {PAPER_COLUMNS} FROM papers WHERE id = ?", (paper_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return paper_from_row(row) if row else None
+
+    async def get_papers(self, paper_ids: Sequence[str]) -> list[Paper]:
+        """The cached papers with these ids, in the order asked (missing ones left out)."""
+        rows = await self._rows_by_id(self._db, list(paper_ids))
+        return [paper_from_row(rows[pid]) for pid in paper_ids if pid in rows]
+
+    async def papers_of_day(self, day: dt.date) -> list[Paper]:
+        """Papers featured on `day`, most upvoted first, with that day's upvotes."""
+        async with self._db.execute(
+            f"SELECT {', '.join('p.' + c.strip() for c in PAPER_COLUMNS.split(','))}, e.upvotes "
+            "FROM daily_entries e JOIN papers p ON p.id = e.paper_id WHERE e.day = ? "
+            "ORDER BY e.upvotes DESC, p.id",
+            (day.isoformat(),),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        papers = []
+        for row in rows:
+            paper = paper_from_row(row)
+            papers.append(replace(paper, upvotes=row[15], day=day))
+        return papers
+
+    async def daily_entries(self, day: dt.date) -> list[DailyEntry]:
+        """The entries recorded for `day`."""
+        async with self._db.execute(
+            "SELECT day, paper_id, upvotes FROM daily_entries WHERE day = ? ORDER BY paper_id",
+            (day.isoformat(),),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [DailyEntry(dt.date.fromisoformat(r[0]), r[1], r[2]) for r in rows]
+
+    async def delete_paper(self, paper_id: str) -> bool:
+        """Remove a paper and its entries; True if it existed."""
+        async with self.transaction() as db:
+            cursor = await db.execute("DELETE FROM papers WHERE id = ?", (paper_id,))
+            return cursor.rowcount > 0
+
+    async def counts(self) -> StoreCounts:
+        """Row counts for status output."""
+        async with self._db.execute(
+            "SELECT (SELECT count(*) FROM papers), (SELECT count(DISTINCT day) FROM daily_entries), "
+            "(SELECT count(*) FROM daily_entries), (SELECT count(*) FROM digest_settings), "
+            "(SELECT count(*) FROM subscriptions)"
+        ) as cursor:
+            row = await cursor.fetchone()
+        assert row is not None
+        return StoreCounts(*(int(v) for v in row))
+
+    async def newest_day(self) -> dt.date | None:
+        """The most recent Daily Papers day with entries."""
+        async with self._db.execute("SELECT max(day) FROM daily_entries") as cursor:
+            row = await cursor.fetchone()
+        return _date(row[0]) if row else None
+
+    async def last_scrape_run(self, day: dt.date | None = None) -> ScrapeRun | None:
+        """The latest recorded fetch (of `day` if given)."""
+        runs = await self.scrape_runs(limit=1, day=day)
+        return runs[0] if runs else None
+
+    async def scrape_runs(self, limit: int = 50, day: dt.date | None = None) -> list[ScrapeRun]:
+        """The most recent scrape runs (of `day` if given), newest first."""
+        where, params = ("WHERE day = ?", [day.isoformat()]) if day else ("", [])
+        async with self._db.execute(
+            f"SELECT {_RUN_COLUMNS} FROM scrape_runs {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_run_from_row(row) for row in rows]
+
+
+_RUN_COLUMNS = "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error"
+
+
+def _run_from_row(row: Sequence[Any]) -> ScrapeRun:
+    return ScrapeRun(
+        id=row[0], source=row[1], day=_date(row[2]),
+        started=dt.datetime.fromisoformat(row[3]), finished=dt.datetime.fromisoformat(row[4]),
+        outcome=row[5], fetched=row[6], new=row[7], updated=row[8], skipped=row[9], error=row[10],
+    )
+
+
