@@ -9,6 +9,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from bot.config import Config, ConfigError, load_config
@@ -53,6 +54,40 @@ async def open_store(config: Config, *, migrate: bool = True) -> Store:
         raise CommandError(str(exc)) from exc
 
 
+# ---------------------------------------------------------------- run
+
+
+async def cmd_run(args: argparse.Namespace, config: Config) -> int:
+    """paperboy run: start the bot until SIGTERM or Ctrl-C."""
+    if not config.discord.token:
+        raise CommandError(
+            "no Discord token: set the DISCORD_TOKEN environment variable (or [discord] token)"
+        )
+    # Imported here so terminal commands don't pay for discord.py's import time.
+    import aiohttp
+    import discord
+
+    from bot.client import run_bot
+    from bot.sources.http import make_http_client
+
+    store = await open_store(config)
+    try:
+        async with make_http_client(config) as http_client:
+            await run_bot(config, store, http_client)
+    except discord.LoginFailure as exc:
+        raise CommandError("Discord rejected the token (401 Unauthorized): check DISCORD_TOKEN") from exc
+    except discord.PrivilegedIntentsRequired as exc:
+        raise CommandError("Discord refused the gateway intents requested") from exc
+    except (aiohttp.ClientError, OSError) as exc:
+        raise CommandError(
+            f"cannot reach Discord at {config.discord.api_base}: {type(exc).__name__}"
+        ) from exc
+    finally:
+        await store.close()
+    log.info("stopped cleanly")
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- db
 
 
@@ -73,16 +108,19 @@ async def cmd_db(args: argparse.Namespace, config: Config) -> int:
             print(f"{config.database.path}: schema {before} is current")
         return EXIT_OK
     if args.db_command == "check":
+        if config.database.path != ":memory:" and not Path(config.database.path).exists():
+            raise CommandError(f"{config.database.path} does not exist: run `paperboy db migrate` first")
         store = await open_store(config, migrate=False)
         try:
             problems = await store.check()
+            schema = await store.schema_version()
         finally:
             await store.close()
         if problems:
             for problem in problems:
                 print(f"{config.database.path}: {problem}", file=sys.stderr)
             return EXIT_FAILURE
-        print(f"{config.database.path}: ok (schema {await _schema_of(config)})")
+        print(f"{config.database.path}: ok (schema {schema})")
         return EXIT_OK
     store = await open_store(config, migrate=False)
     try:
@@ -93,14 +131,6 @@ async def cmd_db(args: argparse.Namespace, config: Config) -> int:
         await store.close()
     print(f"backed up {config.database.path} to {args.path}")
     return EXIT_OK
-
-
-async def _schema_of(config: Config) -> int:
-    store = await open_store(config, migrate=False)
-    try:
-        return await store.schema_version()
-    finally:
-        await store.close()
 
 
 # ---------------------------------------------------------------- parser
@@ -122,6 +152,9 @@ def build_parser() -> argparse.ArgumentParser:
         "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
     )
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
+    run.set_defaults(handler=cmd_run)
 
     db = commands.add_parser("db", help="database upkeep: migrate, check, backup")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)

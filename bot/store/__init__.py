@@ -5,12 +5,13 @@ from __future__ import annotations
 import logging
 
 from bot.store.base import StoreError, latest_version
+from bot.store.meta import MetaMixin
 from bot.store.papers import PapersMixin, StoreCounts
 
 log = logging.getLogger(__name__)
 
 
-class Store(PapersMixin):
+class Store(PapersMixin, MetaMixin):
     """Async SQLite cache of papers plus per-channel settings and delivery records."""
 
 

@@ -1,0 +1,199 @@
+"""The store: migrations, idempotent upserts, FTS kept in step, backup and integrity check."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from bot.models import Paper, ScrapeRun
+from bot.store import Store, StoreError, latest_version
+
+DAY = dt.date(2026, 6, 12)
+
+
+def paper(pid: str, title: str = "Sparse Mixture of Experts", upvotes: int = 3, **extra: object) -> Paper:
+    return Paper(
+        id=pid,
+        title=title,
+        authors=("Ada Lovelace", "Tri Dao"),
+        summary="We study routing in large language models.",
+        published=dt.date(2026, 6, 10),
+        day=DAY,
+        upvotes=upvotes,
+        ai_keywords=("routing", "experts"),
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+def run(day: dt.date = DAY) -> ScrapeRun:
+    now = dt.datetime.now(dt.UTC)
+    return ScrapeRun(source="api", day=day, started=now, finished=now, outcome="ok", fetched=2)
+
+
+def raw_rows(path: Path, sql: str) -> list[tuple[object, ...]]:
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql).fetchall()
+
+
+async def fts_ids(store: Store, match: str) -> set[str]:
+    rows = raw_rows(
+        Path(store.path),
+        f"SELECT p.id FROM papers_fts JOIN papers p ON p.rowid = papers_fts.rowid WHERE papers_fts MATCH '{match}'",
+    )
+    return {str(r[0]) for r in rows}
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> Store:
+    opened = await Store.open(tmp_path / "paperboy.db")
+    yield opened
+    await opened.close()
+
+
+async def test_migrates_an_empty_database_and_rerun_is_a_no_op(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    store = await Store.open(path, migrate=False)
+    assert await store.schema_version() == 0
+    assert await store.migrate() == list(range(1, latest_version() + 1))
+    assert await store.schema_version() == latest_version()
+    assert await store.migrate() == []
+    assert await store.check() == []
+    await store.close()
+    tables = {r[0] for r in raw_rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"papers", "daily_entries", "papers_fts", "digest_settings", "subscriptions", "deliveries",
+            "scrape_runs"} <= tables
+    assert raw_rows(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+async def test_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "future.db"
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA user_version = 999")
+    with pytest.raises(StoreError, match="newer"):
+        await Store.open(path)
+
+
+async def test_upsert_reports_new_then_changed_upvotes(store: Store) -> None:
+    first = await store.upsert_papers([paper("2606.00001"), paper("2606.00002")], day=DAY, run=run())
+    assert set(first.new) == {"2606.00001", "2606.00002"} and first.changed == ()
+    second = await store.upsert_papers([paper("2606.00001", upvotes=9), paper("2606.00002")], day=DAY)
+    assert second.new == () and second.changed == ("2606.00001",)
+    assert (await store.get_paper("2606.00001")).upvotes == 9  # type: ignore[union-attr]
+    assert [(e.paper_id, e.upvotes) for e in await store.daily_entries(DAY)] == [
+        ("2606.00001", 9), ("2606.00002", 3)]
+    assert (await store.counts()).papers == 2
+    last = await store.last_scrape_run(DAY)
+    assert last is not None and last.new == 2 and last.outcome == "ok"
+
+
+async def test_same_day_twice_changes_nothing_but_timestamps(store: Store) -> None:
+    papers = [paper("2606.00001"), paper("2606.00002", title="Another")]
+    await store.upsert_papers(papers, day=DAY)
+    content = "SELECT id, title, authors, summary, published, day, upvotes, ai_keywords FROM papers ORDER BY id"
+    before = raw_rows(Path(store.path), content)
+    entries_before = raw_rows(Path(store.path), "SELECT day, paper_id, upvotes FROM daily_entries")
+    result = await store.upsert_papers(papers, day=DAY)
+    assert result.new == () and result.changed == () and result.unchanged == 2
+    assert raw_rows(Path(store.path), content) == before
+    assert raw_rows(Path(store.path), "SELECT day, paper_id, upvotes FROM daily_entries") == entries_before
+
+
+async def test_round_trip_keeps_every_field(store: Store) -> None:
+    original = paper(
+        "2606.00003", github_repo="https://github.com/a/b", github_stars=12, ai_summary="Short.",
+        project_page="https://a.example", thumbnail="https://cdn.example/t.png", num_comments=4,
+        organization="Lab",
+    )
+    await store.upsert_papers([original], day=DAY)
+    assert await store.get_paper("2606.00003") == original
+    assert await store.get_paper("0000.00000") is None
+
+
+async def test_fts_follows_inserts_updates_and_deletes(store: Store) -> None:
+    await store.upsert_papers([paper("2606.00001", title="Mamba agents for planning")], day=DAY)
+    assert await fts_ids(store, "agent") == {"2606.00001"}  # porter stemming
+    assert await fts_ids(store, "authors:dao") == {"2606.00001"}
+    await store.upsert_papers([paper("2606.00001", title="Transformers for planning")], day=DAY)
+    assert await fts_ids(store, "agent") == set()
+    assert await fts_ids(store, "transformer") == {"2606.00001"}
+    assert await store.delete_paper("2606.00001")
+    assert await fts_ids(store, "transformer") == set()
+    assert raw_rows(Path(store.path), "SELECT count(*) FROM papers_fts") == [(0,)]
+    assert raw_rows(Path(store.path), "SELECT count(*) FROM daily_entries") == [(0,)]
+
+
+async def test_later_day_moves_paper_day_forward_only(store: Store) -> None:
+    await store.upsert_papers([paper("2606.00001")], day=DAY)
+    later = dataclasses.replace(paper("2606.00001"), day=DAY + dt.timedelta(days=1))
+    await store.upsert_papers([later], day=DAY + dt.timedelta(days=1))
+    await store.upsert_papers([paper("2606.00001")], day=DAY)
+    assert (await store.get_paper("2606.00001")).day == DAY + dt.timedelta(days=1)  # type: ignore[union-attr]
+    assert await store.newest_day() == DAY + dt.timedelta(days=1)
+
+
+async def test_backup_round_trip(store: Store, tmp_path: Path) -> None:
+    await store.upsert_papers([paper("2606.00001")], day=DAY)
+    target = tmp_path / "copy.db"
+    await store.backup(target)
+    copy = await Store.open(target, migrate=False)
+    try:
+        assert await copy.check() == []
+        assert await copy.get_paper("2606.00001") == await store.get_paper("2606.00001")
+    finally:
+        await copy.close()
+
+
+async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "damaged.db"
+    store = await Store.open(path)
+    await store.upsert_papers(
+        [paper(f"2606.{i:05d}", title=f"Paper number {i} " + "x" * 400) for i in range(300)], day=DAY
+    )
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    data = bytearray(path.read_bytes())
+    for page in range(3, len(data) // page_size, 2):
+        start = page * page_size
+        data[start + 8 : start + 200] = b"\xff" * 192
+    path.write_bytes(bytes(data))
+    damaged = await Store.open(path, migrate=False)
+    try:
+        problems = await damaged.check()
+    finally:
+        await damaged.close()
+    assert problems and any("integrity" in p or "damaged" in p for p in problems)
+
+
+def test_cli_migrate_check_backup_and_damaged_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "cli.db"
+    monkeypatch.setenv("PAPERBOY_DATABASE__PATH", str(db))
+    monkeypatch.chdir(tmp_path)
+    assert main(["db", "migrate"]) == 0
+    assert f"schema 0 -> {latest_version()}" in capsys.readouterr().out
+    assert main(["db", "migrate"]) == 0
+    assert "is current" in capsys.readouterr().out
+    assert main(["db", "check"]) == 0
+    assert "ok" in capsys.readouterr().out
+    assert main(["db", "backup", str(tmp_path / "b.db")]) == 0
+    assert (tmp_path / "b.db").stat().st_size > 0
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"this is not sqlite" * 500)
+    monkeypatch.setenv("PAPERBOY_DATABASE__PATH", str(garbage))
+    assert main(["db", "check"]) == 1
+    err = capsys.readouterr().err
+    assert "damaged or not a Paperboy database" in err and "Traceback" not in err
+
+
+def test_cli_bad_config_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[database]\npathh = "x"\n')
+    assert main(["--config", str(bad), "db", "check"]) == 2
+    assert "pathh" in capsys.readouterr().err
