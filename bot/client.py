@@ -9,7 +9,6 @@ import hashlib
 import json
 import logging
 import signal
-from collections.abc import Callable
 from typing import Any
 
 import discord
@@ -20,7 +19,7 @@ from discord.ext import commands
 
 from bot.config import Config
 from bot.errors import UserError
-from bot.models import utcnow
+from bot.clock import Clock, SystemClock
 from bot.render import NO_MENTIONS
 from bot.store import Store
 
@@ -31,9 +30,6 @@ EXTENSIONS: tuple[str, ...] = (
 )
 
 COMMAND_HASH_KEY = "global_command_hash"
-
-Clock = Callable[[], dt.datetime]
-
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
     """Send discord.py's REST calls and gateway connection to the configured endpoints."""
@@ -113,7 +109,7 @@ class PaperBot(commands.Bot):
         store: Store,
         http_client: httpx.AsyncClient,
         *,
-        clock: Clock = utcnow,
+        clock: Clock | None = None,
         extensions: tuple[str, ...] = EXTENSIONS,
         guild_ready_timeout: float = 2.0,
     ) -> None:
@@ -128,8 +124,8 @@ class PaperBot(commands.Bot):
         self.config = config
         self.store = store
         self.http_client = http_client
-        self.clock = clock
-        self.started_at = clock()
+        self.clock: Clock = clock or SystemClock()
+        self.started_at = self.clock.now()
         self.next_scrape_at: dt.datetime | None = None
         self._extensions = extensions
 
@@ -164,7 +160,7 @@ class PaperBot(commands.Bot):
 
     def uptime(self) -> dt.timedelta:
         """How long this bot has been running."""
-        return self.clock() - self.started_at
+        return self.clock.now() - self.started_at
 
 
 async def run_bot(config: Config, store: Store, http_client: httpx.AsyncClient) -> None:

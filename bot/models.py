@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -145,21 +145,27 @@ class Subscription:
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One intended post: a digest for (channel, day) or an alert for (channel, paper)."""
+    """One intended post: a digest for (channel, day), an alert for (channel, paper), or an alert batch.
+
+    `parts` are the JSON message payloads to send, in order; `sent_ids` holds the message id of each part
+    already sent (None where not yet), so a resumed delivery sends only what is missing.
+    """
 
     channel_id: int
-    kind: str  # "digest" | "alert" | "missed"
+    kind: str  # "digest" | "alert" | "alert_batch"
     key: str
     status: str  # "pending" | "sent" | "failed" | "skipped"
     nonce: str
     message_id: int | None = None
     attempts: int = 0
-    payload: str | None = None
+    parts: tuple[dict[str, Any], ...] = ()
+    sent_ids: tuple[int | None, ...] = ()
     error: str | None = None
+    batch: str | None = None
+    outcome: str | None = None
     created_at: dt.datetime | None = None
     updated_at: dt.datetime | None = None
     next_attempt_at: dt.datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
 
 
 def utcnow() -> dt.datetime:

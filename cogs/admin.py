@@ -49,7 +49,7 @@ class Admin(commands.Cog):
     async def status(self, interaction: discord.Interaction[PaperBot]) -> None:
         """Show the bot's state privately."""
         bot = self.bot
-        now = bot.clock()
+        now = bot.clock.now()
         counts = await bot.store.counts()
         newest = await bot.store.newest_day()
         last = await bot.store.last_scrape_run()

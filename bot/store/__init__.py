@@ -5,13 +5,15 @@ from __future__ import annotations
 import logging
 
 from bot.store.base import StoreError, latest_version
+from bot.store.deliveries import DeliveriesMixin
+from bot.store.digests import DigestsMixin
 from bot.store.meta import MetaMixin
 from bot.store.papers import PapersMixin, StoreCounts
 
 log = logging.getLogger(__name__)
 
 
-class Store(PapersMixin, MetaMixin):
+class Store(PapersMixin, MetaMixin, DeliveriesMixin, DigestsMixin):
     """Async SQLite cache of papers plus per-channel settings and delivery records."""
 
 

@@ -93,13 +93,15 @@ CREATE INDEX subscriptions_guild ON subscriptions(guild_id);
 
 CREATE TABLE deliveries (
     channel_id      INTEGER NOT NULL,
-    kind            TEXT NOT NULL,                 -- 'digest' | 'alert' | 'missed'
-    key             TEXT NOT NULL,                 -- day for digests, paper id for alerts
+    kind            TEXT NOT NULL,                 -- 'digest' | 'alert' | 'alert_batch'
+    key             TEXT NOT NULL,                 -- day for digests, paper id for alerts, batch id
     status          TEXT NOT NULL,                 -- 'pending' | 'sent' | 'failed' | 'skipped'
     nonce           TEXT NOT NULL,
     message_id      INTEGER,
     attempts        INTEGER NOT NULL DEFAULT 0,
-    payload         TEXT,                          -- JSON needed to (re)send
+    payload         TEXT,                          -- JSON: the message parts and what was sent
+    batch           TEXT,                          -- the alert_batch key an alert row was sent in
+    outcome         TEXT,                          -- short note shown to admins (late, missed, empty)
     error           TEXT,
     created_at      TEXT NOT NULL,
     updated_at      TEXT NOT NULL,
@@ -107,6 +109,7 @@ CREATE TABLE deliveries (
     PRIMARY KEY (channel_id, kind, key)
 );
 CREATE INDEX deliveries_open ON deliveries(status, next_attempt_at);
+CREATE INDEX deliveries_batch ON deliveries(batch) WHERE batch IS NOT NULL;
 
 CREATE TABLE scrape_runs (
     id       INTEGER PRIMARY KEY AUTOINCREMENT,

@@ -1,0 +1,124 @@
+"""The daily digest: when each channel is due (zoneinfo, DST-safe) and which papers it gets."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import zoneinfo
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bot.models import DigestSettings, Paper
+
+log = logging.getLogger(__name__)
+
+UTC = dt.UTC
+_SEARCH_LIMIT_MINUTES = 24 * 60  # no real zone skips more than a day
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One scheduled digest: the local date it belongs to, the instant it is due, and the papers day."""
+
+    local_date: dt.date
+    due: dt.datetime  # UTC
+    papers_day: dt.date
+
+
+def _exists(naive: dt.datetime, zone: zoneinfo.ZoneInfo) -> bool:
+    """Whether a wall-clock time occurs in `zone` (false inside a DST gap)."""
+    aware = naive.replace(tzinfo=zone)
+    return aware.astimezone(UTC).astimezone(zone).replace(tzinfo=None) == naive
+
+
+def due_instant(local_date: dt.date, at: dt.time, timezone: str) -> dt.datetime:
+    """The UTC instant of local time `at` on `local_date` in `timezone`.
+
+    A time skipped by a DST jump runs at the first valid minute after it; a time that occurs twice
+    runs at its first occurrence only.
+    """
+    zone = zoneinfo.ZoneInfo(timezone)
+    naive = dt.datetime.combine(local_date, at)
+    for _ in range(_SEARCH_LIMIT_MINUTES):
+        if _exists(naive, zone):
+            return naive.replace(tzinfo=zone, fold=0).astimezone(UTC)
+        naive = naive.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    raise ValueError(f"no valid local time near {at} on {local_date} in {timezone}")
+
+
+def papers_day_for(local_date: dt.date, due: dt.datetime) -> dt.date:
+    """The Daily Papers day a digest posted on `local_date` covers: the day before, if it is complete.
+
+    Daily Papers days are UTC dates; in zones far east of UTC the local morning comes before the
+    previous UTC day has ended, so the latest complete day may be two local days back.
+    """
+    latest_complete = due.astimezone(UTC).date() - dt.timedelta(days=1)
+    return min(local_date - dt.timedelta(days=1), latest_complete)
+
+
+def runs_on(settings: DigestSettings, local_date: dt.date) -> bool:
+    """Whether the channel gets a digest on this local date."""
+    return not (settings.weekdays_only and local_date.weekday() >= 5)
+
+
+def occurrence_on(settings: DigestSettings, local_date: dt.date) -> Occurrence:
+    """The digest of `local_date` for a channel."""
+    due = due_instant(local_date, settings.time, settings.timezone)
+    return Occurrence(local_date, due, papers_day_for(local_date, due))
+
+
+def local_today(now: dt.datetime, timezone: str) -> dt.date:
+    """The date it is in `timezone` at `now`."""
+    return now.astimezone(zoneinfo.ZoneInfo(timezone)).date()
+
+
+def next_occurrence(settings: DigestSettings, after: dt.datetime) -> Occurrence:
+    """The first digest due strictly after `after`."""
+    day = local_today(after, settings.timezone) - dt.timedelta(days=1)
+    for _ in range(9):
+        if runs_on(settings, day):
+            occurrence = occurrence_on(settings, day)
+            if occurrence.due > after:
+                return occurrence
+        day += dt.timedelta(days=1)
+    raise AssertionError("a digest runs at least every few days")  # pragma: no cover
+
+
+def latest_occurrence(settings: DigestSettings, at_or_before: dt.datetime) -> Occurrence | None:
+    """The most recent digest due at or before `at_or_before` (None if none in the last week)."""
+    day = local_today(at_or_before, settings.timezone) + dt.timedelta(days=1)
+    for _ in range(9):
+        if runs_on(settings, day):
+            occurrence = occurrence_on(settings, day)
+            if occurrence.due <= at_or_before:
+                return occurrence
+        day -= dt.timedelta(days=1)
+    return None
+
+
+def select_papers(papers: Sequence[Paper], *, top: int, min_upvotes: int) -> list[Paper]:
+    """A day's papers for a digest: most upvoted first, at least `min_upvotes`, at most `top`."""
+    eligible = [p for p in papers if p.upvotes >= min_upvotes]
+    eligible.sort(key=lambda p: (-p.upvotes, p.id))
+    return eligible[:top]
+
+
+@dataclass(frozen=True, slots=True)
+class Lateness:
+    """How a due digest should be posted given how late it is."""
+
+    late: bool
+    missed: bool
+    note: str | None
+
+
+def lateness(due: dt.datetime, now: dt.datetime, grace: dt.timedelta) -> Lateness:
+    """On time (within a minute), late with a note (within grace), or missed."""
+    delay = now - due
+    if delay <= dt.timedelta(minutes=1):
+        return Lateness(False, False, None)
+    if delay <= grace:
+        minutes = int(delay.total_seconds() // 60)
+        text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
+        return Lateness(True, False, f"Posted {text} late: the bot was offline when this digest was due.")
+    return Lateness(True, True, None)

@@ -1,0 +1,102 @@
+"""Per-channel digest settings."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from bot.models import DigestSettings
+from bot.store.base import StoreBase, iso_now
+
+log = logging.getLogger(__name__)
+
+_COLUMNS = (
+    "guild_id, channel_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty, enabled, "
+    "disabled_reason, created_at"
+)
+
+
+def _settings_from_row(row: Sequence[Any]) -> DigestSettings:
+    hour, minute = (int(part) for part in row[2].split(":"))
+    return DigestSettings(
+        guild_id=row[0],
+        channel_id=row[1],
+        time=dt.time(hour, minute),
+        timezone=row[3],
+        top=row[4],
+        min_upvotes=row[5],
+        weekdays_only=bool(row[6]),
+        style=row[7],
+        post_empty=bool(row[8]),
+        enabled=bool(row[9]),
+        disabled_reason=row[10],
+        created_at=dt.datetime.fromisoformat(row[11]),
+    )
+
+
+class DigestsMixin(StoreBase):
+    """Typed access to `digest_settings`."""
+
+    async def save_digest_settings(self, settings: DigestSettings) -> DigestSettings:
+        """Create or replace a channel's digest settings (re-enabling it); return what was stored."""
+        now = iso_now()
+        async with self.transaction() as db:
+            await db.execute(
+                "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, min_upvotes, "
+                "weekdays_only, style, post_empty, enabled, disabled_reason, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
+                "guild_id = excluded.guild_id, time = excluded.time, timezone = excluded.timezone, "
+                "top = excluded.top, min_upvotes = excluded.min_upvotes, "
+                "weekdays_only = excluded.weekdays_only, style = excluded.style, "
+                "post_empty = excluded.post_empty, enabled = 1, disabled_reason = NULL, "
+                "updated_at = excluded.updated_at",
+                (
+                    settings.channel_id, settings.guild_id, settings.time.strftime("%H:%M"), settings.timezone,
+                    settings.top, settings.min_upvotes, int(settings.weekdays_only), settings.style,
+                    int(settings.post_empty), now, now,
+                ),
+            )
+        stored = await self.get_digest_settings(settings.channel_id)
+        assert stored is not None
+        return stored
+
+    async def get_digest_settings(self, channel_id: int) -> DigestSettings | None:
+        """A channel's digest settings, if it has any."""
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM digest_settings WHERE channel_id = ?", (channel_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _settings_from_row(row) if row else None
+
+    async def list_digest_settings(
+        self, guild_id: int | None = None, *, enabled_only: bool = False
+    ) -> list[DigestSettings]:
+        """Digest settings of one guild (or all), by channel id."""
+        clauses, params = [], []
+        if guild_id is not None:
+            clauses.append("guild_id = ?")
+            params.append(guild_id)
+        if enabled_only:
+            clauses.append("enabled = 1")
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        async with self._db.execute(
+            f"SELECT {_COLUMNS} FROM digest_settings {where} ORDER BY channel_id", params
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [_settings_from_row(row) for row in rows]
+
+    async def delete_digest_settings(self, channel_id: int) -> bool:
+        """Turn a channel's digest off; True if it had one."""
+        async with self.transaction() as db:
+            cursor = await db.execute("DELETE FROM digest_settings WHERE channel_id = ?", (channel_id,))
+            return cursor.rowcount > 0
+
+    async def disable_digest(self, channel_id: int, reason: str) -> None:
+        """Stop a channel's digest and say why (shown in /digest show)."""
+        async with self.transaction() as db:
+            await db.execute(
+                "UPDATE digest_settings SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE channel_id = ?",
+                (reason, iso_now(), channel_id),
+            )
