@@ -11,6 +11,7 @@ import logging
 import signal
 from typing import Any
 
+import aiohttp
 import discord
 import httpx
 import yarl
@@ -19,17 +20,91 @@ from discord.ext import commands
 
 from bot.config import Config
 from bot.errors import UserError
+from bot.outbox import SendError
 from bot.clock import Clock, SystemClock
 from bot.render import NO_MENTIONS
+from bot.scrape import Scraper
+from bot.sources.http import HostRateLimiter, PoliteClient
+from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
+    "cogs.scraper",
+    "cogs.digest",
 )
 
 COMMAND_HASH_KEY = "global_command_hash"
+
+# Discord allows 50 requests per second per bot; stay just under it for posts the bot makes on its own.
+POSTS_PER_SECOND = 45.0
+
+
+def payload_to_part(content: str | None, embeds: list[discord.Embed]) -> dict[str, Any]:
+    """A message as the JSON the outbox stores (so it can be re-sent after a restart)."""
+    return {"content": content, "embeds": [embed.to_dict() for embed in embeds]}
+
+
+def part_to_kwargs(part: dict[str, Any]) -> dict[str, Any]:
+    """Keyword arguments for `Messageable.send` from a stored part."""
+    return {
+        "content": part.get("content"),
+        "embeds": [discord.Embed.from_dict(data) for data in part.get("embeds", [])],
+        "allowed_mentions": NO_MENTIONS,
+    }
+
+
+def _same_message(message: discord.Message, part: dict[str, Any]) -> bool:
+    wanted = [(e.get("title"), e.get("description")) for e in part.get("embeds", [])]
+    shown = [(e.title, e.description) for e in message.embeds]
+    return (message.content or None) == (part.get("content") or None) and shown == wanted
+
+
+class DiscordTransport:
+    """The outbox's way into Discord: posts with nonces, paced under the global limit, errors classified."""
+
+    def __init__(self, bot: commands.Bot, posts_per_second: float = POSTS_PER_SECOND) -> None:
+        self.bot = bot
+        self.limiter = HostRateLimiter(posts_per_second * 60.0, burst=5)
+
+    async def send(self, channel_id: int, part: dict[str, Any], nonce: str) -> int:
+        """Post one part; raise SendError (permanent for a gone channel or a missing permission)."""
+        channel = self.bot.get_partial_messageable(channel_id)
+        await self.limiter.acquire("discord")
+        try:
+            message = await channel.send(nonce=nonce, **part_to_kwargs(part))
+        except discord.NotFound as exc:
+            raise SendError("the channel no longer exists", permanent=True) from exc
+        except discord.Forbidden as exc:
+            raise SendError(
+                "the bot may not post there (needs View Channel, Send Messages and Embed Links)", permanent=True
+            ) from exc
+        except discord.HTTPException as exc:
+            permanent = 400 <= exc.status < 500 and exc.status != 429
+            raise SendError(f"Discord answered {exc.status}: {exc.text[:200]}", permanent=permanent) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError(f"could not reach Discord: {type(exc).__name__}", permanent=False) from exc
+        return message.id
+
+    async def find_sent(self, channel_id: int, part: dict[str, Any], since: dt.datetime) -> int | None:
+        """Look through the bot's messages since `since` for one equal to `part`."""
+        channel = self.bot.get_partial_messageable(channel_id)
+        after = discord.Object(id=discord.utils.time_snowflake(since - dt.timedelta(minutes=1)))
+        try:
+            async for message in channel.history(limit=100, after=after):
+                if self.bot.user and message.author.id == self.bot.user.id and _same_message(message, part):
+                    return message.id
+        except discord.NotFound as exc:
+            raise SendError("the channel no longer exists", permanent=True) from exc
+        except discord.Forbidden:
+            # Without Read Message History we cannot verify; the nonce still guards against a duplicate.
+            return None
+        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError(f"could not check the channel: {exc}", permanent=False) from exc
+        return None
+
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
     """Send discord.py's REST calls and gateway connection to the configured endpoints."""
@@ -78,6 +153,8 @@ def describe_error(error: BaseException) -> str | None:
     if isinstance(error, app_commands.CheckFailure):
         return str(error) or "You can't use this command here."
     if isinstance(error, app_commands.TransformerError):
+        if error.type is discord.AppCommandOptionType.channel:
+            return "That channel isn't one I can use here: pick a text channel of this server."
         return f"{error.value!r} is not a valid value for this option."
     # Bad queries come from the shared query language; imported here to keep the tree free of it otherwise.
     from bot.query import QueryError
@@ -110,6 +187,7 @@ class PaperBot(commands.Bot):
         http_client: httpx.AsyncClient,
         *,
         clock: Clock | None = None,
+        scraper: Scraper | None = None,
         extensions: tuple[str, ...] = EXTENSIONS,
         guild_ready_timeout: float = 2.0,
     ) -> None:
@@ -127,6 +205,11 @@ class PaperBot(commands.Bot):
         self.clock: Clock = clock or SystemClock()
         self.started_at = self.clock.now()
         self.next_scrape_at: dt.datetime | None = None
+        self.scraper = scraper or Scraper(
+            store,
+            HuggingFaceSource(PoliteClient.from_config(http_client, config), config.huggingface.base_url),
+            clock=self.clock.now,
+        )
         self._extensions = extensions
 
     async def setup_hook(self) -> None:

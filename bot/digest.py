@@ -7,8 +7,10 @@ import logging
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.models import DigestSettings, Paper
+from bot.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -122,3 +124,43 @@ def lateness(due: dt.datetime, now: dt.datetime, grace: dt.timedelta) -> Latenes
         text = f"{minutes // 60} h {minutes % 60} min" if minutes >= 60 else f"{minutes} min"
         return Lateness(True, False, f"Posted {text} late: the bot was offline when this digest was due.")
     return Lateness(True, True, None)
+
+
+FRESH_FOR = dt.timedelta(minutes=10)
+
+
+class DayRefresher(Protocol):
+    """Something that re-reads one day from the source into the store (the scraper)."""
+
+    async def scrape_day(self, day: dt.date) -> object:
+        """Fetch `day` and store it."""
+        ...
+
+
+async def ensure_fresh(store: Store, refresher: DayRefresher | None, day: dt.date, now: dt.datetime) -> None:
+    """Re-read `day` from the source if the cache of it is older than ten minutes; errors are logged only."""
+    if refresher is None:
+        return
+    last = await store.last_scrape_run(day)
+    if last is not None and last.outcome in ("ok", "empty") and now - last.finished <= FRESH_FOR:
+        return
+    try:
+        await refresher.scrape_day(day)
+    except Exception:
+        log.exception("refreshing %s before its digest failed; using the cache", day)
+
+
+@dataclass(frozen=True, slots=True)
+class DigestPlan:
+    """What one channel gets for one digest."""
+
+    day: dt.date
+    papers: list[Paper]
+    total: int  # papers featured that day, before filtering
+
+
+async def plan_digest(store: Store, settings: DigestSettings, day: dt.date, *, top: int | None = None) -> DigestPlan:
+    """The papers of `day` a channel's digest shows, from the cache."""
+    papers = await store.papers_of_day(day)
+    chosen = select_papers(papers, top=top or settings.top, min_upvotes=settings.min_upvotes)
+    return DigestPlan(day=day, papers=chosen, total=len(papers))

@@ -219,3 +219,13 @@ class DeliveriesMixin(StoreBase):
         ) as cursor:
             row = await cursor.fetchone()
         return _delivery_from_row(row) if row else None
+
+    async def delivered_pairs(self, kind: str, keys: Sequence[str]) -> set[tuple[int, str]]:
+        """(channel, key) pairs that have a delivery record of `kind` for any of `keys`."""
+        if not keys:
+            return set()
+        marks = ",".join("?" * len(keys))
+        async with self._db.execute(
+            f"SELECT channel_id, key FROM deliveries WHERE kind = ? AND key IN ({marks})", [kind, *keys]
+        ) as cursor:
+            return {(int(row[0]), str(row[1])) for row in await cursor.fetchall()}
