@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import datetime as dt
 import json
 import logging
+import os
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from bot.config import Config, ConfigError, load_config
@@ -37,7 +38,7 @@ def package_version() -> str:
         return "unknown"
 
 
-Handler = Callable[[argparse.Namespace, Config], Awaitable[int]]
+Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
 
 
 def print_json(document: Any) -> None:
@@ -88,6 +89,68 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- digest
+
+
+async def cmd_digest(args: argparse.Namespace, config: Config) -> int:
+    """paperboy digest: the digest a channel with the default settings would get."""
+    from bot import digest as schedule
+    from bot.config import parse_hhmm
+    from bot.models import DigestSettings
+    from bot.render import results_text
+    from bot.scrape import Scraper
+    from bot.sources.http import make_http_client
+    from bot.sources.huggingface import HuggingFaceSource
+
+    defaults = config.digest
+    settings = DigestSettings(
+        guild_id=0,
+        channel_id=0,
+        time=parse_hhmm(defaults.default_time),
+        timezone=defaults.default_timezone,
+        top=args.top if args.top is not None else defaults.default_top,
+    )
+    now = dt.datetime.now(dt.UTC)
+    day = args.date or schedule.papers_day_for(schedule.local_today(now, settings.timezone), now)
+    store = await open_store(config)
+    try:
+        async with make_http_client(config) as http_client:
+            scraper = Scraper(store, HuggingFaceSource.from_config(http_client, config))
+            await schedule.ensure_fresh(store, scraper, day, now)
+        plan = await schedule.plan_digest(store, settings, day)
+    finally:
+        await store.close()
+    if args.json:
+        print_json({"day": day.isoformat(), "total": plan.total, "papers": [p.to_json() for p in plan.papers]})
+        return EXIT_OK
+    if not plan.papers:
+        print(f"No papers on {day}.")
+        return EXIT_OK
+    print(f"Hugging Face Daily Papers of {day}: top {len(plan.papers)} of {plan.total}")
+    print(f"https://huggingface.co/papers/date/{day.isoformat()}\n")
+    print(results_text(plan.papers))
+    return EXIT_OK
+
+
+def iso_date(text: str) -> dt.date:
+    """argparse type for YYYY-MM-DD."""
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-06-12") from None
+
+
+def positive_int(limit: int) -> Callable[[str], int]:
+    """argparse type for an integer in 1..limit."""
+
+    def parse(text: str) -> int:
+        if not text.isdigit() or not 1 <= int(text) <= limit:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {limit}")
+        return int(text)
+
+    return parse
+
+
 # ---------------------------------------------------------------- db
 
 
@@ -108,7 +171,7 @@ async def cmd_db(args: argparse.Namespace, config: Config) -> int:
             print(f"{config.database.path}: schema {before} is current")
         return EXIT_OK
     if args.db_command == "check":
-        if config.database.path != ":memory:" and not Path(config.database.path).exists():
+        if config.database.path != ":memory:" and not os.path.exists(config.database.path):
             raise CommandError(f"{config.database.path} does not exist: run `paperboy db migrate` first")
         store = await open_store(config, migrate=False)
         try:
@@ -130,6 +193,96 @@ async def cmd_db(args: argparse.Namespace, config: Config) -> int:
     finally:
         await store.close()
     print(f"backed up {config.database.path} to {args.path}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------- scrape and show
+
+
+async def cmd_scrape(args: argparse.Namespace, config: Config) -> int:
+    """paperboy scrape [--date D | --days N | --from D --to D]: fetch days into the cache."""
+    from tqdm import tqdm
+
+    from bot.models import utcnow
+    from bot.scrape import DayReport, Scraper, days_to_scrape
+    from bot.sources.http import make_http_client
+    from bot.sources.huggingface import HuggingFaceSource
+
+    try:
+        days = days_to_scrape(
+            today=utcnow().date(), date=args.date, days=args.days, start=args.start, end=args.end
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+    interactive = sys.stderr.isatty()
+    store = await open_store(config)
+    try:
+        async with make_http_client(config) as http:
+            scraper = Scraper(store, HuggingFaceSource.from_config(http, config))
+            with tqdm(
+                total=len(days), unit="day", desc="scraping", file=sys.stderr, disable=not interactive
+            ) as bar:
+
+                def progress(report: DayReport) -> None:
+                    line = _day_line(report)
+                    if interactive:
+                        bar.update(1)
+                        if report.failed:
+                            bar.write(line, file=sys.stderr)
+                    else:
+                        print(line, file=sys.stderr, flush=True)
+
+                summary = await scraper.scrape_days(days, progress)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        await store.close()
+    print(f"scraped {summary.line()}")
+    return EXIT_FAILURE if summary.failed else EXIT_OK
+
+
+def _day_line(report: Any) -> str:
+    """One line about one scraped day, for the terminal."""
+    if report.failed:
+        return f"{report.day}: {report.outcome}: {report.error}"
+    counts = f"{report.fetched} papers ({report.new} new, {report.updated} updated, {report.skipped} skipped)"
+    via = f" from the {report.via}" if report.via else ""
+    return f"{report.day}: {counts}{via}" if report.fetched else f"{report.day}: no papers{via}"
+
+
+async def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    """paperboy show ID_OR_URL [--json]: one paper, from the cache or else fetched and cached."""
+    from bot.scrape import Scraper
+    from bot.sources.http import FetchError, make_http_client
+    from bot.sources.huggingface import HuggingFaceSource, parse_paper_ref
+
+    paper_id = parse_paper_ref(args.ref)
+    if paper_id is None:
+        raise CommandError(
+            f"{args.ref!r} is not a paper id or URL (try 2405.12345 or https://huggingface.co/papers/2405.12345)",
+            EXIT_USAGE,
+        )
+    store = await open_store(config)
+    try:
+        paper = await store.get_paper(paper_id)
+        if paper is None:
+            async with make_http_client(config) as http:
+                source = HuggingFaceSource.from_config(http, config)
+                paper = await Scraper(store, source).ensure_paper(paper_id)
+    except FetchError as exc:
+        raise CommandError(f"cannot fetch paper {paper_id}: {exc}") from exc
+    except StoreError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        await store.close()
+    if paper is None:
+        raise CommandError(f"no paper {paper_id} on Hugging Face Daily Papers")
+    if args.json:
+        print_json(paper.to_json())
+    else:
+        from bot.render import paper_text
+
+        print(paper_text(paper))
     return EXIT_OK
 
 
@@ -156,6 +309,14 @@ def build_parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
     run.set_defaults(handler=cmd_run)
 
+    digest = commands.add_parser("digest", help="print the digest a channel would get")
+    digest.add_argument("--date", type=iso_date, metavar="D",
+                        help="Daily Papers day YYYY-MM-DD (default: the day today's digest covers)")
+    digest.add_argument("--top", type=positive_int(25), metavar="N",
+                        help="how many papers, 1-25 (default: [digest] default_top)")
+    digest.add_argument("--json", action="store_true", help="print one JSON document")
+    digest.set_defaults(handler=cmd_digest)
+
     db = commands.add_parser("db", help="database upkeep: migrate, check, backup")
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     db_commands.add_parser("migrate", help="upgrade the schema to the newest version")
@@ -163,6 +324,19 @@ def build_parser() -> argparse.ArgumentParser:
     backup = db_commands.add_parser("backup", help="copy the live database with SQLite's online backup")
     backup.add_argument("path", metavar="PATH", help="where to write the copy")
     db.set_defaults(handler=cmd_db)
+
+    scrape = commands.add_parser("scrape", help="fetch Daily Papers days into the cache")
+    which = scrape.add_mutually_exclusive_group()
+    which.add_argument("--date", metavar="YYYY-MM-DD", help="one day")
+    which.add_argument("--days", type=int, metavar="N", help="the last N days, today included")
+    which.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day of a range (with --to)")
+    scrape.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day of a range (with --from)")
+    scrape.set_defaults(handler=cmd_scrape)
+
+    show = commands.add_parser("show", help="one paper, from the cache or else fetched")
+    show.add_argument("ref", metavar="ID_OR_URL", help="arXiv id, arXiv URL or huggingface.co/papers URL")
+    show.add_argument("--json", action="store_true", help="print the paper as JSON")
+    show.set_defaults(handler=cmd_show)
 
     return parser
 

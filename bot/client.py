@@ -18,13 +18,13 @@ import yarl
 from discord import app_commands
 from discord.ext import commands
 
+from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import UserError
 from bot.outbox import SendError
-from bot.clock import Clock, SystemClock
 from bot.render import NO_MENTIONS
 from bot.scrape import Scraper
-from bot.sources.http import HostRateLimiter, PoliteClient
+from bot.sources.http import HostRateLimiter
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store
 
@@ -206,9 +206,7 @@ class PaperBot(commands.Bot):
         self.started_at = self.clock.now()
         self.next_scrape_at: dt.datetime | None = None
         self.scraper = scraper or Scraper(
-            store,
-            HuggingFaceSource(PoliteClient.from_config(http_client, config), config.huggingface.base_url),
-            clock=self.clock.now,
+            store, HuggingFaceSource.from_config(http_client, config), clock=self.clock.now
         )
         self._extensions = extensions
 
@@ -254,7 +252,7 @@ async def run_bot(config: Config, store: Store, http_client: httpx.AsyncClient) 
     stop_signals = (signal.SIGTERM, signal.SIGINT)
     for sig in stop_signals:
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, lambda s=sig: _request_close(bot, s))
+            loop.add_signal_handler(sig, _request_close, bot, sig)
     try:
         async with bot:
             await bot.start(config.discord.token)

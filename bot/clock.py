@@ -31,5 +31,7 @@ class SystemClock:
 
     async def sleep_until(self, when: dt.datetime) -> None:
         """Sleep until `when`, re-checking in case the system clock jumps."""
-        while (remaining := (when - self.now()).total_seconds()) > 0:
+        remaining = (when - self.now()).total_seconds()
+        while remaining > 0:
             await asyncio.sleep(min(remaining, 300.0))
+            remaining = (when - self.now()).total_seconds()

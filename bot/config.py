@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 ENV_PREFIX = "PAPERBOY_"
 CONFIG_ENV = "PAPERBOY_CONFIG"
-TOKEN_ENV = "DISCORD_TOKEN"
+TOKEN_ENV = "DISCORD_TOKEN"  # noqa: S105 - the name of the variable, not a secret
 
 
 class ConfigError(Exception):

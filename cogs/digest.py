@@ -127,7 +127,7 @@ class DigestCog(commands.Cog):
 
     async def _sleep_until(self, when: dt.datetime | None) -> None:
         self._wake.clear()
-        waiters = [asyncio.ensure_future(self._wake.wait())]
+        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self._wake.wait())]
         if when is not None:
             waiters.append(asyncio.ensure_future(self.bot.clock.sleep_until(when)))
         try:
@@ -260,7 +260,10 @@ class DigestCog(commands.Cog):
         store, defaults = self.bot.store, self.bot.config.digest
         current = await store.get_digest_settings(target.id)
         try:
-            at = parse_hhmm(time) if time is not None else (current.time if current else parse_hhmm(defaults.default_time))
+            if time is not None:
+                at = parse_hhmm(time)
+            else:
+                at = current.time if current else parse_hhmm(defaults.default_time)
         except ValueError as exc:
             raise UserError(f"Time: {exc}.") from exc
         zone = timezone if timezone is not None else (current.timezone if current else defaults.default_timezone)

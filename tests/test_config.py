@@ -113,7 +113,9 @@ def test_missing_explicit_file_is_an_error(tmp_path: Path) -> None:
         load_config(str(tmp_path / "absent.toml"), env={})
 
 
-@pytest.mark.parametrize(("text", "expected"), [("09:00", dt.time(9)), ("9:05", dt.time(9, 5)), ("23:59", dt.time(23, 59))])
+@pytest.mark.parametrize(
+    ("text", "expected"), [("09:00", dt.time(9)), ("9:05", dt.time(9, 5)), ("23:59", dt.time(23, 59))]
+)
 def test_parse_hhmm_accepts_valid_times(text: str, expected: dt.time) -> None:
     assert parse_hhmm(text) == expected
 

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 
 from bot.digest import (
     due_instant,
-    latest_occurrence,
     lateness,
+    latest_occurrence,
     next_occurrence,
     papers_day_for,
     select_papers,
@@ -71,7 +71,7 @@ def test_ambiguous_time_runs_once() -> None:
         ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham"]
     ),
     minute_of_day=st.integers(0, 24 * 60 - 1),
-    start=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2027, 12, 31)),
+    start=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2027, 12, 31)),  # noqa: DTZ001
 )
 @settings(max_examples=150, deadline=None)
 def test_one_occurrence_per_local_day(zone: str, minute_of_day: int, start: dt.datetime) -> None:

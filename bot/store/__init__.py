@@ -9,12 +9,20 @@ from bot.store.deliveries import DeliveriesMixin
 from bot.store.digests import DigestsMixin
 from bot.store.meta import MetaMixin
 from bot.store.papers import PapersMixin, StoreCounts
+from bot.store.subscriptions import DuplicateSubscription, LimitReached, SubscriptionsMixin
 
 log = logging.getLogger(__name__)
 
 
-class Store(PapersMixin, MetaMixin, DeliveriesMixin, DigestsMixin):
+class Store(PapersMixin, MetaMixin, DeliveriesMixin, DigestsMixin, SubscriptionsMixin):
     """Async SQLite cache of papers plus per-channel settings and delivery records."""
 
 
-__all__ = ["Store", "StoreCounts", "StoreError", "latest_version"]
+__all__ = [
+    "DuplicateSubscription",
+    "LimitReached",
+    "Store",
+    "StoreCounts",
+    "StoreError",
+    "latest_version",
+]

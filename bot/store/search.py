@@ -1,0 +1,262 @@
+"""Full-text search over papers: FTS5 pages and counts, the title list, trending, bulk loading.
+
+Also answers how the FTS5 tokenizer of `papers_fts` reads text, so that the query language can match
+papers in Python exactly as SQLite does.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from bot.models import Paper
+from bot.store.base import StoreBase, iso_now
+from bot.store.papers import PAPER_COLUMNS, paper_from_row
+
+log = logging.getLogger(__name__)
+
+# The tokenizer of papers_fts (migration 0001) without and with its stemming stage.
+FOLD_TOKENIZER = "unicode61 remove_diacritics 2"
+FTS_TOKENIZER = f"porter {FOLD_TOKENIZER}"
+FTS_COLUMNS = ("title", "authors", "keywords", "summary", "ai_summary")
+
+_P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
+_ORDERS = {
+    "relevance": "score, p.upvotes DESC, p.day DESC, p.id",
+    "new": "p.day IS NULL, p.day DESC, p.upvotes DESC, p.id",
+    "top": "p.upvotes DESC, p.day IS NULL, p.day DESC, p.id",
+}
+_COMPARISONS = frozenset({"=", ">", ">=", "<", "<="})
+
+_probe_lock = threading.Lock()
+_probe_db: sqlite3.Connection | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSpec:
+    """One search as the store runs it: an FTS5 expression, plain filters, an order and a page.
+
+    `match` None means no text condition; `exclude` True means papers that do NOT match `match`.
+    Filters are (field, op, value) with field in upvotes | day | code; `skip_ids` are left out.
+    """
+
+    match: str | None = None
+    exclude: bool = False
+    filters: tuple[tuple[str, str, object], ...] = ()
+    sort: str = "relevance"
+    limit: int = 10
+    offset: int = 0
+    weights: tuple[float, float, float, float, float] = (10.0, 6.0, 4.0, 1.0, 1.0)
+    skip_ids: tuple[str, ...] = ()
+
+
+def _filter_sql(field: str, op: str, value: object) -> tuple[str, list[object]]:
+    """One filter as an SQL condition over `p` with its parameters; unknown fields are refused."""
+    if field == "code":
+        return ("coalesce(p.github_repo, '') != ''" if value else "coalesce(p.github_repo, '') = ''"), []
+    if op not in _COMPARISONS:
+        raise ValueError(f"unknown comparison {op!r}")
+    if field == "upvotes":
+        if not isinstance(value, int):
+            raise ValueError("upvotes compares with an integer")
+        return f"p.upvotes {op} ?", [value]
+    if field == "day":
+        if not isinstance(value, dt.date):
+            raise ValueError("day compares with a date")
+        return f"p.day {op} ?", [value.isoformat()]
+    raise ValueError(f"unknown filter field {field!r}")
+
+
+def _where(spec: SearchSpec) -> tuple[list[str], list[object]]:
+    conditions: list[str] = []
+    params: list[object] = []
+    for field, op, value in spec.filters:
+        sql, values = _filter_sql(field, op, value)
+        conditions.append(sql)
+        params.extend(values)
+    if spec.skip_ids:
+        conditions.append(f"p.id NOT IN ({','.join('?' * len(spec.skip_ids))})")
+        params.extend(spec.skip_ids)
+    return conditions, params
+
+
+def _from(spec: SearchSpec) -> tuple[str, list[str], list[object]]:
+    """The FROM clause and the text condition for a spec."""
+    if spec.match is None:
+        return "papers p", [], []
+    if spec.exclude:
+        return (
+            "papers p",
+            ["p.rowid NOT IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"],
+            [spec.match],
+        )
+    return "papers_fts JOIN papers p ON p.rowid = papers_fts.rowid", ["papers_fts MATCH ?"], [spec.match]
+
+
+class SearchMixin(StoreBase):
+    """Search queries: a page of papers, the number of matches, titles for fuzzy lookup, trending."""
+
+    async def search_page(self, spec: SearchSpec) -> list[Paper]:
+        """The papers on the page described by `spec`, in its order."""
+        source, text_conditions, text_params = _from(spec)
+        conditions, params = _where(spec)
+        ranked = spec.sort == "relevance" and spec.match is not None and not spec.exclude
+        # Without a ranked text condition there is no score; relevance falls back to upvotes.
+        score = "bm25(papers_fts, ?, ?, ?, ?, ?)" if ranked else "0"
+        order = _ORDERS.get(spec.sort, _ORDERS["relevance"])
+        if not ranked and spec.sort == "relevance":
+            order = _ORDERS["top"]
+        where = " AND ".join([*text_conditions, *conditions]) or "1"
+        sql = (
+            f"SELECT {_P_COLUMNS}, {score} AS score FROM {source} WHERE {where} "
+            f"ORDER BY {order} LIMIT ? OFFSET ?"
+        )
+        all_params: list[object] = [
+            *(spec.weights if ranked else ()), *text_params, *params, spec.limit, spec.offset
+        ]
+        async with self._db.execute(sql, all_params) as cursor:
+            rows = await cursor.fetchall()
+        return [paper_from_row(row) for row in rows]
+
+    async def search_count(self, spec: SearchSpec) -> int:
+        """How many papers match `spec` (its page and order ignored)."""
+        source, text_conditions, text_params = _from(spec)
+        conditions, params = _where(spec)
+        if spec.match is not None and not spec.exclude and not conditions:
+            # The index alone knows the count; skip the join.
+            sql = "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?"
+            all_params: list[object] = [spec.match]
+        else:
+            where = " AND ".join([*text_conditions, *conditions]) or "1"
+            sql, all_params = f"SELECT count(*) FROM {source} WHERE {where}", [*text_params, *params]
+        async with self._db.execute(sql, all_params) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def paper_titles(self, after_rowid: int = 0) -> list[tuple[int, str, str]]:
+        """(rowid, id, title) of every paper stored after `after_rowid`, in rowid order."""
+        async with self._db.execute(
+            "SELECT rowid, id, title FROM papers WHERE rowid > ? ORDER BY rowid", (after_rowid,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    async def titles_updated_since(self, since: str) -> list[tuple[int, str, str]]:
+        """(rowid, id, title) of papers whose row changed at or after the ISO instant `since`."""
+        async with self._db.execute(
+            "SELECT rowid, id, title FROM papers WHERE updated_at >= ? ORDER BY rowid", (since,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+
+    async def paper_rowid_high_mark(self) -> int:
+        """The largest rowid in `papers` (0 when empty): grows whenever a paper is added."""
+        async with self._db.execute("SELECT coalesce(max(rowid), 0) FROM papers") as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
+
+    async def latest_paper_day(self, on_or_before: dt.date) -> dt.date | None:
+        """The most recent Daily Papers day, not after `on_or_before`, that has papers."""
+        async with self._db.execute(
+            "SELECT max(day) FROM papers WHERE day <= ?", (on_or_before.isoformat(),)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return dt.date.fromisoformat(row[0]) if row and row[0] else None
+
+    async def top_papers_between(self, first: dt.date, last: dt.date, limit: int) -> list[Paper]:
+        """Papers featured between `first` and `last` (inclusive), most upvoted first."""
+        async with self._db.execute(
+            f"SELECT {_P_COLUMNS} FROM papers p WHERE p.day BETWEEN ? AND ? "
+            "ORDER BY p.upvotes DESC, p.day DESC, p.id LIMIT ?",
+            (first.isoformat(), last.isoformat(), limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [paper_from_row(row) for row in rows]
+
+    async def bulk_insert_papers(self, papers: Iterable[Paper], *, batch_size: int = 5000) -> int:
+        """Insert many papers not yet stored (and their daily entries), a batch per transaction.
+
+        For loading a fresh cache quickly; an id already present makes the batch fail.
+        """
+        total = 0
+        batch: list[Paper] = []
+        for paper in papers:
+            batch.append(paper)
+            if len(batch) >= batch_size:
+                total += await self._insert_batch(batch)
+                batch = []
+        if batch:
+            total += await self._insert_batch(batch)
+        return total
+
+    async def _insert_batch(self, papers: Sequence[Paper]) -> int:
+        now = iso_now()
+        rows = [
+            (
+                p.id, p.title, json.dumps(list(p.authors), ensure_ascii=False), p.summary,
+                p.published.isoformat() if p.published else None,
+                p.day.isoformat() if p.day else None, p.upvotes, p.ai_summary,
+                json.dumps(list(p.ai_keywords), ensure_ascii=False), p.github_repo, p.github_stars,
+                p.project_page, p.thumbnail, p.num_comments, p.organization, now, now,
+            )
+            for p in papers
+        ]
+        entries = [(p.day.isoformat(), p.id, p.upvotes, now, now) for p in papers if p.day]
+        async with self.transaction() as db:
+            await db.executemany(
+                f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+            await db.executemany(
+                "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                entries,
+            )
+        return len(rows)
+
+
+def _probe() -> sqlite3.Connection:
+    """A private in-memory database holding one FTS5 table per tokenizer of interest."""
+    global _probe_db
+    if _probe_db is None:
+        db = sqlite3.connect(":memory:", check_same_thread=False)
+        # A stem may end inside a multi-byte character; keep such bytes instead of failing.
+        db.text_factory = lambda data: data.decode("utf-8", "surrogateescape")
+        for name, tokenizer in (("stemmed", FTS_TOKENIZER), ("folded", FOLD_TOKENIZER)):
+            db.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(body, tokenize='{tokenizer}')")
+            db.execute(f"CREATE VIRTUAL TABLE {name}_terms USING fts5vocab({name}, 'instance')")
+        _probe_db = db
+    return _probe_db
+
+
+def fts_tokenize(texts: Sequence[str], *, stem: bool = True) -> list[list[str]]:
+    """The tokens SQLite's FTS5 tokenizer of papers_fts produces for each text (folded only if not `stem`)."""
+    table = "stemmed" if stem else "folded"
+    with _probe_lock:
+        db = _probe()
+        db.execute(f"DELETE FROM {table}")
+        db.executemany(f"INSERT INTO {table} (rowid, body) VALUES (?, ?)", enumerate(texts))
+        found: list[list[tuple[int, str]]] = [[] for _ in texts]
+        for term, doc, offset in db.execute(f"SELECT term, doc, offset FROM {table}_terms"):
+            found[doc].append((offset, term))
+        db.execute(f"DELETE FROM {table}")
+    return [[term for _, term in sorted(tokens)] for tokens in found]
+
+
+def fold_chars(chars: Iterable[str]) -> dict[str, str | None]:
+    """What FTS5 folds each character to inside a word ("" if dropped), or None if it separates words."""
+    wanted = sorted(set(chars))
+    folds: dict[str, str | None] = {}
+    # Framed by two ASCII letters, a word character joins them into one token; a separator splits them.
+    for char, tokens in zip(wanted, fts_tokenize([f"a{c}b" for c in wanted], stem=False), strict=True):
+        if len(tokens) == 1 and tokens[0].startswith("a") and tokens[0].endswith("b"):
+            folds[char] = tokens[0][1:-1]
+        else:
+            folds[char] = None
+    return folds
