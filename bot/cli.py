@@ -171,7 +171,7 @@ async def cmd_db(args: argparse.Namespace, config: Config) -> int:
             print(f"{config.database.path}: schema {before} is current")
         return EXIT_OK
     if args.db_command == "check":
-        if config.database.path != ":memory:" and not os.path.exists(config.database.path):
+        if config.database.path != ":memory:" and not await asyncio.to_thread(os.path.exists, config.database.path):
             raise CommandError(f"{config.database.path} does not exist: run `paperboy db migrate` first")
         store = await open_store(config, migrate=False)
         try:

@@ -126,7 +126,7 @@ class DigestSettings:
     post_empty: bool = True
     enabled: bool = True
     disabled_reason: str | None = None
-    created_at: dt.datetime | None = None
+    effective_from: dt.datetime | None = None  # when these settings took effect; earlier runs don't count
 
 
 @dataclass(frozen=True, slots=True)

@@ -95,6 +95,8 @@ class DigestCog(commands.Cog):
         self.transport = DiscordTransport(bot)
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # One delivery at a time per channel: the scheduler, retries and /digest now may meet.
+        self._channel_locks: dict[int, asyncio.Lock] = {}
 
     async def cog_load(self) -> None:
         """Start the scheduler."""
@@ -142,14 +144,17 @@ class DigestCog(commands.Cog):
         store = self.bot.store
         # Finish (or verify) digests left open by a crash or a transient Discord failure first.
         for delivery in await store.open_deliveries([KIND], due_by=now):
-            await self._finish(delivery.channel_id, await deliver(store, self.transport, delivery, now=now))
+            async with self._channel_locks.setdefault(delivery.channel_id, asyncio.Lock()):
+                fresh = await store.get_delivery(delivery.channel_id, KIND, delivery.key)
+                if fresh is not None:
+                    await self._finish(delivery.channel_id, await deliver(store, self.transport, fresh, now=now))
         everyone = await store.list_digest_settings(enabled_only=True)
         due: list[tuple[DigestSettings, schedule.Occurrence]] = []
         next_due: dt.datetime | None = await store.next_retry_at([KIND])
         for settings in everyone:
             latest = schedule.latest_occurrence(settings, now)
-            created = settings.created_at or now
-            if latest is not None and latest.due >= created.replace(second=0):
+            since = settings.effective_from or now
+            if latest is not None and latest.due >= since.replace(second=0):
                 due.append((settings, latest))
             upcoming = schedule.next_occurrence(settings, now).due
             next_due = upcoming if next_due is None else min(next_due, upcoming)
@@ -216,10 +221,11 @@ class DigestCog(commands.Cog):
         self, channel_id: int, day: dt.date, payloads: list[MessagePayload], now: dt.datetime, *, outcome: str
     ) -> Outcome:
         parts = [payload_to_part(p.content, list(p.embeds)) for p in payloads]
-        result = await claim_and_deliver(
-            self.bot.store, self.transport, channel_id=channel_id, kind=KIND, key=day.isoformat(),
-            parts=parts, now=now, outcome=outcome,
-        )
+        async with self._channel_locks.setdefault(channel_id, asyncio.Lock()):
+            result = await claim_and_deliver(
+                self.bot.store, self.transport, channel_id=channel_id, kind=KIND, key=day.isoformat(),
+                parts=parts, now=now, outcome=outcome,
+            )
         await self._finish(channel_id, result)
         return result.outcome
 
@@ -282,6 +288,7 @@ class DigestCog(commands.Cog):
             weekdays_only=weekdays_only if weekdays_only is not None else bool(current and current.weekdays_only),
             style=style or (current.style if current else "compact"),
             post_empty=(empty_days == "post") if empty_days else (current.post_empty if current else True),
+            effective_from=self.bot.clock.now(),
         )
         stored = await store.save_digest_settings(settings)
         self.wake()
@@ -383,13 +390,16 @@ class DigestCog(commands.Cog):
             raise UserError(f"{target.mention} has no digest: set one up with `/digest set` first.")
         await interaction.response.defer(ephemeral=True, thinking=True)
         _, day, now = await self._today(target)
+        already = f"Today's digest ({day}) was already posted in {target.mention}."
         existing = await self.bot.store.get_delivery(target.id, KIND, day.isoformat())
         if existing is not None and existing.status == "sent":
-            await send_ephemeral(interaction, f"Today's digest ({day}) was already posted in {target.mention}.")
+            await send_ephemeral(interaction, already)
             return
         await schedule.ensure_fresh(self.bot.store, self.bot.scraper, day, now)
         outcome = await self.post_digest(settings, day, now)
-        if outcome in (Outcome.SENT, Outcome.ALREADY_SENT):
+        if outcome is Outcome.ALREADY_SENT:
+            await send_ephemeral(interaction, already)
+        elif outcome is Outcome.SENT:
             await send_ephemeral(interaction, f"Posted the digest of {day} in {target.mention}.")
         elif outcome is Outcome.RETRY:
             await send_ephemeral(interaction, "Discord is having trouble; the digest will be retried shortly.")

@@ -115,23 +115,38 @@ class StoreBase:
         async with self._write_lock:
             await self._db.close()
 
+    async def _control(self, statement: str) -> None:
+        """Run BEGIN/COMMIT/ROLLBACK to completion even if the caller is cancelled meanwhile.
+
+        The statement runs on aiosqlite's thread whatever happens to the awaiting task, so giving up
+        early would leave the connection inside a transaction nobody owns.
+        """
+        task = asyncio.ensure_future(self._db.execute(statement))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await task
+            if statement.startswith("BEGIN"):
+                await asyncio.shield(self._db.execute("ROLLBACK"))
+            raise
+
     @contextlib.asynccontextmanager
     async def transaction(self) -> AsyncIterator[aiosqlite.Connection]:
-        """One write transaction at a time; rolled back whole on any error."""
+        """One write transaction at a time; rolled back whole on any error or cancellation."""
         async with self._write_lock:
             try:
-                await self._db.execute("BEGIN IMMEDIATE")
+                await self._control("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
                 raise StoreError(_explain(exc, self.path)) from exc
             try:
                 yield self._db
             except BaseException:
-                await self._db.execute("ROLLBACK")
+                await self._control("ROLLBACK")
                 raise
             try:
-                await self._db.execute("COMMIT")
+                await self._control("COMMIT")
             except sqlite3.Error as exc:
-                await self._db.execute("ROLLBACK")
+                await self._control("ROLLBACK")
                 raise StoreError(_explain(exc, self.path)) from exc
 
     async def schema_version(self) -> int:

@@ -32,7 +32,7 @@ def _settings_from_row(row: Sequence[Any]) -> DigestSettings:
         post_empty=bool(row[8]),
         enabled=bool(row[9]),
         disabled_reason=row[10],
-        created_at=dt.datetime.fromisoformat(row[11]),
+        effective_from=dt.datetime.fromisoformat(row[11]),
     )
 
 
@@ -40,8 +40,12 @@ class DigestsMixin(StoreBase):
     """Typed access to `digest_settings`."""
 
     async def save_digest_settings(self, settings: DigestSettings) -> DigestSettings:
-        """Create or replace a channel's digest settings (re-enabling it); return what was stored."""
+        """Create or replace a channel's digest settings (re-enabling it); return what was stored.
+
+        `effective_from` (default: now) marks when the settings took effect: earlier due times don't count.
+        """
         now = iso_now()
+        since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, min_upvotes, "
@@ -51,11 +55,11 @@ class DigestsMixin(StoreBase):
                 "top = excluded.top, min_upvotes = excluded.min_upvotes, "
                 "weekdays_only = excluded.weekdays_only, style = excluded.style, "
                 "post_empty = excluded.post_empty, enabled = 1, disabled_reason = NULL, "
-                "updated_at = excluded.updated_at",
+                "created_at = excluded.created_at, updated_at = excluded.updated_at",
                 (
                     settings.channel_id, settings.guild_id, settings.time.strftime("%H:%M"), settings.timezone,
                     settings.top, settings.min_upvotes, int(settings.weekdays_only), settings.style,
-                    int(settings.post_empty), now, now,
+                    int(settings.post_empty), since, now,
                 ),
             )
         stored = await self.get_digest_settings(settings.channel_id)

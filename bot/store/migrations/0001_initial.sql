@@ -73,7 +73,7 @@ CREATE TABLE digest_settings (
     post_empty      INTEGER NOT NULL DEFAULT 1,
     enabled         INTEGER NOT NULL DEFAULT 1,
     disabled_reason TEXT,
-    created_at      TEXT NOT NULL,
+    created_at      TEXT NOT NULL,                 -- when the current settings took effect
     updated_at      TEXT NOT NULL
 );
 CREATE INDEX digest_settings_guild ON digest_settings(guild_id);

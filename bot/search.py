@@ -1,0 +1,458 @@
+"""Search over the cache: FTS5 bm25 with column weights, fuzzy title matching, autocomplete, trending.
+
+Ranking: bm25 over the columns (title > authors > keywords > abstract), ties broken by upvotes then
+recency. A query typed like a title (plain words, three or more) or one that finds almost nothing also
+asks an in-memory title index, which forgives typos and missing words; titles that match closely go
+first, looser ones follow the full-text results.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import dataclasses
+import datetime as dt
+import heapq
+import logging
+import math
+import re
+import time
+import weakref
+from array import array
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from rapidfuzz import fuzz, process
+from rapidfuzz.distance import Levenshtein
+
+from bot.models import Paper
+from bot.query import And, Filter, Query, fold_tokens, parse
+from bot.sources.huggingface import parse_paper_ref
+from bot.store import Store
+from bot.store.search import SearchSpec
+
+log = logging.getLogger(__name__)
+
+Sort = Literal["relevance", "new", "top"]
+SORTS: tuple[Sort, ...] = ("relevance", "new", "top")
+Period = Literal["day", "week", "month"]
+PERIOD_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
+
+# bm25 weights of papers_fts columns: title, authors, keywords, summary, ai_summary.
+COLUMN_WEIGHTS = (10.0, 6.0, 4.0, 1.0, 1.0)
+MAX_LIMIT = 1000
+TITLE_LIKE_WORDS = 3  # plain queries with this many words are also matched against titles
+THIN_RESULTS = 3  # fewer full-text matches than this: add looser title matches
+STRONG_TITLE_SCORE = 90.0  # title similarity that puts a paper ahead of the full-text results
+WEAK_TITLE_SCORE = 75.0
+MAX_TITLE_MATCHES = 5
+REFRESH_SECONDS = 2.0  # how stale the title index may be before a lookup re-reads the store
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """One page of results, the number of matches in all, and how they were found."""
+
+    query: str
+    papers: tuple[Paper, ...]
+    total: int
+    sort: Sort = "relevance"
+    offset: int = 0
+    limit: int = 10
+    title_matches: tuple[str, ...] = ()  # ids added or promoted by title similarity
+    paper_ref: str | None = None  # the query was this paper's id or URL
+
+    def to_json(self) -> dict[str, object]:
+        """The results as the JSON document of `paperboy search --json`."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "sort": self.sort,
+            "offset": self.offset,
+            "limit": self.limit,
+            "results": [p.to_json() for p in self.papers],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Trending:
+    """The most upvoted papers of a period ending on `last`."""
+
+    period: Period
+    first: dt.date | None
+    last: dt.date | None
+    papers: tuple[Paper, ...]
+
+
+def title_key(title: str) -> str:
+    """A title as compared: its words folded (case, diacritics) and joined by single spaces."""
+    return " ".join(fold_tokens(title))
+
+
+class TitleIndex:
+    """Every cached title in memory: word postings, sorted keys and ids, for fuzzy and prefix lookup."""
+
+    # Words in more titles than this are not walked to find candidates (they say little).
+    MAX_POSTINGS_WALK = 40_000
+    CANDIDATES = 300
+
+    def __init__(self) -> None:
+        self._ids: list[str] = []
+        self._titles: list[str] = []
+        self._keys: list[str] = []
+        self._slot_of: dict[str, int] = {}
+        self._postings: dict[str, array[int]] = {}
+        self._sorted_keys: list[tuple[str, int]] = []
+        self._sorted_ids: list[str] = []
+        self._words_by_length: dict[int, list[str]] = {}
+        self._sorted_words: list[str] = []
+        self._stale = False
+
+    def __len__(self) -> int:
+        return len(self._slot_of)
+
+    def add(self, items: Iterable[tuple[str, str]]) -> int:
+        """Add or update (paper id, title) pairs; returns how many titles were new or changed."""
+        changed = 0
+        fresh: list[int] = []
+        for paper_id, title in items:
+            key = title_key(title)
+            slot = self._slot_of.get(paper_id)
+            if slot is not None:
+                if self._titles[slot] == title:
+                    continue
+                self._titles[slot], self._keys[slot] = title, key
+            else:
+                slot = len(self._ids)
+                self._ids.append(paper_id)
+                self._titles.append(title)
+                self._keys.append(key)
+                self._slot_of[paper_id] = slot
+            fresh.append(slot)
+            changed += 1
+            # Old words of a changed title stay posted: candidates are re-scored on their current title.
+            for word in set(key.split()):
+                postings = self._postings.get(word)
+                if postings is None:
+                    self._postings[word] = array("I", (slot,))
+                    self._words_by_length.setdefault(len(word), []).append(word)
+                    self._stale = True
+                else:
+                    postings.append(slot)
+        if fresh:
+            self._place(fresh)
+        return changed
+
+    def _place(self, slots: list[int]) -> None:
+        """Keep the sorted views in step: re-sort after a bulk load, insert a few in place."""
+        if len(slots) > 1000 or not self._sorted_keys:
+            self._sorted_keys = sorted((key, slot) for slot, key in enumerate(self._keys))
+            self._sorted_ids = sorted(self._ids)
+        else:
+            for slot in slots:
+                paper_id = self._ids[slot]
+                at = bisect.bisect_left(self._sorted_ids, paper_id)
+                if at == len(self._sorted_ids) or self._sorted_ids[at] != paper_id:
+                    self._sorted_ids.insert(at, paper_id)
+                # A changed title leaves its old key behind; lookups skip keys that are no longer current.
+                bisect.insort(self._sorted_keys, (self._keys[slot], slot))
+        if self._stale:
+            self._sorted_words = sorted(self._postings)
+            self._stale = False
+
+    def title(self, paper_id: str) -> str | None:
+        """The indexed title of a paper."""
+        slot = self._slot_of.get(paper_id)
+        return None if slot is None else self._titles[slot]
+
+    def _similar_words(self, word: str) -> list[str]:
+        """Indexed words within a small edit distance of a word not in the index (a typo)."""
+        if len(word) < 4:
+            return []
+        limit = 1 if len(word) < 7 else 2
+        found: list[tuple[int, str]] = []
+        for length in range(len(word) - limit, len(word) + limit + 1):
+            choices = self._words_by_length.get(length)
+            if not choices:
+                continue
+            for choice, distance, _ in process.extract(
+                word, choices, scorer=Levenshtein.distance, score_cutoff=limit, limit=5
+            ):
+                found.append((int(distance), choice))
+        found.sort(key=lambda f: (f[0], -len(self._postings[f[1]])))
+        return [w for _, w in found[:3]]
+
+    def _prefix_words(self, prefix: str, limit: int = 30) -> list[str]:
+        """Indexed words starting with `prefix` (the word being typed), most frequent first."""
+        start = bisect.bisect_left(self._sorted_words, prefix)
+        words: list[str] = []
+        for word in self._sorted_words[start:]:
+            if not word.startswith(prefix):
+                break
+            words.append(word)
+        words.sort(key=lambda w: -len(self._postings[w]))
+        return words[:limit]
+
+    def _candidates(self, groups: list[list[str]]) -> list[int]:
+        """Slots of titles sharing the most (rare) words with the query; each group is one query word."""
+        total = max(len(self._ids), 1)
+        scores: dict[int, float] = {}
+        walked = 0
+        sized = sorted(
+            ((sum(len(self._postings[w]) for w in group), group) for group in groups if group),
+            key=lambda g: g[0],
+        )
+        for size, group in sized:
+            if size > self.MAX_POSTINGS_WALK or walked > 2 * self.MAX_POSTINGS_WALK:
+                continue
+            weight = math.log(1 + total / size)
+            walked += size
+            seen: set[int] = set()
+            for word in group:
+                for slot in self._postings[word]:
+                    if slot not in seen:
+                        seen.add(slot)
+                        scores[slot] = scores.get(slot, 0.0) + weight
+        if not scores and sized:
+            # Every word is common: take the newest titles holding the rarest one.
+            rarest = sized[0][1][0]
+            return list(self._postings[rarest][-self.CANDIDATES :])
+        return heapq.nlargest(self.CANDIDATES, scores, key=lambda s: (scores[s], s))
+
+    def match(self, text: str, limit: int = 10) -> list[tuple[str, float]]:
+        """Papers whose titles best match `text`, forgiving typos and missing words: (id, score 0-100)."""
+        words = fold_tokens(text)
+        if not words or not self._ids:
+            return []
+        key = " ".join(words)
+        groups = [[w] if w in self._postings else self._similar_words(w) for w in dict.fromkeys(words)]
+        slots = self._candidates(groups)
+        return self._rank(key, slots, limit)
+
+    def _rank(self, key: str, slots: Sequence[int], limit: int) -> list[tuple[str, float]]:
+        choices = {slot: self._keys[slot] for slot in slots}
+        scored = process.extract(key, choices, scorer=fuzz.WRatio, limit=None)
+        # Among equal scores the closer title as a whole, then the newer paper, wins.
+        ranked = sorted(
+            ((float(score), fuzz.ratio(key, choice), slot) for choice, score, slot in scored),
+            reverse=True,
+        )
+        return [(self._ids[slot], score) for score, _, slot in ranked[:limit]]
+
+    def complete(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
+        """(id, title) suggestions for what is being typed: ids by prefix, titles by prefix then similarity."""
+        stripped = text.strip()
+        if not stripped or not self._ids:
+            return []
+        picked: dict[str, None] = {}
+        if re.fullmatch(r"\d{4}(\.\d{0,5})?(v\d*)?", stripped):
+            start = bisect.bisect_left(self._sorted_ids, stripped.split("v")[0])
+            for paper_id in self._sorted_ids[start : start + limit]:
+                if not paper_id.startswith(stripped.split("v")[0]):
+                    break
+                picked[paper_id] = None
+        words = fold_tokens(stripped)
+        if words:
+            key = " ".join(words)
+            # Titles that begin with what was typed come first.
+            start = bisect.bisect_left(self._sorted_keys, (key, -1))
+            for title_text, slot in self._sorted_keys[start : start + 2 * limit]:
+                if not title_text.startswith(key) or len(picked) >= limit:
+                    break
+                if self._keys[slot] == title_text:
+                    picked.setdefault(self._ids[slot], None)
+            if len(picked) < limit:
+                typing = not text[-1:].isspace()
+                complete_words = words[:-1] if typing else words
+                groups = [
+                    [w] if w in self._postings else self._similar_words(w)
+                    for w in dict.fromkeys(complete_words)
+                ]
+                if typing:
+                    groups.append(self._prefix_words(words[-1]))
+                for paper_id, _ in self._rank(key, self._candidates(groups), limit):
+                    picked.setdefault(paper_id, None)
+        return [(pid, self._titles[self._slot_of[pid]]) for pid in list(picked)[:limit]]
+
+
+class Search:
+    """Searches one store, keeping its title index in step with the store."""
+
+    _by_store: weakref.WeakKeyDictionary[Store, Search] = weakref.WeakKeyDictionary()
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.titles = TitleIndex()
+        self._loaded = False
+        self._high_rowid = 0
+        self._synced_at = ""
+        self._checked = -math.inf
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def of(cls, store: Store) -> Search:
+        """The shared Search of a store (created on first use)."""
+        found = cls._by_store.get(store)
+        if found is None:
+            found = cls._by_store[store] = cls(store)
+        return found
+
+    async def refresh(self, *, force: bool = False) -> None:
+        """Bring the title index up to date with the store (at most every few seconds unless forced)."""
+        if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
+            return
+        async with self._lock:
+            if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
+                return
+            started = time.monotonic()
+            # Read from a second back: rows written within the same second as the last read are seen again.
+            since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat(timespec="seconds")
+            high = await self.store.paper_rowid_high_mark()
+            if not self._loaded:
+                rows = await self.store.paper_titles(0)
+                self._loaded = True
+            else:
+                rows = []
+                if high > self._high_rowid:
+                    rows += await self.store.paper_titles(self._high_rowid)
+                rows += await self.store.titles_updated_since(self._synced_at)
+            changed = self.titles.add((paper_id, title) for _, paper_id, title in rows)
+            self._high_rowid = max(high, self._high_rowid)
+            self._synced_at = since
+            self._checked = time.monotonic()
+            if changed:
+                log.debug("title index: %d titles updated in %.3fs", changed, time.monotonic() - started)
+
+    def index_papers(self, papers: Iterable[Paper]) -> None:
+        """Update the title index with papers just written (the next refresh would find them too)."""
+        self.titles.add((p.id, p.title) for p in papers)
+
+    async def autocomplete(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
+        """(paper id, title) suggestions for a partly typed id, URL or title."""
+        ref = parse_paper_ref(text)
+        await self.refresh()
+        if ref is not None:
+            title = self.titles.title(ref)
+            if title is not None:
+                return [(ref, title)]
+        return self.titles.complete(text, limit)
+
+    async def search(
+        self,
+        query_text: str,
+        *,
+        sort: Sort = "relevance",
+        limit: int = 10,
+        offset: int = 0,
+        since: dt.date | None = None,
+    ) -> SearchResults:
+        """One page of papers matching a query (raises QueryError for a query that does not parse)."""
+        if sort not in SORTS:
+            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            raise ValueError(f"limit must be 1-{MAX_LIMIT} and offset at least 0")
+        ref = parse_paper_ref(query_text)
+        if ref is not None:
+            paper = await self.store.get_paper(ref)
+            found = (paper,) if paper is not None and offset == 0 else ()
+            return SearchResults(
+                query_text, found, int(paper is not None), sort, offset, limit, paper_ref=ref
+            )
+        query = parse(query_text)
+        if since is not None:
+            query = dataclasses.replace(query, root=And((query.root, Filter("day", ">=", since))))
+        compiled = query.fts()
+        base = SearchSpec(
+            match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort=sort,
+            weights=COLUMN_WEIGHTS,
+        )
+        total = await self.store.search_count(base)
+        strong: list[Paper] = []
+        weak: list[Paper] = []
+        strong_in_text = 0
+        plain_words = query.plain_words()
+        if sort == "relevance" and plain_words and (
+            len(plain_words) >= TITLE_LIKE_WORDS or total < THIN_RESULTS
+        ):
+            strong, weak, strong_in_text = await self._title_matches(query, " ".join(plain_words), total)
+        skip = tuple(p.id for p in strong)
+        rest_total = total - strong_in_text
+        page: list[Paper] = list(strong[offset : offset + limit])
+        text_offset = max(0, offset - len(strong))
+        if len(page) < limit and text_offset < rest_total:
+            page += await self.store.search_page(
+                dataclasses.replace(base, skip_ids=skip, limit=limit - len(page), offset=text_offset)
+            )
+        weak_offset = max(0, offset - len(strong) - rest_total)
+        if len(page) < limit:
+            page += weak[weak_offset : weak_offset + limit - len(page)]
+        return SearchResults(
+            query=query_text,
+            papers=tuple(page),
+            total=len(strong) + rest_total + len(weak),
+            sort=sort,
+            offset=offset,
+            limit=limit,
+            title_matches=tuple(p.id for p in (*strong, *weak)),
+        )
+
+    async def _title_matches(
+        self, query: Query, text: str, total: int
+    ) -> tuple[list[Paper], list[Paper], int]:
+        """(strong matches, weak matches not found by the text query, how many strong ones it found)."""
+        await self.refresh()
+        scored = self.titles.match(text, limit=2 * MAX_TITLE_MATCHES)
+        by_id = {p.id: p for p in await self.store.get_papers([pid for pid, _ in scored])}
+        strong: list[Paper] = []
+        weak: list[Paper] = []
+        strong_in_text = 0
+        for paper_id, score in scored:
+            paper = by_id.get(paper_id)
+            if paper is None or not query.filters_hold(paper):
+                continue
+            if score >= STRONG_TITLE_SCORE and len(strong) < MAX_TITLE_MATCHES:
+                strong.append(paper)
+                strong_in_text += query.matches(paper)
+            elif score >= WEAK_TITLE_SCORE and total < THIN_RESULTS and not query.matches(paper):
+                weak.append(paper)
+        return strong, weak[:MAX_TITLE_MATCHES], strong_in_text
+
+    async def trending(self, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
+        """The most upvoted papers of the latest day, or of the 7 or 30 days up to `now`."""
+        if period not in PERIOD_DAYS:
+            raise ValueError("period must be day, week or month")
+        today = now.date()
+        if period == "day":
+            last = await self.store.latest_paper_day(today)
+            if last is None:
+                return Trending(period, None, None, ())
+            first = last
+        else:
+            last, first = today, today - dt.timedelta(days=PERIOD_DAYS[period] - 1)
+        papers = await self.store.top_papers_between(first, last, limit)
+        return Trending(period, first, last, tuple(papers))
+
+
+async def search(
+    store: Store,
+    query_text: str,
+    *,
+    sort: Sort = "relevance",
+    limit: int = 10,
+    offset: int = 0,
+    since: dt.date | None = None,
+) -> SearchResults:
+    """One page of papers matching a query (see Search.search)."""
+    return await Search.of(store).search(query_text, sort=sort, limit=limit, offset=offset, since=since)
+
+
+async def autocomplete(store: Store, text: str, limit: int = 25) -> list[tuple[str, str]]:
+    """(paper id, title) suggestions for `/paper show` (see Search.autocomplete)."""
+    return await Search.of(store).autocomplete(text, limit)
+
+
+async def trending(store: Store, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
+    """The most upvoted papers of the latest day, last 7 days or last 30 days."""
+    return await Search.of(store).trending(period, now, limit)
+

@@ -1,0 +1,171 @@
+"""The whole bot in one test: real PaperBot + real discord.py + real httpx against the loopback fakes."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bot.client import PaperBot
+from bot.config import Config, DatabaseConfig, DiscordConfig, HuggingFaceConfig, ScraperConfig
+from bot.scrape import ScrapeSummary, Scraper
+from bot.sources.http import PoliteClient
+from bot.sources.huggingface import HuggingFaceSource
+from bot.store import Store
+from tests.fakes.clock import ManualClock
+from tests.fakes.discord_model import FakeChannel, FakeGuild, FakeMember
+from tests.fakes.discord_server import FakeDiscord, point_discord_at
+from tests.fakes.hf_server import FakeHuggingFace
+
+log = logging.getLogger(__name__)
+
+START = dt.datetime(2026, 6, 13, 6, 0, tzinfo=dt.UTC)  # the morning after the fixture day 2026-06-12
+READY_TIMEOUT = 10.0
+
+
+async def wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0, what: str = "condition") -> None:
+    """Yield to the event loop until `predicate()` holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not predicate():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def eventually(
+    check: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, what: str = "condition"
+) -> None:
+    """Re-evaluate an async check (e.g. a store read) until it holds; fail after `timeout` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+@dataclasses.dataclass
+class BotHarness:
+    """A running bot and the world around it. Build with `await BotHarness.create(tmp_path)`."""
+
+    discord: FakeDiscord
+    hf: FakeHuggingFace
+    clock: ManualClock
+    store: Store
+    config: Config
+    guild: FakeGuild
+    admin: FakeMember
+    member: FakeMember
+    channel: FakeChannel
+    other_channel: FakeChannel
+    other_guild: FakeGuild
+    foreign_channel: FakeChannel
+    http_client: httpx.AsyncClient
+    bot: PaperBot | None = None
+    _task: asyncio.Task[None] | None = None
+    _pointer: Any = None
+
+    @classmethod
+    async def create(cls, tmp_path: Path, *, start: dt.datetime = START, **config_changes: Any) -> BotHarness:
+        """Start both fakes, open a fresh store, and start the bot (already ready and past its first scrape)."""
+        discord_server = await FakeDiscord().start()
+        hf = FakeHuggingFace()
+        await hf.start()
+        guild = discord_server.add_guild("Lab")
+        channel = discord_server.add_text_channel(guild, "papers")
+        other_channel = discord_server.add_text_channel(guild, "general")
+        admin = discord_server.add_member(guild, "admin", admin=True)
+        member = discord_server.add_member(guild, "member")
+        other_guild = discord_server.add_guild("Elsewhere")
+        foreign_channel = discord_server.add_text_channel(other_guild, "theirs")
+        config = Config(
+            discord=DiscordConfig(
+                token=discord_server.token, api_base=discord_server.api_base, gateway_url=discord_server.gateway_url
+            ),
+            database=DatabaseConfig(path=str(tmp_path / "paperboy.db")),
+            huggingface=HuggingFaceConfig(base_url=hf.base_url),
+            scraper=ScraperConfig(interval_minutes=30, backfill_days=1, max_requests_per_minute=60000),
+        )
+        for section, values in config_changes.items():
+            config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})
+        store = await Store.open(config.database.path)
+        harness = cls(
+            discord=discord_server, hf=hf, clock=ManualClock(start), store=store, config=config, guild=guild,
+            admin=admin, member=member, channel=channel, other_channel=other_channel, other_guild=other_guild,
+            foreign_channel=foreign_channel, http_client=httpx.AsyncClient(timeout=5.0),
+        )
+        harness._pointer = point_discord_at(discord_server)
+        harness._pointer.__enter__()
+        await harness.start_bot()
+        return harness
+
+    def make_scraper(self) -> Scraper:
+        """A scraper with quick retries against the loopback Hugging Face."""
+        polite = PoliteClient(
+            self.http_client, max_requests_per_minute=60000, max_attempts=3, backoff_base=0.01, backoff_max=0.05,
+            retry_after_max=2.0,
+        )
+        return Scraper(self.store, HuggingFaceSource(polite, self.hf.base_url), clock=self.clock.now)
+
+    async def start_bot(self) -> PaperBot:
+        """Start a fresh PaperBot on the same database and wait until it is ready and has scraped once."""
+        bot = PaperBot(
+            self.config, self.store, self.http_client, clock=self.clock, scraper=self.make_scraper(),
+            guild_ready_timeout=0.2,
+        )
+        self.bot = bot
+        self._task = asyncio.create_task(bot.start(self.config.discord.token), name="paperbot")
+        ready = asyncio.create_task(bot.wait_until_ready())
+        done, _ = await asyncio.wait({ready, self._task}, timeout=READY_TIMEOUT, return_when=asyncio.FIRST_COMPLETED)
+        if self._task in done:
+            ready.cancel()
+            self._task.result()  # raises the start error
+        if ready not in done:
+            ready.cancel()
+            raise AssertionError("the bot did not become ready")
+        await wait_until(lambda: bot.next_scrape_at is not None, what="the first scrape")
+        return bot
+
+    async def stop_bot(self) -> None:
+        """Close the bot as SIGTERM would (the store stays open)."""
+        if self.bot is not None:
+            await self.bot.close()
+        if self._task is not None:
+            await asyncio.wait({self._task}, timeout=READY_TIMEOUT)
+        self.bot, self._task = None, None
+
+    async def restart(self) -> PaperBot:
+        """Stop the bot and start a new one on the same database."""
+        await self.stop_bot()
+        return await self.start_bot()
+
+    @property
+    def running(self) -> PaperBot:
+        """The running bot."""
+        assert self.bot is not None, "the bot is not running"
+        return self.bot
+
+    async def scrape(self) -> ScrapeSummary:
+        """Run one scrape cycle (yesterday and today) and dispatch `papers_scraped`, as the loop does."""
+        from cogs.scraper import ScraperCog
+
+        cog = self.running.get_cog("ScraperCog")
+        assert isinstance(cog, ScraperCog)
+        return await cog.refresh()
+
+    async def close(self) -> None:
+        """Stop everything."""
+        await self.stop_bot()
+        await self.store.close()
+        await self.http_client.aclose()
+        await self.hf.stop()
+        await self.discord.close()
+        if self._pointer is not None:
+            self._pointer.__exit__(None, None, None)
