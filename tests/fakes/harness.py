@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from bot.client import PaperBot
+from bot.client import EXTENSIONS, PaperBot
 from bot.config import Config, DatabaseConfig, DiscordConfig, HuggingFaceConfig, ScraperConfig
 from bot.scrape import ScrapeSummary, Scraper
 from bot.sources.http import PoliteClient
@@ -39,9 +39,7 @@ async def wait_until(predicate: Callable[[], bool], *, timeout: float = 5.0, wha
         await asyncio.sleep(0.01)
 
 
-async def eventually(
-    check: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, what: str = "condition"
-) -> None:
+async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 5.0, what: str = "condition") -> None:
     """Re-evaluate an async check (e.g. a store read) until it holds; fail after `timeout` seconds."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -68,12 +66,20 @@ class BotHarness:
     other_guild: FakeGuild
     foreign_channel: FakeChannel
     http_client: httpx.AsyncClient
+    extensions: tuple[str, ...] = EXTENSIONS
     bot: PaperBot | None = None
     _task: asyncio.Task[None] | None = None
     _pointer: Any = None
 
     @classmethod
-    async def create(cls, tmp_path: Path, *, start: dt.datetime = START, **config_changes: Any) -> BotHarness:
+    async def create(
+        cls,
+        tmp_path: Path,
+        *,
+        start: dt.datetime = START,
+        extra_extensions: tuple[str, ...] = (),
+        **config_changes: Any,
+    ) -> BotHarness:
         """Start both fakes, open a fresh store, and start the bot (already ready and past its first scrape)."""
         discord_server = await FakeDiscord().start()
         hf = FakeHuggingFace()
@@ -97,9 +103,20 @@ class BotHarness:
             config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})
         store = await Store.open(config.database.path)
         harness = cls(
-            discord=discord_server, hf=hf, clock=ManualClock(start), store=store, config=config, guild=guild,
-            admin=admin, member=member, channel=channel, other_channel=other_channel, other_guild=other_guild,
-            foreign_channel=foreign_channel, http_client=httpx.AsyncClient(timeout=5.0),
+            discord=discord_server,
+            hf=hf,
+            clock=ManualClock(start),
+            store=store,
+            config=config,
+            guild=guild,
+            admin=admin,
+            member=member,
+            channel=channel,
+            other_channel=other_channel,
+            other_guild=other_guild,
+            foreign_channel=foreign_channel,
+            http_client=httpx.AsyncClient(timeout=5.0),
+            extensions=EXTENSIONS + extra_extensions,
         )
         harness._pointer = point_discord_at(discord_server)
         harness._pointer.__enter__()
@@ -109,7 +126,11 @@ class BotHarness:
     def make_scraper(self) -> Scraper:
         """A scraper with quick retries against the loopback Hugging Face."""
         polite = PoliteClient(
-            self.http_client, max_requests_per_minute=60000, max_attempts=3, backoff_base=0.01, backoff_max=0.05,
+            self.http_client,
+            max_requests_per_minute=60000,
+            max_attempts=3,
+            backoff_base=0.01,
+            backoff_max=0.05,
             retry_after_max=2.0,
         )
         return Scraper(self.store, HuggingFaceSource(polite, self.hf.base_url), clock=self.clock.now)
@@ -117,8 +138,13 @@ class BotHarness:
     async def start_bot(self) -> PaperBot:
         """Start a fresh PaperBot on the same database and wait until it is ready and has scraped once."""
         bot = PaperBot(
-            self.config, self.store, self.http_client, clock=self.clock, scraper=self.make_scraper(),
+            self.config,
+            self.store,
+            self.http_client,
+            clock=self.clock,
+            scraper=self.make_scraper(),
             guild_ready_timeout=0.2,
+            extensions=self.extensions,
         )
         self.bot = bot
         self._task = asyncio.create_task(bot.start(self.config.discord.token), name="paperbot")
