@@ -38,8 +38,9 @@ EXTENSIONS: tuple[str, ...] = (
 
 COMMAND_HASH_KEY = "global_command_hash"
 
-# Discord allows 50 requests per second per bot; stay just under it for posts the bot makes on its own.
-POSTS_PER_SECOND = 45.0
+# Discord allows 50 requests per second per bot; posts the bot makes on its own stay just under it,
+# evenly spaced, leaving room for interaction replies (which Discord does not count globally).
+POSTS_PER_SECOND = 48.0
 
 
 def payload_to_part(content: str | None, embeds: list[discord.Embed]) -> dict[str, Any]:
@@ -67,7 +68,7 @@ class DiscordTransport:
 
     def __init__(self, bot: commands.Bot, posts_per_second: float = POSTS_PER_SECOND) -> None:
         self.bot = bot
-        self.limiter = HostRateLimiter(posts_per_second * 60.0, burst=5)
+        self.limiter = HostRateLimiter(posts_per_second * 60.0, burst=1)
 
     async def send(self, channel_id: int, part: dict[str, Any], nonce: str) -> int:
         """Post one part; raise SendError (permanent for a gone channel or a missing permission)."""

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from typing import Any
 
 import discord
 import pytest
@@ -42,9 +43,9 @@ class LabDiscord(FakeDiscord):
     member: FakeMember
 
 
-def make_lab_discord(**kwargs: object) -> LabDiscord:
+def make_lab_discord(**kwargs: Any) -> LabDiscord:
     """Build (not start) the standard test world; keyword arguments go to FakeDiscord."""
-    server = LabDiscord(**kwargs)  # type: ignore[arg-type]
+    server = LabDiscord(**kwargs)
     server.guild = server.add_guild("Lab")
     server.papers = server.add_text_channel(server.guild, "papers")
     server.general = server.add_text_channel(server.guild, "general")

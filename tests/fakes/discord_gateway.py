@@ -58,6 +58,7 @@ class GatewayConnection:
         self.closed = False
         self.closed_by_server = False
         self.opened_at = time.monotonic()
+        self.compressed = compress
         self._zlib = zlib.compressobj() if compress else None
         self._queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._writer = asyncio.create_task(self._write_loop(), name="fake-discord-gateway-writer")

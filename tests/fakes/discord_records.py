@@ -475,26 +475,24 @@ class InteractionResult:
         """
         if not self.acknowledged:
             await self.wait_response(timeout)
+        message = self.original
+        if message is None:
+            raise FakeDiscordError(f"callback type {self.callback_type} has no message")
         if self.callback_type in (CHANNEL_MESSAGE, UPDATE_MESSAGE):
-            assert self.original is not None
-            return self.original
+            return message
         if self.callback_type == DEFERRED_CHANNEL_MESSAGE:
-            original = self.original
-            assert original is not None
             await self.notifier.wait_for(
-                lambda: not original.loading, timeout, lambda: f"deferred response to {self.name!r} to be filled in"
+                lambda: not message.loading, timeout, lambda: f"deferred response to {self.name!r} to be filled in"
             )
-            return original
+            return message
         if self.callback_type == DEFERRED_UPDATE_MESSAGE:
-            original = self.original
-            assert original is not None
             baseline = self.edits_at_ack
             await self.notifier.wait_for(
-                lambda: original.edit_count > baseline or bool(self.followups),
+                lambda: message.edit_count > baseline or bool(self.followups),
                 timeout,
                 lambda: f"an edit or followup after deferring {self.name!r}",
             )
-            return original if original.edit_count > baseline else self.followups[0]
+            return message if message.edit_count > baseline else self.followups[0]
         raise FakeDiscordError(f"callback type {self.callback_type} has no message")
 
     async def wait_followups(self, count: int = 1, timeout: float = 5.0) -> list[RecordedMessage]:
