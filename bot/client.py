@@ -34,6 +34,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
     "cogs.scraper",
     "cogs.digest",
+    "cogs.search",
 )
 
 COMMAND_HASH_KEY = "global_command_hash"
@@ -68,7 +69,8 @@ class DiscordTransport:
 
     def __init__(self, bot: commands.Bot, posts_per_second: float = POSTS_PER_SECOND) -> None:
         self.bot = bot
-        self.limiter = HostRateLimiter(posts_per_second * 60.0, burst=1)
+        # A burst of 2 lets a late post catch up without ever exceeding the rate over a second.
+        self.limiter = HostRateLimiter(posts_per_second * 60.0, burst=2)
 
     async def send(self, channel_id: int, part: dict[str, Any], nonce: str) -> int:
         """Post one part; raise SendError (permanent for a gone channel or a missing permission)."""
@@ -161,7 +163,7 @@ def describe_error(error: BaseException) -> str | None:
     from bot.query import QueryError
 
     if isinstance(error, QueryError):
-        return str(error)
+        return f"Bad query: {error.describe()}"
     return None
 
 

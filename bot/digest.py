@@ -159,8 +159,16 @@ class DigestPlan:
     total: int  # papers featured that day, before filtering
 
 
-async def plan_digest(store: Store, settings: DigestSettings, day: dt.date, *, top: int | None = None) -> DigestPlan:
-    """The papers of `day` a channel's digest shows, from the cache."""
-    papers = await store.papers_of_day(day)
+async def plan_digest(
+    store: Store,
+    settings: DigestSettings,
+    day: dt.date,
+    *,
+    top: int | None = None,
+    papers: Sequence[Paper] | None = None,
+) -> DigestPlan:
+    """The papers of `day` a channel's digest shows, from the cache (or from `papers` of that day)."""
+    if papers is None:
+        papers = await store.papers_of_day(day)
     chosen = select_papers(papers, top=top or settings.top, min_upvotes=settings.min_upvotes)
     return DigestPlan(day=day, papers=chosen, total=len(papers))

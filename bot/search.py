@@ -12,13 +12,13 @@ import asyncio
 import bisect
 import dataclasses
 import datetime as dt
-import heapq
 import logging
 import math
 import re
 import time
 import weakref
 from array import array
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -27,7 +27,7 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.models import Paper
-from bot.query import And, Filter, Query, fold_tokens, parse
+from bot.query import And, Filter, Query, Term, compile_fts, fold_tokens, leaves, parse
 from bot.sources.huggingface import parse_paper_ref
 from bot.store import Store
 from bot.store.search import SearchSpec
@@ -47,7 +47,12 @@ THIN_RESULTS = 3  # fewer full-text matches than this: add looser title matches
 STRONG_TITLE_SCORE = 90.0  # title similarity that puts a paper ahead of the full-text results
 WEAK_TITLE_SCORE = 75.0
 MAX_TITLE_MATCHES = 5
+SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
 REFRESH_SECONDS = 2.0  # how stale the title index may be before a lookup re-reads the store
+# A query matching more papers than this is ranked within this many most recently stored matches:
+# ranking every match of a very common word costs time in proportion to the matches.
+DENSE_WINDOW = 5000
+DENSE_MIN_HITS = 50  # with filters, fewer hits than this in the window widen the search to every match
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,12 +67,14 @@ class SearchResults:
     limit: int = 10
     title_matches: tuple[str, ...] = ()  # ids added or promoted by title similarity
     paper_ref: str | None = None  # the query was this paper's id or URL
+    total_exact: bool = True  # False: at least `total` papers match (ranked among the newest of them)
 
     def to_json(self) -> dict[str, object]:
         """The results as the JSON document of `paperboy search --json`."""
         return {
             "query": self.query,
             "total": self.total,
+            "total_exact": self.total_exact,
             "sort": self.sort,
             "offset": self.offset,
             "limit": self.limit,
@@ -85,6 +92,17 @@ class Trending:
     papers: tuple[Paper, ...]
 
 
+def title_boost(query: Query) -> str:
+    """An FTS5 expression for the query's words in titles (its whole match when it names fields)."""
+    words = query.words
+    if words is None:
+        raise ValueError("a query without words has no title boost")
+    if any(isinstance(t, Term) and t.field for t in leaves(words)):
+        return query.fts().match or ""
+    positive, expression = compile_fts(words)
+    return f"{{title}} : ({expression})" if positive else query.fts().match or ""
+
+
 def title_key(title: str) -> str:
     """A title as compared: its words folded (case, diacritics) and joined by single spaces."""
     return " ".join(fold_tokens(title))
@@ -93,9 +111,8 @@ def title_key(title: str) -> str:
 class TitleIndex:
     """Every cached title in memory: word postings, sorted keys and ids, for fuzzy and prefix lookup."""
 
-    # Words in more titles than this are not walked to find candidates (they say little).
-    MAX_POSTINGS_WALK = 40_000
-    CANDIDATES = 300
+    POSTINGS_BUDGET = 30_000  # title slots read per lookup to find candidates
+    CANDIDATES = 200  # candidates compared with the query as whole titles
 
     def __init__(self) -> None:
         self._ids: list[str] = []
@@ -195,30 +212,29 @@ class TitleIndex:
         return words[:limit]
 
     def _candidates(self, groups: list[list[str]]) -> list[int]:
-        """Slots of titles sharing the most (rare) words with the query; each group is one query word."""
-        total = max(len(self._ids), 1)
-        scores: dict[int, float] = {}
-        walked = 0
+        """Slots of titles holding the most of the query's rarer words; each group stands for one word.
+
+        Only the rarest words are walked, up to a budget of postings: common words say little about
+        which title is meant, and the final ranking compares whole titles anyway.
+        """
         sized = sorted(
-            ((sum(len(self._postings[w]) for w in group), group) for group in groups if group),
-            key=lambda g: g[0],
+            (sum(len(self._postings[w]) for w in group), index, group)
+            for index, group in enumerate(groups) if group
         )
-        for size, group in sized:
-            if size > self.MAX_POSTINGS_WALK or walked > 2 * self.MAX_POSTINGS_WALK:
-                continue
-            weight = math.log(1 + total / size)
-            walked += size
-            seen: set[int] = set()
-            for word in group:
-                for slot in self._postings[word]:
-                    if slot not in seen:
-                        seen.add(slot)
-                        scores[slot] = scores.get(slot, 0.0) + weight
-        if not scores and sized:
-            # Every word is common: take the newest titles holding the rarest one.
-            rarest = sized[0][1][0]
-            return list(self._postings[rarest][-self.CANDIDATES :])
-        return heapq.nlargest(self.CANDIDATES, scores, key=lambda s: (scores[s], s))
+        counts: Counter[int] = Counter()
+        budget = self.POSTINGS_BUDGET
+        for size, _, group in sized:
+            if size > budget and counts:
+                break
+            if len(group) == 1:
+                postings: Iterable[int] = self._postings[group[0]][-budget:]
+            else:
+                postings = set().union(*(self._postings[w][-budget:] for w in group))
+            counts.update(postings)
+            budget -= min(size, budget)
+            if budget <= 0:
+                break
+        return [slot for slot, _ in counts.most_common(self.CANDIDATES)]
 
     def match(self, text: str, limit: int = 10) -> list[tuple[str, float]]:
         """Papers whose titles best match `text`, forgiving typos and missing words: (id, score 0-100)."""
@@ -230,9 +246,11 @@ class TitleIndex:
         slots = self._candidates(groups)
         return self._rank(key, slots, limit)
 
-    def _rank(self, key: str, slots: Sequence[int], limit: int) -> list[tuple[str, float]]:
+    def _rank(
+        self, key: str, slots: Sequence[int], limit: int, cutoff: float = 0.0
+    ) -> list[tuple[str, float]]:
         choices = {slot: self._keys[slot] for slot in slots}
-        scored = process.extract(key, choices, scorer=fuzz.WRatio, limit=None)
+        scored = process.extract(key, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=cutoff)
         # Among equal scores the closer title as a whole, then the newer paper, wins.
         ranked = sorted(
             ((float(score), fuzz.ratio(key, choice), slot) for choice, score, slot in scored),
@@ -271,7 +289,7 @@ class TitleIndex:
                 ]
                 if typing:
                     groups.append(self._prefix_words(words[-1]))
-                for paper_id, _ in self._rank(key, self._candidates(groups), limit):
+                for paper_id, _ in self._rank(key, self._candidates(groups), limit, SUGGEST_SCORE):
                     picked.setdefault(paper_id, None)
         return [(pid, self._titles[self._slot_of[pid]]) for pid in list(picked)[:limit]]
 
@@ -288,6 +306,7 @@ class Search:
         self._high_rowid = 0
         self._synced_at = ""
         self._checked = -math.inf
+        self._version = -1
         self._lock = asyncio.Lock()
 
     @classmethod
@@ -300,11 +319,12 @@ class Search:
 
     async def refresh(self, *, force: bool = False) -> None:
         """Bring the title index up to date with the store (at most every few seconds unless forced)."""
-        if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
+        if not force and not self._stale():
             return
         async with self._lock:
-            if not force and time.monotonic() - self._checked < REFRESH_SECONDS:
+            if not force and not self._stale():
                 return
+            version = self.store.papers_version
             started = time.monotonic()
             # Read from a second back: rows written within the same second as the last read are seen again.
             since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat(timespec="seconds")
@@ -321,8 +341,13 @@ class Search:
             self._high_rowid = max(high, self._high_rowid)
             self._synced_at = since
             self._checked = time.monotonic()
+            self._version = version
             if changed:
                 log.debug("title index: %d titles updated in %.3fs", changed, time.monotonic() - started)
+
+    def _stale(self) -> bool:
+        """Papers were written through this store since the last refresh, or another process may have."""
+        return self.store.papers_version != self._version or time.monotonic() - self._checked >= REFRESH_SECONDS
 
     def index_papers(self, papers: Iterable[Paper]) -> None:
         """Update the title index with papers just written (the next refresh would find them too)."""
@@ -367,14 +392,13 @@ class Search:
             match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort=sort,
             weights=COLUMN_WEIGHTS,
         )
-        total = await self.store.search_count(base)
+        base, total, exact = await self._narrow(base, query)
         strong: list[Paper] = []
         weak: list[Paper] = []
         strong_in_text = 0
         plain_words = query.plain_words()
-        if sort == "relevance" and plain_words and (
-            len(plain_words) >= TITLE_LIKE_WORDS or total < THIN_RESULTS
-        ):
+        title_like = len(plain_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
+        if sort == "relevance" and plain_words and (title_like or total < THIN_RESULTS):
             strong, weak, strong_in_text = await self._title_matches(query, " ".join(plain_words), total)
         skip = tuple(p.id for p in strong)
         rest_total = total - strong_in_text
@@ -395,7 +419,32 @@ class Search:
             offset=offset,
             limit=limit,
             title_matches=tuple(p.id for p in (*strong, *weak)),
+            total_exact=exact,
         )
+
+    async def _narrow(self, base: SearchSpec, query: Query) -> tuple[SearchSpec, int, bool]:
+        """(spec to page through, total, whether the total is exact).
+
+        A query matching more than DENSE_WINDOW papers is ranked among its DENSE_WINDOW most recently
+        stored matches, by title hits then upvotes instead of bm25, unless its filters leave too few
+        papers there; the choice depends on the query alone, so that its pages join up.
+        """
+        if base.match is None or base.exclude:
+            return base, await self.store.search_count(base), True
+        text_only = SearchSpec(match=base.match)
+        matches = await self.store.search_count(text_only, cap=DENSE_WINDOW + 1)
+        if matches <= DENSE_WINDOW:
+            exact = matches if not base.filters else await self.store.search_count(base)
+            return base, exact, True
+        dense = dataclasses.replace(base, boost=title_boost(query))
+        start = await self.store.match_window_start(base.match, DENSE_WINDOW)
+        windowed = dataclasses.replace(dense, min_rowid=start)
+        if not base.filters:
+            return windowed, DENSE_WINDOW, False
+        in_window = await self.store.search_count(windowed)
+        if in_window >= DENSE_MIN_HITS:
+            return windowed, in_window, False
+        return dense, await self.store.search_count(base), True
 
     async def _title_matches(
         self, query: Query, text: str, total: int

@@ -17,7 +17,7 @@ from bot import digest as schedule
 from bot.client import DiscordTransport, PaperBot, payload_to_part, send_ephemeral
 from bot.config import check_timezone, parse_hhmm
 from bot.errors import UserError
-from bot.models import DigestSettings
+from bot.models import DigestSettings, Paper
 from bot.outbox import DeliveryResult, Outcome, claim_and_deliver, deliver
 from bot.render import NO_MENTIONS, MessagePayload, digest_empty_text, digest_messages, digest_missed_text
 
@@ -165,21 +165,27 @@ class DigestCog(commands.Cog):
         return next_due
 
     async def _post_many(self, due: list[tuple[DigestSettings, schedule.Occurrence]], now: dt.datetime) -> None:
+        papers_by_day: dict[dt.date, list[Paper]] = {}
         for day in sorted({o.papers_day for _, o in due}):
             await schedule.ensure_fresh(self.bot.store, self.bot.scraper, day, now)
+            papers_by_day[day] = await self.bot.store.papers_of_day(day)
         limit = asyncio.Semaphore(FANOUT_CONCURRENCY)
 
         async def post(settings: DigestSettings, occurrence: schedule.Occurrence) -> None:
             async with limit:
                 try:
-                    await self.post_scheduled(settings, occurrence, now)
+                    await self.post_scheduled(settings, occurrence, now, papers_by_day[occurrence.papers_day])
                 except Exception:
                     log.exception("digest for channel %s failed", settings.channel_id)
 
         await asyncio.gather(*(post(s, o) for s, o in due))
 
     async def post_scheduled(
-        self, settings: DigestSettings, occurrence: schedule.Occurrence, now: dt.datetime
+        self,
+        settings: DigestSettings,
+        occurrence: schedule.Occurrence,
+        now: dt.datetime,
+        papers: list[Paper] | None = None,
     ) -> None:
         """Post (late, or as a missed note) the digest of one occurrence."""
         grace = dt.timedelta(hours=self.bot.config.digest.grace_hours)
@@ -188,13 +194,19 @@ class DigestCog(commands.Cog):
             payloads = [MessagePayload(content=digest_missed_text(occurrence.papers_day), embeds=[])]
             await self._deliver(settings.channel_id, occurrence.papers_day, payloads, now, outcome="missed")
             return
-        await self.post_digest(settings, occurrence.papers_day, now, late_note=timing.note)
+        await self.post_digest(settings, occurrence.papers_day, now, late_note=timing.note, papers=papers)
 
     async def post_digest(
-        self, settings: DigestSettings, day: dt.date, now: dt.datetime, *, late_note: str | None = None
+        self,
+        settings: DigestSettings,
+        day: dt.date,
+        now: dt.datetime,
+        *,
+        late_note: str | None = None,
+        papers: list[Paper] | None = None,
     ) -> Outcome:
         """Render and deliver a channel's digest of `day`, exactly once."""
-        plan = await schedule.plan_digest(self.bot.store, settings, day)
+        plan = await schedule.plan_digest(self.bot.store, settings, day, papers=papers)
         payloads = self.render(settings, plan, late_note)
         if not payloads:
             await self.bot.store.claim_delivery(

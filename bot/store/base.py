@@ -80,6 +80,8 @@ class StoreBase:
         self._db = db
         self.path = path
         self._write_lock = asyncio.Lock()
+        # Bumped whenever paper rows change through this Store, so in-memory indexes know to refresh.
+        self.papers_version = 0
 
     @classmethod
     async def open(cls, path: str | Path, *, migrate: bool = True) -> Self:

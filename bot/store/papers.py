@@ -146,6 +146,7 @@ class PapersMixin(StoreBase):
                         (day.isoformat(), paper.id, paper.upvotes, now, now),
                     )
             result = UpsertResult(new=tuple(new), changed=tuple(changed), unchanged=unchanged)
+            self.papers_version += 1
             if run is not None:
                 await self._insert_run(db, run, new=len(new), updated=len(changed))
         return result

@@ -14,7 +14,7 @@ import httpx
 
 from bot.client import EXTENSIONS, PaperBot
 from bot.config import Config, DatabaseConfig, DiscordConfig, HuggingFaceConfig, ScraperConfig
-from bot.scrape import ScrapeSummary, Scraper
+from bot.scrape import Scraper, ScrapeSummary
 from bot.sources.http import PoliteClient
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store

@@ -1,0 +1,171 @@
+"""/paper search · show · trending end to end through the loopback Discord."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tests.fakes.harness import BotHarness, wait_until
+from tests.fakes.hf_items import make_daily_item, paper_object
+
+DAY = dt.date(2026, 6, 12)
+
+
+async def serve_corpus(harness: BotHarness) -> None:
+    items = [
+        make_daily_item(f"2606.{i:05d}", f"Diffusion models for video number {i}", day=DAY, upvotes=i,
+                        authors=("Tri Dao", f"Author {i}"))
+        for i in range(25)
+    ]
+    items.append(make_daily_item("2606.10000", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
+                                 day=DAY, upvotes=99, authors=("Albert Gu", "Tri Dao")))
+    items.append(make_daily_item("2606.10001", "A survey of @everyone **bold** [click](https://evil.example)",
+                                 day=DAY, upvotes=1))
+    harness.hf.set_day(DAY, items)
+    await harness.scrape()
+
+
+async def test_search_pages_for_the_searcher_only(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="diffusion video", sort="top")
+    assert not result.ephemeral and result.elapsed is not None and result.elapsed < 3
+    first = result.message
+    assert first is not None
+    assert "page 1/3" in first.text and "25 results" in first.text
+    assert "number 24" in first.text and "number 14" not in first.text  # top: most upvoted first
+    assert {"search:previous", "search:next", "search:open"} <= set(first.custom_ids)
+    assert first.component("search:previous")["disabled"] is True
+
+    refused = await harness.discord.click(first, "search:next", as_user=harness.admin)
+    assert refused.ephemeral and "Only the person who searched" in (refused.content or "")
+    assert "page 1/3" in first.text
+
+    await harness.discord.click(first, "search:next", as_user=harness.member)
+    assert "page 2/3" in first.text and "number 14" in first.text and "number 24" not in first.text
+    await harness.discord.click(first, "search:next", as_user=harness.member)
+    assert "page 3/3" in first.text and first.component("search:next")["disabled"] is True
+    await harness.discord.click(first, "search:previous", as_user=harness.member)
+    assert "page 2/3" in first.text
+
+
+async def test_a_result_opens_as_a_card(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="mamba")
+    assert result.message is not None and "Mamba" in result.message.text
+    card = await harness.discord.select(result.message, "search:open", ["2606.10000"], as_user=harness.admin)
+    assert card.ephemeral
+    embed = card.embeds[0]
+    assert embed["title"].startswith("Mamba") and embed["url"] == "https://huggingface.co/papers/2606.10000"
+    assert "Albert Gu" in card.text and "arxiv.org/abs/2606.10000" in card.text
+
+
+async def test_typo_in_a_title_still_finds_the_paper_first(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="mamba linear tme sequence modelling")
+    assert result.message is not None
+    assert result.message.text.index("Mamba") < result.message.text.find("Diffusion") or "Diffusion" not in (
+        result.message.text)
+
+
+@pytest.mark.parametrize(
+    ("query", "needle"),
+    [
+        ('"unclosed phrase', "quote"),
+        ("(diffusion OR video", "add a )"),
+        ("upvotes:>=many", "upvotes"),
+        ("day:2026-13-45", "day"),
+        ("code:maybe", "code"),
+        ("OR", "OR"),
+        ("a " * 40, "at most 20"),
+    ],
+)
+async def test_bad_queries_get_an_ephemeral_hint(harness: BotHarness, query: str, needle: str) -> None:
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query=query.strip())
+    assert result.ephemeral
+    text = result.content or ""
+    assert text.startswith("Bad query:") and needle.lower() in text.lower(), text
+    assert "Traceback" not in text
+
+
+async def test_no_results_and_bad_since_are_explained(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    none = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                       query="quantum gravity")
+    assert none.ephemeral and "No cached papers match" in (none.content or "")
+    bad = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                      query="diffusion", since="yesterday")
+    assert bad.ephemeral and "2026-06-12" in (bad.content or "")
+    later = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                        query="diffusion", since="2026-06-13")
+    assert later.ephemeral and "No cached papers match" in (later.content or "")
+
+
+async def test_show_autocomplete_and_card(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    choices = await harness.discord.autocomplete("paper", "show", focused="paper", value="mamb",
+                                                 as_user=harness.member, channel=harness.channel)
+    assert choices and choices[0]["value"] == "2606.10000"
+    assert all(len(c["name"]) <= 100 for c in choices) and len(choices) <= 25
+    many = await harness.discord.autocomplete("paper", "show", focused="paper", value="diffusion",
+                                              as_user=harness.member, channel=harness.channel)
+    assert 1 <= len(many) <= 25
+    by_id = await harness.discord.autocomplete("paper", "show", focused="paper", value="2606.1000",
+                                               as_user=harness.member, channel=harness.channel)
+    assert "2606.10000" in [c["value"] for c in by_id]
+
+    shown = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
+                                        paper="https://arxiv.org/abs/2606.10000v2")
+    assert shown.embeds and shown.embeds[0]["title"].startswith("Mamba")
+    titled = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
+                                         paper="mamba selective state spaces")
+    assert titled.embeds and titled.embeds[0]["title"].startswith("Mamba")
+
+
+async def test_show_fetches_an_uncached_paper_and_explains_unknown_ones(harness: BotHarness) -> None:
+    item = make_daily_item("2405.12345", "A paper from last year", day=dt.date(2024, 5, 20), upvotes=7)
+    harness.hf.add_paper(paper_object(item))
+    fetched = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
+                                          paper="2405.12345")
+    await wait_until(lambda: bool(fetched.embeds), what="the card")
+    assert fetched.embeds[0]["title"] == "A paper from last year"
+    assert await harness.store.get_paper("2405.12345") is not None
+    unknown = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
+                                          paper="2401.99999")
+    await wait_until(lambda: "No paper found" in unknown.text, what="the refusal")
+    assert unknown.ephemeral or unknown.deferred
+
+
+async def test_hostile_paper_text_does_not_ping_or_inject(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="survey")
+    assert result.message is not None
+    assert not result.message.pings.anyone
+    assert "](https://evil.example)" not in result.message.text
+
+
+async def test_trending_periods(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    day = await harness.discord.slash("paper", "trending", as_user=harness.member, channel=harness.channel)
+    assert day.message is not None and "2026-06-12" in day.message.text
+    assert day.message.text.index("Mamba") < day.message.text.index("number 24")
+    week = await harness.discord.slash("paper", "trending", as_user=harness.member, channel=harness.channel,
+                                       period="week")
+    assert week.message is not None and "last 7 days" in week.message.text
+
+
+async def test_buttons_disable_after_the_timeout(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    cog = harness.running.get_cog("SearchCog")
+    cog.view_timeout = 0.3  # type: ignore[union-attr]
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="diffusion")
+    message = result.message
+    assert message is not None
+    await wait_until(lambda: message.component("search:next").get("disabled") is True, what="disabled buttons")
+    assert message.component("search:open").get("disabled") is True
