@@ -41,7 +41,7 @@ COMMAND_HASH_KEY = "global_command_hash"
 
 # Discord allows 50 requests per second per bot; posts the bot makes on its own stay just under it,
 # evenly spaced, leaving room for interaction replies (which Discord does not count globally).
-POSTS_PER_SECOND = 48.0
+POSTS_PER_SECOND = 47.0
 
 
 def payload_to_part(content: str | None, embeds: list[discord.Embed]) -> dict[str, Any]:

@@ -1,0 +1,35 @@
+"""Each benchmark runs on a small size and prints exactly one JSON object (the figures come from full runs)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+SMALL_RUNS = {
+    "parse.py": ["--items", "20", "--runs", "2"],
+    "search.py": ["--papers", "300", "--rounds", "1"],
+    "alerts.py": ["--subs", "300", "--papers", "30", "--runs", "1", "--history", "50", "--baseline-runs", "1"],
+    "fanout.py": ["--channels", "8", "--runs", "1"],
+}
+
+
+def test_every_benchmark_has_a_small_run() -> None:
+    assert {p.name for p in (ROOT / "bench").glob("*.py")} == set(SMALL_RUNS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(SMALL_RUNS))
+def test_benchmark_prints_one_json_object(script: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *SMALL_RUNS[script]],
+        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    document = json.loads(done.stdout)  # one JSON document and nothing else on stdout
+    assert isinstance(document, dict) and document
