@@ -15,14 +15,15 @@ threshold crossed once fires once.
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import hashlib
 import logging
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import repeat
+from itertools import chain, islice
 from typing import Any, TypeAlias
 
 from bot.models import Paper, Subscription
@@ -35,6 +36,7 @@ from bot.query import (
     Node,
     Not,
     Or,
+    PaperText,
     Query,
     QueryError,
     Term,
@@ -45,7 +47,7 @@ from bot.query import (
 
 log = logging.getLogger(__name__)
 
-Key: TypeAlias = tuple[Column, str]  # (FTS column or None for any column, stem)
+Key: TypeAlias = tuple[Column, str]  # (FTS column or None for any column, stem or "stem stem")
 Match: TypeAlias = tuple[Subscription, Paper]
 ChannelMatches: TypeAlias = list[tuple[Paper, list[Subscription]]]
 
@@ -60,13 +62,14 @@ _ASCII_WORD = re.compile(r"[a-z0-9]+")
 
 
 class PaperTerms:
-    """A paper's FTS columns as stemmed tokens and token sets, read once for all queries.
+    """A paper's FTS columns as stemmed tokens and term sets, read once for all queries.
 
-    The columns and tokens are those of `bot.query.PaperText` (and so of `papers_fts`); positions, needed
-    only for phrases, are worked out on first use.
+    The columns and tokens are those of `bot.query.PaperText` (and so of `papers_fts`). A column's set holds
+    its stems and its adjacent pairs of stems written "a b" (a stem never holds a space), so that two-word
+    phrases are looked up like words; positions, needed only for longer phrases, are worked out on first use.
     """
 
-    __slots__ = ("_positions", "columns", "every", "paper", "sets")
+    __slots__ = ("_joined", "columns", "every", "paper", "sets")
 
     def __init__(self, paper: Paper) -> None:
         self.paper = paper
@@ -77,32 +80,37 @@ class PaperTerms:
             paper.summary,
             paper.ai_summary or "",
         )
-        self.columns: dict[str, list[str]] = {
-            name: _stems(text) for name, text in zip(ALL_COLUMNS, texts, strict=True)
-        }
-        self.sets: dict[str, set[str]] = {name: set(tokens) for name, tokens in self.columns.items()}
+        self.columns: dict[str, list[str]] = {}
+        self.sets: dict[str, set[str]] = {}
+        for name, text in zip(ALL_COLUMNS, texts, strict=True):
+            tokens = _stems(text)
+            terms = set(tokens)
+            terms.update(map(" ".join, zip(tokens, islice(tokens, 1, None))))
+            self.columns[name] = tokens
+            self.sets[name] = terms
         self.every: set[str] = set().union(*self.sets.values())
-        self._positions: dict[str, dict[str, list[int]]] = {}
-
-    def positions(self, column: str) -> dict[str, list[int]]:
-        """Where each stem occurs in a column."""
-        found = self._positions.get(column)
-        if found is None:
-            found = {}
-            for index, token in enumerate(self.columns[column]):
-                found.setdefault(token, []).append(index)
-            self._positions[column] = found
-        return found
+        self._joined: dict[str, str] = {}
 
     def has_phrase(self, stems: tuple[str, ...], columns: Iterable[str]) -> bool:
         """Whether the stems occur consecutively in one of `columns`."""
+        # Stems hold no spaces, so in the column's stems joined by single spaces (and padded) the phrase
+        # occurs exactly where its stems are consecutive.
+        needle = " " + " ".join(stems) + " "
         for column in columns:
-            tokens = self.columns[column]
-            length = len(stems)
-            for start in self.positions(column).get(stems[0], ()):
-                if tuple(tokens[start : start + length]) == stems:
-                    return True
+            joined = self._joined.get(column)
+            if joined is None:
+                joined = self._joined[column] = " " + " ".join(self.columns[column]) + " "
+            if needle in joined:
+                return True
         return False
+
+
+def term_keys(term: Term) -> tuple[str, ...]:
+    """What PaperTerms sets hold for a term: its stem, or the adjacent pairs "a b" of a phrase's stems."""
+    stems = term.stems
+    if len(stems) == 1:
+        return stems
+    return tuple(f"{a} {b}" for a, b in zip(stems, stems[1:], strict=False))
 
 
 def _stems(text: str) -> list[str]:
@@ -128,8 +136,8 @@ def _single_column(term: Term) -> str | None:
 
 
 def _is_word(node: Node) -> bool:
-    """A one-token term: matched by set membership alone."""
-    return isinstance(node, Term) and len(node.tokens) == 1
+    """A term decided by one set lookup: a word or a two-word phrase."""
+    return isinstance(node, Term) and len(node.tokens) <= 2
 
 
 def compile_predicate(node: Node) -> Predicate:
@@ -139,22 +147,33 @@ def compile_predicate(node: Node) -> Predicate:
     if isinstance(node, Filter):
         return _compile_filter(node)
     if isinstance(node, Not):
-        inner = compile_predicate(node.child)
-        return lambda terms: not inner(terms)
+        return _compile_not(node)
     if isinstance(node, And):
         return _compile_and(node)
     return _compile_or(node)
 
 
+def _compile_not(node: Not) -> Predicate:
+    child = node.child
+    if _is_word(child) or (isinstance(child, Or) and all(_is_word(c) for c in child.children)):
+        # not (a or b ...) over one-lookup terms: none of their keys present.
+        words, _ = _words_by_column(child.children if isinstance(child, Or) else (child,))
+        return _all_of([_no_words(column, keys) for column, keys in words.items()])
+    inner = compile_predicate(child)
+    return lambda terms: not inner(terms)
+
+
 def _compile_term(term: Term) -> Predicate:
-    stems = term.stems
     column = _single_column(term)
-    if len(stems) == 1:
-        word = stems[0]
+    keys = term_keys(term)
+    if len(keys) == 1:  # a word or a two-word phrase: one lookup
+        key = keys[0]
         if column is None:
-            return lambda terms: word in terms.every
-        return lambda terms: word in terms.sets[column]
-    needed = frozenset(stems)
+            return lambda terms: key in terms.every
+        return lambda terms: key in terms.sets[column]
+    # Every adjacent pair present is necessary, not sufficient: confirm the positions.
+    needed = frozenset(keys)
+    stems = term.stems
     columns = term.columns
     if column is None:
         return lambda terms: needed <= terms.every and terms.has_phrase(stems, columns)
@@ -173,12 +192,12 @@ def _compile_filter(node: Filter) -> Predicate:
 
 
 def _words_by_column(children: Sequence[Node]) -> tuple[dict[str | None, frozenset[str]], list[Node]]:
-    """One-token terms grouped by column (None: any column), and the other children."""
+    """Terms decided by one lookup, their keys grouped by column (None: any column); and the other children."""
     words: dict[str | None, set[str]] = {}
     rest: list[Node] = []
     for child in children:
         if isinstance(child, Term) and _is_word(child):
-            words.setdefault(_single_column(child), set()).add(child.stems[0])
+            words.setdefault(_single_column(child), set()).add(term_keys(child)[0])
         else:
             rest.append(child)
     return {column: frozenset(stems) for column, stems in words.items()}, rest
@@ -186,13 +205,32 @@ def _words_by_column(children: Sequence[Node]) -> tuple[dict[str | None, frozens
 
 def _compile_and(node: And) -> Predicate:
     words, rest = _words_by_column(node.children)
+    excluded, rest = _words_by_column([c.child for c in rest if _is_excluded_word(c)])[0], [
+        c for c in rest if not _is_excluded_word(c)
+    ]
     checks: list[Predicate] = []
     # Cheap and selective first: metadata filters, then word sets, then phrases and groups.
     checks.extend(compile_predicate(c) for c in rest if isinstance(c, Filter))
-    for column, stems in words.items():
-        checks.append(_all_words(column, stems))
+    checks.extend(_all_words(column, keys) for column, keys in words.items())
+    checks.extend(_no_words(column, keys) for column, keys in excluded.items())
     checks.extend(compile_predicate(c) for c in rest if not isinstance(c, Filter))
     return _all_of(checks)
+
+
+def _is_excluded_word(node: Node) -> bool:
+    """-word: decided by one lookup."""
+    return isinstance(node, Not) and _is_word(node.child)
+
+
+def _no_words(column: str | None, keys: frozenset[str]) -> Predicate:
+    if len(keys) == 1:
+        (key,) = keys
+        if column is None:
+            return lambda terms: key not in terms.every
+        return lambda terms: key not in terms.sets[column]
+    if column is None:
+        return lambda terms: terms.every.isdisjoint(keys)
+    return lambda terms: terms.sets[column].isdisjoint(keys)
 
 
 def _all_words(column: str | None, stems: frozenset[str]) -> Predicate:
@@ -236,26 +274,66 @@ def _any_word(column: str | None, stems: frozenset[str]) -> Predicate:
 # ---------------------------------------------------------------- terms a query requires
 
 
-def index_keys(node: Node, frequency: Callable[[str], float] = lambda _: 0.0) -> frozenset[Key] | None:
-    """(column or None, stem) pairs of which every paper matching `node` has at least one; None if none.
+Plan: TypeAlias = dict[Key, Node | None]
 
-    Like `Query.required_terms`, but where there is a choice (a phrase's words, the parts of an AND) it
-    takes the rarest by `frequency` (how many papers hold a stem), so fewer papers reach the query.
+
+def index_plan(node: Node, frequency: Callable[[str], float] = lambda _: 0.0) -> Plan | None:
+    """Keys of which every paper matching `node` holds at least one, each with what is left to check once
+    a paper is known to hold it (None: nothing, the paper matches); None when no such keys exist.
+
+    A key is (column or None for any column, term), a term being a stem or an adjacent pair "a b" (see
+    PaperTerms). Like `Query.required_terms`, but a phrase is keyed by a pair of its words, and where
+    there is a choice (a phrase's pairs, the parts of an AND) the rarest by `frequency` (the share of
+    papers holding a term) is taken, so that fewer papers reach the query.
     """
     if isinstance(node, Term):
-        chosen = min(node.stems, key=lambda s: (frequency(s), -len(s), s))
-        return frozenset({(_single_column(node), chosen)})
+        keys = term_keys(node)
+        chosen = min(keys, key=lambda k: (frequency(k), -len(k), k))
+        return {(_single_column(node), chosen): None if len(keys) == 1 else node}
     if isinstance(node, Filter | Not):
         return None
-    parts = [index_keys(child, frequency) for child in node.children]
+    plans = [index_plan(child, frequency) for child in node.children]
     if isinstance(node, And):
-        known = [p for p in parts if p is not None]
-        if not known:
+        options = [(plan, child) for plan, child in zip(plans, node.children, strict=True) if plan is not None]
+        if not options:
             return None
-        return min(known, key=lambda p: (sum(frequency(s) for _, s in p), len(p), sorted(p, key=str)))
-    if any(p is None for p in parts):
+        plan, chosen = min(options, key=lambda option: _cost(option[0], frequency))
+        others = [child for child in node.children if child is not chosen]
+        return {key: _conjunction([rest, *others]) for key, rest in plan.items()}
+    if any(plan is None for plan in plans):
         return None
-    return frozenset().union(*(p for p in parts if p is not None))
+    merged: dict[Key, list[Node | None]] = {}
+    for plan in plans:
+        assert plan is not None
+        for key, rest in plan.items():
+            merged.setdefault(key, []).append(rest)
+    # A key shared by several parts of an OR leaves the OR of what each part leaves (nothing if one does).
+    return {
+        key: None if any(r is None for r in rests) else _disjunction([r for r in rests if r is not None])
+        for key, rests in merged.items()
+    }
+
+
+def _conjunction(parts: Sequence[Node | None]) -> Node | None:
+    kept = [p for p in parts if p is not None]
+    if not kept:
+        return None
+    return kept[0] if len(kept) == 1 else And(tuple(kept))
+
+
+def _disjunction(parts: Sequence[Node]) -> Node:
+    return parts[0] if len(parts) == 1 else Or(tuple(parts))
+
+
+def _cost(plan: Plan, frequency: Callable[[str], float]) -> tuple[float, int, list[str]]:
+    """How many papers a plan's keys let through, roughly; smaller is better (ties broken stably)."""
+    return sum(frequency(term) for _, term in plan), len(plan), sorted(map(str, plan))
+
+
+def index_keys(node: Node, frequency: Callable[[str], float] = lambda _: 0.0) -> frozenset[Key] | None:
+    """The keys of `index_plan`: every paper matching `node` holds one of them (None: no such set)."""
+    plan = index_plan(node, frequency)
+    return None if plan is None else frozenset(plan)
 
 
 def depends_on_upvotes(query: Query) -> bool:
@@ -266,70 +344,193 @@ def depends_on_upvotes(query: Query) -> bool:
 # ---------------------------------------------------------------- the matcher
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class CompiledQuery:
-    """One distinct query (by normalised text) and the subscriptions that hold it."""
+    """One distinct query (by normalised text) and the subscriptions that hold it (hashed by identity)."""
 
-    slot: int
     query: Query
-    predicate: Predicate
-    keys: frozenset[Key] | None
+    plan: Plan | None
     upvotes: bool
     subscriptions: dict[int, Subscription] = field(default_factory=dict)
+    members: tuple[Subscription, ...] = ()  # `subscriptions` as of the last match
+
+    def refresh(self) -> None:
+        """Take a snapshot of the subscriptions for the results to hold."""
+        self.members = tuple(self.subscriptions.values())
+
+
+class _Bucket:
+    """The queries indexed under one key, sorted by what is left to check once the key is present.
+
+    Most queries leave a set test over all of a paper's terms: one of some words present, a word absent,
+    all of some words present, none present. Those are grouped by word, so that a paper's terms pick
+    them out with set operations; `other` holds (predicate, query) for the rest, called one by one.
+    """
+
+    __slots__ = ("absent_any", "all_of", "none_of", "other", "sure", "when_absent", "when_present")
+
+    def __init__(self) -> None:
+        self.sure: set[CompiledQuery] = set()
+        self.when_present: dict[str, set[CompiledQuery]] = {}  # match if the word is present
+        self.when_absent: dict[str, set[CompiledQuery]] = {}  # match if the word is absent
+        self.absent_any: set[CompiledQuery] = set()  # every query of `when_absent`
+        self.all_of: list[tuple[frozenset[str], CompiledQuery]] = []
+        self.none_of: list[tuple[frozenset[str], CompiledQuery]] = []
+        self.other: list[tuple[Predicate, CompiledQuery]] = []
+
+    def add(self, query: CompiledQuery, rest: Node | None) -> None:
+        if rest is None:
+            self.sure.add(query)
+            return
+        shape, words = _shape(rest)
+        if shape == "any":
+            for word in words:
+                self.when_present.setdefault(word, set()).add(query)
+        elif shape == "none" and len(words) == 1:
+            self.when_absent.setdefault(next(iter(words)), set()).add(query)
+            self.absent_any.add(query)
+        elif shape == "none":
+            self.none_of.append((words, query))
+        elif shape == "all":
+            self.all_of.append((words, query))
+        else:
+            self.other.append((compile_predicate(rest), query))
+
+    def remove(self, query: CompiledQuery) -> None:
+        self.sure.discard(query)
+        self.absent_any.discard(query)
+        for by_word in (self.when_present, self.when_absent):
+            for word in [w for w, queries in by_word.items() if query in queries]:
+                by_word[word].discard(query)
+                if not by_word[word]:
+                    del by_word[word]
+        self.all_of = [e for e in self.all_of if e[1] is not query]
+        self.none_of = [e for e in self.none_of if e[1] is not query]
+        self.other = [e for e in self.other if e[1] is not query]
+
+    def __len__(self) -> int:
+        return (
+            len(self.sure) + sum(map(len, self.when_present.values())) + len(self.absent_any)
+            + len(self.all_of) + len(self.none_of) + len(self.other)
+        )
+
+    def collect(self, terms: PaperTerms, found: set[CompiledQuery]) -> None:
+        """Add to `found` the queries of this bucket that the paper (which holds the bucket's key) matches."""
+        every = terms.every
+        found |= self.sure
+        if self.when_present:
+            when_present = self.when_present
+            for word in when_present.keys() & every:
+                found |= when_present[word]
+        if self.absent_any:
+            # Few of the excluded words are ever present: take all, less those whose word is.
+            present = self.when_absent.keys() & every
+            if present:
+                found |= self.absent_any.difference(*(self.when_absent[word] for word in present))
+            else:
+                found |= self.absent_any
+        if self.all_of:
+            found.update([query for words, query in self.all_of if words <= every])
+        if self.none_of:
+            found.update([query for words, query in self.none_of if every.isdisjoint(words)])
+        if self.other:
+            found.update([query for check, query in self.other if check(terms)])
+
+
+def _shape(rest: Node) -> tuple[str, frozenset[str]]:
+    """What is left to check, when it is a set test over all of a paper's terms: "any" (one of the terms
+    present), "all" (all present) or "none" (none present), with the terms; else ("other", ∅)."""
+
+    def anywhere(nodes: Sequence[Node]) -> frozenset[str] | None:
+        keys = [term_keys(n)[0] for n in nodes if isinstance(n, Term) and _is_word(n) and _single_column(n) is None]
+        return frozenset(keys) if len(keys) == len(nodes) else None
+
+    if isinstance(rest, Term) and (words := anywhere([rest])) is not None:
+        return "any", words
+    if isinstance(rest, Or) and (words := anywhere(rest.children)) is not None:
+        return "any", words
+    if isinstance(rest, Not):
+        child = rest.child
+        if (words := anywhere(child.children if isinstance(child, Or) else [child])) is not None:
+            return "none", words
+    if isinstance(rest, And) and (words := anywhere(rest.children)) is not None:
+        return "all", words
+    return "other", frozenset()
 
 
 class _Index:
-    """Postings from required terms to query slots, plus the slots with no required term."""
+    """Which queries a paper reaches: each query sits in the bucket of each of its keys (a query with
+    several keys, an OR, in several buckets: a paper holding two of them reaches it twice, counted once);
+    queries without required terms (filters alone, exclusions alone) are checked against every paper."""
 
     def __init__(self) -> None:
-        self.anywhere: dict[str, set[int]] = {}
-        self.in_column: dict[str, dict[str, set[int]]] = {}
-        self.unindexed: set[int] = set()
+        self.buckets: dict[str, _Bucket] = {}
+        self.column_buckets: dict[str, dict[str, _Bucket]] = {}
+        self.unindexed: dict[CompiledQuery, Predicate] = {}
 
-    def add(self, slot: int, keys: frozenset[Key] | None) -> None:
-        if keys is None:
-            self.unindexed.add(slot)
+    def add(self, query: CompiledQuery) -> None:
+        if query.plan is None:
+            self.unindexed[query] = compile_predicate(query.query.root)
             return
-        for column, word in keys:
-            postings = self.anywhere if column is None else self.in_column.setdefault(column, {})
-            postings.setdefault(word, set()).add(slot)
+        for (column, key), rest in query.plan.items():
+            buckets = self.buckets if column is None else self.column_buckets.setdefault(column, {})
+            buckets.setdefault(key, _Bucket()).add(query, rest)
 
-    def remove(self, slot: int, keys: frozenset[Key] | None) -> None:
-        if keys is None:
-            self.unindexed.discard(slot)
+    def remove(self, query: CompiledQuery) -> None:
+        if query.plan is None:
+            self.unindexed.pop(query, None)
             return
-        for column, word in keys:
-            postings = self.anywhere if column is None else self.in_column.get(column, {})
-            slots = postings.get(word)
-            if slots is not None:
-                slots.discard(slot)
-                if not slots:
-                    del postings[word]
-            if column is not None and not postings:
-                self.in_column.pop(column, None)
+        for column, key in query.plan:
+            buckets = self.buckets if column is None else self.column_buckets.get(column, {})
+            bucket = buckets.get(key)
+            if bucket is not None:
+                bucket.remove(query)
+                if not len(bucket):
+                    del buckets[key]
+            if column is not None and not buckets:
+                self.column_buckets.pop(column, None)
 
-    def candidates(self, terms: PaperTerms) -> set[int]:
-        """Slots of the queries this paper could match."""
-        found = set(self.unindexed)
-        anywhere = self.anywhere
-        if len(anywhere) < len(terms.every):
-            for word, slots in anywhere.items():
-                if word in terms.every:
-                    found |= slots
-        else:
-            for slots in map(anywhere.get, terms.every):
-                if slots:
-                    found |= slots
-        for column, postings in self.in_column.items():
-            for slots in map(postings.get, terms.sets[column]):
-                if slots:
-                    found |= slots
+    def matching(self, terms: PaperTerms) -> set[CompiledQuery]:
+        """The queries the paper matches."""
+        found = {query for query, check in self.unindexed.items() if check(terms)}
+        buckets = self.buckets
+        # The intersection runs over the smaller side, in C: a paper reaches a few dozen buckets.
+        for key in buckets.keys() & terms.every:
+            buckets[key].collect(terms, found)
+        for column, in_column in self.column_buckets.items():
+            for key in in_column.keys() & terms.sets[column]:
+                in_column[key].collect(terms, found)
         return found
 
     def __len__(self) -> int:
-        return len(self.unindexed) + sum(len(s) for s in self.anywhere.values()) + sum(
-            len(s) for postings in self.in_column.values() for s in postings.values()
+        return (
+            len(self.unindexed) + sum(map(len, self.buckets.values()))
+            + sum(len(b) for buckets in self.column_buckets.values() for b in buckets.values())
         )
+
+
+@dataclass(frozen=True, slots=True)
+class PaperMatches:
+    """One paper and the subscriptions it matched, in groups that share a query (each subscription once)."""
+
+    paper: Paper
+    groups: list[tuple[Subscription, ...]]
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """Every matching subscription."""
+        return list(chain.from_iterable(self.groups))
+
+    def __len__(self) -> int:
+        return sum(map(len, self.groups))
+
+
+def pairs_of(matches: Iterable[PaperMatches]) -> Iterator[Match]:
+    """The (subscription, paper) pairs of grouped matches."""
+    for match in matches:
+        for group in match.groups:
+            for subscription in group:
+                yield subscription, match.paper
 
 
 class AlertMatcher:
@@ -339,9 +540,9 @@ class AlertMatcher:
     """
 
     def __init__(self) -> None:
-        self._slots: list[CompiledQuery | None] = []
         self._by_text: dict[str, CompiledQuery] = {}
-        self._slot_of_subscription: dict[int, int] = {}
+        self._query_of_subscription: dict[int, CompiledQuery] = {}
+        self._changed: set[CompiledQuery] = set()
         self._broken: dict[int, str] = {}
         self._everything = _Index()
         self._upvotes = _Index()
@@ -351,7 +552,7 @@ class AlertMatcher:
     # ---- what the matcher holds
 
     def __len__(self) -> int:
-        return len(self._slot_of_subscription)
+        return len(self._query_of_subscription)
 
     @property
     def distinct_queries(self) -> int:
@@ -371,21 +572,21 @@ class AlertMatcher:
     # ---- term statistics
 
     def learn(self, papers: Iterable[Paper]) -> None:
-        """Count which stems papers hold, so that queries are indexed under their rarer terms."""
+        """Count which terms papers hold, so that queries are indexed under their rarer terms."""
         for paper in papers:
             self._frequency.update(PaperTerms(paper).every)
             self._papers_seen += 1
 
-    def frequency(self, word: str) -> float:
-        """The share of learned papers holding a stem (0 when nothing was learned)."""
-        return self._frequency[word] / self._papers_seen if self._papers_seen else 0.0
+    def frequency(self, term: str) -> float:
+        """The share of learned papers holding a term (0 when nothing was learned)."""
+        return self._frequency[term] / self._papers_seen if self._papers_seen else 0.0
 
     # ---- subscriptions
 
     def add(self, subscription: Subscription) -> bool:
         """Index a subscription; False if its query does not parse (it is then kept out)."""
-        if subscription.id in self._slot_of_subscription or subscription.id in self._broken:
-            return subscription.id in self._slot_of_subscription
+        if subscription.id in self._query_of_subscription or subscription.id in self._broken:
+            return subscription.id in self._query_of_subscription
         try:
             query = parse(subscription.query)
         except QueryError as exc:
@@ -395,90 +596,106 @@ class AlertMatcher:
         text = query.normalized()
         compiled = self._by_text.get(text)
         if compiled is None:
-            keys = index_keys(query.root, self.frequency)
-            compiled = CompiledQuery(
-                slot=len(self._slots), query=query, predicate=compile_predicate(query.root), keys=keys,
-                upvotes=depends_on_upvotes(query),
-            )
-            self._slots.append(compiled)
+            compiled = CompiledQuery(query, index_plan(query.root, self.frequency), depends_on_upvotes(query))
             self._by_text[text] = compiled
-            self._everything.add(compiled.slot, keys)
+            self._everything.add(compiled)
             if compiled.upvotes:
-                self._upvotes.add(compiled.slot, keys)
+                self._upvotes.add(compiled)
         compiled.subscriptions[subscription.id] = subscription
-        self._slot_of_subscription[subscription.id] = compiled.slot
+        self._changed.add(compiled)
+        self._query_of_subscription[subscription.id] = compiled
         return True
 
     def remove(self, subscription_id: int) -> None:
         """Forget a subscription (and its query, once no subscription holds it)."""
         self._broken.pop(subscription_id, None)
-        slot = self._slot_of_subscription.pop(subscription_id, None)
-        if slot is None:
+        compiled = self._query_of_subscription.pop(subscription_id, None)
+        if compiled is None:
             return
-        compiled = self._slots[slot]
-        assert compiled is not None
         compiled.subscriptions.pop(subscription_id, None)
+        self._changed.add(compiled)
         if compiled.subscriptions:
             return
-        self._everything.remove(slot, compiled.keys)
+        self._everything.remove(compiled)
         if compiled.upvotes:
-            self._upvotes.remove(slot, compiled.keys)
+            self._upvotes.remove(compiled)
         del self._by_text[compiled.query.normalized()]
-        self._slots[slot] = None
 
     def sync(self, subscriptions: Iterable[Subscription]) -> None:
         """Make the matcher hold exactly these subscriptions (adding and removing the difference)."""
         wanted = {s.id: s for s in subscriptions}
-        for known in [i for i in (*self._slot_of_subscription, *self._broken) if i not in wanted]:
+        for known in [i for i in (*self._query_of_subscription, *self._broken) if i not in wanted]:
             self.remove(known)
         for subscription_id, subscription in wanted.items():
-            if subscription_id not in self._slot_of_subscription and subscription_id not in self._broken:
+            if subscription_id not in self._query_of_subscription and subscription_id not in self._broken:
                 self.add(subscription)
 
     # ---- matching
 
-    def match(self, new: Sequence[Paper], changed: Sequence[Paper] = ()) -> list[Match]:
-        """(subscription, paper) pairs: new papers against every query, changed ones against upvote queries.
+    def match(self, new: Sequence[Paper], changed: Sequence[Paper] = ()) -> list[PaperMatches]:
+        """Each paper with the subscriptions it matches: new papers against every query, changed ones
+        (upvotes moved) against the queries with an upvotes filter. Papers matching nothing are left out.
 
         A paper given as both new and changed counts as new; a paper given twice counts once (the last).
         """
+        for compiled in self._changed:
+            compiled.refresh()
+        self._changed.clear()
         fresh = {paper.id: paper for paper in new}
         moved = {paper.id: paper for paper in changed if paper.id not in fresh}
-        pairs: list[Match] = []
-        for papers, index in ((fresh, self._everything), (moved, self._upvotes)):
-            if not papers or not len(index):
+        results: list[PaperMatches] = []
+        # The loop allocates many short-lived containers and no cycles: collecting meanwhile only costs.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for papers, index in ((fresh, self._everything), (moved, self._upvotes)):
+                if not papers or not len(index):
+                    continue
+                for paper in papers.values():
+                    matched = index.matching(PaperTerms(paper))
+                    if matched:
+                        results.append(PaperMatches(paper, [query.members for query in matched]))
+        finally:
+            if collecting:
+                gc.enable()
+        return results
+
+
+class ReferenceMatcher:
+    """The plain definition `AlertMatcher` must agree with: every subscription against every paper."""
+
+    def __init__(self, subscriptions: Iterable[Subscription]) -> None:
+        self.parsed: list[tuple[Subscription, Query, bool]] = []
+        for subscription in subscriptions:
+            try:
+                query = parse(subscription.query)
+            except QueryError:
                 continue
-            slots = self._slots
+            self.parsed.append((subscription, query, depends_on_upvotes(query)))
+
+    def match(self, new: Sequence[Paper], changed: Sequence[Paper] = ()) -> list[PaperMatches]:
+        """Same contract as AlertMatcher.match, decided by `Query.matches` for each pair."""
+        fresh = {paper.id: paper for paper in new}
+        moved = {paper.id: paper for paper in changed if paper.id not in fresh}
+        results: list[PaperMatches] = []
+        for papers, upvotes_only in ((fresh, False), (moved, True)):
             for paper in papers.values():
-                terms = PaperTerms(paper)
-                for slot in sorted(index.candidates(terms)):
-                    compiled = slots[slot]
-                    if compiled is not None and compiled.predicate(terms):
-                        pairs.extend(zip(compiled.subscriptions.values(), repeat(paper)))
-        return pairs
+                text = PaperText.of(paper)
+                matched = [
+                    subscription
+                    for subscription, query, upvotes in self.parsed
+                    if (upvotes or not upvotes_only) and query.matches(text)
+                ]
+                if matched:
+                    results.append(PaperMatches(paper, [tuple(matched)]))
+        return results
 
 
 def reference_matches(
     subscriptions: Iterable[Subscription], new: Sequence[Paper], changed: Sequence[Paper] = ()
-) -> list[Match]:
-    """What `AlertMatcher.match` must return, computed plainly: every subscription against every paper."""
-    parsed: list[tuple[Subscription, Query]] = []
-    for subscription in subscriptions:
-        try:
-            parsed.append((subscription, parse(subscription.query)))
-        except QueryError:
-            continue
-    fresh = {paper.id: paper for paper in new}
-    moved = {paper.id: paper for paper in changed if paper.id not in fresh}
-    pairs: list[Match] = []
-    for papers, upvotes_only in ((fresh, False), (moved, True)):
-        for paper in papers.values():
-            for subscription, query in parsed:
-                if upvotes_only and not depends_on_upvotes(query):
-                    continue
-                if query.matches(paper):
-                    pairs.append((subscription, paper))
-    return pairs
+) -> list[PaperMatches]:
+    """What `AlertMatcher.match` must return, computed by ReferenceMatcher."""
+    return ReferenceMatcher(subscriptions).match(new, changed)
 
 
 # ---------------------------------------------------------------- planning one channel's post
@@ -500,10 +717,10 @@ class AlertBatch:
         return [paper.id for paper, _ in (*self.listed, *self.over_cap)]
 
 
-def group_by_channel(pairs: Iterable[Match]) -> dict[int, ChannelMatches]:
+def group_by_channel(matches: Iterable[PaperMatches]) -> dict[int, ChannelMatches]:
     """Matches per channel: each paper once, with the subscriptions (by id) that matched it there."""
     grouped: dict[int, dict[str, tuple[Paper, dict[int, Subscription]]]] = {}
-    for subscription, paper in pairs:
+    for subscription, paper in pairs_of(matches):
         papers = grouped.setdefault(subscription.channel_id, {})
         entry = papers.setdefault(paper.id, (paper, {}))
         entry[1][subscription.id] = subscription

@@ -73,10 +73,16 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
     store = await open_store(config)
     try:
+        # A read-only database would otherwise only show up as failed writes once the bot is running.
+        await store.check_writable()
         async with make_http_client(config) as http_client:
             await run_bot(config, store, http_client)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from exc
     except discord.LoginFailure as exc:
         raise CommandError("Discord rejected the token (401 Unauthorized): check DISCORD_TOKEN") from exc
+    except discord.ConnectionClosed as exc:
+        raise CommandError(f"Discord closed the gateway connection (code {exc.code}) and it cannot be resumed") from exc
     except discord.PrivilegedIntentsRequired as exc:
         raise CommandError("Discord refused the gateway intents requested") from exc
     except (aiohttp.ClientError, OSError) as exc:
@@ -286,6 +292,43 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- search
+
+
+def query_problem(query: str, error: Any) -> str:
+    """A QueryError for the terminal: the message, the query with a caret under the position, the hint."""
+    shown = "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in query)
+    return (
+        f"bad query: {error.message}\n  {shown}\n  {' ' * min(error.position, len(shown))}^\n"
+        f"  hint: {error.hint}"
+    )
+
+
+async def cmd_search(args: argparse.Namespace, config: Config) -> int:
+    """paperboy search QUERY [--limit N] [--sort relevance|new|top] [--json]"""
+    from bot.query import QueryError
+    from bot.search import search
+
+    store = await open_store(config)
+    try:
+        results = await search(store, args.query, sort=args.sort, limit=args.limit)
+    except QueryError as exc:
+        raise CommandError(query_problem(args.query, exc), EXIT_USAGE) from exc
+    except StoreError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        await store.close()
+    if args.json:
+        print_json(results.to_json())
+        return EXIT_OK
+    from bot.render import results_text
+
+    count = f"{results.total}{'' if results.total_exact else '+'}"
+    print(f"{count} {'paper' if results.total == 1 else 'papers'} match {args.query!r} (by {results.sort})")
+    print(results_text(results.papers))
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -337,6 +380,15 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("ref", metavar="ID_OR_URL", help="arXiv id, arXiv URL or huggingface.co/papers URL")
     show.add_argument("--json", action="store_true", help="print the paper as JSON")
     show.set_defaults(handler=cmd_show)
+
+    search = commands.add_parser("search", help="search the cache (words, \"phrases\", OR, -word, fields)")
+    search.add_argument("query", metavar="QUERY", help='e.g. \'(llm OR "language model") agent code:yes\'')
+    search.add_argument("--limit", type=positive_int(100), default=10, metavar="N",
+                        help="how many results, 1-100 (default 10)")
+    search.add_argument("--sort", choices=("relevance", "new", "top"), default="relevance",
+                        help="order of results (default relevance)")
+    search.add_argument("--json", action="store_true", help="print one JSON document")
+    search.set_defaults(handler=cmd_search)
 
     return parser
 

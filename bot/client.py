@@ -22,7 +22,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import UserError
 from bot.outbox import SendError
-from bot.render import NO_MENTIONS
+from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS
 from bot.scrape import Scraper
 from bot.sources.http import HostRateLimiter
 from bot.sources.huggingface import HuggingFaceSource
@@ -42,6 +42,9 @@ COMMAND_HASH_KEY = "global_command_hash"
 # Discord allows 50 requests per second per bot; posts the bot makes on its own stay just under it,
 # evenly spaced, leaving room for interaction replies (which Discord does not count globally).
 POSTS_PER_SECOND = 47.0
+
+LOGIN_REJECTED = "Discord rejected the token (401 Unauthorized)"
+GATEWAY_AUTHENTICATION_FAILED = 4004  # the gateway's close code for a token it no longer accepts
 
 
 def payload_to_part(content: str | None, embeds: list[discord.Embed]) -> dict[str, Any]:
@@ -85,16 +88,26 @@ class DiscordTransport:
                 "the bot may not post there (needs View Channel, Send Messages and Embed Links)", permanent=True
             ) from exc
         except discord.HTTPException as exc:
+            if exc.status == 401:
+                raise self._token_rejected() from exc
             permanent = 400 <= exc.status < 500 and exc.status != 429
             raise SendError(f"Discord answered {exc.status}: {exc.text[:200]}", permanent=permanent) from exc
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"could not reach Discord: {type(exc).__name__}", permanent=False) from exc
         return message.id
 
+    def _token_rejected(self) -> SendError:
+        """A 401: the token was revoked. Stop the bot; the delivery stays open for the next start."""
+        if isinstance(self.bot, PaperBot):
+            self.bot.stop_for(discord.LoginFailure(LOGIN_REJECTED))
+        return SendError(LOGIN_REJECTED, permanent=False)
+
     async def find_sent(self, channel_id: int, part: dict[str, Any], since: dt.datetime) -> int | None:
         """Look through the bot's messages since `since` for one equal to `part`."""
         channel = self.bot.get_partial_messageable(channel_id)
         after = discord.Object(id=discord.utils.time_snowflake(since - dt.timedelta(minutes=1)))
+        # Lookups count against the same global limit as posts: a restart resuming many at once must not trip it.
+        await self.limiter.acquire("discord")
         try:
             async for message in channel.history(limit=100, after=after):
                 if self.bot.user and message.author.id == self.bot.user.id and _same_message(message, part):
@@ -104,7 +117,11 @@ class DiscordTransport:
         except discord.Forbidden:
             # Without Read Message History we cannot verify; the nonce still guards against a duplicate.
             return None
-        except (discord.HTTPException, aiohttp.ClientError, TimeoutError) as exc:
+        except discord.HTTPException as exc:
+            if exc.status == 401:
+                raise self._token_rejected() from exc
+            raise SendError(f"could not check the channel: {exc}", permanent=False) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"could not check the channel: {exc}", permanent=False) from exc
         return None
 
@@ -124,6 +141,18 @@ def minimal_intents() -> discord.Intents:
 
 class PaperTree(app_commands.CommandTree["PaperBot"]):
     """Command tree whose single error handler turns known errors into ephemeral replies."""
+
+    async def interaction_check(self, interaction: discord.Interaction[PaperBot]) -> bool:
+        """Refuse guild-only commands outside a server, even when a client offers them there."""
+        command = interaction.command
+        if interaction.guild_id is not None or not isinstance(command, app_commands.Command):
+            return True
+        root = command.root_parent or command
+        if not (command.guild_only or root.guild_only):
+            return True
+        if interaction.type is discord.InteractionType.autocomplete:
+            return False  # no suggestions; the command itself is refused when sent
+        raise app_commands.NoPrivateMessage()
 
     async def on_error(
         self, interaction: discord.Interaction[PaperBot], error: app_commands.AppCommandError
@@ -169,6 +198,13 @@ def describe_error(error: BaseException) -> str | None:
 
 async def send_ephemeral(interaction: discord.Interaction[Any], content: str, **kwargs: Any) -> None:
     """Reply privately, whether or not the interaction was already answered or deferred."""
+    # Error messages may quote what the user typed (up to 6000 characters); Discord refuses over 2000.
+    if len(content) > CONTENT_LIMIT:
+        content = content[: CONTENT_LIMIT - 1] + ELLIPSIS
+    if interaction.client.is_closed():
+        # Shutting down (e.g. the token was revoked): the HTTP session is gone and no reply can be sent.
+        log.warning("not answering interaction %s: the bot is shutting down", interaction.id)
+        return
     try:
         if interaction.response.is_done():
             await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
@@ -208,6 +244,8 @@ class PaperBot(commands.Bot):
         self.clock: Clock = clock or SystemClock()
         self.started_at = self.clock.now()
         self.next_scrape_at: dt.datetime | None = None
+        # Why the bot closed itself (e.g. the token was revoked while running); `run_bot` raises it.
+        self.fatal_error: BaseException | None = None
         self.scraper = scraper or Scraper(
             store, HuggingFaceSource.from_config(http_client, config), clock=self.clock.now
         )
@@ -246,6 +284,14 @@ class PaperBot(commands.Bot):
         """How long this bot has been running."""
         return self.clock.now() - self.started_at
 
+    def stop_for(self, error: BaseException) -> None:
+        """Close the bot because of `error` (the first one wins), which `run_bot` then raises."""
+        if self.fatal_error is not None:
+            return
+        log.error("shutting down: %s", error)
+        self.fatal_error = error
+        asyncio.get_running_loop().create_task(self.close())
+
 
 async def run_bot(config: Config, store: Store, http_client: httpx.AsyncClient) -> None:
     """Run the bot until it is closed or a SIGTERM/SIGINT arrives; raises LoginFailure on a bad token."""
@@ -259,10 +305,16 @@ async def run_bot(config: Config, store: Store, http_client: httpx.AsyncClient) 
     try:
         async with bot:
             await bot.start(config.discord.token)
+    except discord.ConnectionClosed as exc:
+        if exc.code == GATEWAY_AUTHENTICATION_FAILED:
+            raise discord.LoginFailure(LOGIN_REJECTED) from exc
+        raise
     finally:
         for sig in stop_signals:
             with contextlib.suppress(NotImplementedError):
                 loop.remove_signal_handler(sig)
+    if bot.fatal_error is not None:
+        raise bot.fatal_error
 
 
 def _request_close(bot: PaperBot, sig: signal.Signals) -> None:

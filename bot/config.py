@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import tomllib
@@ -100,23 +101,35 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+def _quoted(text: str, limit: int = 40) -> str:
+    """`text` quoted for an error message, cut so that a pasted novel stays one short line."""
+    return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
 def parse_hhmm(text: str) -> dt.time:
     """Parse a 24-hour local time "HH:MM"; ValueError says what is wrong."""
     hours, sep, minutes = text.partition(":")
-    if not sep or not (hours.isdigit() and minutes.isdigit()) or len(minutes) != 2 or len(hours) > 2:
-        raise ValueError(f"{text!r} is not a time like 09:00 (24-hour HH:MM)")
+    # ASCII digits only: str.isdigit() also accepts "²" (int() fails) and other scripts' digits.
+    digits = (hours + minutes).isascii() and hours.isdigit() and minutes.isdigit()
+    if not sep or not digits or len(minutes) != 2 or len(hours) > 2:
+        raise ValueError(f"{_quoted(text)} is not a time like 09:00 (24-hour HH:MM)")
     hour, minute = int(hours), int(minutes)
     if hour > 23 or minute > 59:
-        raise ValueError(f"{text!r} is not a valid time: hours go 00-23, minutes 00-59")
+        raise ValueError(f"{_quoted(text)} is not a valid time: hours go 00-23, minutes 00-59")
     return dt.time(hour, minute)
+
+
+@functools.cache
+def _known_zones() -> frozenset[str]:
+    return frozenset(zoneinfo.available_timezones())
 
 
 def check_timezone(name: str) -> str:
     """Return `name` if it is a known IANA zone; ValueError otherwise."""
-    try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
-        raise ValueError(f"{name!r} is not an IANA time zone (e.g. Europe/Berlin)") from exc
+    # Only names from the zone list: ZoneInfo() alone also opens other files under the zone folders
+    # ("Europe" is a directory, a long name is "File name too long", "zone.tab" is not a zone file).
+    if name not in _known_zones():
+        raise ValueError(f"{_quoted(name)} is not an IANA time zone (e.g. Europe/Berlin)")
     return name
 
 
@@ -124,9 +137,16 @@ def _where(source: str, section: str, key: str) -> str:
     return f"[{section}] {key} ({source})"
 
 
-def _coerce(value: Any, kind: Any, where: str) -> Any:
+SECRET_KEYS = frozenset({("discord", "token")})
+
+
+def _coerce(value: Any, kind: Any, where: str, *, secret: bool = False) -> Any:
     """Check `value` against the field type; TOML gives real types, the environment gives strings."""
     from_env = where.endswith("(environment)")
+    if secret and kind is str and not isinstance(value, str):
+        # Never echo a secret, even one of the wrong type: error messages end up in logs and terminals.
+        shown = type(value).__name__
+        raise ConfigError(f"{where}: expected a string, got a value of type {shown} (not shown: it is a secret)")
     if kind is bool:
         if isinstance(value, bool):
             return value
@@ -219,11 +239,17 @@ def build_config(data: Mapping[str, Any], env: Mapping[str, str], source: str | 
         for key in given:
             if key not in names:
                 raise ConfigError(f"unknown key [{section}] {key} in {src}")
-        values = {key: _coerce(value, hints[key], _where(src, section, key)) for key, value in given.items()}
+        values = {
+            key: _coerce(value, hints[key], _where(src, section, key), secret=(section, key) in SECRET_KEYS)
+            for key, value in given.items()
+        }
         for key in names:
             env_name = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
             if env_name in env:
-                values[key] = _coerce(env[env_name], hints[key], _where("environment", section, key))
+                values[key] = _coerce(
+                    env[env_name], hints[key], _where("environment", section, key),
+                    secret=(section, key) in SECRET_KEYS,
+                )
         sections[section] = cls(**values)
     unknown_env = [
         name for name in env

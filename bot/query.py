@@ -14,6 +14,9 @@ split into tokens, case and diacritics folded, Porter-stemmed. A word that split
 string of folded tokens, so no user text is ever read as FTS5 syntax; the Python side evaluates the same
 AST over the same tokens, so both agree on every paper.
 
+Very common words (`the`, `of`, `we`, ...) typed bare are left out of a query that has other words;
+in quotes or inside a phrase they count.
+
 Filters (`upvotes:`, `day:`, `code:`) restrict the whole query: they may be combined with AND only, not
 inside OR or a negated group. A query of negated words only (`-survey`) means "every paper except".
 """
@@ -48,6 +51,12 @@ FIELD_COLUMNS: dict[str, tuple[str, ...]] = {
 _FIELD_ALIASES = {"authors": "author", "keywords": "keyword", "summary": "abstract"}
 ALL_COLUMNS = ("title", "authors", "keywords", "summary", "ai_summary")
 FILTER_FIELDS = ("upvotes", "day", "code")
+# Words in nearly every abstract: a bare one is left out of a query that has other words (it would
+# match almost everything and cost the index a full read). Quoted or in a phrase, it counts.
+COMMON_WORDS = frozenset(str.split(
+    "a an and are as at be been by can for from has have in into is it its of on or our that the their "
+    "these this to was we were which with"
+))
 
 FilterField: TypeAlias = Literal["upvotes", "day", "code"]
 Op: TypeAlias = Literal["=", ">", ">=", "<", "<="]
@@ -290,6 +299,7 @@ class Term:
     tokens: tuple[str, ...]
     field: str | None = None
     position: int = dc_field(default=0, compare=False)
+    quoted: bool = dc_field(default=False, compare=False)  # typed in quotes (same meaning either way)
 
     @property
     def stems(self) -> tuple[str, ...]:
@@ -376,6 +386,10 @@ class Query:
             return []
         return [token for p in parts if isinstance(p, Term) for token in p.tokens]
 
+    def has_quotes(self) -> bool:
+        """Whether some words were typed in quotes (a deliberate phrase, not a title typed loosely)."""
+        return any(isinstance(t, Term) and t.quoted for t in leaves(self.root))
+
     def filters_hold(self, paper: Paper) -> bool:
         """Whether the paper passes the query's metadata filters (its words aside)."""
         return all(_filter_holds(f, paper) for f in self.filters)
@@ -386,7 +400,7 @@ class Query:
         plain = tuple((f.field, f.op, f.value) for f in filters)
         if words is None:
             return FtsQuery(None, False, plain)
-        positive, expression = _compile(words)
+        positive, expression = compile_fts(words)
         return FtsQuery(expression, not positive, plain)
 
     def matches(self, paper: Paper | PaperText) -> bool:
@@ -460,6 +474,17 @@ class PaperText:
         return found
 
 
+def leaves(node: Node) -> Iterable[Node]:
+    """Every term and filter under `node`."""
+    if isinstance(node, And | Or):
+        for child in node.children:
+            yield from leaves(child)
+    elif isinstance(node, Not):
+        yield from leaves(node.child)
+    else:
+        yield node
+
+
 def _evaluate(node: Node, text: PaperText) -> bool:
     if isinstance(node, Term):
         return text.has_phrase(node.stems, node.columns)
@@ -501,16 +526,16 @@ def _group(parts: list[str], op: str) -> str:
     return parts[0] if len(parts) == 1 else "(" + f" {op} ".join(parts) + ")"
 
 
-def _compile(node: Node) -> tuple[bool, str]:
-    """(positive, expression): the papers matching `node` are MATCH(expression), or its complement."""
+def compile_fts(node: Node) -> tuple[bool, str]:
+    """(positive, expression): the papers matching `node` (no filters) are MATCH(expression), or the rest."""
     if isinstance(node, Term):
         return True, _fts_string(node)
     if isinstance(node, Not):
-        positive, expression = _compile(node.child)
+        positive, expression = compile_fts(node.child)
         return not positive, expression
     if isinstance(node, Filter):  # filters are split off before compiling
         raise TypeError("a filter has no FTS5 form")
-    compiled = [_compile(c) for c in node.children]
+    compiled = [compile_fts(c) for c in node.children]
     positives = [e for p, e in compiled if p]
     negatives = [e for p, e in compiled if not p]
     if isinstance(node, And):
@@ -586,7 +611,8 @@ _FILTER_PREFIXES = tuple(f"{name}:" for name in FILTER_FIELDS)
 
 def _render(node: Node, top: bool = False) -> str:
     if isinstance(node, Term):
-        words = node.tokens[0] if len(node.tokens) == 1 else '"' + " ".join(node.tokens) + '"'
+        bare = len(node.tokens) == 1 and (node.field or node.tokens[0] not in COMMON_WORDS)
+        words = node.tokens[0] if bare else '"' + " ".join(node.tokens) + '"'
         return f"{node.field}:{words}" if node.field else words
     if isinstance(node, Filter):
         if node.field == "code":
@@ -717,10 +743,11 @@ _STARTS_UNARY = frozenset({"(", "word", "phrase", "NOT", "-", "field", "filter"}
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, *, skip_common: bool) -> None:
         self.text = text
         self.lexemes = _lex(text)
         self.index = 0
+        self.skip_common = skip_common
 
     def peek(self) -> _Lexeme:
         return self.lexemes[self.index]
@@ -827,7 +854,14 @@ class _Parser:
             return node
         if lexeme.kind in ("word", "phrase"):
             tokens = tuple(fold_tokens(lexeme.text))
-            return Term(tokens, field_name, lexeme.position) if tokens else None
+            if not tokens:
+                return None
+            if (
+                self.skip_common and lexeme.kind == "word" and field_name is None
+                and len(tokens) == 1 and tokens[0] in COMMON_WORDS
+            ):
+                return None
+            return Term(tokens, field_name, lexeme.position, lexeme.kind == "phrase")
         if lexeme.kind == "field":
             if field_name is not None and field_name != lexeme.name:
                 raise QueryError(
@@ -971,7 +1005,10 @@ def parse(text: str) -> Query:
             f"query longer than {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH,
             f"shorten the query to {MAX_QUERY_LENGTH} characters",
         )
-    root = _Parser(text).parse()
+    root = _Parser(text, skip_common=True).parse()
+    if root is None:
+        # Only common words: search for them after all.
+        root = _Parser(text, skip_common=False).parse()
     if root is None:
         raise QueryError(
             "nothing to search for", 0,

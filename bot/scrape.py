@@ -109,7 +109,10 @@ class Scraper:
             fetch = await self.source.fetch_day(day)
         except FetchError as exc:
             outcome = "markup_changed" if isinstance(exc, MarkupChanged) else "failed"
-            log.warning("scraping %s failed (%s): %s", day, outcome, exc)
+            if outcome == "markup_changed":
+                log.error("scraping %s parsed no papers, likely a markup change on the source: %s", day, exc)
+            else:
+                log.warning("scraping %s failed: %s", day, exc)
             await self.store.record_scrape_run(
                 ScrapeRun(
                     source=self.source.name, day=day, started=started, finished=self._clock(),

@@ -1,9 +1,14 @@
 """Search over the cache: FTS5 bm25 with column weights, fuzzy title matching, autocomplete, trending.
 
 Ranking: bm25 over the columns (title > authors > keywords > abstract), ties broken by upvotes then
-recency. A query typed like a title (plain words, three or more) or one that finds almost nothing also
-asks an in-memory title index, which forgives typos and missing words; titles that match closely go
-first, looser ones follow the full-text results.
+recency. bm25 weighs each word by reading every paper that holds it, so a query with a word found in
+more than DENSE_WINDOW papers is ranked by title hits, then upvotes, then recency instead; and a query
+matching more than DENSE_WINDOW papers is ranked within its DENSE_WINDOW most recently stored matches
+(its total is then a lower bound). Both keep the cost of a search bounded however large the cache grows.
+
+A query typed like a title (plain words, three or more) or one that finds almost nothing also asks an
+in-memory title index, which forgives typos and missing words: titles that match closely go first,
+looser ones follow the full-text results. The same index answers autocomplete.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -51,7 +57,7 @@ SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
 REFRESH_SECONDS = 2.0  # how stale the title index may be before a lookup re-reads the store
 # A query matching more papers than this is ranked within this many most recently stored matches:
 # ranking every match of a very common word costs time in proportion to the matches.
-DENSE_WINDOW = 5000
+DENSE_WINDOW = 2000
 DENSE_MIN_HITS = 50  # with filters, fewer hits than this in the window widen the search to every match
 
 
@@ -111,7 +117,7 @@ def title_key(title: str) -> str:
 class TitleIndex:
     """Every cached title in memory: word postings, sorted keys and ids, for fuzzy and prefix lookup."""
 
-    POSTINGS_BUDGET = 30_000  # title slots read per lookup to find candidates
+    POSTINGS_BUDGET = 12_000  # title slots read per lookup to find candidates
     CANDIDATES = 200  # candidates compared with the query as whole titles
 
     def __init__(self) -> None:
@@ -122,7 +128,8 @@ class TitleIndex:
         self._postings: dict[str, array[int]] = {}
         self._sorted_keys: list[tuple[str, int]] = []
         self._sorted_ids: list[str] = []
-        self._words_by_length: dict[int, list[str]] = {}
+        # Words by (length, first letter) and by (length, last letter): a typo seldom changes both ends.
+        self._words_by_shape: dict[tuple[int, str, str], list[str]] = {}
         self._sorted_words: list[str] = []
         self._stale = False
 
@@ -153,7 +160,8 @@ class TitleIndex:
                 postings = self._postings.get(word)
                 if postings is None:
                     self._postings[word] = array("I", (slot,))
-                    self._words_by_length.setdefault(len(word), []).append(word)
+                    self._words_by_shape.setdefault((len(word), word[0], ""), []).append(word)
+                    self._words_by_shape.setdefault((len(word), "", word[-1]), []).append(word)
                     self._stale = True
                 else:
                     postings.append(slot)
@@ -188,17 +196,18 @@ class TitleIndex:
         if len(word) < 4:
             return []
         limit = 1 if len(word) < 7 else 2
-        found: list[tuple[int, str]] = []
+        found: dict[str, int] = {}
         for length in range(len(word) - limit, len(word) + limit + 1):
-            choices = self._words_by_length.get(length)
-            if not choices:
-                continue
-            for choice, distance, _ in process.extract(
-                word, choices, scorer=Levenshtein.distance, score_cutoff=limit, limit=5
-            ):
-                found.append((int(distance), choice))
-        found.sort(key=lambda f: (f[0], -len(self._postings[f[1]])))
-        return [w for _, w in found[:3]]
+            for shape in ((length, word[0], ""), (length, "", word[-1])):
+                choices = self._words_by_shape.get(shape)
+                if not choices:
+                    continue
+                for choice, distance, _ in process.extract(
+                    word, choices, scorer=Levenshtein.distance, score_cutoff=limit, limit=5
+                ):
+                    found[choice] = int(distance)
+        ranked = sorted(found, key=lambda w: (found[w], -len(self._postings[w])))
+        return ranked[:3]
 
     def _prefix_words(self, prefix: str, limit: int = 30) -> list[str]:
         """Indexed words starting with `prefix` (the word being typed), most frequent first."""
@@ -234,7 +243,8 @@ class TitleIndex:
             budget -= min(size, budget)
             if budget <= 0:
                 break
-        return [slot for slot, _ in counts.most_common(self.CANDIDATES)]
+        ranked = sorted(counts.items(), key=itemgetter(1), reverse=True)
+        return [slot for slot, _ in ranked[: self.CANDIDATES]]
 
     def match(self, text: str, limit: int = 10) -> list[tuple[str, float]]:
         """Papers whose titles best match `text`, forgiving typos and missing words: (id, score 0-100)."""
@@ -308,6 +318,9 @@ class Search:
         self._checked = -math.inf
         self._version = -1
         self._lock = asyncio.Lock()
+        # How many papers hold each word or phrase (up to DENSE_WINDOW + 1), while the store is unchanged.
+        self._term_counts: dict[str, int] = {}
+        self._term_counts_version = -1
 
     @classmethod
     def of(cls, store: Store) -> Search:
@@ -395,13 +408,13 @@ class Search:
         base, total, exact = await self._narrow(base, query)
         strong: list[Paper] = []
         weak: list[Paper] = []
-        strong_in_text = 0
         plain_words = query.plain_words()
         title_like = len(plain_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
         if sort == "relevance" and plain_words and (title_like or total < THIN_RESULTS):
-            strong, weak, strong_in_text = await self._title_matches(query, " ".join(plain_words), total)
+            strong, weak = await self._title_matches(query, " ".join(plain_words), total)
         skip = tuple(p.id for p in strong)
-        rest_total = total - strong_in_text
+        # The full-text results go on after the title matches, without them.
+        rest_total = await self.store.search_count(dataclasses.replace(base, skip_ids=skip)) if skip else total
         page: list[Paper] = list(strong[offset : offset + limit])
         text_offset = max(0, offset - len(strong))
         if len(page) < limit and text_offset < rest_total:
@@ -425,47 +438,62 @@ class Search:
     async def _narrow(self, base: SearchSpec, query: Query) -> tuple[SearchSpec, int, bool]:
         """(spec to page through, total, whether the total is exact).
 
-        A query matching more than DENSE_WINDOW papers is ranked among its DENSE_WINDOW most recently
-        stored matches, by title hits then upvotes instead of bm25, unless its filters leave too few
-        papers there; the choice depends on the query alone, so that its pages join up.
+        bm25 weighs each word by reading every paper that holds it, which is slow for common words.
+        So a query with a word in more than DENSE_WINDOW papers ranks title hits first, then upvotes;
+        and a query matching more than DENSE_WINDOW papers keeps to its DENSE_WINDOW most recently
+        stored matches (unless its filters leave too few there). The choices depend on the query alone,
+        so that its pages join up.
         """
         if base.match is None or base.exclude:
             return base, await self.store.search_count(base), True
         text_only = SearchSpec(match=base.match)
         matches = await self.store.search_count(text_only, cap=DENSE_WINDOW + 1)
+        boosted = dataclasses.replace(base, boost=title_boost(query))
         if matches <= DENSE_WINDOW:
+            spec = base if await self._selective(query) else boosted
             exact = matches if not base.filters else await self.store.search_count(base)
-            return base, exact, True
-        dense = dataclasses.replace(base, boost=title_boost(query))
+            return spec, exact, True
         start = await self.store.match_window_start(base.match, DENSE_WINDOW)
-        windowed = dataclasses.replace(dense, min_rowid=start)
+        windowed = dataclasses.replace(boosted, min_rowid=start)
         if not base.filters:
             return windowed, DENSE_WINDOW, False
         in_window = await self.store.search_count(windowed)
         if in_window >= DENSE_MIN_HITS:
             return windowed, in_window, False
-        return dense, await self.store.search_count(base), True
+        return boosted, await self.store.search_count(base), True
+
+    async def _selective(self, query: Query) -> bool:
+        """Whether every word or phrase of the query is in at most DENSE_WINDOW papers."""
+        if self._term_counts_version != self.store.papers_version:
+            self._term_counts.clear()
+            self._term_counts_version = self.store.papers_version
+        words = query.words
+        terms = {compile_fts(t)[1] for t in leaves(words) if isinstance(t, Term)} if words else set()
+        unknown = sorted(terms - self._term_counts.keys())
+        counts = await self.store.match_counts(unknown, DENSE_WINDOW + 1)
+        if len(self._term_counts) > 50_000:
+            self._term_counts.clear()
+        self._term_counts.update(zip(unknown, counts, strict=True))
+        return all(self._term_counts[t] <= DENSE_WINDOW for t in terms)
 
     async def _title_matches(
         self, query: Query, text: str, total: int
-    ) -> tuple[list[Paper], list[Paper], int]:
-        """(strong matches, weak matches not found by the text query, how many strong ones it found)."""
+    ) -> tuple[list[Paper], list[Paper]]:
+        """(close title matches, looser ones that the words alone do not find)."""
         await self.refresh()
         scored = self.titles.match(text, limit=2 * MAX_TITLE_MATCHES)
         by_id = {p.id: p for p in await self.store.get_papers([pid for pid, _ in scored])}
         strong: list[Paper] = []
         weak: list[Paper] = []
-        strong_in_text = 0
         for paper_id, score in scored:
             paper = by_id.get(paper_id)
             if paper is None or not query.filters_hold(paper):
                 continue
             if score >= STRONG_TITLE_SCORE and len(strong) < MAX_TITLE_MATCHES:
                 strong.append(paper)
-                strong_in_text += query.matches(paper)
             elif score >= WEAK_TITLE_SCORE and total < THIN_RESULTS and not query.matches(paper):
                 weak.append(paper)
-        return strong, weak[:MAX_TITLE_MATCHES], strong_in_text
+        return strong, weak[:MAX_TITLE_MATCHES]
 
     async def trending(self, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
         """The most upvoted papers of the latest day, or of the 7 or 30 days up to `now`."""

@@ -12,7 +12,9 @@ from discord.ext import commands
 
 from bot.cli import package_version
 from bot.client import PaperBot
+from bot.models import ScrapeRun
 from bot.render import NO_MENTIONS, status_embed
+from bot.scrape import FAILED_OUTCOMES
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,28 @@ def describe_instant(instant: dt.datetime | None, now: dt.datetime) -> str:
     stamp = instant.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
     relation = "ago" if instant <= now else "from now"
     return f"{stamp} ({humanize_delta(now - instant)} {relation})"
+
+
+OUTCOME_TEXT = {
+    "markup_changed": "likely markup change on the source (no papers could be parsed)",
+    "failed": "failed",
+}
+RECENT_RUNS = 20  # enough to cover every day of the latest scrape pass
+
+
+def describe_run(run: ScrapeRun) -> str:
+    """A scrape run's outcome in words, with its error."""
+    text = OUTCOME_TEXT.get(run.outcome, run.outcome)
+    return text + (f" ({run.error})" if run.error else "")
+
+
+def failing_days(runs: list[ScrapeRun]) -> list[ScrapeRun]:
+    """The days whose latest run (among `runs`, newest first) failed, newest day first."""
+    latest: dict[dt.date | None, ScrapeRun] = {}
+    for run in runs:
+        latest.setdefault(run.day, run)
+    failed = [run for run in latest.values() if run.outcome in FAILED_OUTCOMES]
+    return sorted(failed, key=lambda run: str(run.day), reverse=True)
 
 
 class Admin(commands.Cog):
@@ -60,15 +84,15 @@ class Admin(commands.Cog):
             "Gateway latency": "unknown" if math.isnan(latency) or math.isinf(latency) else f"{latency * 1000:.0f} ms",
             "Papers cached": f"{counts.papers:,} over {counts.days:,} days",
             "Newest day cached": newest.isoformat() if newest else "none yet",
-            "Last scrape": (
-                f"{describe_instant(last.finished, now)}: {last.outcome}"
-                + (f" ({last.error})" if last.error else "")
-                if last
-                else "never"
-            ),
+            "Last scrape": f"{describe_instant(last.finished, now)}: {describe_run(last)}" if last else "never",
             "Next scrape": describe_instant(bot.next_scrape_at, now) if bot.next_scrape_at else "not scheduled",
             "Servers": f"{len(bot.guilds):,}",
         }
+        failing = failing_days(await bot.store.scrape_runs(limit=RECENT_RUNS))
+        if failing:
+            fields["Source problems"] = "\n".join(
+                f"{run.day}: {describe_run(run)}; cached papers kept" for run in failing[:3]
+            )
         if interaction.guild_id is not None:
             digests, alerts = await bot.store.guild_counts(interaction.guild_id)
             fields["This server"] = f"{digests} digest channel(s), {alerts} alert(s)"

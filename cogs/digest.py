@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 
 KIND = "digest"
 FANOUT_CONCURRENCY = 50
+RETRY_PASS_AFTER = dt.timedelta(minutes=1)
 _ZONES = sorted(zoneinfo.available_timezones())
 
 
@@ -150,7 +151,7 @@ class DigestCog(commands.Cog):
                     await self._finish(delivery.channel_id, await deliver(store, self.transport, fresh, now=now))
         everyone = await store.list_digest_settings(enabled_only=True)
         due: list[tuple[DigestSettings, schedule.Occurrence]] = []
-        next_due: dt.datetime | None = await store.next_retry_at([KIND])
+        next_due: dt.datetime | None = None
         for settings in everyone:
             latest = schedule.latest_occurrence(settings, now)
             since = settings.effective_from or now
@@ -160,25 +161,31 @@ class DigestCog(commands.Cog):
             next_due = upcoming if next_due is None else min(next_due, upcoming)
         delivered = await store.delivered_pairs(KIND, sorted({o.papers_day.isoformat() for _, o in due}))
         due = [(s, o) for s, o in due if (s.channel_id, o.papers_day.isoformat()) not in delivered]
-        if due:
-            await self._post_many(due, now)
-        return next_due
+        if due and not await self._post_many(due, now):
+            # Something other than Discord failed (e.g. the database): look again in a minute.
+            next_due = min(filter(None, (next_due, now + RETRY_PASS_AFTER)))
+        # Read after posting: a post that failed just now has scheduled its retry.
+        retry_at = await store.next_retry_at([KIND])
+        return min(filter(None, (next_due, retry_at)), default=None)
 
-    async def _post_many(self, due: list[tuple[DigestSettings, schedule.Occurrence]], now: dt.datetime) -> None:
+    async def _post_many(self, due: list[tuple[DigestSettings, schedule.Occurrence]], now: dt.datetime) -> bool:
+        """Post the due digests concurrently; False if any of them raised."""
         papers_by_day: dict[dt.date, list[Paper]] = {}
         for day in sorted({o.papers_day for _, o in due}):
             await schedule.ensure_fresh(self.bot.store, self.bot.scraper, day, now)
             papers_by_day[day] = await self.bot.store.papers_of_day(day)
         limit = asyncio.Semaphore(FANOUT_CONCURRENCY)
 
-        async def post(settings: DigestSettings, occurrence: schedule.Occurrence) -> None:
+        async def post(settings: DigestSettings, occurrence: schedule.Occurrence) -> bool:
             async with limit:
                 try:
                     await self.post_scheduled(settings, occurrence, now, papers_by_day[occurrence.papers_day])
                 except Exception:
                     log.exception("digest for channel %s failed", settings.channel_id)
+                    return False
+                return True
 
-        await asyncio.gather(*(post(s, o) for s, o in due))
+        return all(await asyncio.gather(*(post(s, o) for s, o in due)))
 
     async def post_scheduled(
         self,
@@ -239,6 +246,8 @@ class DigestCog(commands.Cog):
                 parts=parts, now=now, outcome=outcome,
             )
         await self._finish(channel_id, result)
+        if result.outcome is Outcome.RETRY:
+            self.wake()  # the scheduler must sleep no longer than the retry (e.g. after /digest now)
         return result.outcome
 
     async def _finish(self, channel_id: int, result: DeliveryResult) -> None:

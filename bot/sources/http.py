@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 DEFAULT_CONNECT_TIMEOUT = 10.0
 DEFAULT_READ_TIMEOUT = 30.0
+# httpx times each read, not the whole answer: a server sending a byte every few seconds never trips it.
+DEFAULT_TOTAL_TIMEOUT = 90.0
 
 Params = Mapping[str, str | int | float]
 Sleep = Callable[[float], Awaitable[None]]
@@ -165,6 +167,7 @@ class PoliteClient:
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
         retry_after_max: float = 120.0,
+        total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
         sleep: Sleep = asyncio.sleep,
         clock: Callable[[], float] = time.monotonic,
         now: Callable[[], dt.datetime] = utcnow,
@@ -173,6 +176,7 @@ class PoliteClient:
         self.max_bytes = max_bytes
         self.max_attempts = max(1, max_attempts)
         self.retry_after_max = retry_after_max
+        self.total_timeout = total_timeout
         self._sleep = sleep
         self._clock = clock
         self._now = now
@@ -267,7 +271,7 @@ class PoliteClient:
         await self.limiter.acquire(target.host)
         started = self._clock()
         try:
-            async with self.http.stream("GET", target) as response:
+            async with asyncio.timeout(self.total_timeout), self.http.stream("GET", target) as response:
                 final = loggable_url(response.url)
                 status = response.status_code
                 if status == 429 or status >= 500:
@@ -280,6 +284,8 @@ class PoliteClient:
                     raise HTTPStatusError(f"GET {final}: HTTP {status}", final, status)
                 body = await self._read_capped(response, final)
                 charset = response.charset_encoding
+        except TimeoutError as exc:
+            raise _RetryableFailure(f"timed out (no complete answer within {self.total_timeout:g} s)") from exc
         except httpx.TimeoutException as exc:
             raise _RetryableFailure(f"timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:

@@ -142,13 +142,36 @@ class StoreBase:
                 raise StoreError(_explain(exc, self.path)) from exc
             try:
                 yield self._db
+            except sqlite3.OperationalError as exc:
+                # A full disk or a read-only file shows up here, in the middle of a write: say so in words.
+                await self._rollback()
+                raise StoreError(_explain(exc, self.path)) from exc
             except BaseException:
-                await self._control("ROLLBACK")
+                await self._rollback()
                 raise
             try:
                 await self._control("COMMIT")
             except sqlite3.Error as exc:
-                await self._control("ROLLBACK")
+                await self._rollback()
+                raise StoreError(_explain(exc, self.path)) from exc
+
+    async def _rollback(self) -> None:
+        """Roll back, unless SQLite already has (it does by itself on a full disk or an I/O error)."""
+        if self._db.in_transaction:
+            await self._control("ROLLBACK")
+
+    async def check_writable(self) -> None:
+        """Raise StoreError now if the database cannot take writes (read-only file or mount)."""
+        version = await self.schema_version()
+        async with self._write_lock:
+            try:
+                await self._control("BEGIN IMMEDIATE")
+                try:
+                    # Rewriting a header field with its own value is the smallest real write; rolled back.
+                    await self._db.execute(f"PRAGMA user_version = {version:d}")
+                finally:
+                    await self._control("ROLLBACK")
+            except sqlite3.Error as exc:
                 raise StoreError(_explain(exc, self.path)) from exc
 
     async def schema_version(self) -> int:

@@ -26,11 +26,14 @@ FTS_TOKENIZER = f"porter {FOLD_TOKENIZER}"
 FTS_COLUMNS = ("title", "authors", "keywords", "summary", "ai_summary")
 
 _P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
+# Orders over hits (rid, score, upvotes, day): inside the query that finds them and over the page.
 _ORDERS = {
-    "relevance": "score, p.upvotes DESC, p.day DESC, p.id",
-    "new": "p.day IS NULL, p.day DESC, p.upvotes DESC, p.id",
-    "top": "p.upvotes DESC, p.day IS NULL, p.day DESC, p.id",
+    "relevance": "score, upvotes DESC, day DESC, rid DESC",
+    "new": "day IS NULL, day DESC, upvotes DESC, rid DESC",
+    "top": "upvotes DESC, day IS NULL, day DESC, rid DESC",
 }
+# Extra rows ranked by bm25 alone before ties are broken by upvotes and day.
+_TIE_MARGIN = 50
 _COMPARISONS = frozenset({"=", ">", ">=", "<", "<="})
 
 _probe_lock = threading.Lock()
@@ -53,49 +56,70 @@ class SearchSpec:
     offset: int = 0
     weights: tuple[float, float, float, float, float] = (10.0, 6.0, 4.0, 1.0, 1.0)
     skip_ids: tuple[str, ...] = ()
+    min_rowid: int | None = None  # only papers stored at or after this rowid (a window of recent matches)
+    # Relevance without bm25: papers matching this FTS5 expression first, then by upvotes and day.
+    # bm25 reads every posting of every word to weigh them, which a very common word makes slow.
+    boost: str | None = None
 
 
-def _filter_sql(field: str, op: str, value: object) -> tuple[str, list[object]]:
-    """One filter as an SQL condition over `p` with its parameters; unknown fields are refused."""
+def _filter_sql(field: str, op: str, value: object, table: str) -> tuple[str, list[object]]:
+    """One filter as an SQL condition over `table` (papers "p" or paper_stats "s"); unknown ones refused."""
     if field == "code":
+        if table == "s":
+            return ("s.has_code = 1" if value else "s.has_code = 0"), []
         return ("coalesce(p.github_repo, '') != ''" if value else "coalesce(p.github_repo, '') = ''"), []
     if op not in _COMPARISONS:
         raise ValueError(f"unknown comparison {op!r}")
     if field == "upvotes":
         if not isinstance(value, int):
             raise ValueError("upvotes compares with an integer")
-        return f"p.upvotes {op} ?", [value]
+        return f"{table}.upvotes {op} ?", [value]
     if field == "day":
         if not isinstance(value, dt.date):
             raise ValueError("day compares with a date")
-        return f"p.day {op} ?", [value.isoformat()]
+        return f"{table}.day {op} ?", [value.isoformat()]
     raise ValueError(f"unknown filter field {field!r}")
 
 
-def _where(spec: SearchSpec) -> tuple[list[str], list[object]]:
-    conditions: list[str] = []
-    params: list[object] = []
-    for field, op, value in spec.filters:
-        sql, values = _filter_sql(field, op, value)
-        conditions.append(sql)
-        params.extend(values)
-    if spec.skip_ids:
-        conditions.append(f"p.id NOT IN ({','.join('?' * len(spec.skip_ids))})")
-        params.extend(spec.skip_ids)
-    return conditions, params
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """FROM and WHERE of the papers a spec selects, and where their rowid, upvotes and day are read."""
+
+    source: str
+    table: str  # alias holding upvotes and day: "s" (paper_stats) or "p" (papers)
+    rowid: str
+    conditions: list[str]
+    params: list[object]
 
 
-def _from(spec: SearchSpec) -> tuple[str, list[str], list[object]]:
-    """The FROM clause and the text condition for a spec."""
-    if spec.match is None:
-        return "papers p", [], []
-    if spec.exclude:
-        return (
-            "papers p",
-            ["p.rowid NOT IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"],
-            [spec.match],
+def _plan(spec: SearchSpec, *, with_filters: bool = True) -> _Plan:
+    if spec.match is not None and not spec.exclude:
+        plan = _Plan(
+            "papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid", "s", "papers_fts.rowid",
+            ["papers_fts MATCH ?"], [spec.match],
         )
-    return "papers_fts JOIN papers p ON p.rowid = papers_fts.rowid", ["papers_fts MATCH ?"], [spec.match]
+    elif spec.match is not None:
+        plan = _Plan(
+            "papers p", "p", "p.rowid",
+            ["p.rowid NOT IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"], [spec.match],
+        )
+    else:
+        # The papers table has indexes on day and upvotes for listing by filters alone.
+        plan = _Plan("papers p", "p", "p.rowid", [], [])
+    if with_filters:
+        for field, op, value in spec.filters:
+            sql, values = _filter_sql(field, op, value, plan.table)
+            plan.conditions.append(sql)
+            plan.params.extend(values)
+    if spec.skip_ids:
+        marks = ",".join("?" * len(spec.skip_ids))
+        plan.conditions.append(f"{plan.rowid} NOT IN (SELECT rowid FROM papers WHERE id IN ({marks}))")
+        plan.params.extend(spec.skip_ids)
+    if spec.min_rowid is not None:
+        # On the FTS rowid, which FTS5 turns into a seek.
+        plan.conditions.append(f"{plan.rowid} >= ?")
+        plan.params.append(spec.min_rowid)
+    return plan
 
 
 class SearchMixin(StoreBase):
@@ -103,40 +127,102 @@ class SearchMixin(StoreBase):
 
     async def search_page(self, spec: SearchSpec) -> list[Paper]:
         """The papers on the page described by `spec`, in its order."""
-        source, text_conditions, text_params = _from(spec)
-        conditions, params = _where(spec)
         ranked = spec.sort == "relevance" and spec.match is not None and not spec.exclude
-        # Without a ranked text condition there is no score; relevance falls back to upvotes.
-        score = "bm25(papers_fts, ?, ?, ?, ?, ?)" if ranked else "0"
-        order = _ORDERS.get(spec.sort, _ORDERS["relevance"])
-        if not ranked and spec.sort == "relevance":
-            order = _ORDERS["top"]
-        where = " AND ".join([*text_conditions, *conditions]) or "1"
+        boosted = ranked and spec.boost is not None
+        sort = spec.sort if spec.sort in _ORDERS and (ranked or spec.sort != "relevance") else "top"
+        if ranked and not boosted and not spec.filters:
+            hits_sql, hit_params = self._ranked_hits(spec)
+            page = [spec.limit, spec.offset]
+        else:
+            plan = _plan(spec)
+            score_params: list[object] = []
+            if boosted:
+                score = (
+                    f"-({plan.rowid} IN "
+                    "(SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid >= ?))"
+                )
+                score_params = [spec.boost, spec.min_rowid or 0]
+            elif ranked:
+                score, score_params = "bm25(papers_fts, ?, ?, ?, ?, ?)", list(spec.weights)
+            else:
+                score = "0"
+            # Sort small rows, then read the full rows of the page only.
+            hits_sql = (
+                f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
+                f"{plan.table}.day AS day FROM {plan.source} "
+                f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {_ORDERS[sort]} LIMIT ? OFFSET ?"
+            )
+            hit_params = [*score_params, *plan.params, spec.limit, spec.offset]
+            page = [spec.limit, 0]
         sql = (
-            f"SELECT {_P_COLUMNS}, {score} AS score FROM {source} WHERE {where} "
-            f"ORDER BY {order} LIMIT ? OFFSET ?"
+            f"SELECT {_P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
+            f"ORDER BY {', '.join('hit.' + key for key in _ORDERS[sort].split(', '))} LIMIT ? OFFSET ?"
         )
-        all_params: list[object] = [
-            *(spec.weights if ranked else ()), *text_params, *params, spec.limit, spec.offset
-        ]
-        async with self._db.execute(sql, all_params) as cursor:
+        async with self._db.execute(sql, [*hit_params, *page]) as cursor:
             rows = await cursor.fetchall()
         return [paper_from_row(row) for row in rows]
 
-    async def search_count(self, spec: SearchSpec) -> int:
-        """How many papers match `spec` (its page and order ignored)."""
-        source, text_conditions, text_params = _from(spec)
-        conditions, params = _where(spec)
-        if spec.match is not None and not spec.exclude and not conditions:
-            # The index alone knows the count; skip the join.
-            sql = "SELECT count(*) FROM papers_fts WHERE papers_fts MATCH ?"
-            all_params: list[object] = [spec.match]
+    @staticmethod
+    def _ranked_hits(spec: SearchSpec) -> tuple[str, list[object]]:
+        """Rank by bm25 in the index alone (no join per match), keeping a margin for ties."""
+        assert spec.match is not None
+        conditions = ["papers_fts MATCH ?"]
+        params: list[object] = [*spec.weights, spec.match]
+        if spec.skip_ids:
+            marks = ",".join("?" * len(spec.skip_ids))
+            conditions.append(f"papers_fts.rowid NOT IN (SELECT rowid FROM papers WHERE id IN ({marks}))")
+            params.extend(spec.skip_ids)
+        if spec.min_rowid is not None:
+            conditions.append("papers_fts.rowid >= ?")
+            params.append(spec.min_rowid)
+        params.append(spec.offset + spec.limit + _TIE_MARGIN)
+        inner = (
+            "SELECT papers_fts.rowid AS rid, bm25(papers_fts, ?, ?, ?, ?, ?) AS score FROM papers_fts "
+            f"WHERE {' AND '.join(conditions)} ORDER BY score LIMIT ?"
+        )
+        return (
+            "SELECT f.rid AS rid, f.score AS score, s.upvotes AS upvotes, s.day AS day "
+            f"FROM ({inner}) AS f JOIN paper_stats s ON s.paper_rowid = f.rid",
+            params,
+        )
+
+    async def search_count(self, spec: SearchSpec, *, cap: int | None = None) -> int:
+        """How many papers match `spec` (its page and order ignored), counting no further than `cap`."""
+        plan = _plan(spec)
+        source = plan.source
+        if spec.match is not None and not spec.exclude and not spec.filters:
+            source = "papers_fts"  # the index alone knows the count; skip the join
+        where = " AND ".join(plan.conditions) or "1"
+        params = list(plan.params)
+        if cap is None:
+            sql = f"SELECT count(*) FROM {source} WHERE {where}"
         else:
-            where = " AND ".join([*text_conditions, *conditions]) or "1"
-            sql, all_params = f"SELECT count(*) FROM {source} WHERE {where}", [*text_params, *params]
-        async with self._db.execute(sql, all_params) as cursor:
+            sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT ?)"
+            params.append(cap)
+        async with self._db.execute(sql, params) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def match_counts(self, matches: Sequence[str], cap: int) -> list[int]:
+        """For each FTS5 expression, how many papers match it, counting no further than `cap`."""
+        if not matches:
+            return []
+        one = "(SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?))"
+        params: list[object] = []
+        for match in matches:
+            params += [match, cap]
+        async with self._db.execute(f"SELECT {', '.join([one] * len(matches))}", params) as cursor:
+            row = await cursor.fetchone()
+        return [int(v) for v in row] if row else [0] * len(matches)
+
+    async def match_window_start(self, match: str, window: int) -> int | None:
+        """The rowid of the `window`-th most recently stored paper matching `match`; None if fewer match."""
+        async with self._db.execute(
+            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+            (match, window - 1),
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else None
 
     async def paper_titles(self, after_rowid: int = 0) -> list[tuple[int, str, str]]:
         """(rowid, id, title) of every paper stored after `after_rowid`, in rowid order."""
@@ -218,6 +304,7 @@ class SearchMixin(StoreBase):
                 "VALUES (?, ?, ?, ?, ?)",
                 entries,
             )
+        self.papers_version += 1
         return len(rows)
 
 

@@ -37,7 +37,7 @@ class RecordedRequest:
 class Fault:
     """A misbehaviour applied to requests whose path starts with `path`, `times` times (None: always)."""
 
-    kind: str  # "status" | "slow" | "truncated" | "oversize" | "body"
+    kind: str  # "status" | "slow" | "truncated" | "oversize" | "body" | "trickle"
     path: str
     times: int | None = 1
     status: int = 500
@@ -105,6 +105,10 @@ class FakeHuggingFace:
                  declare_length: bool = False) -> None:
         """Stream `size` bytes of body; with `declare_length` also send Content-Length up front."""
         self.faults.append(Fault("oversize", path, times, size=size, declare_length=declare_length))
+
+    def trickle(self, interval: float, *, path: str = "/api/", times: int | None = None, size: int = 1 << 20) -> None:
+        """Send `size` bytes, one every `interval` seconds: a slow-loris answer no read timeout catches."""
+        self.faults.append(Fault("trickle", path, times, delay=interval, size=size))
 
     def respond(self, body: str, *, path: str = "/api/", times: int | None = None, status: int = 200,
                 content_type: str = "application/json") -> None:
@@ -182,6 +186,8 @@ class FakeHuggingFace:
             return await handler(request)
         if fault.kind == "oversize":
             return await self._oversize(request, fault)
+        if fault.kind == "trickle":
+            return await self._trickle(request, fault)
         if fault.kind == "body":
             return web.Response(text=fault.body, status=fault.status, content_type=fault.content_type)
         response = await handler(request)
@@ -206,6 +212,23 @@ class FakeHuggingFace:
                 sent += len(piece)
         except (ConnectionError, RuntimeError):
             return response  # the client hung up, as it should
+        with contextlib.suppress(ConnectionError, RuntimeError):
+            await response.write_eof()
+        return response
+
+    async def _trickle(self, request: web.Request, fault: Fault) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/json"})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for _ in range(fault.size):
+                await response.write(b" ")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), fault.delay)
+                if self._stopping.is_set():
+                    break
+        except (ConnectionError, RuntimeError):
+            return response  # the client gave up, as it should
         with contextlib.suppress(ConnectionError, RuntimeError):
             await response.write_eof()
         return response

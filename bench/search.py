@@ -1,0 +1,446 @@
+"""Benchmark: search and title autocomplete over a synthetic cache of N papers; prints one JSON object.
+
+Builds a deterministic corpus (titles, abstracts, authors, keywords, days, upvotes shaped like Daily
+Papers) into a temporary SQLite database through the Store, then times a fixed query mix through
+`Search.search` and title autocomplete through `Search.autocomplete`. The same query mix runs against a
+baseline that scans every paper in memory and scores substring hits (title x10, authors x5, abstract
+x1, the scoring of arxiv-sanity-lite). At large sizes the baseline runs on the first
+`--baseline-queries` queries of the mix only, since each of its queries reads the whole corpus.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import heapq
+import itertools
+import json
+import logging
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bot.models import Paper  # noqa: E402
+from bot.search import Search  # noqa: E402
+from bot.store import Store  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+FIRST_DAY = dt.date(2023, 5, 1)
+
+
+def _words(text: str) -> list[str]:
+    return text.split()
+
+
+# Words most abstracts use, whatever their topic (about 55% of an abstract's words).
+GENERAL_WORDS = _words(
+    "we the of and to a in for is that on with this our by as are from an be can which model models "
+    "method methods approach results show propose proposed performance data learning task tasks based "
+    "using existing prior work paper demonstrate significantly improve improves new novel framework "
+    "training trained large across various different both while also however such these it its has "
+    "have more than state art achieve achieves outperforms baseline baselines experiments extensive "
+    "evaluation benchmark benchmarks effective efficient effectively efficiency further first into two "
+    "high quality key challenge challenges problem introduce present study analysis information "
+    "despite limited code available at https github com simple strong generalization capabilities "
+    "significant improvements compared previous recent advances remains address enables enable"
+)
+# Topic vocabularies (comma-separated terms, some of several words): each paper is about one or two.
+TOPICS = [
+    [term.strip() for term in terms.split(",")] for terms in (
+        "large language model, llm, llms, reasoning, chain of thought, prompting, instruction tuning",
+        "diffusion, denoising, score, diffusion model, sampling, image synthesis, guidance, latent",
+        "video generation, video, temporal, frames, motion, consistency, text-to-video",
+        "agent, agents, tool use, web, navigation, planning, environment, interactive",
+        "reinforcement learning, reward, policy, preference, alignment, rlhf, dpo, human feedback",
+        "vision, multimodal, visual, image understanding, vision language model, captioning, grounding",
+        "retrieval, retrieval augmented generation, rag, documents, knowledge, question answering",
+        "mixture of experts, moe, routing, sparse, expert, layers, capacity",
+        "quantization, compression, pruning, distillation, low-bit, memory, inference",
+        "attention, transformer, efficient, linear attention, sequence, long context, kernel",
+        "mamba, state space model, selective, ssm, recurrent, scan",
+        "3d, scene, reconstruction, gaussian splatting, nerf, rendering, novel view",
+        "speech, audio, music, sound, speaker, voice, asr, tts",
+        "robot, robotic manipulation, embodied, control, policy, sim-to-real, grasp",
+        "code, code generation, programming, software, repository, bug, completion",
+        "math, mathematical reasoning, proof, theorem, olympiad, verification, solver",
+        "safety, jailbreak, attack, adversarial, red-teaming, harmful, refusal",
+        "hallucination, factuality, truthfulness, grounding, faithful, detection",
+        "protein, molecule, drug, biology, chemistry, molecular design",
+        "medical, clinical, health, patient, diagnosis, radiology",
+        "time series, forecasting, temporal, anomaly, weather, climate",
+        "graph, graph neural network, node, edge, gnn, link prediction, message passing",
+        "multilingual, machine translation, low-resource, languages, cross-lingual",
+        "evaluation, benchmark, leaderboard, metrics, llm as a judge, human annotation",
+        "data curation, synthetic data, filtering, pretraining, corpus, tokens",
+        "scaling laws, compute, optimal, emergent, pretraining, loss",
+        "interpretability, circuits, features, probing, sparse autoencoders, steering",
+        "federated learning, privacy, differential privacy, clients, communication",
+        "segmentation, object detection, tracking, instance, open-vocabulary",
+        "pose, human, avatar, face, body, animation, motion capture",
+        "image editing, style, instruction-based, inpainting, controllable",
+        "world model, simulation, physics, dynamics, prediction",
+    )
+]
+FUNCTION_WORDS = _words("for with of via and in the a on from to by using through under at beyond")
+FIRST_NAMES = _words(
+    "Wei Yu Jun Li Hao Xin Ming Yang Chen Lei Anna Maria John David Michael Sarah Laura Tom Alex Daniel "
+    "Priya Rahul Arjun Ananya Sofia Lucas Emma Noah Mia Ethan Olivia Liam Ava Hugo Elena Ivan Omar "
+    "Fatima Yuki Haruto Sakura Minjun Jiwoo Seo Tri Albert Ashish Noam Niki Jakob Llion Aidan Lukasz Illia"
+)
+LAST_NAMES = _words(
+    "Wang Li Zhang Liu Chen Yang Huang Zhao Wu Zhou Xu Sun Ma Zhu Hu Guo He Lin Luo Gao Smith Johnson "
+    "Brown Garcia Miller Davis Martinez Lopez Wilson Anderson Kumar Singh Sharma Patel Gupta Kim Lee Park "
+    "Choi Tanaka Suzuki Sato Ivanov Petrov Rossi Bianchi Muller Schmidt Schneider Dubois Martin Bernard "
+    "Dao Gu Vaswani Shazeer Parmar Uszkoreit Jones Gomez Kaiser Polosukhin"
+)
+
+
+class Corpus:
+    """Deterministic synthetic papers with word frequencies like ML abstracts.
+
+    An abstract mixes general academic words (Zipf-distributed), the words of its one or two topics,
+    and a long tail of rare words (method names, datasets); titles lean on topic and rare words.
+    """
+
+    def __init__(self, size: int, seed: int = 20260612) -> None:
+        self.size = size
+        self.rng = random.Random(seed)
+        syllables = ["ka", "lo", "mi", "ne", "ro", "ta", "vi", "zu", "fe", "do", "xa", "pri", "sto", "qua",
+                     "ber", "lin", "mor", "tex", "gan", "vol"]
+        tail = sorted({"".join(self.rng.choice(syllables) for _ in range(self.rng.randint(2, 4)))
+                       for _ in range(60000)})
+        self.rng.shuffle(tail)
+        self.tail = tail
+        self.tail_weights = list(itertools.accumulate(1.0 / (r + 10) for r in range(len(tail))))
+        self.general_weights = list(itertools.accumulate(1.0 / (r + 1) for r in range(len(GENERAL_WORDS))))
+        self.days = max(1, min(1100, size // 30))
+        self.names = [f"{first} {last}" for first in FIRST_NAMES for last in LAST_NAMES]
+
+    def general(self, count: int) -> list[str]:
+        """Common academic words by frequency."""
+        return self.rng.choices(GENERAL_WORDS, cum_weights=self.general_weights, k=count)
+
+    def rare(self, count: int) -> list[str]:
+        """Long-tail words: invented names that are each in few papers."""
+        return self.rng.choices(self.tail, cum_weights=self.tail_weights, k=count)
+
+    def title(self, topic_terms: list[str]) -> str:
+        """A title of 5-14 words, sometimes with a name and a colon in front."""
+        words = self.rng.choices(topic_terms, k=self.rng.randint(2, 4)) + self.general(self.rng.randint(1, 4))
+        words += self.rare(self.rng.randint(0, 2))
+        self.rng.shuffle(words)
+        for _ in range(self.rng.randint(1, 3)):
+            words.insert(self.rng.randrange(1, len(words)), self.rng.choice(FUNCTION_WORDS))
+        text = " ".join(w.capitalize() if self.rng.random() < 0.7 else w for w in words)
+        if self.rng.random() < 0.3:
+            name = self.rare(1)[0].capitalize() + self.rng.choice(["", "Net", "GPT", "-2", "X", "Bench"])
+            text = f"{name}: {text}"
+        return text
+
+    def prose(self, topic_terms: list[str], count: int) -> str:
+        """Sentences of about `count` words: every fourth a topic term, every eighth a rare word."""
+        words = self.general(count)
+        words[3::4] = self.rng.choices(topic_terms, k=len(words[3::4]))
+        words[6::8] = self.rare(len(words[6::8]))
+        sentences = []
+        start = 0
+        while start < len(words):
+            length = self.rng.randint(12, 28)
+            sentences.append(" ".join(words[start : start + length]).capitalize() + ".")
+            start += length
+        return " ".join(sentences)
+
+    def papers(self) -> Iterator[Paper]:
+        """The corpus, oldest day first, ids unique per month like arXiv's."""
+        per_month: dict[str, int] = {}
+        for index in range(self.size):
+            day = FIRST_DAY + dt.timedelta(days=index * self.days // self.size)
+            month = day.strftime("%y%m")
+            per_month[month] = per_month.get(month, 0) + 1
+            topics = [t for topic in self.rng.sample(TOPICS, self.rng.choice((1, 1, 2))) for t in topic]
+            has_ai = self.rng.random() < 0.7
+            yield Paper(
+                id=f"{month}.{per_month[month]:05d}",
+                title=self.title(topics),
+                authors=tuple(self.rng.sample(self.names, self.rng.randint(1, 12))),
+                summary=self.prose(topics, self.rng.randint(120, 250)),
+                ai_summary=self.prose(topics, self.rng.randint(20, 40)) if has_ai else None,
+                ai_keywords=tuple(self.rng.sample(topics, 5)) if has_ai else (),
+                published=day - dt.timedelta(days=self.rng.randint(0, 5)),
+                day=day,
+                upvotes=int(self.rng.paretovariate(1.3)) - 1 + self.rng.randint(0, 3),
+                github_repo=f"lab{index % 997}/repo{index}" if self.rng.random() < 0.4 else None,
+            )
+
+
+def typo(rng: random.Random, text: str) -> str:
+    """One or two character slips: a dropped, doubled or swapped letter."""
+    chars = list(text)
+    for _ in range(rng.randint(1, 2)):
+        at = rng.randrange(1, len(chars) - 2)
+        kind = rng.choice(("drop", "double", "swap"))
+        if kind == "drop":
+            del chars[at]
+        elif kind == "double":
+            chars.insert(at, chars[at])
+        else:
+            chars[at], chars[at + 1] = chars[at + 1], chars[at]
+    return "".join(chars)
+
+
+def query_mix(sample: list[Paper], rng: random.Random) -> list[tuple[str, str]]:
+    """(kind, query) pairs: words, phrases, fields, booleans, filters and mistyped or partial titles."""
+    author = sample[0].authors[0]
+    last_day = max(p.day for p in sample if p.day)
+    mix = [
+        ("word", "diffusion"), ("word", "model"), ("word", "protein"), ("word", "hallucination"),
+        ("word", sample[1].title.split()[-1]),
+        ("phrase", '"large language model"'), ("phrase", '"mixture of experts"'),
+        ("phrase", '"chain of thought"'),
+        ("field", "title:mamba"), ("field", f'author:"{author}"'), ("field", "keyword:retrieval"),
+        ("field", "abstract:quantization title:efficient"),
+        ("boolean", '(llm OR "language model") agent'), ("boolean", "diffusion -survey"),
+        ("boolean", "video OR audio generation"), ("boolean", "robot (planning OR navigation) -simulation"),
+        ("filter", "code:yes upvotes:>=20 reasoning"), ("filter", f"day:{last_day.isoformat()}"),
+        ("filter", f"agent day:>={(last_day - dt.timedelta(days=30)).isoformat()}"),
+    ]
+    for paper in sample[2:10]:
+        words = paper.title.replace(":", " ").split()
+        choice = rng.choice(("typo", "lower", "missing", "partial"))
+        if choice == "typo":
+            text = typo(rng, paper.title.replace(":", ""))
+        elif choice == "lower":
+            text = paper.title.replace(":", "").lower()
+        elif choice == "missing":
+            del words[rng.randrange(len(words))]
+            text = " ".join(words)
+        else:
+            text = " ".join(words[: max(3, len(words) // 2)])
+        mix.append((f"title-{choice}", text))
+    return mix
+
+
+def autocomplete_mix(sample: list[Paper], rng: random.Random) -> list[str]:
+    """What users type into /paper show: title beginnings, mistyped words, id prefixes."""
+    texts = []
+    for paper in sample[10:30]:
+        cut = rng.randint(5, min(30, len(paper.title)))
+        texts.append(paper.title[:cut])
+    for paper in sample[30:40]:
+        texts.append(typo(rng, paper.title[: rng.randint(12, min(40, len(paper.title)))]))
+    texts += [sample[40].id[:7], sample[41].id, "2305.", "diffusion vid", "mixture of exp"]
+    return texts
+
+
+class Baseline:
+    """Scan every paper per query and score substring hits: title x10, authors x5, abstract x1."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+        self.titles: list[str] = []
+        self.authors: list[str] = []
+        self.abstracts: list[str] = []
+
+    def add(self, paper: Paper) -> None:
+        """Keep the lower-cased fields the scan reads."""
+        self.ids.append(paper.id)
+        self.titles.append(paper.title.lower())
+        self.authors.append(" ".join(paper.authors).lower())
+        self.abstracts.append(paper.summary.lower())
+
+    def search(self, query: str, limit: int = 10) -> list[str]:
+        """The ids of the best `limit` papers for the query's words."""
+        words = [w for w in query.lower().replace('"', " ").replace("(", " ").replace(")", " ").split()
+                 if w not in ("or", "and", "not") and not w.startswith("-")]
+        words = [w.split(":", 1)[-1] for w in words]
+        scored = []
+        for index in range(len(self.ids)):
+            title, authors, abstract = self.titles[index], self.authors[index], self.abstracts[index]
+            score = 0
+            for word in words:
+                score += 10 * title.count(word) + 5 * authors.count(word) + abstract.count(word)
+            if score:
+                scored.append((score, index))
+        return [self.ids[i] for _, i in heapq.nlargest(limit, scored)]
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The value below which `share` of the sorted values fall (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(share * len(ordered)) - 1))]
+
+
+def summary(values_ms: list[float]) -> dict[str, float]:
+    """p50, p95 and max in milliseconds."""
+    return {
+        "p50_ms": round(statistics.median(values_ms), 3),
+        "p95_ms": round(percentile(values_ms, 0.95), 3),
+        "max_ms": round(max(values_ms), 3),
+    }
+
+
+def remove_database(path: Path, folder: Path | None = None) -> None:
+    """Delete a database and its WAL files (and the folder made for them)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    if folder is not None:
+        folder.rmdir()
+
+
+def database_bytes(path: Path) -> int:
+    """Size of a database with its WAL."""
+    return sum(os.path.getsize(f"{path}{s}") for s in ("", "-wal") if os.path.exists(f"{path}{s}"))
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Build the corpus, time everything, and return the report."""
+    folder = Path(args.db_dir or tempfile.mkdtemp(prefix="paperboy-bench-"))
+    path = folder / f"search-{args.papers}-{args.seed}.db"
+    reuse = args.reuse and path.exists()
+    if not reuse:
+        remove_database(path)
+    corpus = Corpus(args.papers, seed=args.seed)
+    rng = random.Random(args.seed)
+    store = await Store.open(path)
+    keep_every = max(1, args.papers // 2000)
+    sample: list[Paper] = []
+    baseline = Baseline()
+    started = time.perf_counter()
+
+    def generate() -> Iterator[Paper]:
+        for index, paper in enumerate(corpus.papers()):
+            if index % keep_every == keep_every // 2:
+                sample.append(paper)
+            baseline.add(paper)
+            yield paper
+
+    if reuse:
+        # The corpus is deterministic: generate it again for the baseline, without storing it.
+        inserted = sum(1 for _ in generate())
+        if (await store.counts()).papers != inserted:
+            raise SystemExit(f"{path} does not hold this corpus; run without --reuse")
+    else:
+        inserted = await store.bulk_insert_papers(generate(), batch_size=10000)
+    build_seconds = time.perf_counter() - started
+    await store._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    file_bytes = database_bytes(path)
+
+    search = Search(store)
+    started = time.perf_counter()
+    await search.refresh(force=True)
+    index_seconds = time.perf_counter() - started
+
+    rng.shuffle(sample)
+    queries = query_mix(sample, rng)
+    completions = autocomplete_mix(sample, rng)
+    # Warm the page cache and the tokenizer once, as a running bot would be.
+    for _, text in queries:
+        await search.search(text, limit=10)
+    timings: dict[str, list[float]] = {}
+    ours: list[float] = []
+    found_first = 0
+    titles_asked = 0
+    per_query: dict[str, list[float]] = {}
+    for _ in range(args.rounds):
+        for kind, text in queries:
+            t0 = time.perf_counter()
+            await search.search(text, limit=10)
+            elapsed = (time.perf_counter() - t0) * 1000
+            ours.append(elapsed)
+            timings.setdefault(kind.split("-")[0], []).append(elapsed)
+            per_query.setdefault(text, []).append(elapsed)
+    for paper, (_, text) in zip(sample[2:10], queries[-8:], strict=True):
+        results = await search.search(text, limit=10)
+        titles_asked += 1
+        found_first += bool(results.papers) and results.papers[0].id == paper.id
+    completion_ms: list[float] = []
+    for _ in range(args.rounds):
+        for text in completions:
+            t0 = time.perf_counter()
+            await search.autocomplete(text, limit=25)
+            completion_ms.append((time.perf_counter() - t0) * 1000)
+
+    limit = len(queries) if args.baseline_queries <= 0 else args.baseline_queries
+    # Every kind of query appears among the first ones measured.
+    chosen = [q for _, q in sorted(enumerate(queries), key=lambda iq: (iq[0] % 6, iq[0]))][:limit]
+    baseline_ms: list[float] = []
+    ours_same: list[float] = []
+    for _, text in chosen:
+        t0 = time.perf_counter()
+        baseline.search(text)
+        baseline_ms.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        await search.search(text, limit=10)
+        ours_same.append((time.perf_counter() - t0) * 1000)
+    await store.close()
+    if not args.keep:
+        remove_database(path, folder=None if args.db_dir else folder)
+
+    ours_summary = summary(ours)
+    baseline_summary = summary(baseline_ms)
+    same_summary = summary(ours_same)
+    return {
+        "benchmark": "search",
+        "papers": inserted,
+        "seed": args.seed,
+        "build_seconds": None if reuse else round(build_seconds, 2),
+        "reused_database": reuse,
+        "build_papers_per_second": None if reuse else round(inserted / build_seconds),
+        "file_bytes": file_bytes,
+        "file_mb": round(file_bytes / 2**20, 1),
+        "title_index_load_seconds": round(index_seconds, 2),
+        "query_mix": len(queries),
+        "rounds": args.rounds,
+        "search": ours_summary,
+        "search_by_kind": {kind: summary(values) for kind, values in sorted(timings.items())},
+        "slowest_queries_median_ms": {
+            text: round(statistics.median(values), 2)
+            for text, values in sorted(per_query.items(), key=lambda kv: -statistics.median(kv[1]))[:5]
+        },
+        "titles_found_first": f"{found_first}/{titles_asked}",
+        "autocomplete": summary(completion_ms),
+        "autocomplete_texts": len(completions),
+        "baseline": {
+            "queries": len(chosen),
+            "scan": baseline_summary,
+            "ours_on_same_queries": same_summary,
+            "speedup_p50": round(baseline_summary["p50_ms"] / max(same_summary["p50_ms"], 1e-6), 1),
+            "speedup_p95": round(baseline_summary["p95_ms"] / max(same_summary["p95_ms"], 1e-6), 1),
+        },
+        "targets": {"search_p95_ms": 30, "autocomplete_p95_ms": 50, "speedup": 100},
+    }
+
+
+def main() -> None:
+    """Parse arguments, run, print one JSON object."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--papers", type=int, default=10_000)
+    parser.add_argument("--rounds", type=int, default=3, help="times the query mix is repeated")
+    parser.add_argument("--seed", type=int, default=20260612)
+    parser.add_argument(
+        "--baseline-queries", type=int, default=-1,
+        help="run the scanning baseline on this many queries (default: all up to 100k papers, else 6)",
+    )
+    parser.add_argument("--db-dir", help="build the database here (default: a temporary folder)")
+    parser.add_argument("--keep", action="store_true", help="keep the database file")
+    parser.add_argument("--reuse", action="store_true", help="use the database kept by an earlier --keep run")
+    args = parser.parse_args()
+    if args.baseline_queries < 0:
+        args.baseline_queries = 0 if args.papers <= 100_000 else 6
+    logging.basicConfig(level=logging.WARNING)
+    print(json.dumps(asyncio.run(run(args)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
