@@ -1,19 +1,26 @@
 """Keyword alerts: match new papers against every channel's standing queries, at scale, and plan the posts.
 
-The matcher keeps one compiled predicate per distinct query (channels often share a query) and an inverted
-index from the terms a query requires to the queries requiring them: a paper only evaluates the queries
-that share one of its terms, plus the few that require no term at all (filters alone, or negations).
-Predicates are compiled from the shared query AST and agree with `Query.matches`, which is what
-`reference_matches` (the plain every-subscription-against-every-paper loop) uses.
+The matcher compiles each distinct query once (channels often share one) and indexes it under terms it
+requires: a paper holding none of them never looks at it. A term is a stem, or an adjacent pair of stems
+("mixture experts" style keys make a two-word phrase one lookup). Where a query offers a choice (the parts
+of an AND, the words of a phrase) the rarest term is taken, by counts over papers seen before. With each
+key goes what is left to check once a paper holds it, often nothing ("diffusion"), or a set test over
+the paper's terms ("agent -survey": survey absent): these are grouped by word in the key's bucket and
+decided with set operations, so a paper costs a few dozen bucket visits rather than one call per query.
+Queries with no required term (filters alone, exclusions alone) are checked against every paper.
+
+`ReferenceMatcher` is the plain definition (`Query.matches` for every subscription and paper); the
+indexed matcher must agree with it exactly (tests check this on random corpora and queries).
 
 New papers are checked against every query. Papers whose upvotes changed are checked only against queries
-with an `upvotes:` filter: the only ones whose answer can change with upvotes, so a paper crossing a
+with an `upvotes:` filter, the only ones whose answer can change with upvotes, so a paper crossing a
 threshold fires then. A paper goes to a channel at most once (the delivery records see to that), so a
 threshold crossed once fires once.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import gc
 import hashlib
@@ -21,11 +28,12 @@ import logging
 import operator
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, islice
-from typing import Any, TypeAlias
+from typing import Any, Protocol, TypeAlias
 
+from bot.errors import UserError
 from bot.models import Paper, Subscription
 from bot.query import (
     ALL_COLUMNS,
@@ -44,6 +52,9 @@ from bot.query import (
     parse,
     stem,
 )
+from bot.sources.huggingface import parse_paper_ref
+from bot.store import Store
+from bot.store.search import SearchSpec
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +65,8 @@ ChannelMatches: TypeAlias = list[tuple[Paper, list[Subscription]]]
 ALERT_KIND = "alert"
 BATCH_KIND = "alert_batch"
 CAP_WINDOW = dt.timedelta(hours=1)
+BACKTEST_LIMIT = 1000
+LEARN_LIMIT = 4000  # papers whose terms the matcher's counts reflect, roughly
 _STAMP_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 _ASCII_WORD = re.compile(r"[a-z0-9]+")
 
@@ -85,7 +98,7 @@ class PaperTerms:
         for name, text in zip(ALL_COLUMNS, texts, strict=True):
             tokens = _stems(text)
             terms = set(tokens)
-            terms.update(map(" ".join, zip(tokens, islice(tokens, 1, None))))
+            terms.update(map(" ".join, zip(tokens, islice(tokens, 1, None), strict=False)))
             self.columns[name] = tokens
             self.sets[name] = terms
         self.every: set[str] = set().union(*self.sets.values())
@@ -204,10 +217,10 @@ def _words_by_column(children: Sequence[Node]) -> tuple[dict[str | None, frozens
 
 
 def _compile_and(node: And) -> Predicate:
-    words, rest = _words_by_column(node.children)
-    excluded, rest = _words_by_column([c.child for c in rest if _is_excluded_word(c)])[0], [
-        c for c in rest if not _is_excluded_word(c)
-    ]
+    words, others = _words_by_column(node.children)
+    negated = [c.child for c in others if isinstance(c, Not) and _is_word(c.child)]
+    rest = [c for c in others if not (isinstance(c, Not) and _is_word(c.child))]
+    excluded, _ = _words_by_column(negated)
     checks: list[Predicate] = []
     # Cheap and selective first: metadata filters, then word sets, then phrases and groups.
     checks.extend(compile_predicate(c) for c in rest if isinstance(c, Filter))
@@ -215,11 +228,6 @@ def _compile_and(node: And) -> Predicate:
     checks.extend(_no_words(column, keys) for column, keys in excluded.items())
     checks.extend(compile_predicate(c) for c in rest if not isinstance(c, Filter))
     return _all_of(checks)
-
-
-def _is_excluded_word(node: Node) -> bool:
-    """-word: decided by one lookup."""
-    return isinstance(node, Not) and _is_word(node.child)
 
 
 def _no_words(column: str | None, keys: frozenset[str]) -> Predicate:
@@ -288,8 +296,8 @@ def index_plan(node: Node, frequency: Callable[[str], float] = lambda _: 0.0) ->
     """
     if isinstance(node, Term):
         keys = term_keys(node)
-        chosen = min(keys, key=lambda k: (frequency(k), -len(k), k))
-        return {(_single_column(node), chosen): None if len(keys) == 1 else node}
+        rarest = min(keys, key=lambda k: (frequency(k), -len(k), k))
+        return {(_single_column(node), rarest): None if len(keys) == 1 else node}
     if isinstance(node, Filter | Not):
         return None
     plans = [index_plan(child, frequency) for child in node.children]
@@ -303,9 +311,8 @@ def index_plan(node: Node, frequency: Callable[[str], float] = lambda _: 0.0) ->
     if any(plan is None for plan in plans):
         return None
     merged: dict[Key, list[Node | None]] = {}
-    for plan in plans:
-        assert plan is not None
-        for key, rest in plan.items():
+    for part in plans:
+        for key, rest in (part or {}).items():
             merged.setdefault(key, []).append(rest)
     # A key shared by several parts of an OR leaves the OR of what each part leaves (nothing if one does).
     return {
@@ -364,7 +371,8 @@ class _Bucket:
 
     Most queries leave a set test over all of a paper's terms: one of some words present, a word absent,
     all of some words present, none present. Those are grouped by word, so that a paper's terms pick
-    them out with set operations; `other` holds (predicate, query) for the rest, called one by one.
+    them out with set operations. The other checks are compiled once per distinct check in the bucket
+    (many queries share a filter such as upvotes:>=50) and called once per paper.
     """
 
     __slots__ = ("absent_any", "all_of", "none_of", "other", "sure", "when_absent", "when_present")
@@ -376,7 +384,7 @@ class _Bucket:
         self.absent_any: set[CompiledQuery] = set()  # every query of `when_absent`
         self.all_of: list[tuple[frozenset[str], CompiledQuery]] = []
         self.none_of: list[tuple[frozenset[str], CompiledQuery]] = []
-        self.other: list[tuple[Predicate, CompiledQuery]] = []
+        self.other: dict[Node, tuple[Predicate, set[CompiledQuery]]] = {}
 
     def add(self, query: CompiledQuery, rest: Node | None) -> None:
         if rest is None:
@@ -394,7 +402,10 @@ class _Bucket:
         elif shape == "all":
             self.all_of.append((words, query))
         else:
-            self.other.append((compile_predicate(rest), query))
+            check = self.other.get(rest)
+            if check is None:
+                check = self.other[rest] = (compile_predicate(rest), set())
+            check[1].add(query)
 
     def remove(self, query: CompiledQuery) -> None:
         self.sure.discard(query)
@@ -406,12 +417,15 @@ class _Bucket:
                     del by_word[word]
         self.all_of = [e for e in self.all_of if e[1] is not query]
         self.none_of = [e for e in self.none_of if e[1] is not query]
-        self.other = [e for e in self.other if e[1] is not query]
+        for rest in [r for r, (_, queries) in self.other.items() if query in queries]:
+            self.other[rest][1].discard(query)
+            if not self.other[rest][1]:
+                del self.other[rest]
 
     def __len__(self) -> int:
         return (
             len(self.sure) + sum(map(len, self.when_present.values())) + len(self.absent_any)
-            + len(self.all_of) + len(self.none_of) + len(self.other)
+            + len(self.all_of) + len(self.none_of) + sum(len(queries) for _, queries in self.other.values())
         )
 
     def collect(self, terms: PaperTerms, found: set[CompiledQuery]) -> None:
@@ -433,8 +447,9 @@ class _Bucket:
             found.update([query for words, query in self.all_of if words <= every])
         if self.none_of:
             found.update([query for words, query in self.none_of if every.isdisjoint(words)])
-        if self.other:
-            found.update([query for check, query in self.other if check(terms)])
+        for check, queries in self.other.values():
+            if check(terms):
+                found |= queries
 
 
 def _shape(rest: Node) -> tuple[str, frozenset[str]]:
@@ -509,20 +524,46 @@ class _Index:
         )
 
 
+class Group(Protocol):
+    """Subscriptions that share one query."""
+
+    @property
+    def members(self) -> tuple[Subscription, ...]:
+        """The subscriptions."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class SubscriptionGroup:
+    """A plain Group."""
+
+    members: tuple[Subscription, ...]
+
+
 @dataclass(frozen=True, slots=True)
 class PaperMatches:
-    """One paper and the subscriptions it matched, in groups that share a query (each subscription once)."""
+    """One paper and the groups of subscriptions (one group per matching query) it matched.
+
+    The indexed matcher hands out its live query groups, so that a result costs nothing per subscription
+    until it is read: read a result before the matcher's next `sync` or `match`.
+    """
 
     paper: Paper
-    groups: list[tuple[Subscription, ...]]
+    matched: Collection[Group]
+    changed: bool = False  # matched because its upvotes moved (against queries with an upvotes filter)
+
+    @property
+    def groups(self) -> list[tuple[Subscription, ...]]:
+        """The matching subscriptions, one tuple per query."""
+        return [group.members for group in self.matched]
 
     @property
     def subscriptions(self) -> list[Subscription]:
-        """Every matching subscription."""
+        """Every matching subscription (each once)."""
         return list(chain.from_iterable(self.groups))
 
     def __len__(self) -> int:
-        return sum(map(len, self.groups))
+        return sum(len(group.members) for group in self.matched)
 
 
 def pairs_of(matches: Iterable[PaperMatches]) -> Iterator[Match]:
@@ -572,10 +613,17 @@ class AlertMatcher:
     # ---- term statistics
 
     def learn(self, papers: Iterable[Paper]) -> None:
-        """Count which terms papers hold, so that queries are indexed under their rarer terms."""
+        """Count which terms papers hold, so that queries are indexed under their rarer terms.
+
+        Older counts fade: past LEARN_LIMIT papers all counts are halved, which keeps the table to the
+        terms of recent papers (rare pairs of words would otherwise pile up for ever).
+        """
         for paper in papers:
             self._frequency.update(PaperTerms(paper).every)
             self._papers_seen += 1
+            if self._papers_seen >= LEARN_LIMIT:
+                self._frequency = Counter({t: n // 2 for t, n in self._frequency.items() if n > 1})
+                self._papers_seen //= 2
 
     def frequency(self, term: str) -> float:
         """The share of learned papers holding a term (0 when nothing was learned)."""
@@ -636,25 +684,26 @@ class AlertMatcher:
         """Each paper with the subscriptions it matches: new papers against every query, changed ones
         (upvotes moved) against the queries with an upvotes filter. Papers matching nothing are left out.
 
-        A paper given as both new and changed counts as new; a paper given twice counts once (the last).
+        A paper given as both new and changed is matched both ways (see PaperMatches.changed); a paper
+        given twice in one list counts once (the last).
         """
         for compiled in self._changed:
             compiled.refresh()
         self._changed.clear()
         fresh = {paper.id: paper for paper in new}
-        moved = {paper.id: paper for paper in changed if paper.id not in fresh}
+        moved = {paper.id: paper for paper in changed}
         results: list[PaperMatches] = []
         # The loop allocates many short-lived containers and no cycles: collecting meanwhile only costs.
         collecting = gc.isenabled()
         gc.disable()
         try:
-            for papers, index in ((fresh, self._everything), (moved, self._upvotes)):
+            for papers, index, upvotes_moved in ((fresh, self._everything, False), (moved, self._upvotes, True)):
                 if not papers or not len(index):
                     continue
                 for paper in papers.values():
                     matched = index.matching(PaperTerms(paper))
                     if matched:
-                        results.append(PaperMatches(paper, [query.members for query in matched]))
+                        results.append(PaperMatches(paper, matched, upvotes_moved))
         finally:
             if collecting:
                 gc.enable()
@@ -676,7 +725,7 @@ class ReferenceMatcher:
     def match(self, new: Sequence[Paper], changed: Sequence[Paper] = ()) -> list[PaperMatches]:
         """Same contract as AlertMatcher.match, decided by `Query.matches` for each pair."""
         fresh = {paper.id: paper for paper in new}
-        moved = {paper.id: paper for paper in changed if paper.id not in fresh}
+        moved = {paper.id: paper for paper in changed}
         results: list[PaperMatches] = []
         for papers, upvotes_only in ((fresh, False), (moved, True)):
             for paper in papers.values():
@@ -687,7 +736,7 @@ class ReferenceMatcher:
                     if (upvotes or not upvotes_only) and query.matches(text)
                 ]
                 if matched:
-                    results.append(PaperMatches(paper, [tuple(matched)]))
+                    results.append(PaperMatches(paper, [SubscriptionGroup(tuple(matched))], upvotes_only))
         return results
 
 
@@ -717,13 +766,28 @@ class AlertBatch:
         return [paper.id for paper, _ in (*self.listed, *self.over_cap)]
 
 
-def group_by_channel(matches: Iterable[PaperMatches]) -> dict[int, ChannelMatches]:
-    """Matches per channel: each paper once, with the subscriptions (by id) that matched it there."""
+def group_by_channel(
+    matches: Iterable[PaperMatches], listed_at: Mapping[str, dt.datetime] | None = None
+) -> dict[int, ChannelMatches]:
+    """Matches per channel: each paper once, with the subscriptions (by id) that matched it there.
+
+    `listed_at` gives when new papers were first listed: such a paper is not news to a subscription
+    created after that (unless matched because its upvotes moved); adding an alert shows the recent
+    matches instead. Both instants are stored to the second; in a tie the paper counts as news, so that
+    nothing listed after an alert is missed.
+    """
     grouped: dict[int, dict[str, tuple[Paper, dict[int, Subscription]]]] = {}
-    for subscription, paper in pairs_of(matches):
-        papers = grouped.setdefault(subscription.channel_id, {})
-        entry = papers.setdefault(paper.id, (paper, {}))
-        entry[1][subscription.id] = subscription
+    listed_at = listed_at or {}
+    for match in matches:
+        paper = match.paper
+        listed = None if match.changed else listed_at.get(paper.id)
+        for group in match.groups:
+            for subscription in group:
+                if listed is not None and subscription.created_at > listed:
+                    continue
+                papers = grouped.setdefault(subscription.channel_id, {})
+                entry = papers.setdefault(paper.id, (paper, {}))
+                entry[1][subscription.id] = subscription
     return {
         channel: [(paper, [subs[i] for i in sorted(subs)]) for paper, subs in papers.values()]
         for channel, papers in grouped.items()
@@ -813,3 +877,51 @@ def papers_in_digest(papers: Iterable[Paper], digest_payloads: Mapping[str, Sequ
         if any(link.search(text) for text in digest_payloads.get(paper.id, ())):
             found.add(paper.id)
     return found
+
+
+# ---------------------------------------------------------------- checking and trying a query
+
+
+def check_alert_query(text: str) -> Query:
+    """The parsed query of a would-be alert; raises UserError saying what is wrong and how to fix it."""
+    if parse_paper_ref(text) is not None:
+        raise UserError(
+            "That is one paper's id or link, not a query: alerts watch for new papers whose text matches "
+            "words, like `diffusion video` or `author:\"Tri Dao\"`. Use `/paper show` to see one paper."
+        )
+    try:
+        return parse(text)
+    except QueryError as exc:
+        raise UserError(f"That query does not parse: {exc.describe()}.") from exc
+
+
+@dataclass(frozen=True, slots=True)
+class Backtest:
+    """The cached papers a query matches over the last days: the newest `papers`, and how many in all."""
+
+    query: str
+    days: int
+    since: dt.date
+    papers: tuple[Paper, ...]
+    total: int
+
+
+async def backtest(
+    store: Store, query_text: str, *, days: int, today: dt.date, limit: int = BACKTEST_LIMIT
+) -> Backtest:
+    """The cached papers of the last `days` days (today included) that a query matches, newest first.
+
+    The query runs in SQL through its FTS5 form, which agrees with the predicate the alerts use, with the
+    days as one more filter.
+    """
+    query = check_alert_query(query_text)
+    since = today - dt.timedelta(days=max(1, days) - 1)
+    parts = query.root.children if isinstance(query.root, And) else (query.root,)
+    windowed = dataclasses.replace(query, root=And((*parts, Filter("day", ">=", since))))
+    compiled = windowed.fts()
+    spec = SearchSpec(
+        match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort="new", limit=limit
+    )
+    papers = await store.search_page(spec)
+    total = await store.search_count(spec)
+    return Backtest(query_text, days, since, tuple(papers), total)

@@ -329,6 +329,52 @@ async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- alerts
+
+
+async def cmd_alerts(args: argparse.Namespace, config: Config) -> int:
+    """paperboy alerts test QUERY [--days N] [--json]: the cached papers of the last N days a query matches."""
+    from bot.alerts import backtest, check_alert_query
+    from bot.errors import UserError
+    from bot.models import utcnow
+    from bot.query import QueryError, parse
+
+    try:
+        query = parse(args.query)
+    except QueryError as exc:
+        raise CommandError(query_problem(args.query, exc), EXIT_USAGE) from exc
+    try:
+        check_alert_query(args.query)
+    except UserError as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
+    today = utcnow().date()
+    store = await open_store(config)
+    try:
+        results = await backtest(store, args.query, days=args.days, today=today)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from exc
+    finally:
+        await store.close()
+    since = results.since
+    if args.json:
+        print_json({
+            "query": args.query,
+            "normalized": query.normalized(),
+            "days": args.days,
+            "since": since.isoformat(),
+            "total": results.total,
+            "papers": [p.to_json() for p in results.papers],
+        })
+        return EXIT_OK
+    from bot.render import results_text
+
+    noun = "paper" if results.total == 1 else "papers"
+    print(f"{results.total} cached {noun} since {since} ({args.days} days) match {args.query!r}, newest first")
+    if results.papers:
+        print(results_text(results.papers))
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- parser
 
 
@@ -389,6 +435,17 @@ def build_parser() -> argparse.ArgumentParser:
                         help="order of results (default relevance)")
     search.add_argument("--json", action="store_true", help="print one JSON document")
     search.set_defaults(handler=cmd_search)
+
+    alerts = commands.add_parser("alerts", help="keyword alerts from the terminal: try a query")
+    alerts_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
+    alerts_test = alerts_commands.add_parser(
+        "test", help="which cached papers of the last N days a query matches (what it would have alerted)"
+    )
+    alerts_test.add_argument("query", metavar="QUERY", help="e.g. 'diffusion video -survey upvotes:>=20'")
+    alerts_test.add_argument("--days", type=positive_int(3650), default=7, metavar="N",
+                             help="how many days back, today included (default 7)")
+    alerts_test.add_argument("--json", action="store_true", help="print one JSON document")
+    alerts.set_defaults(handler=cmd_alerts)
 
     return parser
 

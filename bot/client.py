@@ -35,6 +35,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.scraper",
     "cogs.digest",
     "cogs.search",
+    "cogs.alerts",
 )
 
 COMMAND_HASH_KEY = "global_command_hash"
@@ -45,6 +46,12 @@ POSTS_PER_SECOND = 47.0
 
 LOGIN_REJECTED = "Discord rejected the token (401 Unauthorized)"
 GATEWAY_AUTHENTICATION_FAILED = 4004  # the gateway's close code for a token it no longer accepts
+
+
+def make_post_limiter(posts_per_second: float = POSTS_PER_SECOND) -> HostRateLimiter:
+    """The pace of the bot's own posts."""
+    # A burst of 2 lets a late post catch up without ever exceeding the rate over a second.
+    return HostRateLimiter(posts_per_second * 60.0, burst=2)
 
 
 def payload_to_part(content: str | None, embeds: list[discord.Embed]) -> dict[str, Any]:
@@ -72,8 +79,9 @@ class DiscordTransport:
 
     def __init__(self, bot: commands.Bot, posts_per_second: float = POSTS_PER_SECOND) -> None:
         self.bot = bot
-        # A burst of 2 lets a late post catch up without ever exceeding the rate over a second.
-        self.limiter = HostRateLimiter(posts_per_second * 60.0, burst=2)
+        # Digests and alerts post at the same time: every transport of one PaperBot shares its pace.
+        shared = bot.post_limiter if isinstance(bot, PaperBot) else None
+        self.limiter = shared or make_post_limiter(posts_per_second)
 
     async def send(self, channel_id: int, part: dict[str, Any], nonce: str) -> int:
         """Post one part; raise SendError (permanent for a gone channel or a missing permission)."""
@@ -244,6 +252,7 @@ class PaperBot(commands.Bot):
         self.clock: Clock = clock or SystemClock()
         self.started_at = self.clock.now()
         self.next_scrape_at: dt.datetime | None = None
+        self.post_limiter = make_post_limiter()
         # Why the bot closed itself (e.g. the token was revoked while running); `run_bot` raises it.
         self.fatal_error: BaseException | None = None
         self.scraper = scraper or Scraper(

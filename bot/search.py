@@ -19,6 +19,7 @@ import dataclasses
 import datetime as dt
 import logging
 import math
+import operator
 import re
 import time
 import weakref
@@ -33,10 +34,10 @@ from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
 from bot.models import Paper
-from bot.query import And, Filter, Query, Term, compile_fts, fold_tokens, leaves, parse
+from bot.query import And, Filter, Node, Not, Or, Query, Term, fold_tokens, leaves, parse, stem
 from bot.sources.huggingface import parse_paper_ref
 from bot.store import Store
-from bot.store.search import SearchSpec
+from bot.store.search import Hit, SearchSpec
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +45,8 @@ Sort = Literal["relevance", "new", "top"]
 SORTS: tuple[Sort, ...] = ("relevance", "new", "top")
 Period = Literal["day", "week", "month"]
 PERIOD_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
+_ID_PREFIX = re.compile(r"\d{4}\.\d{0,5}")  # the start of a new-style arXiv id, as typed
+_OPERATORS = {"=": operator.eq, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 # bm25 weights of papers_fts columns: title, authors, keywords, summary, ai_summary.
 COLUMN_WEIGHTS = (10.0, 6.0, 4.0, 1.0, 1.0)
@@ -98,15 +101,38 @@ class Trending:
     papers: tuple[Paper, ...]
 
 
-def title_boost(query: Query) -> str:
-    """An FTS5 expression for the query's words in titles (its whole match when it names fields)."""
-    words = query.words
-    if words is None:
-        raise ValueError("a query without words has no title boost")
-    if any(isinstance(t, Term) and t.field for t in leaves(words)):
-        return query.fts().match or ""
-    positive, expression = compile_fts(words)
-    return f"{{title}} : ({expression})" if positive else query.fts().match or ""
+def query_stems(query: Query) -> frozenset[str]:
+    """The stems a title can hold to be about the query: of its words not excluded nor in other fields."""
+    found: set[str] = set()
+
+    def walk(node: Node, negated: bool) -> None:
+        if isinstance(node, Term):
+            if not negated and node.field in (None, "title"):
+                found.update(node.stems)
+        elif isinstance(node, Not):
+            walk(node.child, not negated)
+        elif isinstance(node, And | Or):
+            for child in node.children:
+                walk(child, negated)
+
+    if query.words is not None:
+        walk(query.words, False)
+    return frozenset(found)
+
+
+def _hit_passes(hit: Hit, filters: Sequence[Filter]) -> bool:
+    """Whether a hit passes the filters, decided as the SQL filters of the store decide them."""
+    for f in filters:
+        if f.field == "code":
+            holds = hit.has_code == f.value
+        elif f.field == "upvotes":
+            holds = _OPERATORS[f.op](hit.upvotes, f.value)
+        else:
+            # ISO dates compare as text; a paper without a day passes no day filter (as NULL in SQL).
+            holds = hit.day is not None and _OPERATORS[f.op](hit.day, f.value.isoformat())  # type: ignore[union-attr]
+        if not holds:
+            return False
+    return True
 
 
 def title_key(title: str) -> str:
@@ -115,46 +141,47 @@ def title_key(title: str) -> str:
 
 
 class TitleIndex:
-    """Every cached title in memory: word postings, sorted keys and ids, for fuzzy and prefix lookup."""
+    """Every cached title in memory, by papers.rowid: word postings and sorted keys.
+
+    Answers fuzzy title lookups (typos, missing words), prefix completion, and which query words a
+    title holds. Built from (rowid, title) pairs; a changed title is re-indexed under the same rowid.
+    """
 
     POSTINGS_BUDGET = 12_000  # title slots read per lookup to find candidates
     CANDIDATES = 200  # candidates compared with the query as whole titles
 
     def __init__(self) -> None:
-        self._ids: list[str] = []
-        self._titles: list[str] = []
-        self._keys: list[str] = []
-        self._slot_of: dict[str, int] = {}
-        self._postings: dict[str, array[int]] = {}
-        self._sorted_keys: list[tuple[str, int]] = []
-        self._sorted_ids: list[str] = []
+        self._rowids = array("q")  # slot -> rowid
+        self._keys: list[str] = []  # slot -> title key (folded words)
+        self._slot_of: dict[int, int] = {}
+        self._postings: dict[str, array[int]] = {}  # word -> slots
+        # Keys in order with their slots, for prefix lookups (parallel lists: no tuple per title).
+        self._sorted_keys: list[str] = []
+        self._sorted_slots = array("I")
         # Words by (length, first letter) and by (length, last letter): a typo seldom changes both ends.
         self._words_by_shape: dict[tuple[int, str, str], list[str]] = {}
         self._sorted_words: list[str] = []
-        self._stale = False
+        self._new_words = False
 
     def __len__(self) -> int:
         return len(self._slot_of)
 
-    def add(self, items: Iterable[tuple[str, str]]) -> int:
-        """Add or update (paper id, title) pairs; returns how many titles were new or changed."""
-        changed = 0
+    def add(self, items: Iterable[tuple[int, str]]) -> int:
+        """Add or update (rowid, title) pairs; returns how many titles were new or changed."""
         fresh: list[int] = []
-        for paper_id, title in items:
+        for rowid, title in items:
             key = title_key(title)
-            slot = self._slot_of.get(paper_id)
+            slot = self._slot_of.get(rowid)
             if slot is not None:
-                if self._titles[slot] == title:
+                if self._keys[slot] == key:
                     continue
-                self._titles[slot], self._keys[slot] = title, key
+                self._keys[slot] = key
             else:
-                slot = len(self._ids)
-                self._ids.append(paper_id)
-                self._titles.append(title)
+                slot = len(self._keys)
+                self._rowids.append(rowid)
                 self._keys.append(key)
-                self._slot_of[paper_id] = slot
+                self._slot_of[rowid] = slot
             fresh.append(slot)
-            changed += 1
             # Old words of a changed title stay posted: candidates are re-scored on their current title.
             for word in set(key.split()):
                 postings = self._postings.get(word)
@@ -162,34 +189,35 @@ class TitleIndex:
                     self._postings[word] = array("I", (slot,))
                     self._words_by_shape.setdefault((len(word), word[0], ""), []).append(word)
                     self._words_by_shape.setdefault((len(word), "", word[-1]), []).append(word)
-                    self._stale = True
+                    self._new_words = True
                 else:
                     postings.append(slot)
         if fresh:
             self._place(fresh)
-        return changed
+        return len(fresh)
 
     def _place(self, slots: list[int]) -> None:
         """Keep the sorted views in step: re-sort after a bulk load, insert a few in place."""
         if len(slots) > 1000 or not self._sorted_keys:
-            self._sorted_keys = sorted((key, slot) for slot, key in enumerate(self._keys))
-            self._sorted_ids = sorted(self._ids)
+            order = sorted(range(len(self._keys)), key=self._keys.__getitem__)
+            self._sorted_keys = [self._keys[slot] for slot in order]
+            self._sorted_slots = array("I", order)
         else:
             for slot in slots:
-                paper_id = self._ids[slot]
-                at = bisect.bisect_left(self._sorted_ids, paper_id)
-                if at == len(self._sorted_ids) or self._sorted_ids[at] != paper_id:
-                    self._sorted_ids.insert(at, paper_id)
                 # A changed title leaves its old key behind; lookups skip keys that are no longer current.
-                bisect.insort(self._sorted_keys, (self._keys[slot], slot))
-        if self._stale:
+                at = bisect.bisect_right(self._sorted_keys, self._keys[slot])
+                self._sorted_keys.insert(at, self._keys[slot])
+                self._sorted_slots.insert(at, slot)
+        if self._new_words:
             self._sorted_words = sorted(self._postings)
-            self._stale = False
+            self._new_words = False
 
-    def title(self, paper_id: str) -> str | None:
-        """The indexed title of a paper."""
-        slot = self._slot_of.get(paper_id)
-        return None if slot is None else self._titles[slot]
+    def words_held(self, rowid: int, stems: frozenset[str]) -> int:
+        """How many of `stems` the title of the paper at `rowid` holds (0 if it is not indexed)."""
+        slot = self._slot_of.get(rowid)
+        if slot is None:
+            return 0
+        return len(stems.intersection(map(stem, self._keys[slot].split())))
 
     def _similar_words(self, word: str) -> list[str]:
         """Indexed words within a small edit distance of a word not in the index (a typo)."""
@@ -246,62 +274,51 @@ class TitleIndex:
         ranked = sorted(counts.items(), key=itemgetter(1), reverse=True)
         return [slot for slot, _ in ranked[: self.CANDIDATES]]
 
-    def match(self, text: str, limit: int = 10) -> list[tuple[str, float]]:
-        """Papers whose titles best match `text`, forgiving typos and missing words: (id, score 0-100)."""
+    def _groups(self, words: Iterable[str]) -> list[list[str]]:
+        """For each word, itself if indexed, else the indexed words it may be a typo of."""
+        return [[w] if w in self._postings else self._similar_words(w) for w in dict.fromkeys(words)]
+
+    def match(self, text: str, limit: int = 10) -> list[tuple[int, float]]:
+        """(rowid, score 0-100) of the titles that best match `text`, forgiving typos and missing words."""
         words = fold_tokens(text)
-        if not words or not self._ids:
+        if not words or not self._keys:
             return []
-        key = " ".join(words)
-        groups = [[w] if w in self._postings else self._similar_words(w) for w in dict.fromkeys(words)]
-        slots = self._candidates(groups)
-        return self._rank(key, slots, limit)
+        return self._rank(" ".join(words), self._candidates(self._groups(words)), limit)
 
     def _rank(
         self, key: str, slots: Sequence[int], limit: int, cutoff: float = 0.0
-    ) -> list[tuple[str, float]]:
+    ) -> list[tuple[int, float]]:
         choices = {slot: self._keys[slot] for slot in slots}
         scored = process.extract(key, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=cutoff)
         # Among equal scores the closer title as a whole, then the newer paper, wins.
         ranked = sorted(
-            ((float(score), fuzz.ratio(key, choice), slot) for choice, score, slot in scored),
+            ((float(score), fuzz.ratio(key, choice), self._rowids[slot]) for choice, score, slot in scored),
             reverse=True,
         )
-        return [(self._ids[slot], score) for score, _, slot in ranked[:limit]]
+        return [(rowid, score) for score, _, rowid in ranked[:limit]]
 
-    def complete(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
-        """(id, title) suggestions for what is being typed: ids by prefix, titles by prefix then similarity."""
-        stripped = text.strip()
-        if not stripped or not self._ids:
+    def complete(self, text: str, limit: int = 25) -> list[int]:
+        """Rowids of titles for what is being typed: titles starting with it, then similar ones."""
+        words = fold_tokens(text)
+        if not words or not self._keys:
             return []
-        picked: dict[str, None] = {}
-        if re.fullmatch(r"\d{4}(\.\d{0,5})?(v\d*)?", stripped):
-            start = bisect.bisect_left(self._sorted_ids, stripped.split("v")[0])
-            for paper_id in self._sorted_ids[start : start + limit]:
-                if not paper_id.startswith(stripped.split("v")[0]):
-                    break
-                picked[paper_id] = None
-        words = fold_tokens(stripped)
-        if words:
-            key = " ".join(words)
-            # Titles that begin with what was typed come first.
-            start = bisect.bisect_left(self._sorted_keys, (key, -1))
-            for title_text, slot in self._sorted_keys[start : start + 2 * limit]:
-                if not title_text.startswith(key) or len(picked) >= limit:
-                    break
-                if self._keys[slot] == title_text:
-                    picked.setdefault(self._ids[slot], None)
-            if len(picked) < limit:
-                typing = not text[-1:].isspace()
-                complete_words = words[:-1] if typing else words
-                groups = [
-                    [w] if w in self._postings else self._similar_words(w)
-                    for w in dict.fromkeys(complete_words)
-                ]
-                if typing:
-                    groups.append(self._prefix_words(words[-1]))
-                for paper_id, _ in self._rank(key, self._candidates(groups), limit, SUGGEST_SCORE):
-                    picked.setdefault(paper_id, None)
-        return [(pid, self._titles[self._slot_of[pid]]) for pid in list(picked)[:limit]]
+        key = " ".join(words)
+        picked: dict[int, None] = {}
+        start = bisect.bisect_left(self._sorted_keys, key)
+        for at in range(start, min(start + 2 * limit, len(self._sorted_keys))):
+            if not self._sorted_keys[at].startswith(key) or len(picked) >= limit:
+                break
+            slot = self._sorted_slots[at]
+            if self._keys[slot] == self._sorted_keys[at]:
+                picked.setdefault(self._rowids[slot], None)
+        if len(picked) < limit:
+            typing = not text[-1:].isspace()  # the last word may be cut short
+            groups = self._groups(words[:-1] if typing else words)
+            if typing:
+                groups.append(self._prefix_words(words[-1]))
+            for rowid, _ in self._rank(key, self._candidates(groups), limit, SUGGEST_SCORE):
+                picked.setdefault(rowid, None)
+        return list(picked)[:limit]
 
 
 class Search:
@@ -350,7 +367,7 @@ class Search:
                 if high > self._high_rowid:
                     rows += await self.store.paper_titles(self._high_rowid)
                 rows += await self.store.titles_updated_since(self._synced_at)
-            changed = self.titles.add((paper_id, title) for _, paper_id, title in rows)
+            changed = self.titles.add(rows)
             self._high_rowid = max(high, self._high_rowid)
             self._synced_at = since
             self._checked = time.monotonic()
@@ -362,19 +379,21 @@ class Search:
         """Papers were written through this store since the last refresh, or another process may have."""
         return self.store.papers_version != self._version or time.monotonic() - self._checked >= REFRESH_SECONDS
 
-    def index_papers(self, papers: Iterable[Paper]) -> None:
-        """Update the title index with papers just written (the next refresh would find them too)."""
-        self.titles.add((p.id, p.title) for p in papers)
-
     async def autocomplete(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
         """(paper id, title) suggestions for a partly typed id, URL or title."""
-        ref = parse_paper_ref(text)
-        await self.refresh()
+        stripped = text.strip()
+        if not stripped:
+            return []
+        ref = parse_paper_ref(stripped)
         if ref is not None:
-            title = self.titles.title(ref)
-            if title is not None:
-                return [(ref, title)]
-        return self.titles.complete(text, limit)
+            paper = await self.store.get_paper(ref)
+            return [(paper.id, paper.title)] if paper else []
+        if _ID_PREFIX.fullmatch(stripped):
+            return await self.store.ids_with_prefix(stripped, limit)
+        await self.refresh()
+        rowids = self.titles.complete(text, limit)
+        found = await self.store.ids_and_titles(rowids)
+        return [found[r] for r in rowids if r in found]
 
     async def search(
         self,
@@ -401,74 +420,99 @@ class Search:
         if since is not None:
             query = dataclasses.replace(query, root=And((query.root, Filter("day", ">=", since))))
         compiled = query.fts()
-        base = SearchSpec(
-            match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort=sort,
-            weights=COLUMN_WEIGHTS,
-        )
-        base, total, exact = await self._narrow(base, query)
-        strong: list[Paper] = []
+        if compiled.match is None or compiled.exclude:
+            # Filters alone, or every paper but some: the store's indexes order these.
+            spec = SearchSpec(
+                match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort=sort,
+                limit=limit, offset=offset, weights=COLUMN_WEIGHTS,
+            )
+            papers = await self.store.search_page(spec)
+            return SearchResults(query_text, tuple(papers), await self.store.search_count(spec), sort,
+                                 offset, limit)
+        scored = await self._selective(query)
+        hits, exact = await self._hits(query, compiled.match, scored)
+        ranked = await self._rank_hits(hits, query, sort, scored)
+        strong: dict[int, Paper] = {}
         weak: list[Paper] = []
         plain_words = query.plain_words()
         title_like = len(plain_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
-        if sort == "relevance" and plain_words and (title_like or total < THIN_RESULTS):
-            strong, weak = await self._title_matches(query, " ".join(plain_words), total)
-        skip = tuple(p.id for p in strong)
-        # The full-text results go on after the title matches, without them.
-        rest_total = await self.store.search_count(dataclasses.replace(base, skip_ids=skip)) if skip else total
-        page: list[Paper] = list(strong[offset : offset + limit])
-        text_offset = max(0, offset - len(strong))
-        if len(page) < limit and text_offset < rest_total:
-            page += await self.store.search_page(
-                dataclasses.replace(base, skip_ids=skip, limit=limit - len(page), offset=text_offset)
-            )
-        weak_offset = max(0, offset - len(strong) - rest_total)
-        if len(page) < limit:
-            page += weak[weak_offset : weak_offset + limit - len(page)]
+        if sort == "relevance" and plain_words and (title_like or len(ranked) < THIN_RESULTS):
+            strong, weak = await self._title_matches(query, " ".join(plain_words), len(ranked))
+        # The page is a slice of: close title matches, full-text hits without them, looser title matches.
+        items: list[Paper | Hit] = [*strong.values(), *(h for h in ranked if h.rowid not in strong), *weak]
+        window = items[offset : offset + limit]
+        fetched = await self.store.papers_by_rowid([h.rowid for h in window if isinstance(h, Hit)])
+        page = [item if isinstance(item, Paper) else fetched[item.rowid] for item in window
+                if isinstance(item, Paper) or item.rowid in fetched]
         return SearchResults(
             query=query_text,
             papers=tuple(page),
-            total=len(strong) + rest_total + len(weak),
+            total=len(items),
             sort=sort,
             offset=offset,
             limit=limit,
-            title_matches=tuple(p.id for p in (*strong, *weak)),
+            title_matches=tuple(p.id for p in (*strong.values(), *weak)),
             total_exact=exact,
         )
 
-    async def _narrow(self, base: SearchSpec, query: Query) -> tuple[SearchSpec, int, bool]:
-        """(spec to page through, total, whether the total is exact).
+    async def _hits(self, query: Query, match: str, scored: bool) -> tuple[list[Hit], bool]:
+        """The query's matching papers that pass its filters, and whether that is all of them.
 
-        bm25 weighs each word by reading every paper that holds it, which is slow for common words.
-        So a query with a word in more than DENSE_WINDOW papers ranks title hits first, then upvotes;
-        and a query matching more than DENSE_WINDOW papers keeps to its DENSE_WINDOW most recently
-        stored matches (unless its filters leave too few there). The choices depend on the query alone,
-        so that its pages join up.
+        Hits are read newest first: DENSE_WINDOW of them, more while filters leave fewer than
+        DENSE_MIN_HITS, or all when there are not that many. The hits depend on the query alone, so
+        that its pages join up.
         """
-        if base.match is None or base.exclude:
-            return base, await self.store.search_count(base), True
-        text_only = SearchSpec(match=base.match)
-        matches = await self.store.search_count(text_only, cap=DENSE_WINDOW + 1)
-        boosted = dataclasses.replace(base, boost=title_boost(query))
-        if matches <= DENSE_WINDOW:
-            spec = base if await self._selective(query) else boosted
-            exact = matches if not base.filters else await self.store.search_count(base)
-            return spec, exact, True
-        start = await self.store.match_window_start(base.match, DENSE_WINDOW)
-        windowed = dataclasses.replace(boosted, min_rowid=start)
-        if not base.filters:
-            return windowed, DENSE_WINDOW, False
-        in_window = await self.store.search_count(windowed)
-        if in_window >= DENSE_MIN_HITS:
-            return windowed, in_window, False
-        return boosted, await self.store.search_count(base), True
+        weights = COLUMN_WEIGHTS if scored else None
+        filters = query.filters
+        kept: list[Hit] = []
+        size = DENSE_WINDOW
+        before: int | None = None
+        while True:
+            got = await self.store.match_hits(match, limit=size + 1, before_rowid=before, weights=weights)
+            more = len(got) > size
+            kept += [h for h in got[:size] if _hit_passes(h, filters)]
+            if not more:
+                return kept, True
+            if not filters or len(kept) >= DENSE_MIN_HITS:
+                return kept, False
+            before = got[size - 1].rowid
+            size *= 4
+
+    async def _rank_hits(self, hits: list[Hit], query: Query, sort: Sort, scored: bool) -> list[Hit]:
+        """Hits in the order asked; relevance is bm25 when scored, else title hits first."""
+        def newer(hit: Hit) -> tuple[bool, str]:
+            return hit.day is not None, hit.day or ""
+
+        # Sorts are stable: apply the least important key first.
+        ordered = sorted(hits, key=lambda h: h.rowid, reverse=True)
+        if sort == "new":
+            ordered.sort(key=lambda h: h.upvotes, reverse=True)
+            ordered.sort(key=newer, reverse=True)
+            return ordered
+        ordered.sort(key=newer, reverse=True)
+        ordered.sort(key=lambda h: h.upvotes, reverse=True)
+        if sort == "top" or not hits:
+            return ordered
+        if scored:
+            ordered.sort(key=lambda h: h.score)
+            return ordered
+        # Titles holding more of the query's words first (the title index knows every title's words).
+        await self.refresh()
+        stems = query_stems(query)
+        ordered.sort(key=lambda h: self.titles.words_held(h.rowid, stems), reverse=True)
+        return ordered
 
     async def _selective(self, query: Query) -> bool:
-        """Whether every word or phrase of the query is in at most DENSE_WINDOW papers."""
+        """Whether every word of the query is in at most DENSE_WINDOW papers (so bm25 is quick)."""
         if self._term_counts_version != self.store.papers_version:
             self._term_counts.clear()
             self._term_counts_version = self.store.papers_version
         words = query.words
-        terms = {compile_fts(t)[1] for t in leaves(words) if isinstance(t, Term)} if words else set()
+        # bm25 reads every paper holding each word of a phrase, whatever the phrase's field.
+        terms = {
+            '"' + token.replace('"', '""') + '"'
+            for t in (leaves(words) if words else ()) if isinstance(t, Term) for token in t.tokens
+        }
         unknown = sorted(terms - self._term_counts.keys())
         counts = await self.store.match_counts(unknown, DENSE_WINDOW + 1)
         if len(self._term_counts) > 50_000:
@@ -478,19 +522,19 @@ class Search:
 
     async def _title_matches(
         self, query: Query, text: str, total: int
-    ) -> tuple[list[Paper], list[Paper]]:
-        """(close title matches, looser ones that the words alone do not find)."""
+    ) -> tuple[dict[int, Paper], list[Paper]]:
+        """(close title matches by rowid, looser ones that the words alone do not find)."""
         await self.refresh()
         scored = self.titles.match(text, limit=2 * MAX_TITLE_MATCHES)
-        by_id = {p.id: p for p in await self.store.get_papers([pid for pid, _ in scored])}
-        strong: list[Paper] = []
+        papers = await self.store.papers_by_rowid([rowid for rowid, _ in scored])
+        strong: dict[int, Paper] = {}
         weak: list[Paper] = []
-        for paper_id, score in scored:
-            paper = by_id.get(paper_id)
+        for rowid, score in scored:
+            paper = papers.get(rowid)
             if paper is None or not query.filters_hold(paper):
                 continue
             if score >= STRONG_TITLE_SCORE and len(strong) < MAX_TITLE_MATCHES:
-                strong.append(paper)
+                strong[rowid] = paper
             elif score >= WEAK_TITLE_SCORE and total < THIN_RESULTS and not query.matches(paper):
                 weak.append(paper)
         return strong, weak[:MAX_TITLE_MATCHES]

@@ -7,14 +7,19 @@ ping anyone, and commands that only read (or refuse bad input) must leave the da
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 import sqlite3
 import zoneinfo
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
+from bot.alerts import BATCH_KIND
 from bot.query import MAX_QUERY_LENGTH
 from tests.fakes.discord_records import InteractionResult, RecordedMessage
 from tests.fakes.harness import BotHarness, eventually, wait_until
@@ -122,17 +127,17 @@ async def answered(result: InteractionResult) -> str:
     return shown
 
 
-def hostile_corpus(day: dt.date = DAY) -> list[dict[str, Any]]:
-    """A few ordinary papers and papers whose every field is hostile or huge."""
+def hostile_corpus(day: dt.date = DAY, prefix: str = "2606") -> list[dict[str, Any]]:
+    """A few ordinary papers and papers whose every field is hostile or huge (ids start with `prefix`)."""
     nasty = "@everyone **bold** [click](https://evil.example) <@123> <@&456> <#789> ||x|| `c` \u202e \u200b "
     items = [
-        make_daily_item(f"2606.{i:05d}", f"Diffusion models for video number {i}", day=day, upvotes=i,
+        make_daily_item(f"{prefix}.{i:05d}", f"Diffusion models for video number {i}", day=day, upvotes=i,
                         authors=("Tri Dao", f"Author {i}"), ai_summary=f"Summary {i}.", ai_keywords=["video"])
         for i in range(12)
     ]
     items += [
         make_daily_item(
-            "2606.20000", ("@everyone " + nasty * 20)[:1000], day=day, upvotes=500,
+            f"{prefix}.20000", ("@everyone " + nasty * 20)[:1000], day=day, upvotes=500,
             authors=[f"<@{n}> @here Author **{n}**" for n in range(3000)],
             summary=("We [click](https://evil.example) @everyone. " * 1200)[:50_000],
             ai_summary=nasty * 40, ai_keywords=["@everyone", "<@123>", "**kw**"],
@@ -140,11 +145,11 @@ def hostile_corpus(day: dt.date = DAY) -> list[dict[str, Any]]:
             organization=("evil", "@everyone <@&456>"),
         ),
         make_daily_item(
-            "2606.20001", "```\n@here\n```" + "\u202e" * 50 + "# Heading <t:0:R>", day=day, upvotes=400,
+            f"{prefix}.20001", "```\n@here\n```" + "\u202e" * 50 + "# Heading <t:0:R>", day=day, upvotes=400,
             authors=["@everyone"] * 50, summary="x" * 50_000, github_repo="https://github.com/a/b",
         ),
         make_daily_item(
-            "2606.20002", "W" * 1000, day=day, upvotes=300, authors=["A" * 500, "</paper search:1>"],
+            f"{prefix}.20002", "W" * 1000, day=day, upvotes=300, authors=["A" * 500, "</paper search:1>"],
             summary=" ".join(["supercalifragilistic" * 20] * 100), ai_summary="",
         ),
     ]
@@ -157,6 +162,17 @@ async def serve_corpus(harness: BotHarness) -> None:
         harness.hf.set_day(DAY, hostile_corpus())
         await harness.scrape()
         assert await harness.store.get_paper("2606.20002") is not None
+        await alerts_caught_up(harness)
+
+
+async def alerts_caught_up(harness: BotHarness) -> None:
+    """Wait until the alerts pass that follows a scrape has looked at every stored paper."""
+    high = str(await harness.store.paper_rowid_high_mark())
+
+    async def caught_up() -> bool:
+        return await harness.store.get_meta("alerts_paper_rowid") == high
+
+    await eventually(caught_up, what="the alerts pass after the scrape")
 
 
 # ---------------------------------------------------------------- fuzzed options
@@ -274,13 +290,62 @@ async def test_digest_set_refuses_hostile_values_without_writing(
     watch.assert_all_accepted()
 
 
+@FUZZ
+@example(query="'); DELETE FROM subscriptions; --", days=1, remove_id=1, typed_id="1 OR 1=1")
+@example(query="@everyone " * 30, days=30, remove_id=2**53, typed_id="<@123>")
+@given(
+    query=query_text(),
+    days=st.integers(1, 30),
+    remove_id=st.integers(1, 2**53),
+    typed_id=hostile_text(100, min_size=0),
+)
+async def test_alerts_commands_survive_hostile_options(
+    harness: BotHarness, query: str, days: int, remove_id: int, typed_id: str
+) -> None:
+    await serve_corpus(harness)
+    server, database = harness.discord, harness.config.database.path
+    before = table_snapshot(database)
+    watch = DiscordWatch(harness)
+    where = {"channel": harness.channel}
+
+    tested = await server.slash("alerts", "test", as_user=harness.member, query=query, days=days, **where)
+    shown = await answered(tested)
+    assert tested.ephemeral and ("match" in shown or shown.startswith(("Bad query", "That query"))), shown[:300]
+    missing = await server.slash("alerts", "remove", as_user=harness.admin, id=remove_id, **where)
+    assert "There is no alert" in await answered(missing)
+    assert table_snapshot(database) == before
+
+    added = await server.slash("alerts", "add", as_user=harness.admin, query=query,
+                               options={"channel": harness.channel}, **where)
+    shown = await answered(added)
+    assert added.ephemeral
+    after = table_snapshot(database)
+    event("added" if after != before else "refused")
+    if after == before:
+        assert not shown.startswith("Alert **#"), shown[:300]
+    else:
+        assert shown.startswith("Alert **#"), shown[:300]
+        (subscription,) = await harness.store.list_subscriptions(channel_id=harness.channel.id)
+        assert subscription.query == query.strip()
+        listed = await server.slash("alerts", "list", as_user=harness.member, **where)
+        assert f"#{subscription.id}" in await answered(listed)
+        choices = await server.autocomplete("alerts", "remove", focused="id", value=typed_id,
+                                            as_user=harness.admin, **where)
+        assert len(choices) <= 25 and all(len(c["name"]) <= 100 for c in choices)
+        removed = await server.slash("alerts", "remove", as_user=harness.admin, id=subscription.id, **where)
+        assert "Removed alert" in await answered(removed)
+        assert table_snapshot(database)["subscriptions"] == before["subscriptions"]
+    watch.assert_all_accepted()
+
+
 # ---------------------------------------------------------------- hostile paper text from the source
 
 
 def assert_shows_paper_safely(message: RecordedMessage) -> None:
     """Hostile paper text arrived escaped: no live masked link to the attacker, no raw mention."""
     text = message.text
-    assert not re.search(r"(?<!\\)\]\(<?https://evil\.example", text), text[:300]
+    outside_code = re.sub(r"`[^`]*`", "", text)  # markdown is inert inside a code span
+    assert not re.search(r"(?<!\\)\]\(<?https://evil\.example", outside_code), text[:300]
     assert "javascript:" not in text
     assert "@everyone" not in text.replace("@\u200beveryone", "")
     assert "<@" not in text and "<#789>" not in text and "<t:0" not in text, text[:300]
@@ -322,8 +387,6 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
     preview = await server.slash("digest", "preview", as_user=harness.member, channel=harness.other_channel)
     await answered(preview)
     harness.clock.set(dt.datetime(2026, 6, 13, 9, tzinfo=dt.UTC))
-    compact = await server.wait_for_messages(harness.channel, 1)
-    cards = await server.wait_for_messages(harness.other_channel, 2)
 
     async def both_sent() -> bool:
         for channel in (harness.channel, harness.other_channel):
@@ -333,7 +396,53 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
         return True
 
     await eventually(both_sent, what="both digests recorded as sent")
+    compact, cards = server.messages_in(harness.channel), server.messages_in(harness.other_channel)
+    assert len(compact) >= 1 and len(cards) >= 2  # 15 cards cannot share one message
     assert sum(len(m.embeds) for m in cards) == 15
     for message in [*compact, *cards, *every_message(harness)]:
+        assert_shows_paper_safely(message)
+    watch.assert_all_accepted()
+
+
+@pytest.fixture
+async def capped_harness(tmp_path: Path) -> AsyncIterator[BotHarness]:
+    """A harness whose alert channels get at most 5 papers an hour, so the "and N more" line shows too."""
+    running = await BotHarness.create(tmp_path, alerts={"hourly_cap_per_channel": 5})
+    try:
+        yield running
+    finally:
+        await running.close()
+
+
+async def test_hostile_paper_text_renders_within_limits_in_alerts(capped_harness: BotHarness) -> None:
+    harness = capped_harness
+    await serve_corpus(harness)
+    watch = DiscordWatch(harness)
+    server = harness.discord
+    alerts_channel = server.add_text_channel(harness.guild, "alerts")
+    await wait_until(lambda: harness.running.get_channel(alerts_channel.id) is not None, what="the new channel")
+    query = '"@everyone" OR diffusion OR <@123> OR [click](https://evil.example)'
+    added = await server.slash("alerts", "add", as_user=harness.admin, channel=harness.channel, query=query,
+                               options={"channel": alerts_channel})
+    assert "added" in await answered(added)
+    listed = await server.slash("alerts", "list", as_user=harness.member, channel=harness.channel,
+                                options={"channel": alerts_channel})
+    assert "diffusion" in await answered(listed)
+
+    # The next day brings new hostile papers: one bundled post, 5 listed, the rest summed up.
+    harness.hf.set_day(DAY + dt.timedelta(days=1), hostile_corpus(DAY + dt.timedelta(days=1), prefix="2607"))
+    await harness.scrape()
+
+    async def delivered() -> bool:
+        last = await harness.store.latest_delivery(alerts_channel.id, BATCH_KIND)
+        return last is not None and last.status == "sent"
+
+    await eventually(delivered, what="the alert post recorded as sent")
+    posted = server.messages_in(alerts_channel)
+    text = "\n".join(m.text for m in posted)
+    assert "…and 9 more" in text and "/alerts test query:" in text, text[-500:]
+    for paper_id in ("2607.20000", "2607.20001"):
+        assert f"https://huggingface.co/papers/{paper_id}" in json.dumps([m.embeds for m in posted])
+    for message in posted:
         assert_shows_paper_safely(message)
     watch.assert_all_accepted()

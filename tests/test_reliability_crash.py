@@ -2,7 +2,8 @@
 
 The crash tests run the real `paperboy run` (a subprocess on the real clock) against the loopback Discord and
 Hugging Face; digests are made due at the current UTC minute by writing their settings into the database
-before the process starts. What counts is what the fake Discord recorded: one digest per channel and day.
+before the process starts, and alerts fire on papers the loopback Hugging Face starts listing. What counts is
+what the fake Discord recorded: one digest per channel and day, each alerted paper once per channel.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from typing import Any
 import pytest
 
 from bot import digest as schedule
+from bot.alerts import ALERT_KIND, BATCH_KIND, check_alert_query
 from bot.models import DigestSettings
 from bot.store import Store
+from cogs.alerts import CURSOR_KEY
 from tests.fakes.discord_fixtures import LabDiscord, make_lab_discord
 from tests.fakes.discord_model import FakeChannel
+from tests.fakes.discord_records import RequestRecord
 from tests.fakes.harness import BotHarness, eventually, wait_until
 from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
@@ -36,6 +40,7 @@ from tests.test_reliability_faults import record_faults
 
 POSTS = r"^/channels/\d+/messages$"
 SEED = 20260613
+ALERT_QUERY = "crash"
 
 
 @dataclasses.dataclass
@@ -49,6 +54,8 @@ class World:
     config: Path
     due: dt.datetime  # the UTC minute every digest is set to
     channels: list[FakeChannel] = dataclasses.field(default_factory=list)
+    alert_channels: list[FakeChannel] = dataclasses.field(default_factory=list)
+    alert_items: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def papers_day(self) -> dt.date:
@@ -71,16 +78,56 @@ class World:
         finally:
             await store.close()
 
+    async def add_alert_channels(self, count: int) -> None:
+        """Create `count` channels, each with the alert `crash`, as if the bot had run before."""
+        store = await Store.open(self.database)
+        try:
+            if await store.get_meta(CURSOR_KEY) is None:
+                # What the alerts' first pass records; set here so no paper races it in the first run.
+                await store.set_meta(CURSOR_KEY, await store.last_listed_at() or "")
+            for _ in range(count):
+                channel = self.discord.add_text_channel(self.discord.guild, f"alerts-{len(self.alert_channels)}")
+                await store.add_subscription(
+                    guild_id=self.discord.guild.id, channel_id=channel.id, query=ALERT_QUERY,
+                    normalized=check_alert_query(ALERT_QUERY).normalized(), created_by=self.discord.admin.id,
+                    max_per_channel=25, max_per_guild=100,
+                )
+                self.alert_channels.append(channel)
+        finally:
+            await store.close()
+
+    def publish_alert_papers(self, count: int) -> None:
+        """Put `count` new papers matching the alert on today's Daily Papers list."""
+        today = dt.datetime.now(dt.UTC).date()
+        for _ in range(count):
+            number = 1000 + len(self.alert_items)
+            self.alert_items.append(make_daily_item(
+                f"2606.{number:05d}", f"Crash recovery study {number}", day=today, upvotes=number % 7,
+            ))
+        self.hf.set_day(today, self.alert_items)
+
+    def alert_ids(self) -> list[str]:
+        return [item["paper"]["id"] for item in self.alert_items]
+
+    def alerted(self, channel: FakeChannel) -> dict[str, int]:
+        """How often each alert paper was posted in a channel."""
+        text = "\n".join(m.text for m in self.discord.messages_in(channel))
+        return {paper_id: text.count(f"/papers/{paper_id})") for paper_id in self.alert_ids()}
+
     def process(self, name: str) -> BotProcess:
         return BotProcess(self.config, self.discord.token, self.tmp_path / f"{name}.log")
 
-    def completed_posts(self) -> int:
+    def completed_posts(self) -> list[RequestRecord]:
         """Message POSTs Discord has answered with success."""
-        return sum(1 for r in self.discord.requests_to("POST", POSTS) if r.status == 200)
+        return [r for r in self.discord.requests_to("POST", POSTS) if r.status == 200]
 
     def missing(self) -> list[FakeChannel]:
         """Channels without their digest yet."""
         return [c for c in self.channels if not self.discord.messages_in(c)]
+
+    def alerts_missing(self) -> list[FakeChannel]:
+        """Alert channels that have not been sent every alert paper yet."""
+        return [c for c in self.alert_channels if 0 in self.alerted(c).values()]
 
 
 @pytest.fixture
@@ -95,11 +142,12 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     config = write_config(
         tmp_path / "config.toml", discord_server, hf, database,
         scraper={"interval_minutes": 0.05, "backfill_days": 1, "max_requests_per_minute": 6000},
+        alerts={"hourly_cap_per_channel": 1000},
     )
     created = World(discord_server, hf, tmp_path, database, config, due)
     hf.set_day(created.papers_day, [
-        make_daily_item(f"2606.{i:05d}", f"Paper {i} on crash-safe delivery", day=created.papers_day, upvotes=10 + i,
-                        ai_summary=f"Summary {i}.")
+        make_daily_item(f"2606.{i:05d}", f"Paper {i} on exactly-once delivery", day=created.papers_day,
+                        upvotes=10 + i, ai_summary=f"Summary {i}.")
         for i in range(8)
     ])
     try:
@@ -118,10 +166,10 @@ def db_check(config: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-async def pending_digests(database: Path) -> list[Any]:
+async def open_deliveries(database: Path) -> list[Any]:
     store = await Store.open(database, migrate=False)
     try:
-        return [d for d in await store.open_deliveries(["digest"])]
+        return await store.open_deliveries(["digest", BATCH_KIND])
     finally:
         await store.close()
 
@@ -130,11 +178,13 @@ async def pending_digests(database: Path) -> list[Any]:
 
 
 ROUNDS = 20
-CHANNELS_PER_ROUND = 6
+DIGEST_CHANNELS_PER_ROUND = 6
+ALERT_CHANNELS = 5
+ALERT_PAPERS_PER_ROUND = 2
 
 
 async def wait_for_kill_moment(world: World, rng: random.Random) -> str:
-    """Wait for a random moment of this run: mostly in the middle of the fan-out, sometimes in start-up."""
+    """Wait for a random moment of this run: mostly in the middle of posting, sometimes in start-up."""
     discord_server = world.discord
     if rng.random() < 0.2:
         # After the n-th call to Discord: logging in, fetching the application, the gateway, command sync.
@@ -143,18 +193,24 @@ async def wait_for_kill_moment(world: World, rng: random.Random) -> str:
             lambda: len(discord_server.requests) >= calls, 30, lambda: "start-up requests"
         )
         return "start-up"
-    # Right after Discord accepted the k-th post: the bot may not have recorded it yet.
-    posts = world.completed_posts() + rng.randint(1, len(world.missing()))
-    await discord_server.notifier.wait_for(lambda: world.completed_posts() >= posts, 30, lambda: "posts")
-    return "fan-out"
+    # Right after Discord accepted the k-th post of this run: the bot may not have recorded it yet.
+    owed = len(world.missing()) + len(world.alerts_missing())
+    posts = len(world.completed_posts()) + rng.randint(1, owed)
+    await discord_server.notifier.wait_for(lambda: len(world.completed_posts()) >= posts, 30, lambda: "posts")
+    last = int(world.completed_posts()[-1].path.split("/")[2])
+    return "alert delivery" if last in {c.id for c in world.alert_channels} else "digest fan-out"
 
 
 @pytest.mark.slow
-async def test_kill_9_during_digest_fan_out_20_times_loses_and_duplicates_nothing(world: World) -> None:
+async def test_kill_9_during_digest_fan_out_and_alert_delivery_20_times_loses_and_duplicates_nothing(
+    world: World,
+) -> None:
     rng = random.Random(SEED)
-    kills = {"fan-out": 0, "start-up": 0}
+    kills = {"digest fan-out": 0, "alert delivery": 0, "start-up": 0}
+    await world.add_alert_channels(ALERT_CHANNELS)
     for round_number in range(ROUNDS):
-        await world.add_digest_channels(CHANNELS_PER_ROUND)
+        await world.add_digest_channels(DIGEST_CHANNELS_PER_ROUND)
+        world.publish_alert_papers(ALERT_PAPERS_PER_ROUND)
         process = await world.process(f"round-{round_number}").start()
         try:
             kills[await wait_for_kill_moment(world, rng)] += 1
@@ -164,24 +220,32 @@ async def test_kill_9_during_digest_fan_out_20_times_loses_and_duplicates_nothin
     # The last start is left alone: it finishes what every killed one left behind.
     process = await world.process("final").start()
     try:
-        await world.discord.notifier.wait_for(lambda: not world.missing(), 30, lambda: "every digest")
+        await world.discord.notifier.wait_for(
+            lambda: not world.missing() and not world.alerts_missing(), 30, lambda: "every digest and alert"
+        )
 
         async def settled() -> bool:
-            return await pending_digests(world.database) == []
+            return await open_deliveries(world.database) == []
 
-        await eventually(settled, timeout=20, what="no open digest deliveries")
+        await eventually(settled, timeout=20, what="no open deliveries")
         process.signal(signal.SIGTERM)
         assert await process.wait(timeout=10) == 0
     finally:
         await process.stop()
-    counts = {c.id: len(world.discord.messages_in(c)) for c in world.channels}
-    assert set(counts.values()) == {1}, {k: v for k, v in counts.items() if v != 1}
+    digests = {c.name: len(world.discord.messages_in(c)) for c in world.channels}
+    assert set(digests.values()) == {1}, {name: n for name, n in digests.items() if n != 1}
+    for channel in world.alert_channels:
+        assert set(world.alerted(channel).values()) == {1}, (channel.name, world.alerted(channel))
     store = await Store.open(world.database, migrate=False)
     try:
         for channel in world.channels:
             delivery = await store.get_delivery(channel.id, "digest", world.papers_day.isoformat())
             assert delivery is not None and delivery.status == "sent"
             assert delivery.message_id == world.discord.messages_in(channel)[0].id
+        for channel in world.alert_channels:
+            for paper_id in world.alert_ids():
+                alert = await store.get_delivery(channel.id, ALERT_KIND, paper_id)
+                assert alert is not None and alert.status == "sent", (channel.name, paper_id)
         assert await store.check() == []
     finally:
         await store.close()
@@ -189,10 +253,15 @@ async def test_kill_9_during_digest_fan_out_20_times_loses_and_duplicates_nothin
     assert check.returncode == 0 and "ok" in check.stdout, check.stderr
     stats = world.discord.stats
     assert stats.rate_limited_global == 0
-    record_faults("kill -9 (digest fan-out)", ROUNDS, restarts=ROUNDS + 1, channels=len(world.channels),
-                  digests_posted=stats.messages_created, duplicates=0, nonce_dedupes=stats.nonce_dedupes,
-                  fan_out_kills=kills["fan-out"], start_up_kills=kills["start-up"],
-                  history_checks=len(world.discord.requests_to("GET", POSTS)))
+    alerts_posted = sum(len(world.discord.messages_in(c)) for c in world.alert_channels)
+    record_faults(
+        "kill -9", ROUNDS, restarts=ROUNDS, digest_channels=len(world.channels),
+        digests_posted=len(world.channels), alert_channels=len(world.alert_channels),
+        alert_papers=len(world.alert_items), alerts_delivered=len(world.alert_channels) * len(world.alert_items),
+        alert_messages=alerts_posted, duplicates=0, lost=0, nonce_dedupes=stats.nonce_dedupes,
+        history_checks=len(world.discord.requests_to("GET", POSTS)),
+        **{f"kills_{kind.replace(' ', '_').replace('-', '_')}": n for kind, n in kills.items()},
+    )
 
 
 # ================================================================ SIGTERM
@@ -205,7 +274,7 @@ async def test_sigterm_during_a_fan_out_leaves_every_digest_sent_or_pending_and_
     await world.add_digest_channels(40)
     process = await world.process("first").start()
     try:
-        await world.discord.notifier.wait_for(lambda: world.completed_posts() >= 10, 30, lambda: "10 posts")
+        await world.discord.notifier.wait_for(lambda: len(world.completed_posts()) >= 10, 30, lambda: "10 posts")
         process.signal(signal.SIGTERM)
         assert await process.wait(timeout=10) == 0
     finally:
@@ -234,7 +303,7 @@ async def test_sigterm_during_a_fan_out_leaves_every_digest_sent_or_pending_and_
         await world.discord.notifier.wait_for(lambda: not world.missing(), 30, lambda: "every digest")
 
         async def settled() -> bool:
-            return await pending_digests(world.database) == []
+            return await open_deliveries(world.database) == []
 
         await eventually(settled, timeout=20, what="no open digest deliveries")
         process.signal(signal.SIGTERM)
@@ -351,7 +420,8 @@ async def test_a_full_disk_is_reported_clearly_loses_nothing_and_the_digest_post
     assert delivery is not None
     messages = harness.discord.messages_in(harness.channel)
     assert len(messages) == len(delivery.parts) and len({m.nonce for m in messages}) == len(messages)
-    record_faults("full disk", 1)
+    refused = sum(1 for r in caplog.records if r.exc_info and "is full" in str(r.exc_info[1]))
+    record_faults("full disk (refused writes)", refused)
     check = db_check(write_db_config(harness))
     assert check.returncode == 0 and "ok" in check.stdout, check.stderr
 

@@ -12,7 +12,6 @@ import datetime as dt
 import json
 import logging
 import os
-import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -27,6 +26,7 @@ from bot.models import DigestSettings
 from bot.scrape import Scraper
 from bot.sources.http import make_http_client
 from bot.sources.huggingface import HuggingFaceSource
+from bot.store import Store
 from tests.fakes.discord_fixtures import LabDiscord, make_lab_discord
 from tests.fakes.harness import BotHarness, eventually, wait_until
 from tests.fakes.hf_items import make_daily_item
@@ -335,6 +335,36 @@ async def test_a_5xx_burst_delays_the_digest_which_arrives_once_after_recovery(h
     assert f"last: {key} posted" in await digest_show(harness)
 
 
+async def test_a_5xx_burst_delays_an_alert_which_arrives_once_after_recovery(harness: BotHarness) -> None:
+    added = await harness.discord.slash("alerts", "add", as_user=harness.admin, channel=harness.channel,
+                                        query="sparse routing")
+    await added.wait_final()
+    assert "added" in added.text, added.text
+    serve_day(harness)
+    harness.discord.fail_next_posts(3, status=503)
+    await harness.scrape()
+    store = harness.store
+    for attempt in (1, 2, 3):
+
+        async def retry_scheduled(attempt: int = attempt) -> bool:
+            batch = await store.latest_delivery(harness.channel.id, "alert_batch")
+            return (batch is not None and batch.attempts == attempt and batch.next_attempt_at is not None
+                    and batch.next_attempt_at > harness.clock.now())
+
+        await eventually(retry_scheduled, what=f"alert retry {attempt} to be scheduled")
+        assert harness.discord.messages_in(harness.channel) == []
+        harness.clock.advance(dt.timedelta(minutes=1))
+    (posted,) = await harness.discord.wait_for_messages(harness.channel, 1)
+    record_faults("discord 5xx (alert)", harness.discord.stats.injected_failures)
+    assert all(posted.text.count(f"/papers/2606.{i:05d})") == 1 for i in range(5))
+    await harness.scrape()  # the same papers again: nothing new to say
+    harness.clock.advance(dt.timedelta(minutes=30))
+    await scheduler_idle(harness)
+    assert len(harness.discord.messages_in(harness.channel)) == 1
+    batch = await store.latest_delivery(harness.channel.id, "alert_batch")
+    assert batch is not None and batch.status == "sent" and batch.attempts == 4
+
+
 @pytest.mark.parametrize(("code", "reconnects_by"), [(1000, "resume"), (4009, "identify")])
 async def test_gateway_closes_are_survived_and_commands_still_answered(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch, code: int, reconnects_by: str
@@ -455,11 +485,9 @@ async def test_paperboy_run_exits_1_when_the_gateway_refuses_a_revoked_token(
 
 
 @pytest.mark.slow
-async def test_paperboy_run_exits_1_on_a_401_mid_run_and_the_next_start_posts_the_digest(
+async def test_paperboy_run_exits_1_on_a_401_mid_run_and_keeps_the_digest_open(
     world: tuple[LabDiscord, FakeHuggingFace], tmp_path: Path
 ) -> None:
-    from bot.store import Store
-
     discord_server, hf = world
     channel = discord_server.papers
     store = await Store.open(tmp_path / "paperboy.db")
@@ -478,14 +506,13 @@ async def test_paperboy_run_exits_1_on_a_401_mid_run_and_the_next_start_posts_th
         await process.stop()
     record_faults("revoked token (REST 401), process", 1)
     assert code == 1 and CLEAR_LINE in process.output
-    assert "Traceback" not in process.output
+    assert "Traceback" not in process.output and discord_server.token not in process.output
     assert discord_server.messages_in(channel) == []
-    discord_server.accept_token()
-    process = await start_process(tmp_path, discord_server, hf)
+    store = await Store.open(tmp_path / "paperboy.db")
     try:
-        await discord_server.wait_for_messages(channel, 1, timeout=20)
+        (delivery,) = await store.open_deliveries(["digest"])
+        assert delivery.channel_id == channel.id and "401" in (delivery.error or "")
+        settings = await store.get_digest_settings(channel.id)
+        assert settings is not None and settings.enabled
     finally:
-        process.signal(signal.SIGTERM)
-        await process.wait(timeout=10)
-        await process.stop()
-    assert len(discord_server.messages_in(channel)) == 1
+        await store.close()

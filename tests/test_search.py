@@ -284,14 +284,15 @@ async def test_title_index_follows_the_store(store: Store, monkeypatch: pytest.M
 
 def test_title_index_prefers_the_closest_title() -> None:
     index = TitleIndex()
-    index.add([("a", "Attention Is All You Need"), ("b", "Attention Is Not All You Need"),
-               ("c", "All You Need Is Love")])
-    assert index.match("attention is all you need")[0][0] == "a"
-    assert index.match("atention is not al you need")[0][0] == "b"
-    assert index.complete("all you")[0][0] == "c"
-    index.add([("c", "Something Else Entirely")])
-    assert index.title("c") == "Something Else Entirely"
-    assert all(pid != "c" for pid, _ in index.complete("all you need is"))
+    index.add([(1, "Attention Is All You Need"), (2, "Attention Is Not All You Need"),
+               (3, "All You Need Is Love")])
+    assert index.match("attention is all you need")[0][0] == 1
+    assert index.match("atention is not al you need")[0][0] == 2
+    assert index.complete("all you")[0] == 3
+    assert index.words_held(2, frozenset({"attent", "need", "love"})) == 2
+    index.add([(3, "Something Else Entirely")])
+    assert 3 not in index.complete("all you need is")
+    assert index.words_held(3, frozenset({"love"})) == 0
     assert len(index) == 3
 
 

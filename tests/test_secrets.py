@@ -78,6 +78,10 @@ async def test_token_stays_out_of_debug_logs_replies_and_status_in_process(
     replies.append(await server.slash("boom", as_user=harness.member, channel=harness.channel))  # a bug
     replies.append(await server.slash("digest", "set", as_user=harness.admin, channel=harness.channel,
                                       time="09:00"))
+    replies.append(await server.slash("alerts", "add", as_user=harness.admin, channel=harness.channel,
+                                      query="routing"))
+    replies.append(await server.slash("alerts", "test", as_user=harness.member, channel=harness.channel,
+                                      query="routing"))
     server.fail_next_posts(1, status=403, code=50013, message="Missing Permissions")
     replies.append(await server.slash("digest", "now", as_user=harness.admin, channel=harness.channel))
     assert "Could not post" in (await replies[-1].wait_final()).text

@@ -1,4 +1,4 @@
-"""Reads the keyword alerts need: papers added since a mark, alert counts for the hourly cap, digest posts."""
+"""Reads the keyword alerts need: papers newly listed, alert counts for the hourly cap, digest posts."""
 
 from __future__ import annotations
 
@@ -12,19 +12,35 @@ from bot.store.papers import PAPER_COLUMNS, paper_from_row
 log = logging.getLogger(__name__)
 
 _CHUNK = 500
+_P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
 
 
 class AlertsMixin(StoreBase):
     """Queries over papers and deliveries on behalf of the alerts."""
 
-    async def papers_after_rowid(self, after: int, limit: int = 5000) -> list[tuple[int, Paper]]:
-        """(rowid, paper) of papers first stored after row `after`, oldest first, at most `limit`."""
+    async def first_listed_since(
+        self, since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000
+    ) -> list[tuple[str, Paper]]:
+        """(when first listed, paper) for papers whose first Daily Papers entry was recorded at or after
+        `since` (a stored instant), ordered by that instant then id, starting after `after`, at most `limit`."""
+        first_after, id_after = after
         async with self._db.execute(
-            f"SELECT rowid, {PAPER_COLUMNS} FROM papers WHERE rowid > ? ORDER BY rowid LIMIT ?",
-            (after, limit),
+            f"SELECT e.first, {_P_COLUMNS} FROM ("
+            "  SELECT paper_id, min(first_seen) AS first FROM daily_entries"
+            "  WHERE paper_id IN (SELECT paper_id FROM daily_entries WHERE first_seen >= ?)"
+            "  GROUP BY paper_id HAVING min(first_seen) >= ?"
+            ") e JOIN papers p ON p.id = e.paper_id "
+            "WHERE e.first > ? OR (e.first = ? AND e.paper_id > ?) ORDER BY e.first, e.paper_id LIMIT ?",
+            (since, since, first_after, first_after, id_after, limit),
         ) as cursor:
             rows = await cursor.fetchall()
-        return [(int(row[0]), paper_from_row(tuple(row)[1:])) for row in rows]
+        return [(str(row[0]), paper_from_row(tuple(row)[1:])) for row in rows]
+
+    async def last_listed_at(self) -> str | None:
+        """When the latest Daily Papers entry was first recorded (a stored instant), if any."""
+        async with self._db.execute("SELECT max(first_seen) FROM daily_entries") as cursor:
+            row = await cursor.fetchone()
+        return str(row[0]) if row and row[0] is not None else None
 
     async def recent_papers(self, limit: int) -> list[Paper]:
         """The `limit` papers stored last, newest first."""

@@ -32,8 +32,6 @@ _ORDERS = {
     "new": "day IS NULL, day DESC, upvotes DESC, rid DESC",
     "top": "upvotes DESC, day IS NULL, day DESC, rid DESC",
 }
-# Extra rows ranked by bm25 alone before ties are broken by upvotes and day.
-_TIE_MARGIN = 50
 _COMPARISONS = frozenset({"=", ">", ">=", "<", "<="})
 
 _probe_lock = threading.Lock()
@@ -42,10 +40,10 @@ _probe_db: sqlite3.Connection | None = None
 
 @dataclass(frozen=True, slots=True)
 class SearchSpec:
-    """One search as the store runs it: an FTS5 expression, plain filters, an order and a page.
+    """One search as the store runs it in SQL: an FTS5 expression, plain filters, an order and a page.
 
     `match` None means no text condition; `exclude` True means papers that do NOT match `match`.
-    Filters are (field, op, value) with field in upvotes | day | code; `skip_ids` are left out.
+    Filters are (field, op, value) with field in upvotes | day | code.
     """
 
     match: str | None = None
@@ -55,11 +53,17 @@ class SearchSpec:
     limit: int = 10
     offset: int = 0
     weights: tuple[float, float, float, float, float] = (10.0, 6.0, 4.0, 1.0, 1.0)
-    skip_ids: tuple[str, ...] = ()
-    min_rowid: int | None = None  # only papers stored at or after this rowid (a window of recent matches)
-    # Relevance without bm25: papers matching this FTS5 expression first, then by upvotes and day.
-    # bm25 reads every posting of every word to weigh them, which a very common word makes slow.
-    boost: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """A paper matching a text query, with what ranking and filters need (rowid is papers.rowid)."""
+
+    rowid: int
+    score: float  # bm25 (lower is better) when asked for, else 0
+    upvotes: int
+    day: str | None  # ISO date
+    has_code: bool
 
 
 def _filter_sql(field: str, op: str, value: object, table: str) -> tuple[str, list[object]]:
@@ -92,7 +96,7 @@ class _Plan:
     params: list[object]
 
 
-def _plan(spec: SearchSpec, *, with_filters: bool = True) -> _Plan:
+def _plan(spec: SearchSpec) -> _Plan:
     if spec.match is not None and not spec.exclude:
         plan = _Plan(
             "papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid", "s", "papers_fts.rowid",
@@ -106,102 +110,75 @@ def _plan(spec: SearchSpec, *, with_filters: bool = True) -> _Plan:
     else:
         # The papers table has indexes on day and upvotes for listing by filters alone.
         plan = _Plan("papers p", "p", "p.rowid", [], [])
-    if with_filters:
-        for field, op, value in spec.filters:
-            sql, values = _filter_sql(field, op, value, plan.table)
-            plan.conditions.append(sql)
-            plan.params.extend(values)
-    if spec.skip_ids:
-        marks = ",".join("?" * len(spec.skip_ids))
-        plan.conditions.append(f"{plan.rowid} NOT IN (SELECT rowid FROM papers WHERE id IN ({marks}))")
-        plan.params.extend(spec.skip_ids)
-    if spec.min_rowid is not None:
-        # On the FTS rowid, which FTS5 turns into a seek.
-        plan.conditions.append(f"{plan.rowid} >= ?")
-        plan.params.append(spec.min_rowid)
+    for field, op, value in spec.filters:
+        sql, values = _filter_sql(field, op, value, plan.table)
+        plan.conditions.append(sql)
+        plan.params.extend(values)
     return plan
 
 
 class SearchMixin(StoreBase):
-    """Search queries: a page of papers, the number of matches, titles for fuzzy lookup, trending."""
+    """Search queries: pages and counts, text matches in bulk, titles for fuzzy lookup, trending."""
 
     async def search_page(self, spec: SearchSpec) -> list[Paper]:
-        """The papers on the page described by `spec`, in its order."""
+        """The papers on the page described by `spec`, in its order (relevance is bm25 for text)."""
         ranked = spec.sort == "relevance" and spec.match is not None and not spec.exclude
-        boosted = ranked and spec.boost is not None
         sort = spec.sort if spec.sort in _ORDERS and (ranked or spec.sort != "relevance") else "top"
-        if ranked and not boosted and not spec.filters:
-            hits_sql, hit_params = self._ranked_hits(spec)
-            page = [spec.limit, spec.offset]
-        else:
-            plan = _plan(spec)
-            score_params: list[object] = []
-            if boosted:
-                score = (
-                    f"-({plan.rowid} IN "
-                    "(SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? AND rowid >= ?))"
-                )
-                score_params = [spec.boost, spec.min_rowid or 0]
-            elif ranked:
-                score, score_params = "bm25(papers_fts, ?, ?, ?, ?, ?)", list(spec.weights)
-            else:
-                score = "0"
-            # Sort small rows, then read the full rows of the page only.
-            hits_sql = (
-                f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
-                f"{plan.table}.day AS day FROM {plan.source} "
-                f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {_ORDERS[sort]} LIMIT ? OFFSET ?"
-            )
-            hit_params = [*score_params, *plan.params, spec.limit, spec.offset]
-            page = [spec.limit, 0]
+        plan = _plan(spec)
+        score, score_params = ("bm25(papers_fts, ?, ?, ?, ?, ?)", list(spec.weights)) if ranked else ("0", [])
+        # Sort small rows, then read the full rows of the page only.
+        hits_sql = (
+            f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
+            f"{plan.table}.day AS day FROM {plan.source} "
+            f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {_ORDERS[sort]} LIMIT ? OFFSET ?"
+        )
         sql = (
             f"SELECT {_P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
-            f"ORDER BY {', '.join('hit.' + key for key in _ORDERS[sort].split(', '))} LIMIT ? OFFSET ?"
+            f"ORDER BY {', '.join('hit.' + key for key in _ORDERS[sort].split(', '))}"
         )
-        async with self._db.execute(sql, [*hit_params, *page]) as cursor:
+        async with self._db.execute(sql, [*score_params, *plan.params, spec.limit, spec.offset]) as cursor:
             rows = await cursor.fetchall()
         return [paper_from_row(row) for row in rows]
 
-    @staticmethod
-    def _ranked_hits(spec: SearchSpec) -> tuple[str, list[object]]:
-        """Rank by bm25 in the index alone (no join per match), keeping a margin for ties."""
-        assert spec.match is not None
-        conditions = ["papers_fts MATCH ?"]
-        params: list[object] = [*spec.weights, spec.match]
-        if spec.skip_ids:
-            marks = ",".join("?" * len(spec.skip_ids))
-            conditions.append(f"papers_fts.rowid NOT IN (SELECT rowid FROM papers WHERE id IN ({marks}))")
-            params.extend(spec.skip_ids)
-        if spec.min_rowid is not None:
-            conditions.append("papers_fts.rowid >= ?")
-            params.append(spec.min_rowid)
-        params.append(spec.offset + spec.limit + _TIE_MARGIN)
-        inner = (
-            "SELECT papers_fts.rowid AS rid, bm25(papers_fts, ?, ?, ?, ?, ?) AS score FROM papers_fts "
-            f"WHERE {' AND '.join(conditions)} ORDER BY score LIMIT ?"
-        )
-        return (
-            "SELECT f.rid AS rid, f.score AS score, s.upvotes AS upvotes, s.day AS day "
-            f"FROM ({inner}) AS f JOIN paper_stats s ON s.paper_rowid = f.rid",
-            params,
-        )
-
-    async def search_count(self, spec: SearchSpec, *, cap: int | None = None) -> int:
-        """How many papers match `spec` (its page and order ignored), counting no further than `cap`."""
+    async def search_count(self, spec: SearchSpec) -> int:
+        """How many papers match `spec` (its page and order ignored)."""
         plan = _plan(spec)
         source = plan.source
         if spec.match is not None and not spec.exclude and not spec.filters:
             source = "papers_fts"  # the index alone knows the count; skip the join
-        where = " AND ".join(plan.conditions) or "1"
-        params = list(plan.params)
-        if cap is None:
-            sql = f"SELECT count(*) FROM {source} WHERE {where}"
-        else:
-            sql = f"SELECT count(*) FROM (SELECT 1 FROM {source} WHERE {where} LIMIT ?)"
-            params.append(cap)
-        async with self._db.execute(sql, params) as cursor:
+        async with self._db.execute(
+            f"SELECT count(*) FROM {source} WHERE {' AND '.join(plan.conditions) or '1'}", plan.params
+        ) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
+
+    async def match_hits(
+        self,
+        match: str,
+        *,
+        limit: int,
+        before_rowid: int | None = None,
+        weights: Sequence[float] | None = None,
+    ) -> list[Hit]:
+        """Up to `limit` papers matching `match`, most recently stored first, stored before `before_rowid`.
+
+        With `weights` (one per papers_fts column) each hit's score is its bm25 rank.
+        """
+        score = "bm25(papers_fts, ?, ?, ?, ?, ?)" if weights is not None else "0"
+        params: list[object] = [*(weights or ()), match]
+        bound = ""
+        if before_rowid is not None:
+            bound = "AND papers_fts.rowid < ?"
+            params.append(before_rowid)
+        params.append(limit)
+        async with self._db.execute(
+            f"SELECT papers_fts.rowid, {score}, s.upvotes, s.day, s.has_code "
+            "FROM papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid "
+            f"WHERE papers_fts MATCH ? {bound} ORDER BY papers_fts.rowid DESC LIMIT ?",
+            params,
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [Hit(int(r[0]), float(r[1]), int(r[2]), r[3], bool(r[4])) for r in rows]
 
     async def match_counts(self, matches: Sequence[str], cap: int) -> list[int]:
         """For each FTS5 expression, how many papers match it, counting no further than `cap`."""
@@ -215,30 +192,55 @@ class SearchMixin(StoreBase):
             row = await cursor.fetchone()
         return [int(v) for v in row] if row else [0] * len(matches)
 
-    async def match_window_start(self, match: str, window: int) -> int | None:
-        """The rowid of the `window`-th most recently stored paper matching `match`; None if fewer match."""
-        async with self._db.execute(
-            "SELECT rowid FROM papers_fts WHERE papers_fts MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
-            (match, window - 1),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else None
+    async def papers_by_rowid(self, rowids: Sequence[int]) -> dict[int, Paper]:
+        """The papers with these rowids (missing ones left out)."""
+        found: dict[int, Paper] = {}
+        for start in range(0, len(rowids), 500):
+            chunk = list(rowids[start : start + 500])
+            async with self._db.execute(
+                f"SELECT rowid, {PAPER_COLUMNS} FROM papers WHERE rowid IN ({','.join('?' * len(chunk))})",
+                chunk,
+            ) as cursor:
+                for row in await cursor.fetchall():
+                    found[int(row[0])] = paper_from_row(tuple(row)[1:])
+        return found
 
-    async def paper_titles(self, after_rowid: int = 0) -> list[tuple[int, str, str]]:
-        """(rowid, id, title) of every paper stored after `after_rowid`, in rowid order."""
+    async def ids_and_titles(self, rowids: Sequence[int]) -> dict[int, tuple[str, str]]:
+        """(id, title) of the papers with these rowids."""
+        if not rowids:
+            return {}
         async with self._db.execute(
-            "SELECT rowid, id, title FROM papers WHERE rowid > ? ORDER BY rowid", (after_rowid,)
+            f"SELECT rowid, id, title FROM papers WHERE rowid IN ({','.join('?' * len(rowids))})", list(rowids)
+        ) as cursor:
+            return {int(r[0]): (str(r[1]), str(r[2])) for r in await cursor.fetchall()}
+
+    async def ids_with_prefix(self, prefix: str, limit: int) -> list[tuple[str, str]]:
+        """(id, title) of the papers whose id starts with `prefix`, in id order."""
+        async with self._db.execute(
+            "SELECT id, title FROM papers WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+            (prefix, prefix + "\U0010ffff", limit),
+        ) as cursor:
+            return [(str(r[0]), str(r[1])) for r in await cursor.fetchall()]
+
+    async def paper_titles(self, after_rowid: int = 0) -> list[tuple[int, str]]:
+        """(rowid, title) of every paper stored after `after_rowid`."""
+        params: tuple[int, ...] = ()
+        if after_rowid == 0:
+            # All of them: the title index holds rowid and title, and is far smaller than the table.
+            sql = "SELECT rowid, title FROM papers INDEXED BY papers_title_nocase"
+        else:
+            sql, params = "SELECT rowid, title FROM papers WHERE rowid > ? ORDER BY rowid", (after_rowid,)
+        async with self._db.execute(sql, params) as cursor:
+            rows = await cursor.fetchall()
+        return [(int(r[0]), str(r[1])) for r in rows]
+
+    async def titles_updated_since(self, since: str) -> list[tuple[int, str]]:
+        """(rowid, title) of papers whose row changed at or after the ISO instant `since`."""
+        async with self._db.execute(
+            "SELECT rowid, title FROM papers WHERE updated_at >= ? ORDER BY rowid", (since,)
         ) as cursor:
             rows = await cursor.fetchall()
-        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
-
-    async def titles_updated_since(self, since: str) -> list[tuple[int, str, str]]:
-        """(rowid, id, title) of papers whose row changed at or after the ISO instant `since`."""
-        async with self._db.execute(
-            "SELECT rowid, id, title FROM papers WHERE updated_at >= ? ORDER BY rowid", (since,)
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [(int(r[0]), str(r[1]), str(r[2])) for r in rows]
+        return [(int(r[0]), str(r[1])) for r in rows]
 
     async def paper_rowid_high_mark(self) -> int:
         """The largest rowid in `papers` (0 when empty): grows whenever a paper is added."""
