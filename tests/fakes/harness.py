@@ -165,6 +165,8 @@ class BotHarness:
             await self.bot.close()
         if self._task is not None:
             await asyncio.wait({self._task}, timeout=READY_TIMEOUT)
+            if self._task.done() and not self._task.cancelled() and self._task.exception() is not None:
+                log.info("the bot stopped with %r", self._task.exception())
         self.bot, self._task = None, None
 
     async def restart(self) -> PaperBot:
