@@ -31,8 +31,6 @@ from cogs.digest import require_bot_can_post, require_guild_text_channel, requir
 
 log = logging.getLogger(__name__)
 
-CURSOR_KEY = "alerts_listed_cursor"  # when the newest paper looked at was first listed on Daily Papers
-CURSOR_OVERLAP = dt.timedelta(minutes=2)
 PAPERS_PER_PASS = 5000
 LEARN_FROM_PAPERS = 500  # recent papers whose terms tell the matcher which words are rare
 DELIVERY_CONCURRENCY = 20
@@ -196,30 +194,24 @@ class AlertsCog(commands.Cog):
         async with self._pass_lock:
             now = self.bot.clock.now()
             cursor = await self._cursor()
-            # Re-read a little before the cursor: a scrape that stamped its rows before the last pass may
-            # have committed after it. A paper seen twice is not alerted twice (the delivery rows see to
-            # that), nor to alerts created after it was listed.
-            since = ""
-            if cursor:
-                since = (dt.datetime.fromisoformat(cursor) - CURSOR_OVERLAP).isoformat(timespec="seconds")
             moved = await store.get_papers([p.id for p in changed]) if changed else []
+            looked_at: list[tuple[str, str]] = []
             after = ("", "")
-            newest = cursor
             while True:
-                rows = await store.first_listed_since(since, after=after, limit=PAPERS_PER_PASS)
+                rows = await store.first_listed_since(cursor.reread_from, after=after, limit=PAPERS_PER_PASS)
+                looked_at += [(first, paper.id) for first, paper in rows]
+                fresh = [paper for _, paper in rows if paper.id not in cursor.seen]
                 listed_at = {paper.id: dt.datetime.fromisoformat(first) for first, paper in rows}
-                fresh = [paper for _, paper in rows]
                 new_count += len(fresh)
                 if fresh or moved:
                     claimed += await self._claim_all(fresh, moved, listed_at, now)
                 moved = []
-                if rows:
-                    after = (rows[-1][0], rows[-1][1].id)
-                    newest = max(newest, rows[-1][0])
                 if len(rows) < PAPERS_PER_PASS:
                     break
-            if newest != cursor:
-                await store.set_meta(CURSOR_KEY, newest)
+                after = (rows[-1][0], rows[-1][1].id)
+            advanced = cursor.advance(looked_at)
+            if advanced != cursor:
+                await store.set_meta(alerts.CURSOR_KEY, advanced.to_text())
         if claimed:
             log.info("alerts: %d channel post(s) for %d listed and %d changed papers", len(claimed), new_count,
                      len(changed))
@@ -245,15 +237,17 @@ class AlertsCog(commands.Cog):
                 claimed.append(delivery)
         return claimed
 
-    async def _cursor(self) -> str:
-        """When the newest paper the alerts have looked at was first listed ("" when none yet). The first
-        time, the newest listing in the cache: papers cached before alerts existed are not news."""
-        stored = await self.bot.store.get_meta(CURSOR_KEY)
+    async def _cursor(self) -> alerts.ListingCursor:
+        """How far the alerts have looked. The first time, up to the newest listing in the cache: papers
+        cached before alerts existed are not news."""
+        stored = await self.bot.store.get_meta(alerts.CURSOR_KEY)
         if stored is not None:
-            return stored
-        latest = await self.bot.store.last_listed_at() or ""
-        await self.bot.store.set_meta(CURSOR_KEY, latest)
-        return latest
+            return alerts.ListingCursor.from_text(stored)
+        start = alerts.ListingCursor(await self.bot.store.last_listed_at() or "")
+        recent = await self.bot.store.first_listed_since(start.reread_from)
+        cursor = start.advance((first, paper.id) for first, paper in recent)
+        await self.bot.store.set_meta(alerts.CURSOR_KEY, cursor.to_text())
+        return cursor
 
     async def _match(
         self, subscriptions: list[Subscription], fresh: list[Paper], moved: list[Paper],

@@ -300,6 +300,17 @@ def test_an_upvote_crossing_is_news_to_alerts_created_after_the_listing() -> Non
     assert set(group_by_channel(matcher.match([crossed], [crossed]), listed)) == {7, 8}
 
 
+def test_listing_cursor_rereads_a_little_and_remembers_what_it_saw() -> None:
+    start = alerts.ListingCursor()
+    assert start.reread_from == ""
+    cursor = start.advance([("2026-06-13T10:00:00+00:00", "a"), ("2026-06-13T10:05:00+00:00", "b"),
+                            ("2026-06-13T10:06:30+00:00", "c")])
+    assert cursor.at == "2026-06-13T10:06:30+00:00" and cursor.reread_from == "2026-06-13T10:04:30+00:00"
+    assert cursor.seen == {"b", "c"}  # "a" is before the window the next pass reads again
+    assert alerts.ListingCursor.from_text(cursor.to_text()) == cursor
+    assert cursor.advance([]) == cursor
+
+
 def test_plan_orders_by_upvotes_skips_alerted_papers_and_spills_over_the_cap() -> None:
     sub = subscription(1, "diffusion")
     matches = [(paper(n), [sub]) for n in (5, 40, 12, 30, 8)]

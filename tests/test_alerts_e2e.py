@@ -281,6 +281,9 @@ async def test_add_shows_recent_matches_and_test_is_private(harness: BotHarness)
     message = await reply(result)
     assert message.ephemeral and "2 cached papers of the last 3 days match" in message.text
     assert "Decoding Music" in message.text
+    # The alert does not announce the papers that were listed before it was added.
+    await scrape(harness)
+    assert posted(harness) == []
 
 
 async def test_bad_query_and_paper_links_are_refused_with_a_hint(harness: BotHarness) -> None:
