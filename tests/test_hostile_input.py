@@ -19,7 +19,7 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
-from bot.alerts import BATCH_KIND
+from bot.alerts import BATCH_KIND, CURSOR_KEY, ListingCursor
 from bot.query import MAX_QUERY_LENGTH
 from tests.fakes.discord_records import InteractionResult, RecordedMessage
 from tests.fakes.harness import BotHarness, eventually, wait_until
@@ -166,11 +166,12 @@ async def serve_corpus(harness: BotHarness) -> None:
 
 
 async def alerts_caught_up(harness: BotHarness) -> None:
-    """Wait until the alerts pass that follows a scrape has looked at every stored paper."""
-    high = str(await harness.store.paper_rowid_high_mark())
+    """Wait until the alerts pass that follows a scrape has looked at every listed paper."""
+    latest = await harness.store.last_listed_at() or ""
 
     async def caught_up() -> bool:
-        return await harness.store.get_meta("alerts_paper_rowid") == high
+        stored = await harness.store.get_meta(CURSOR_KEY)
+        return stored is not None and ListingCursor.from_text(stored).at == latest
 
     await eventually(caught_up, what="the alerts pass after the scrape")
 

@@ -25,10 +25,9 @@ from typing import Any
 import pytest
 
 from bot import digest as schedule
-from bot.alerts import ALERT_KIND, BATCH_KIND, check_alert_query
+from bot.alerts import ALERT_KIND, BATCH_KIND, CURSOR_KEY, ListingCursor, check_alert_query
 from bot.models import DigestSettings
 from bot.store import Store
-from cogs.alerts import CURSOR_KEY
 from tests.fakes.discord_fixtures import LabDiscord, make_lab_discord
 from tests.fakes.discord_model import FakeChannel
 from tests.fakes.discord_records import RequestRecord
@@ -84,7 +83,8 @@ class World:
         try:
             if await store.get_meta(CURSOR_KEY) is None:
                 # What the alerts' first pass records; set here so no paper races it in the first run.
-                await store.set_meta(CURSOR_KEY, await store.last_listed_at() or "")
+                cursor = ListingCursor(at=await store.last_listed_at() or "")
+                await store.set_meta(CURSOR_KEY, cursor.to_text())
             for _ in range(count):
                 channel = self.discord.add_text_channel(self.discord.guild, f"alerts-{len(self.alert_channels)}")
                 await store.add_subscription(
