@@ -418,7 +418,9 @@ class Search:
             )
         query = parse(query_text)
         if since is not None:
-            query = dataclasses.replace(query, root=And((query.root, Filter("day", ">=", since))))
+            # Flatten into the top-level AND: filters only compile to SQL from there.
+            parts = query.root.children if isinstance(query.root, And) else (query.root,)
+            query = dataclasses.replace(query, root=And((*parts, Filter("day", ">=", since))))
         compiled = query.fts()
         if compiled.match is None or compiled.exclude:
             # Filters alone, or every paper but some: the store's indexes order these.

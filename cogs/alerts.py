@@ -64,28 +64,6 @@ def describe_batch(delivery: Delivery) -> str:
     return f"last post failed: {delivery.error or delivery.status}"
 
 
-def _alerts_channel(
-    interaction: discord.Interaction[PaperBot], channel: discord.TextChannel | None
-) -> discord.TextChannel:
-    """The channel option or the current channel: a text channel of this server (said in alert terms)."""
-    try:
-        return require_guild_text_channel(interaction, channel)
-    except UserError as exc:
-        if interaction.guild is None:
-            raise
-        raise UserError("Pick a text channel of this server: alerts are posted in text channels.") from exc
-
-
-def _require_manager(interaction: discord.Interaction[PaperBot], channel: discord.TextChannel) -> None:
-    """Refuse unless the user may manage `channel` (needed to change its alerts)."""
-    try:
-        require_manage_channels(interaction, channel)
-    except UserError as exc:
-        raise UserError(
-            f"You need the Manage Channels permission in #{channel.name} to change its alerts."
-        ) from exc
-
-
 def preview_embed(results: alerts.Backtest, *, query: str, days: int) -> discord.Embed:
     """The newest matching papers of a backtest as one embed."""
     shown = results.papers[:PREVIEW_PAPERS]
@@ -346,8 +324,8 @@ class AlertsCog(commands.Cog):
         skip_digest_papers: bool = False,
     ) -> None:
         """Add a standing query to a channel and show what it would have matched lately."""
-        target = _alerts_channel(interaction, channel)
-        _require_manager(interaction, target)
+        target = require_guild_text_channel(interaction, channel, posts="alerts")
+        require_manage_channels(interaction, target, change="its alerts")
         require_bot_can_post(target)
         parsed = alerts.check_alert_query(query)
         assert interaction.guild_id is not None
@@ -407,7 +385,7 @@ class AlertsCog(commands.Cog):
             raise UserError(f"There is no alert #{id} in this server: `/alerts list` shows the numbers.")
         channel = guild.get_channel(subscription.channel_id)
         if isinstance(channel, discord.TextChannel):
-            _require_manager(interaction, channel)
+            require_manage_channels(interaction, channel, change="its alerts")
         elif not interaction.permissions.manage_channels:
             raise UserError("You need the Manage Channels permission to remove this alert.")
         removed = await self.bot.store.remove_subscription(id, guild_id=guild.id)
@@ -446,7 +424,7 @@ class AlertsCog(commands.Cog):
         self, interaction: discord.Interaction[PaperBot], channel: discord.TextChannel | None = None
     ) -> None:
         """List the subscriptions of one channel."""
-        target = _alerts_channel(interaction, channel)
+        target = require_guild_text_channel(interaction, channel, posts="alerts")
         subscriptions = await self.bot.store.list_subscriptions(channel_id=target.id)
         limit = self.bot.config.alerts.max_per_channel
         if not subscriptions:

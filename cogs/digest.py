@@ -30,7 +30,7 @@ _ZONES = sorted(zoneinfo.available_timezones())
 
 
 def require_guild_text_channel(
-    interaction: discord.Interaction[PaperBot], channel: discord.TextChannel | None
+    interaction: discord.Interaction[PaperBot], channel: discord.TextChannel | None, *, posts: str = "digests"
 ) -> discord.TextChannel:
     """The channel option, or the current channel; it must be a text channel of this guild."""
     guild = interaction.guild
@@ -38,17 +38,19 @@ def require_guild_text_channel(
         raise UserError("This command only works in a server channel.")
     target = channel if channel is not None else interaction.channel
     if not isinstance(target, discord.TextChannel):
-        raise UserError("Pick a text channel: digests can only be posted in text channels.")
+        raise UserError(f"Pick a text channel of this server: {posts} can only be posted in text channels.")
     if target.guild.id != guild.id:
         raise UserError("That channel belongs to another server: pick one of this server's channels.")
     return target
 
 
-def require_manage_channels(interaction: discord.Interaction[PaperBot], channel: discord.TextChannel) -> None:
+def require_manage_channels(
+    interaction: discord.Interaction[PaperBot], channel: discord.TextChannel, *, change: str = "its digest"
+) -> None:
     """Refuse unless the user may manage `channel`."""
     user = interaction.user
     if not isinstance(user, discord.Member) or not channel.permissions_for(user).manage_channels:
-        raise UserError(f"You need the Manage Channels permission in #{channel.name} to change its digest.")
+        raise UserError(f"You need the Manage Channels permission in #{channel.name} to change {change}.")
 
 
 def require_bot_can_post(channel: discord.TextChannel) -> None:

@@ -169,3 +169,12 @@ async def test_buttons_disable_after_the_timeout(harness: BotHarness) -> None:
     assert message is not None
     await wait_until(lambda: message.component("search:next").get("disabled") is True, what="disabled buttons")
     assert message.component("search:open").get("disabled") is True
+
+
+async def test_since_combines_with_the_query_filters(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="diffusion upvotes:>=20", since="2026-06-01", sort="top")
+    assert result.message is not None and not result.ephemeral
+    assert "5 results" in result.message.text and "number 24" in result.message.text
+    assert "number 19" not in result.message.text
