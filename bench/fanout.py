@@ -22,7 +22,7 @@ import httpx
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.client import PaperBot  # noqa: E402
-from bot.config import Config, DatabaseConfig, DiscordConfig, HuggingFaceConfig  # noqa: E402
+from bot.config import Config, DatabaseConfig, DiscordConfig, HuggingFaceConfig, ScraperConfig  # noqa: E402
 from bot.models import DigestSettings  # noqa: E402
 from bot.store import Store  # noqa: E402
 from tests.fakes.clock import ManualClock  # noqa: E402
@@ -49,6 +49,8 @@ async def run_once(channels: int, workdir: Path) -> dict[str, float | int | bool
                               gateway_url=discord_server.gateway_url),
         database=DatabaseConfig(path=str(workdir / f"fanout-{time.monotonic_ns()}.db")),
         huggingface=HuggingFaceConfig(base_url=hf.base_url),
+        # Only the fan-out is measured: no backfill, and no pacing of requests to the loopback source.
+        scraper=ScraperConfig(backfill_days=0, max_requests_per_minute=60000),
     )
     store = await Store.open(config.database.path)
     for channel in targets:

@@ -54,6 +54,7 @@ def everything_sent(harness: BotHarness) -> str:
 async def logged_harness(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> AsyncIterator[BotHarness]:
     """A harness whose whole life, login included, is captured at DEBUG on every logger."""
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="discord")  # an earlier `paperboy` run in this process may have raised it
     running = await BotHarness.create(tmp_path, extra_extensions=("tests.fakes.failing_cog",))
     try:
         yield running
