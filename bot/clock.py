@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from typing import Protocol
@@ -35,3 +36,25 @@ class SystemClock:
         while remaining > 0:
             await asyncio.sleep(min(remaining, 300.0))
             remaining = (when - self.now()).total_seconds()
+
+
+async def sleep_until_or_woken(clock: Clock, when: dt.datetime | None, wake: asyncio.Event) -> None:
+    """Return once `when` has passed (never, if None) or as soon as `wake` is set; `wake` starts cleared."""
+    wake.clear()
+    waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(wake.wait())]
+    if when is not None:
+        waiters.append(asyncio.ensure_future(clock.sleep_until(when)))
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+async def stop_task(task: asyncio.Task[None] | None) -> None:
+    """Cancel a background loop and wait until it has unwound."""
+    if task is None:
+        return
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import datetime as dt
 import logging
 
@@ -21,6 +20,7 @@ from discord.ext import commands
 
 from bot import alerts
 from bot.client import DiscordTransport, PaperBot, payload_to_part, send_ephemeral
+from bot.clock import sleep_until_or_woken, stop_task
 from bot.errors import UserError
 from bot.models import Delivery, Paper, Subscription
 from bot.outbox import Outcome, deliver, make_nonce
@@ -107,10 +107,7 @@ class AlertsCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         """Stop the loop."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     # ------------------------------------------------------------------ the loop
 
@@ -133,18 +130,7 @@ class AlertsCog(commands.Cog):
             except Exception:
                 log.exception("alerts retry pass failed; trying again in a minute")
                 next_at = self.bot.clock.now() + RETRY_PASS_AFTER
-            await self._sleep_until(next_at)
-
-    async def _sleep_until(self, when: dt.datetime | None) -> None:
-        self._wake.clear()
-        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self._wake.wait())]
-        if when is not None:
-            waiters.append(asyncio.ensure_future(self.bot.clock.sleep_until(when)))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+            await sleep_until_or_woken(self.bot.clock, next_at, self._wake)
 
     async def resume_due(self) -> None:
         """Deliver the alert posts left open (a crash, or Discord failing) whose retry is due."""

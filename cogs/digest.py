@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 import zoneinfo
@@ -15,6 +14,7 @@ from discord.ext import commands
 
 from bot import digest as schedule
 from bot.client import DiscordTransport, PaperBot, payload_to_part, send_ephemeral
+from bot.clock import sleep_until_or_woken, stop_task
 from bot.config import check_timezone, parse_hhmm
 from bot.errors import UserError
 from bot.models import DigestSettings, Paper
@@ -107,10 +107,7 @@ class DigestCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         """Stop the scheduler."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     # ------------------------------------------------------------------ scheduler
 
@@ -128,18 +125,7 @@ class DigestCog(commands.Cog):
             except Exception:
                 log.exception("digest scheduler pass failed; retrying in a minute")
                 next_due = self.bot.clock.now() + dt.timedelta(minutes=1)
-            await self._sleep_until(next_due)
-
-    async def _sleep_until(self, when: dt.datetime | None) -> None:
-        self._wake.clear()
-        waiters: list[asyncio.Future[object]] = [asyncio.ensure_future(self._wake.wait())]
-        if when is not None:
-            waiters.append(asyncio.ensure_future(self.bot.clock.sleep_until(when)))
-        try:
-            await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for waiter in waiters:
-                waiter.cancel()
+            await sleep_until_or_woken(self.bot.clock, next_due, self._wake)
 
     async def run_due(self) -> dt.datetime | None:
         """Post every digest that is due and not yet delivered; return when the next one is due."""

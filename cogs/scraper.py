@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 
 from discord.ext import commands
 
 from bot.client import PaperBot
+from bot.clock import stop_task
 from bot.scrape import ScrapeSummary
 
 log = logging.getLogger(__name__)
@@ -35,10 +35,7 @@ class ScraperCog(commands.Cog):
 
     async def cog_unload(self) -> None:
         """Stop the refresh loop."""
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await stop_task(self._task)
 
     async def _run(self) -> None:
         await self.bot.wait_until_ready()

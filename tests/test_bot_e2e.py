@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import package_version
-from tests.fakes.discord_fixtures import LabDiscord, make_lab_discord
+from tests.fakes.discord_fixtures import LabDiscord
 from tests.fakes.harness import BotHarness, wait_until
 from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
@@ -120,19 +120,6 @@ async def test_gateway_closed_with_4000_resumes_and_still_answers(harness: BotHa
 
 
 # ---------------------------------------------------------------- the real process
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[LabDiscord, FakeHuggingFace]]:
-    discord_server = make_lab_discord()
-    await discord_server.start()
-    hf = FakeHuggingFace()
-    await hf.start()
-    try:
-        yield discord_server, hf
-    finally:
-        await hf.stop()
-        await discord_server.close()
 
 
 @pytest.mark.slow

@@ -27,7 +27,7 @@ from bot.scrape import Scraper
 from bot.sources.http import make_http_client
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store
-from tests.fakes.discord_fixtures import LabDiscord, make_lab_discord
+from tests.fakes.discord_fixtures import LabDiscord
 from tests.fakes.harness import BotHarness, eventually, wait_until
 from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
@@ -439,19 +439,6 @@ async def test_a_deleted_channel_and_a_lost_permission_disable_only_their_own_di
 
 
 # ================================================================ revocation with the real process
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[LabDiscord, FakeHuggingFace]]:
-    discord_server = make_lab_discord()
-    await discord_server.start()
-    hf = FakeHuggingFace()
-    await hf.start()
-    try:
-        yield discord_server, hf
-    finally:
-        await hf.stop()
-        await discord_server.close()
 
 
 async def start_process(tmp_path: Path, discord_server: LabDiscord, hf: FakeHuggingFace) -> BotProcess:

@@ -22,7 +22,7 @@ import pytest
 
 from bot.config import build_config, load_config
 from bot.logs import REDACTED
-from tests.fakes.discord_fixtures import LabDiscord, make_lab_discord
+from tests.fakes.discord_fixtures import LabDiscord
 from tests.fakes.harness import BotHarness, wait_until
 from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
@@ -186,19 +186,6 @@ def test_redact_filter_from_setup_logging_covers_discord_records_and_tracebacks(
 
 
 # ---------------------------------------------------------------- the real process at -vv
-
-
-@pytest.fixture
-async def world() -> AsyncIterator[tuple[LabDiscord, FakeHuggingFace]]:
-    discord_server = make_lab_discord()
-    await discord_server.start()
-    hf = FakeHuggingFace()
-    await hf.start()
-    try:
-        yield discord_server, hf
-    finally:
-        await hf.stop()
-        await discord_server.close()
 
 
 async def run_paperboy(config: Path, log_path: Path, *, token_env: str | None) -> asyncio.subprocess.Process:
