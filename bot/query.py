@@ -367,6 +367,8 @@ class Query:
 
     text: str
     root: Node
+    # Every word typed outside filters, common ones included, folded: what a title lookup compares.
+    typed_words: tuple[str, ...] = dc_field(default=(), compare=False)
 
     @property
     def filters(self) -> tuple[Filter, ...]:
@@ -1005,7 +1007,8 @@ def parse(text: str) -> Query:
             f"query longer than {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH,
             f"shorten the query to {MAX_QUERY_LENGTH} characters",
         )
-    root = _Parser(text, skip_common=True).parse()
+    parser = _Parser(text, skip_common=True)
+    root = parser.parse()
     if root is None:
         # Only common words: search for them after all.
         root = _Parser(text, skip_common=False).parse()
@@ -1015,4 +1018,8 @@ def parse(text: str) -> Query:
             "type words (letters or digits) to search for, or a filter such as day:2026-06-12",
         )
     root = _place_filters(_flatten(root), True)
-    return Query(text, _flatten(root))
+    typed = tuple(
+        token for lexeme in parser.lexemes if lexeme.kind in ("word", "phrase")
+        for token in fold_tokens(lexeme.text)
+    )
+    return Query(text, _flatten(root), typed)

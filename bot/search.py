@@ -2,9 +2,10 @@
 
 Ranking: bm25 over the columns (title > authors > keywords > abstract), ties broken by upvotes then
 recency. bm25 weighs each word by reading every paper that holds it, so a query with a word found in
-more than DENSE_WINDOW papers is ranked by title hits, then upvotes, then recency instead; and a query
-matching more than DENSE_WINDOW papers is ranked within its DENSE_WINDOW most recently stored matches
-(its total is then a lower bound). Both keep the cost of a search bounded however large the cache grows.
+more than DENSE_WINDOW papers is ranked by how many of its words a title holds, then upvotes, then
+recency instead; and a query matching more than DENSE_WINDOW papers (filters included) is ranked within
+its DENSE_WINDOW most recently stored matches (its total is then a lower bound). Both keep the cost of a
+search bounded however large the cache grows.
 
 A query typed like a title (plain words, three or more) or one that finds almost nothing also asks an
 in-memory title index, which forgives typos and missing words: titles that match closely go first,
@@ -17,17 +18,15 @@ import asyncio
 import bisect
 import dataclasses
 import datetime as dt
+import heapq
 import logging
 import math
-import operator
 import re
 import time
 import weakref
 from array import array
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 from typing import Literal
 
 from rapidfuzz import fuzz, process
@@ -46,7 +45,6 @@ SORTS: tuple[Sort, ...] = ("relevance", "new", "top")
 Period = Literal["day", "week", "month"]
 PERIOD_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
 _ID_PREFIX = re.compile(r"\d{4}\.\d{0,5}")  # the start of a new-style arXiv id, as typed
-_OPERATORS = {"=": operator.eq, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le}
 
 # bm25 weights of papers_fts columns: title, authors, keywords, summary, ai_summary.
 COLUMN_WEIGHTS = (10.0, 6.0, 4.0, 1.0, 1.0)
@@ -57,11 +55,11 @@ STRONG_TITLE_SCORE = 90.0  # title similarity that puts a paper ahead of the ful
 WEAK_TITLE_SCORE = 75.0
 MAX_TITLE_MATCHES = 5
 SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
+PREFIX_SCORE = 95.0  # the similarity given to a title that starts with the words typed
 REFRESH_SECONDS = 2.0  # how stale the title index may be before a lookup re-reads the store
-# A query matching more papers than this is ranked within this many most recently stored matches:
-# ranking every match of a very common word costs time in proportion to the matches.
+# Bounds the cost of a search: a query matching more papers than this is ranked within this many most
+# recently stored matches, and a word held by more papers than this is not weighed with bm25.
 DENSE_WINDOW = 2000
-DENSE_MIN_HITS = 50  # with filters, fewer hits than this in the window widen the search to every match
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,21 +118,6 @@ def query_stems(query: Query) -> frozenset[str]:
     return frozenset(found)
 
 
-def _hit_passes(hit: Hit, filters: Sequence[Filter]) -> bool:
-    """Whether a hit passes the filters, decided as the SQL filters of the store decide them."""
-    for f in filters:
-        if f.field == "code":
-            holds = hit.has_code == f.value
-        elif f.field == "upvotes":
-            holds = _OPERATORS[f.op](hit.upvotes, f.value)
-        else:
-            # ISO dates compare as text; a paper without a day passes no day filter (as NULL in SQL).
-            holds = hit.day is not None and _OPERATORS[f.op](hit.day, f.value.isoformat())  # type: ignore[union-attr]
-        if not holds:
-            return False
-    return True
-
-
 def title_key(title: str) -> str:
     """A title as compared: its words folded (case, diacritics) and joined by single spaces."""
     return " ".join(fold_tokens(title))
@@ -148,12 +131,15 @@ class TitleIndex:
     """
 
     POSTINGS_BUDGET = 12_000  # title slots read per lookup to find candidates
-    CANDIDATES = 200  # candidates compared with the query as whole titles
+    CANDIDATES = 500  # candidates compared with the query as whole titles
+    STEMS_KEPT = 100_000
 
     def __init__(self) -> None:
         self._rowids = array("q")  # slot -> rowid
         self._keys: list[str] = []  # slot -> title key (folded words)
         self._slot_of: dict[int, int] = {}
+        # Stems of the titles asked about lately (those of recent matches, mostly); bounded in size.
+        self._title_stems: dict[int, frozenset[str]] = {}
         self._postings: dict[str, array[int]] = {}  # word -> slots
         # Keys in order with their slots, for prefix lookups (parallel lists: no tuple per title).
         self._sorted_keys: list[str] = []
@@ -176,6 +162,7 @@ class TitleIndex:
                 if self._keys[slot] == key:
                     continue
                 self._keys[slot] = key
+                self._title_stems.pop(slot, None)
             else:
                 slot = len(self._keys)
                 self._rowids.append(rowid)
@@ -217,7 +204,12 @@ class TitleIndex:
         slot = self._slot_of.get(rowid)
         if slot is None:
             return 0
-        return len(stems.intersection(map(stem, self._keys[slot].split())))
+        held = self._title_stems.get(slot)
+        if held is None:
+            if len(self._title_stems) >= self.STEMS_KEPT:
+                self._title_stems.clear()
+            held = self._title_stems[slot] = frozenset(map(stem, self._keys[slot].split()))
+        return len(stems & held)
 
     def _similar_words(self, word: str) -> list[str]:
         """Indexed words within a small edit distance of a word not in the index (a typo)."""
@@ -249,30 +241,45 @@ class TitleIndex:
         return words[:limit]
 
     def _candidates(self, groups: list[list[str]]) -> list[int]:
-        """Slots of titles holding the most of the query's rarer words; each group stands for one word.
+        """Slots of titles holding the query's rarer words, weighted by rarity; a group stands for one word.
 
         Only the rarest words are walked, up to a budget of postings: common words say little about
         which title is meant, and the final ranking compares whole titles anyway.
         """
+        total = max(len(self._keys), 1)
         sized = sorted(
             (sum(len(self._postings[w]) for w in group), index, group)
             for index, group in enumerate(groups) if group
         )
-        counts: Counter[int] = Counter()
+        scores: dict[int, float] = {}
         budget = self.POSTINGS_BUDGET
         for size, _, group in sized:
-            if size > budget and counts:
+            if size > budget and scores:
                 break
+            weight = math.log(1 + total / max(size, 1))
+            slots: Iterable[int]
             if len(group) == 1:
-                postings: Iterable[int] = self._postings[group[0]][-budget:]
+                slots = self._postings[group[0]][-budget:]
             else:
-                postings = set().union(*(self._postings[w][-budget:] for w in group))
-            counts.update(postings)
+                slots = set().union(*(self._postings[w][-budget:] for w in group))
+            for slot in slots:
+                scores[slot] = scores.get(slot, 0.0) + weight
             budget -= min(size, budget)
             if budget <= 0:
                 break
-        ranked = sorted(counts.items(), key=itemgetter(1), reverse=True)
-        return [slot for slot, _ in ranked[: self.CANDIDATES]]
+        return heapq.nlargest(self.CANDIDATES, scores, key=scores.__getitem__)
+
+    def _prefixed(self, key: str, limit: int) -> list[int]:
+        """Slots of titles that start with `key`, in key order."""
+        found: list[int] = []
+        start = bisect.bisect_left(self._sorted_keys, key)
+        for at in range(start, min(start + 2 * limit, len(self._sorted_keys))):
+            if not self._sorted_keys[at].startswith(key) or len(found) >= limit:
+                break
+            slot = self._sorted_slots[at]
+            if self._keys[slot] == self._sorted_keys[at]:  # not a key the title has since changed from
+                found.append(slot)
+        return found
 
     def _groups(self, words: Iterable[str]) -> list[list[str]]:
         """For each word, itself if indexed, else the indexed words it may be a typo of."""
@@ -283,7 +290,13 @@ class TitleIndex:
         words = fold_tokens(text)
         if not words or not self._keys:
             return []
-        return self._rank(" ".join(words), self._candidates(self._groups(words)), limit)
+        key = " ".join(words)
+        prefixed = self._prefixed(key, limit) if len(words) >= 3 else []
+        ranked = self._rank(key, [*prefixed, *self._candidates(self._groups(words))], limit)
+        # A title that begins with three or more words as typed is the one meant, unless one matches better.
+        starts = {self._rowids[slot] for slot in prefixed}
+        return sorted(((rowid, max(score, PREFIX_SCORE) if rowid in starts else score) for rowid, score in ranked),
+                      key=lambda rs: -rs[1])
 
     def _rank(
         self, key: str, slots: Sequence[int], limit: int, cutoff: float = 0.0
@@ -303,14 +316,7 @@ class TitleIndex:
         if not words or not self._keys:
             return []
         key = " ".join(words)
-        picked: dict[int, None] = {}
-        start = bisect.bisect_left(self._sorted_keys, key)
-        for at in range(start, min(start + 2 * limit, len(self._sorted_keys))):
-            if not self._sorted_keys[at].startswith(key) or len(picked) >= limit:
-                break
-            slot = self._sorted_slots[at]
-            if self._keys[slot] == self._sorted_keys[at]:
-                picked.setdefault(self._rowids[slot], None)
+        picked = dict.fromkeys(self._rowids[slot] for slot in self._prefixed(key, limit))
         if len(picked) < limit:
             typing = not text[-1:].isspace()  # the last word may be cut short
             groups = self._groups(words[:-1] if typing else words)
@@ -335,7 +341,7 @@ class Search:
         self._checked = -math.inf
         self._version = -1
         self._lock = asyncio.Lock()
-        # How many papers hold each word or phrase (up to DENSE_WINDOW + 1), while the store is unchanged.
+        # How many papers hold each query word (counted up to DENSE_WINDOW + 1) while the store is unchanged.
         self._term_counts: dict[str, int] = {}
         self._term_counts_version = -1
 
@@ -387,7 +393,8 @@ class Search:
         ref = parse_paper_ref(stripped)
         if ref is not None:
             paper = await self.store.get_paper(ref)
-            return [(paper.id, paper.title)] if paper else []
+            if paper is not None:
+                return [(paper.id, paper.title)]
         if _ID_PREFIX.fullmatch(stripped):
             return await self.store.ids_with_prefix(stripped, limit)
         await self.refresh()
@@ -436,10 +443,10 @@ class Search:
         ranked = await self._rank_hits(hits, query, sort, scored)
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []
-        plain_words = query.plain_words()
-        title_like = len(plain_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
-        if sort == "relevance" and plain_words and (title_like or len(ranked) < THIN_RESULTS):
-            strong, weak = await self._title_matches(query, " ".join(plain_words), len(ranked))
+        plain = bool(query.plain_words())
+        title_like = len(query.typed_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
+        if sort == "relevance" and plain and (title_like or len(ranked) < THIN_RESULTS):
+            strong, weak = await self._title_matches(query, " ".join(query.typed_words), len(ranked))
         # The page is a slice of: close title matches, full-text hits without them, looser title matches.
         items: list[Paper | Hit] = [*strong.values(), *(h for h in ranked if h.rowid not in strong), *weak]
         window = items[offset : offset + limit]
@@ -458,51 +465,38 @@ class Search:
         )
 
     async def _hits(self, query: Query, match: str, scored: bool) -> tuple[list[Hit], bool]:
-        """The query's matching papers that pass its filters, and whether that is all of them.
+        """The papers matching the query (words and filters), newest first, and whether that is all.
 
-        Hits are read newest first: DENSE_WINDOW of them, more while filters leave fewer than
-        DENSE_MIN_HITS, or all when there are not that many. The hits depend on the query alone, so
-        that its pages join up.
+        At most DENSE_WINDOW are kept: the most recently stored ones. The hits depend on the query
+        alone, so that its pages join up.
         """
-        weights = COLUMN_WEIGHTS if scored else None
-        filters = query.filters
-        kept: list[Hit] = []
-        size = DENSE_WINDOW
-        before: int | None = None
-        while True:
-            got = await self.store.match_hits(match, limit=size + 1, before_rowid=before, weights=weights)
-            more = len(got) > size
-            kept += [h for h in got[:size] if _hit_passes(h, filters)]
-            if not more:
-                return kept, True
-            if not filters or len(kept) >= DENSE_MIN_HITS:
-                return kept, False
-            before = got[size - 1].rowid
-            size *= 4
+        filters = [(f.field, f.op, f.value) for f in query.filters]
+        hits = await self.store.match_hits(
+            match, limit=DENSE_WINDOW + 1, filters=filters, weights=COLUMN_WEIGHTS if scored else None
+        )
+        return hits[:DENSE_WINDOW], len(hits) <= DENSE_WINDOW
 
     async def _rank_hits(self, hits: list[Hit], query: Query, sort: Sort, scored: bool) -> list[Hit]:
-        """Hits in the order asked; relevance is bm25 when scored, else title hits first."""
-        def newer(hit: Hit) -> tuple[bool, str]:
-            return hit.day is not None, hit.day or ""
+        """Hits in the order asked; relevance is bm25 when scored, else title hits first.
 
-        # Sorts are stable: apply the least important key first.
-        ordered = sorted(hits, key=lambda h: h.rowid, reverse=True)
+        Ties go to more upvotes, then the later day, then the paper stored last.
+        """
         if sort == "new":
-            ordered.sort(key=lambda h: h.upvotes, reverse=True)
-            ordered.sort(key=newer, reverse=True)
-            return ordered
-        ordered.sort(key=newer, reverse=True)
-        ordered.sort(key=lambda h: h.upvotes, reverse=True)
+            return sorted(hits, key=lambda h: (h.day is not None, h.day or "", h.upvotes, h.rowid), reverse=True)
         if sort == "top" or not hits:
-            return ordered
+            return sorted(hits, key=lambda h: (h.upvotes, h.day is not None, h.day or "", h.rowid), reverse=True)
         if scored:
+            ordered = sorted(hits, key=lambda h: (h.upvotes, h.day is not None, h.day or "", h.rowid), reverse=True)
             ordered.sort(key=lambda h: h.score)
             return ordered
         # Titles holding more of the query's words first (the title index knows every title's words).
         await self.refresh()
         stems = query_stems(query)
-        ordered.sort(key=lambda h: self.titles.words_held(h.rowid, stems), reverse=True)
-        return ordered
+        held = self.titles.words_held
+        return sorted(
+            hits, key=lambda h: (held(h.rowid, stems), h.upvotes, h.day is not None, h.day or "", h.rowid),
+            reverse=True,
+        )
 
     async def _selective(self, query: Query) -> bool:
         """Whether every word of the query is in at most DENSE_WINDOW papers (so bm25 is quick)."""

@@ -421,6 +421,11 @@ async def _ids_from_store(papers: list[Paper], queries: list[Query]) -> list[set
             )
             page = await store.search_page(spec)
             assert await store.search_count(spec) == len(page)
+            if compiled.match is not None and not compiled.exclude:
+                # The bulk path of search: the same papers, by rowid.
+                hits = await store.match_hits(compiled.match, limit=1000, filters=compiled.filters)
+                by_rowid = await store.papers_by_rowid([h.rowid for h in hits])
+                assert {p.id for p in by_rowid.values()} == {p.id for p in page}
             found.append({p.id for p in page})
         return found
     finally:

@@ -13,6 +13,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from bot.models import Paper
 from bot.store.base import StoreBase, iso_now
@@ -55,15 +56,14 @@ class SearchSpec:
     weights: tuple[float, float, float, float, float] = (10.0, 6.0, 4.0, 1.0, 1.0)
 
 
-@dataclass(frozen=True, slots=True)
-class Hit:
+class Hit(NamedTuple):
     """A paper matching a text query, with what ranking and filters need (rowid is papers.rowid)."""
 
     rowid: int
     score: float  # bm25 (lower is better) when asked for, else 0
     upvotes: int
     day: str | None  # ISO date
-    has_code: bool
+    has_code: int  # 1 or 0
 
 
 def _filter_sql(field: str, op: str, value: object, table: str) -> tuple[str, list[object]]:
@@ -157,28 +157,29 @@ class SearchMixin(StoreBase):
         match: str,
         *,
         limit: int,
-        before_rowid: int | None = None,
+        filters: Sequence[tuple[str, str, object]] = (),
         weights: Sequence[float] | None = None,
     ) -> list[Hit]:
-        """Up to `limit` papers matching `match`, most recently stored first, stored before `before_rowid`.
+        """Up to `limit` papers matching `match` and the filters, most recently stored first.
 
         With `weights` (one per papers_fts column) each hit's score is its bm25 rank.
         """
         score = "bm25(papers_fts, ?, ?, ?, ?, ?)" if weights is not None else "0"
+        conditions = ["papers_fts MATCH ?"]
         params: list[object] = [*(weights or ()), match]
-        bound = ""
-        if before_rowid is not None:
-            bound = "AND papers_fts.rowid < ?"
-            params.append(before_rowid)
+        for field, op, value in filters:
+            sql, values = _filter_sql(field, op, value, "s")
+            conditions.append(sql)
+            params.extend(values)
         params.append(limit)
         async with self._db.execute(
             f"SELECT papers_fts.rowid, {score}, s.upvotes, s.day, s.has_code "
             "FROM papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid "
-            f"WHERE papers_fts MATCH ? {bound} ORDER BY papers_fts.rowid DESC LIMIT ?",
+            f"WHERE {' AND '.join(conditions)} ORDER BY papers_fts.rowid DESC LIMIT ?",
             params,
         ) as cursor:
             rows = await cursor.fetchall()
-        return [Hit(int(r[0]), float(r[1]), int(r[2]), r[3], bool(r[4])) for r in rows]
+        return [Hit._make(row) for row in rows]
 
     async def match_counts(self, matches: Sequence[str], cap: int) -> list[int]:
         """For each FTS5 expression, how many papers match it, counting no further than `cap`."""
@@ -237,7 +238,7 @@ class SearchMixin(StoreBase):
     async def titles_updated_since(self, since: str) -> list[tuple[int, str]]:
         """(rowid, title) of papers whose row changed at or after the ISO instant `since`."""
         async with self._db.execute(
-            "SELECT rowid, title FROM papers WHERE updated_at >= ? ORDER BY rowid", (since,)
+            "SELECT rowid, title FROM papers INDEXED BY papers_updated_at WHERE updated_at >= ?", (since,)
         ) as cursor:
             rows = await cursor.fetchall()
         return [(int(r[0]), str(r[1])) for r in rows]
