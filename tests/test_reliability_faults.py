@@ -29,12 +29,10 @@ from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store
 from tests.fakes.discord_fixtures import LabDiscord
 from tests.fakes.harness import BotHarness, eventually, wait_until
-from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.process import BotProcess, write_config
+from tests.test_digest_e2e import DAY, at, serve_day
 
-DAY = dt.date(2026, 6, 12)  # the harness starts on the morning of 2026-06-13
-UPVOTES = [12, 40, 3, 25, 7]
 DAILY_API = "/api/daily_papers"
 PAGE = "/papers/date/"
 
@@ -55,20 +53,6 @@ def record_faults(fault: str, count: int, **extra: int) -> None:
 def hf_hits(harness: BotHarness, since: int, *prefixes: str) -> int:
     """Requests the loopback Hugging Face received since index `since` on paths starting with `prefixes`."""
     return sum(1 for r in harness.hf.requests[since:] if r.path.startswith(prefixes))
-
-
-def serve_day(harness: BotHarness, day: dt.date = DAY, upvotes: list[int] = UPVOTES) -> list[dict[str, Any]]:
-    items = [
-        make_daily_item(f"2606.{i:05d}", f"Paper {i} on sparse routing", day=day, upvotes=u,
-                        ai_summary=f"Summary of paper {i}.")
-        for i, u in enumerate(upvotes)
-    ]
-    harness.hf.set_day(day, items)
-    return items
-
-
-def at(hour: int, minute: int = 0, day: int = 13) -> dt.datetime:
-    return dt.datetime(2026, 6, day, hour, minute, tzinfo=dt.UTC)
 
 
 async def set_digest(harness: BotHarness, channel: Any = None, **options: Any) -> None:
