@@ -1,11 +1,11 @@
 """Search over the cache: FTS5 bm25 with column weights, fuzzy title matching, autocomplete, trending.
 
 Ranking: bm25 over the columns (title > authors > keywords > abstract), ties broken by upvotes then
-recency. bm25 weighs each word by reading every paper that holds it, so a query with a word found in
-more than DENSE_WINDOW papers is ranked by how many of its words a title holds, then upvotes, then
-recency instead; and a query matching more than DENSE_WINDOW papers (filters included) is ranked within
-its DENSE_WINDOW most recently stored matches (its total is then a lower bound). Both keep the cost of a
-search bounded however large the cache grows.
+recency. Two bounds keep a search quick however large the cache grows. bm25 weighs each word by reading
+every paper that holds it, so a query with a word held by more than DENSE_WINDOW papers is ranked by how
+many of its words a title holds, then upvotes, then recency instead. And a query matching more than
+DENSE_WINDOW papers (FILTERED_WINDOW when it has filters) is ranked within that many of its most
+recently stored matches; its total is then a lower bound.
 
 A query typed like a title (plain words, three or more) or one that finds almost nothing also asks an
 in-memory title index, which forgives typos and missing words: titles that match closely go first,
@@ -59,7 +59,9 @@ PREFIX_SCORE = 95.0  # the similarity given to a title that starts with the word
 REFRESH_SECONDS = 2.0  # how stale the title index may be before a lookup re-reads the store
 # Bounds the cost of a search: a query matching more papers than this is ranked within this many most
 # recently stored matches, and a word held by more papers than this is not weighed with bm25.
-DENSE_WINDOW = 2000
+DENSE_WINDOW = 1000
+# With filters, fewer: finding the matches that pass them means reading more matches.
+FILTERED_WINDOW = 250
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,14 +469,15 @@ class Search:
     async def _hits(self, query: Query, match: str, scored: bool) -> tuple[list[Hit], bool]:
         """The papers matching the query (words and filters), newest first, and whether that is all.
 
-        At most DENSE_WINDOW are kept: the most recently stored ones. The hits depend on the query
-        alone, so that its pages join up.
+        At most DENSE_WINDOW (FILTERED_WINDOW with filters) are kept: the most recently stored ones.
+        The hits depend on the query alone, so that its pages join up.
         """
         filters = [(f.field, f.op, f.value) for f in query.filters]
+        window = FILTERED_WINDOW if filters else DENSE_WINDOW
         hits = await self.store.match_hits(
-            match, limit=DENSE_WINDOW + 1, filters=filters, weights=COLUMN_WEIGHTS if scored else None
+            match, limit=window + 1, filters=filters, weights=COLUMN_WEIGHTS if scored else None
         )
-        return hits[:DENSE_WINDOW], len(hits) <= DENSE_WINDOW
+        return hits[:window], len(hits) <= window
 
     async def _rank_hits(self, hits: list[Hit], query: Query, sort: Sort, scored: bool) -> list[Hit]:
         """Hits in the order asked; relevance is bm25 when scored, else title hits first.
