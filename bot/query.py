@@ -54,8 +54,8 @@ FILTER_FIELDS = ("upvotes", "day", "code")
 # Words in nearly every abstract: a bare one is left out of a query that has other words (it would
 # match almost everything and cost the index a full read). Quoted or in a phrase, it counts.
 COMMON_WORDS = frozenset(str.split(
-    "a an and are as at be been by can for from has have in into is it its of on or our that the their "
-    "these this to was we were which with"
+    "a also an and are as at based be been both by can for from has have however in into is it its of on "
+    "or our such than that the their these this to using via was we were which while with"
 ))
 
 FilterField: TypeAlias = Literal["upvotes", "day", "code"]
