@@ -33,6 +33,8 @@ from dataclasses import dataclass
 from dataclasses import field as dc_field
 from typing import Any, Literal, TypeAlias
 
+from rapidfuzz.distance import Levenshtein
+
 from bot.models import Paper
 
 log = logging.getLogger(__name__)
@@ -661,6 +663,20 @@ _NUMBER = re.compile(r"\d{1,9}")
 _COMPARISON = re.compile(r"(>=|<=|>|<|=)?(.*)", re.DOTALL)
 
 
+_KNOWN_NAMES = (*FIELD_COLUMNS, *FILTER_FIELDS)
+
+
+def _field_meant(name: str) -> str | None:
+    """The field or filter a name that is none of them was likely meant to be (a slip or two)."""
+    if name == "date":
+        return "day"
+    for known in (*_KNOWN_NAMES, *_FIELD_ALIASES):
+        slips = 1 if len(known) <= 4 else 2
+        if name[:1] == known[0] and Levenshtein.distance(name, known, score_cutoff=slips) <= slips:
+            return _FIELD_ALIASES.get(known, known)
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class _Lexeme:
     kind: str  # ( ) word phrase OR AND NOT - field filter end
@@ -732,7 +748,13 @@ def _lex(text: str) -> list[_Lexeme]:
                 count_term(start)
                 lexemes.append(_Lexeme("filter", start, named.group(2), name))
             else:
-                # Unknown names stay text, so that pasted titles such as "Mamba: ..." still work.
+                if named and named.group(2) and (meant := _field_meant(name)):
+                    raise QueryError(
+                        f"no field {named.group(1)}: at {start}", start,
+                        f"did you mean {meant}:? Fields are {', '.join(_KNOWN_NAMES)}; "
+                        f'put the text in quotes to search for it as written: "{word}"',
+                    )
+                # Other names stay text, so that pasted titles such as "Mamba: ..." still work.
                 count_term(start)
                 lexemes.append(_Lexeme("word", start, word))
     lexemes.append(_Lexeme("end", n))

@@ -513,9 +513,19 @@ def paper_text(paper: Paper) -> str:
 
 
 def results_page(
-    papers: Sequence[Paper], *, query: str, page: int, pages: int, total: int, start_index: int = 1
+    papers: Sequence[Paper],
+    *,
+    query: str,
+    page: int,
+    pages: int,
+    total: int,
+    start_index: int = 1,
+    total_exact: bool = True,
 ) -> discord.Embed:
-    """One page of search results; `start_index` is the number shown for the first paper on the page."""
+    """One page of search results; `start_index` is the number shown for the first paper on the page.
+
+    `total_exact` False: at least `total` papers match (shown as "1,000+ results").
+    """
     heading = escape_text(query, TITLE_LIMIT - len("Search: "))
     embed = _new_embed(f"Search: {heading}" if heading else "Search results")
     title_chars = max(30, min(LINE_TITLE_CHARS, DESCRIPTION_LIMIT // max(1, len(papers)) - 60))
@@ -526,7 +536,8 @@ def results_page(
             parts.append(paper.day.isoformat())
         lines.append(" · ".join(parts))
     embed.description = _fit_lines(lines, DESCRIPTION_LIMIT) if lines else "No papers match this search."
-    embed.set_footer(text=f"page {_count(page)}/{_count(pages)} · {_plural(total, 'result')}")
+    found = _plural(total, "result") if total_exact else f"{_count(total)}+ results"
+    embed.set_footer(text=f"page {_count(page)}/{_count(pages)} · {found}")
     return embed
 
 

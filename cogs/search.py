@@ -77,6 +77,7 @@ class ResultsView(discord.ui.View):
             pages=self.pages,
             total=self.results.total,
             start_index=self.page * PAGE_SIZE + 1,
+            total_exact=self.results.total_exact,
         )
 
     def refresh_items(self) -> None:

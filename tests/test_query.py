@@ -116,6 +116,8 @@ def matching(query: str) -> set[str]:
         ("-code:yes", {"2401.00001", "2401.00002"}),
         ("models code:yes upvotes:>=100", {"2312.00752"}),
         ("Mamba: Linear-Time Sequence Modeling", {"2312.00752"}),  # unknown "name:" is text
+        ("selective:state", {"2312.00752"}),  # ... unless it looks like a mistyped field
+        ('"auther:dao" mamba', set()),  # quoted, a mistyped field is searched as written
         ("mamba C++", set()),
         ("mamba 🤖", set()),  # an emoji is a letter to FTS5's unicode61 tables
         ("mamba ✓", {"2312.00752"}),  # a symbol it separates is no word and is dropped
@@ -198,6 +200,12 @@ def test_or_binds_looser_than_and() -> None:
         ("   ", 3, "empty query", "type words"),
         ("!!! ... ✓", 0, "nothing to search for", "letters or digits"),
         ("x" * (MAX_QUERY_LENGTH + 1), MAX_QUERY_LENGTH, "longer than 300", "shorten"),
+        ("mamba auther:dao", 6, "no field auther: at 6", "did you mean author:?"),
+        ("titel:mamba", 0, "no field titel:", "did you mean title:?"),
+        ("Abstarct:retrieval", 0, "no field Abstarct:", "did you mean abstract:?"),
+        ("upvote:>=50", 0, "no field upvote:", "did you mean upvotes:?"),
+        ("date:2026-06-12", 0, "no field date:", "did you mean day:?"),
+        ("cod:yes", 0, "no field cod:", '"cod:yes"'),
     ],
 )
 def test_each_error_has_position_and_hint(query: str, position: int, message: str, hint: str) -> None:

@@ -420,6 +420,11 @@ def test_results_page_numbered_lines_and_footer() -> None:
     assert embed.footer.text == "page 2/5 · 42 results"
 
 
+def test_results_page_shows_a_lower_bound_total_with_a_plus() -> None:
+    embed = results_page([make_paper(1)], query="q", page=1, pages=100, total=1000, total_exact=False)
+    assert embed.footer.text == "page 1/100 · 1,000+ results"
+
+
 def test_results_page_empty() -> None:
     embed = results_page([], query="nothing", page=1, pages=1, total=0, start_index=1)
     assert embed.description == "No papers match this search."

@@ -50,6 +50,20 @@ async def test_search_pages_for_the_searcher_only(harness: BotHarness) -> None:
     assert "page 2/3" in first.text
 
 
+async def test_a_total_counted_only_within_the_ranking_window_shows_as_at_least(
+    harness: BotHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await serve_corpus(harness)
+    monkeypatch.setattr("bot.search.DENSE_WINDOW", 20)  # 25 papers match: more than the window
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="diffusion video")
+    assert result.message is not None
+    assert "page 1/2" in result.message.text and "20+ results" in result.message.text
+    exact = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                        query="mamba")
+    assert exact.message is not None and "1 result" in exact.message.text and "+" not in exact.message.text
+
+
 async def test_a_result_opens_as_a_card(harness: BotHarness) -> None:
     await serve_corpus(harness)
     result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
@@ -81,6 +95,7 @@ async def test_typo_in_a_title_still_finds_the_paper_first(harness: BotHarness) 
         ("code:maybe", "code"),
         ("OR", "OR"),
         ("a " * 40, "at most 20"),
+        ("auther:dao", "did you mean author:?"),
     ],
 )
 async def test_bad_queries_get_an_ephemeral_hint(harness: BotHarness, query: str, needle: str) -> None:
