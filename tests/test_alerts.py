@@ -32,6 +32,7 @@ from bot.errors import UserError
 from bot.models import Paper, Subscription
 from bot.query import PaperText, parse
 from bot.store import Store
+from tests.strategies import expressions, paper_lists, terms
 
 NOW = dt.datetime(2026, 6, 13, 10, 30, tzinfo=dt.UTC)
 DAY = dt.date(2026, 6, 12)
@@ -72,49 +73,15 @@ def ids(matches: list[alerts.PaperMatches]) -> list[tuple[int, str]]:
 _text = st.lists(st.sampled_from([*WORDS, ",", "-", ";", "state-of-the-art"]), max_size=14).map(" ".join)
 
 
-@st.composite
-def _papers(draw: st.DrawFn) -> list[Paper]:
-    count = draw(st.integers(1, 8))
-    return [
-        Paper(
-            id=f"2606.{index:05d}",
-            title=draw(_text),
-            authors=tuple(draw(st.lists(st.sampled_from(NAMES), max_size=3))),
-            summary=draw(_text),
-            ai_summary=draw(st.one_of(st.none(), _text)),
-            ai_keywords=tuple(draw(st.lists(_text, max_size=3))),
-            day=draw(st.one_of(st.none(), st.dates(dt.date(2026, 6, 1), dt.date(2026, 6, 5)))),
-            upvotes=draw(st.integers(0, 30)),
-            github_repo=draw(st.sampled_from([None, "", "https://github.com/a/b"])),
-        )
-        for index in range(count)
-    ]
-
-
-def _term() -> st.SearchStrategy[str]:
-    word = st.sampled_from(WORDS)
-    phrase = st.lists(word, min_size=2, max_size=4).map(lambda ws: '"' + " ".join(ws) + '"')
-    field = st.sampled_from(["", "", "", "title:", "author:", "abstract:", "keyword:"])
-    author = st.sampled_from(NAMES).map(lambda name: f'author:"{name}"')
-    return st.one_of(st.tuples(field, st.one_of(word, phrase)).map("".join), author)
-
-
-_EXPRESSIONS = st.recursive(
-    _term(),
-    lambda inner: st.one_of(
-        st.lists(inner, min_size=2, max_size=3).map(" ".join),
-        st.lists(inner, min_size=2, max_size=3).map(" OR ".join),
-        inner.map(lambda q: f"-{q}" if not q.startswith(("-", "(")) else f"-({q})"),
-        inner.map(lambda q: f"({q})"),
-    ),
-    max_leaves=6,
-)
+_PAPERS = paper_lists(_text, NAMES, max_upvotes=30, repos=[None, "", "https://github.com/a/b"], month="2606")
+_TERMS = terms(WORDS, NAMES, max_phrase=4)
+_EXPRESSIONS = expressions(_TERMS, max_leaves=6)
 # The shapes people type most, with words, phrases, fields or authors in the slots.
 SHAPES = [
     "{0}", "{0} {1}", "{0} -{1}", "({0} OR {1}) {2}", "{0} OR {1}", "{0} -{1} -{2}", "{0} {1} {2}",
     "{0} -({1} OR {2})", "{0} OR ({1} -{2})", "({0} {1}) OR {2}", "{0} NOT {1}",
 ]
-_SHAPED = st.tuples(st.sampled_from(SHAPES), st.lists(_term(), min_size=3, max_size=3)).map(
+_SHAPED = st.tuples(st.sampled_from(SHAPES), st.lists(_TERMS, min_size=3, max_size=3)).map(
     lambda t: t[0].format(*t[1])
 )
 _WITH_FILTERS = st.tuples(st.one_of(_SHAPED, _EXPRESSIONS), st.lists(st.sampled_from(FILTERS), max_size=2)).map(
@@ -132,9 +99,9 @@ _QUERIES = st.one_of(
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(_QUERIES, min_size=1, max_size=25),
-    _papers(),
-    _papers(),
-    _papers(),
+    _PAPERS,
+    _PAPERS,
+    _PAPERS,
     st.integers(0, 2**16),
 )
 def test_indexed_matcher_equals_every_query_against_every_paper(
@@ -158,7 +125,7 @@ def test_indexed_matcher_equals_every_query_against_every_paper(
 
 
 @settings(max_examples=150, deadline=None)
-@given(_papers(), _QUERIES)
+@given(_PAPERS, _QUERIES)
 def test_every_matching_paper_holds_an_index_key(papers: list[Paper], text: str) -> None:
     try:
         query = parse(text)

@@ -27,6 +27,7 @@ from bot.query import (
 )
 from bot.store import Store
 from bot.store.search import SearchSpec, fts_tokenize
+from tests.strategies import expressions, paper_lists, terms
 
 DAY = dt.date(2026, 6, 12)
 
@@ -365,51 +366,12 @@ def _texts(draw: st.DrawFn, max_words: int = 12) -> str:
     return "".join(parts).strip()
 
 
-@st.composite
-def _papers(draw: st.DrawFn) -> list[Paper]:
-    count = draw(st.integers(1, 8))
-    papers = []
-    for index in range(count):
-        papers.append(Paper(
-            id=f"2601.{index:05d}",
-            title=draw(_texts(8)) or "untitled",
-            authors=tuple(draw(st.lists(st.sampled_from(_NAMES), max_size=3))),
-            summary=draw(_texts(16)),
-            ai_summary=draw(st.one_of(st.none(), _texts(6))),
-            ai_keywords=tuple(draw(st.lists(_texts(2), max_size=3))),
-            day=draw(st.one_of(st.none(), st.dates(dt.date(2026, 6, 1), dt.date(2026, 6, 5)))),
-            upvotes=draw(st.integers(0, 20)),
-            github_repo=draw(st.sampled_from([None, "", "org/repo"])),
-        ))
-    return papers
-
-
+_PAPERS = paper_lists(_texts(), _NAMES, max_upvotes=20, repos=[None, "", "org/repo"])
 _FILTERS = st.sampled_from([
     "upvotes:>=5", "upvotes:<10", "upvotes:3..12", "upvotes:7", "day:2026-06-03", "day:>2026-06-02",
     "day:<=2026-06-04", "day:2026-06-02..2026-06-04", "code:yes", "code:no", "-code:yes", "-upvotes:>10",
 ])
-
-
-def _term() -> st.SearchStrategy[str]:
-    word = st.sampled_from(_WORDS)
-    phrase = st.lists(word, min_size=2, max_size=3).map(lambda ws: '"' + " ".join(ws) + '"')
-    field = st.sampled_from(["", "", "", "title:", "author:", "abstract:", "keyword:"])
-    author = st.sampled_from(_NAMES).map(lambda n: f'author:"{n}"')
-    return st.one_of(st.tuples(field, st.one_of(word, phrase)).map("".join), author)
-
-
-_EXPRESSIONS = st.recursive(
-    _term(),
-    lambda inner: st.one_of(
-        st.lists(inner, min_size=2, max_size=3).map(" ".join),
-        st.lists(inner, min_size=2, max_size=3).map(" OR ".join),
-        st.lists(inner, min_size=2, max_size=3).map(" AND ".join),
-        inner.map(lambda q: f"-({q})"),
-        inner.map(lambda q: f"NOT ({q})"),
-        inner.map(lambda q: f"({q})"),
-    ),
-    max_leaves=8,
-)
+_EXPRESSIONS = expressions(terms(_WORDS, _NAMES, max_phrase=3), max_leaves=8)
 _QUERIES = st.tuples(_EXPRESSIONS, st.lists(_FILTERS, max_size=2)).map(lambda t: " ".join([t[0], *t[1]]))
 _LOOSE_QUERIES = st.lists(
     st.one_of(st.sampled_from(_WORDS), st.sampled_from(["OR", "AND", "NOT", "-", "(", ")", '"', "title:"])),
@@ -451,7 +413,7 @@ def _parsed(texts: list[str]) -> list[Query]:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(_papers(), st.lists(st.one_of(_QUERIES, _LOOSE_QUERIES), min_size=1, max_size=8))
+@given(_PAPERS, st.lists(st.one_of(_QUERIES, _LOOSE_QUERIES), min_size=1, max_size=8))
 def test_fts_and_python_agree_on_every_paper(papers: list[Paper], texts: list[str]) -> None:
     queries = _parsed(texts)
     assume(queries)
@@ -462,7 +424,7 @@ def test_fts_and_python_agree_on_every_paper(papers: list[Paper], texts: list[st
 
 
 @settings(max_examples=100, deadline=None)
-@given(_papers(), _QUERIES)
+@given(_PAPERS, _QUERIES)
 def test_required_terms_are_present_in_every_match(papers: list[Paper], text: str) -> None:
     queries = _parsed([text])
     assume(queries)
@@ -474,7 +436,7 @@ def test_required_terms_are_present_in_every_match(papers: list[Paper], text: st
 
 
 @settings(max_examples=100, deadline=None)
-@given(_papers(), _QUERIES)
+@given(_PAPERS, _QUERIES)
 def test_normalized_query_means_the_same_and_is_stable(papers: list[Paper], text: str) -> None:
     queries = _parsed([text])
     assume(queries)
