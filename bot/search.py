@@ -59,9 +59,14 @@ PREFIX_SCORE = 95.0  # the similarity given to a title that starts with the word
 REFRESH_SECONDS = 2.0  # how stale the title index may be before a lookup re-reads the store
 # Bounds the cost of a search: a query matching more papers than this is ranked within this many most
 # recently stored matches, and a word held by more papers than this is not weighed with bm25.
-DENSE_WINDOW = 1000
+DENSE_WINDOW = 500
 # With filters, fewer: finding the matches that pass them means reading more matches.
-FILTERED_WINDOW = 250
+FILTERED_WINDOW = 150
+# The full-text index grows as many b-trees, one per write; reading a word from each of them costs more
+# than from one. Once a day they are merged into one, in steps of this many pages.
+MERGE_EVERY = dt.timedelta(days=1)
+MERGE_STEP_PAGES = 200
+MERGED_AT_KEY = "search_index_merged_at"
 
 
 @dataclass(frozen=True, slots=True)
@@ -287,18 +292,21 @@ class TitleIndex:
         """For each word, itself if indexed, else the indexed words it may be a typo of."""
         return [[w] if w in self._postings else self._similar_words(w) for w in dict.fromkeys(words)]
 
-    def match(self, text: str, limit: int = 10) -> list[tuple[int, float]]:
-        """(rowid, score 0-100) of the titles that best match `text`, forgiving typos and missing words."""
+    def match(self, text: str, limit: int = 10, cutoff: float = 0.0) -> list[tuple[int, float]]:
+        """(rowid, score 0-100) of the titles that best match `text`, forgiving typos and missing words.
+
+        Titles scoring under `cutoff` are left out, unless they begin with the words typed.
+        """
         words = fold_tokens(text)
         if not words or not self._keys:
             return []
         key = " ".join(words)
-        prefixed = self._prefixed(key, limit) if len(words) >= 3 else []
-        ranked = self._rank(key, [*prefixed, *self._candidates(self._groups(words))], limit)
         # A title that begins with three or more words as typed is the one meant, unless one matches better.
-        starts = {self._rowids[slot] for slot in prefixed}
-        return sorted(((rowid, max(score, PREFIX_SCORE) if rowid in starts else score) for rowid, score in ranked),
-                      key=lambda rs: -rs[1])
+        prefixed = self._prefixed(key, limit) if len(words) >= 3 else []
+        scores = {rowid: max(score, PREFIX_SCORE) for rowid, score in self._rank(key, prefixed, limit)}
+        for rowid, score in self._rank(key, self._candidates(self._groups(words)), limit, cutoff):
+            scores.setdefault(rowid, score)
+        return sorted(scores.items(), key=lambda rs: -rs[1])[:limit]
 
     def _rank(
         self, key: str, slots: Sequence[int], limit: int, cutoff: float = 0.0
@@ -387,6 +395,27 @@ class Search:
         """Papers were written through this store since the last refresh, or another process may have."""
         return self.store.papers_version != self._version or time.monotonic() - self._checked >= REFRESH_SECONDS
 
+    async def merge_index(self) -> int:
+        """Merge the full-text index into one b-tree, a step at a time; returns the number of steps."""
+        steps = 0
+        more = True
+        while more:
+            more = await self.store.merge_search_index(MERGE_STEP_PAGES, start=steps == 0)
+            steps += 1
+            await asyncio.sleep(0)  # searches waiting for the database go between steps
+        return steps
+
+    async def merge_index_if_due(self, now: dt.datetime) -> bool:
+        """Merge the full-text index unless that was done less than MERGE_EVERY ago; True if it ran."""
+        last = await self.store.get_meta(MERGED_AT_KEY)
+        if last is not None and now - dt.datetime.fromisoformat(last) < MERGE_EVERY:
+            return False
+        started = time.monotonic()
+        steps = await self.merge_index()
+        await self.store.set_meta(MERGED_AT_KEY, now.isoformat())
+        log.info("search index merged in %d steps (%.1fs)", steps, time.monotonic() - started)
+        return True
+
     async def autocomplete(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
         """(paper id, title) suggestions for a partly typed id, URL or title."""
         stripped = text.strip()
@@ -441,14 +470,24 @@ class Search:
             return SearchResults(query_text, tuple(papers), await self.store.search_count(spec), sort,
                                  offset, limit)
         scored = await self._selective(query)
-        hits, exact = await self._hits(query, compiled.match, scored)
+        asks_titles = sort == "relevance" and bool(query.plain_words())
+        if asks_titles:
+            await self.refresh()
+        reading = asyncio.ensure_future(self._hits(query, compiled.match, scored))
+        similar: list[tuple[int, float]] = []
+        if asks_titles:
+            await asyncio.sleep(0)  # the database starts reading the hits in its thread ...
+            # ... while the title index is searched in this one.
+            similar = self.titles.match(
+                " ".join(query.typed_words), limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE
+            )
+        hits, exact = await reading
         ranked = await self._rank_hits(hits, query, sort, scored)
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []
-        plain = bool(query.plain_words())
         title_like = len(query.typed_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
-        if sort == "relevance" and plain and (title_like or len(ranked) < THIN_RESULTS):
-            strong, weak = await self._title_matches(query, " ".join(query.typed_words), len(ranked))
+        if asks_titles and (title_like or len(ranked) < THIN_RESULTS):
+            strong, weak = await self._title_matches(query, similar, len(ranked))
         # The page is a slice of: close title matches, full-text hits without them, looser title matches.
         items: list[Paper | Hit] = [*strong.values(), *(h for h in ranked if h.rowid not in strong), *weak]
         window = items[offset : offset + limit]
@@ -520,11 +559,9 @@ class Search:
         return all(self._term_counts[t] <= DENSE_WINDOW for t in terms)
 
     async def _title_matches(
-        self, query: Query, text: str, total: int
+        self, query: Query, scored: list[tuple[int, float]], total: int
     ) -> tuple[dict[int, Paper], list[Paper]]:
-        """(close title matches by rowid, looser ones that the words alone do not find)."""
-        await self.refresh()
-        scored = self.titles.match(text, limit=2 * MAX_TITLE_MATCHES)
+        """Of the titles similar to the query's, (close matches by rowid, looser ones the words do not find)."""
         papers = await self.store.papers_by_rowid([rowid for rowid, _ in scored])
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []

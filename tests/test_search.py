@@ -249,6 +249,35 @@ async def test_ranking_follows_upvote_changes_and_deletions(store: Store) -> Non
     assert all(p.id != first.id for p in (await search(store, "models", sort="top", limit=5)).papers)
 
 
+async def test_merging_the_index_in_steps_keeps_every_answer(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    opened = await Store.open(tmp_path / "merge.db")
+    try:
+        papers = [*known_papers(), *filler_papers(400)]
+        for start in range(0, len(papers), 20):  # one write each, as scrapes make them: many b-trees
+            await opened.bulk_insert_papers(papers[start : start + 20])
+        queries = ["diffusion", '"language models" -survey', "sparse OR experts", "gaussian splatting", "upvotes:>=30"]
+        before = [await search(opened, q, sort="top", limit=50) for q in queries]
+        monkeypatch.setattr(search_module, "MERGE_STEP_PAGES", 2)  # small steps, so that it takes several
+        steps = await search_module.Search.of(opened).merge_index()
+        assert steps > 2
+        # In one piece now: starting another merge finds nothing to do.
+        assert await opened.merge_search_index(10, start=True) is False
+        after = [await search(opened, q, sort="top", limit=50) for q in queries]
+        assert [[p.id for p in r.papers] for r in after] == [[p.id for p in r.papers] for r in before]
+        assert [r.total for r in after] == [r.total for r in before]
+    finally:
+        await opened.close()
+
+
+async def test_the_index_is_merged_at_most_once_a_day(store: Store) -> None:
+    finder = search_module.Search.of(store)
+    noon = dt.datetime(2026, 6, 12, 12, tzinfo=dt.UTC)
+    assert await finder.merge_index_if_due(noon) is True
+    assert await finder.merge_index_if_due(noon + dt.timedelta(hours=23)) is False
+    assert await finder.merge_index_if_due(noon + dt.timedelta(hours=24)) is True
+    assert await store.get_meta(search_module.MERGED_AT_KEY) == (noon + dt.timedelta(hours=24)).isoformat()
+
+
 async def test_bad_arguments_are_refused(store: Store) -> None:
     with pytest.raises(QueryError):
         await search(store, 'mamba "state')

@@ -6,7 +6,8 @@ import datetime as dt
 
 import pytest
 
-from tests.fakes.harness import BotHarness, wait_until
+from bot.search import MERGED_AT_KEY
+from tests.fakes.harness import BotHarness, eventually, wait_until
 from tests.fakes.hf_items import make_daily_item, paper_object
 
 DAY = dt.date(2026, 6, 12)
@@ -62,6 +63,28 @@ async def test_a_total_counted_only_within_the_ranking_window_shows_as_at_least(
     exact = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
                                         query="mamba")
     assert exact.message is not None and "1 result" in exact.message.text and "+" not in exact.message.text
+
+
+async def test_the_running_bot_merges_the_search_index_once_a_day_after_a_scrape(harness: BotHarness) -> None:
+    last_merge: str | None = None
+
+    async def merged_again() -> bool:
+        return await harness.store.get_meta(MERGED_AT_KEY) not in (None, last_merge)
+
+    await serve_corpus(harness)
+    await eventually(merged_again, what="the first merge")
+    last_merge = await harness.store.get_meta(MERGED_AT_KEY)
+    harness.hf.set_day(DAY, [make_daily_item("2606.20000", "A paper stored after the merge", day=DAY)])
+    await harness.scrape()  # the same day: no second merge, so the new paper's b-tree stays apart
+    assert not await merged_again()
+
+    harness.clock.advance(dt.timedelta(days=1))
+    await harness.scrape()
+    await eventually(merged_again, what="the next day's merge")
+    assert await harness.store.merge_search_index(10, start=True) is False  # in one piece again
+    found = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                        query="stored after the merge")
+    assert found.message is not None and "A paper stored after the merge" in found.message.text
 
 
 async def test_a_result_opens_as_a_card(harness: BotHarness) -> None:

@@ -109,6 +109,8 @@ class StoreBase:
             if self.path != ":memory:":
                 await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
+            # A search reads many pages of the full-text index; a 64 MiB page cache keeps the busy ones.
+            await self._db.execute("PRAGMA cache_size = -65536")
         except sqlite3.Error as exc:
             raise StoreError(_explain(exc, self.path)) from exc
 

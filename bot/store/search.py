@@ -172,13 +172,13 @@ class SearchMixin(StoreBase):
             conditions.append(sql)
             params.extend(values)
         params.append(limit)
-        async with self._db.execute(
+        # One trip to the database thread, which then reads every row without waiting for this one.
+        rows = await self._db.execute_fetchall(
             f"SELECT papers_fts.rowid, {score}, s.upvotes, s.day, s.has_code "
             "FROM papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid "
             f"WHERE {' AND '.join(conditions)} ORDER BY papers_fts.rowid DESC LIMIT ?",
             params,
-        ) as cursor:
-            rows = await cursor.fetchall()
+        )
         return [Hit._make(row) for row in rows]
 
     async def match_counts(self, matches: Sequence[str], cap: int) -> list[int]:
@@ -192,6 +192,20 @@ class SearchMixin(StoreBase):
         async with self._db.execute(f"SELECT {', '.join([one] * len(matches))}", params) as cursor:
             row = await cursor.fetchone()
         return [int(v) for v in row] if row else [0] * len(matches)
+
+    async def merge_search_index(self, pages: int, *, start: bool) -> bool:
+        """One step of merging papers_fts into a single b-tree; True if there was work to do.
+
+        `start` begins merging every b-tree of the index (what FTS5's 'optimize' does at once); later
+        steps carry that merge on, about `pages` pages each, so that searches run in between.
+        """
+        async with self.transaction() as db:
+            before = db.total_changes
+            await db.execute(
+                "INSERT INTO papers_fts (papers_fts, rank) VALUES ('merge', ?)", (-pages if start else pages,)
+            )
+            # FTS5 counts two or more changes when a merge step wrote anything.
+            return db.total_changes - before >= 2
 
     async def papers_by_rowid(self, rowids: Sequence[int]) -> dict[int, Paper]:
         """The papers with these rowids (missing ones left out)."""
