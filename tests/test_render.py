@@ -119,24 +119,22 @@ def masked_links(markdown: str) -> list[str]:
     return found
 
 
-def texts(payload: MessagePayload) -> Iterable[str]:
-    """Every string of a payload a user can read."""
+def markdown_texts(payload: MessagePayload) -> Iterable[str]:
+    """Every string of a payload that Discord renders as markdown (not footers nor author names)."""
     if payload.content:
         yield payload.content
     for embed in payload.embeds:
         data = embed.to_dict()
         yield data.get("title", "")
         yield data.get("description", "")
-        yield data.get("footer", {}).get("text", "")
-        yield data.get("author", {}).get("name", "")
         for item in data.get("fields", []):
             yield item["name"]
             yield item["value"]
 
 
 def all_markdown(payloads: Iterable[MessagePayload]) -> str:
-    """Everything the payloads show, one string."""
-    return "\n".join(text for payload in payloads for text in texts(payload))
+    """Everything the payloads show as markdown, one string."""
+    return "\n".join(text for payload in payloads for text in markdown_texts(payload))
 
 
 def assert_within_limits(payload: MessagePayload) -> None:
