@@ -166,18 +166,18 @@ class SearchCog(commands.Cog):
         self.bot = bot
         self.search = Search.of(bot.store)
         self.view_timeout = VIEW_TIMEOUT_SECONDS
-        self._merging: asyncio.Task[None] | None = None
+        self.merging: asyncio.Task[None] | None = None  # the latest merge of the full-text index
 
     async def cog_unload(self) -> None:
         """Stop a merge of the full-text index that is under way (the next one picks it up)."""
-        await stop_task(self._merging)
+        await stop_task(self.merging)
 
     @commands.Cog.listener()
     async def on_papers_scraped(self, summary: object) -> None:
         """Keep the title index in step with new papers, and the full-text index compact."""
         await self.search.refresh(force=True)
-        if self._merging is None or self._merging.done():
-            self._merging = asyncio.create_task(self._merge_index(), name="search-index-merge")
+        if self.merging is None or self.merging.done():
+            self.merging = asyncio.create_task(self._merge_index(), name="search-index-merge")
 
     async def _merge_index(self) -> None:
         try:
