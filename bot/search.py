@@ -473,15 +473,12 @@ class Search:
         asks_titles = sort == "relevance" and bool(query.plain_words())
         if asks_titles:
             await self.refresh()
-        reading = asyncio.ensure_future(self._hits(query, compiled.match, scored))
+        hits, exact = await self._hits(query, compiled.match, scored)
         similar: list[tuple[int, float]] = []
         if asks_titles:
-            await asyncio.sleep(0)  # the database starts reading the hits in its thread ...
-            # ... while the title index is searched in this one.
             similar = self.titles.match(
                 " ".join(query.typed_words), limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE
             )
-        hits, exact = await reading
         ranked = await self._rank_hits(hits, query, sort, scored)
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []

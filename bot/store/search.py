@@ -172,7 +172,6 @@ class SearchMixin(StoreBase):
             conditions.append(sql)
             params.extend(values)
         params.append(limit)
-        # One trip to the database thread, which then reads every row without waiting for this one.
         rows = await self._db.execute_fetchall(
             f"SELECT papers_fts.rowid, {score}, s.upvotes, s.day, s.has_code "
             "FROM papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid "
