@@ -125,6 +125,11 @@ def query_stems(query: Query) -> frozenset[str]:
     return frozenset(found)
 
 
+def _popularity(hit: Hit) -> tuple[int, bool, str, int]:
+    """Sort key, descending: more upvotes, then the later day, then the paper stored last."""
+    return hit.upvotes, hit.day is not None, hit.day or "", hit.rowid
+
+
 def title_key(title: str) -> str:
     """A title as compared: its words folded (case, diacritics) and joined by single spaces."""
     return " ".join(fold_tokens(title))
@@ -470,21 +475,14 @@ class Search:
             return SearchResults(query_text, tuple(papers), await self.store.search_count(spec), sort,
                                  offset, limit)
         scored = await self._selective(query)
-        asks_titles = sort == "relevance" and bool(query.plain_words())
-        if asks_titles:
-            await self.refresh()
         hits, exact = await self._hits(query, compiled.match, scored)
-        similar: list[tuple[int, float]] = []
-        if asks_titles:
-            similar = self.titles.match(
-                " ".join(query.typed_words), limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE
-            )
         ranked = await self._rank_hits(hits, query, sort, scored)
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []
+        plain = bool(query.plain_words())
         title_like = len(query.typed_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
-        if asks_titles and (title_like or len(ranked) < THIN_RESULTS):
-            strong, weak = await self._title_matches(query, similar, len(ranked))
+        if sort == "relevance" and plain and (title_like or len(ranked) < THIN_RESULTS):
+            strong, weak = await self._title_matches(query, " ".join(query.typed_words), len(ranked))
         # The page is a slice of: close title matches, full-text hits without them, looser title matches.
         items: list[Paper | Hit] = [*strong.values(), *(h for h in ranked if h.rowid not in strong), *weak]
         window = items[offset : offset + limit]
@@ -523,19 +521,16 @@ class Search:
         if sort == "new":
             return sorted(hits, key=lambda h: (h.day is not None, h.day or "", h.upvotes, h.rowid), reverse=True)
         if sort == "top" or not hits:
-            return sorted(hits, key=lambda h: (h.upvotes, h.day is not None, h.day or "", h.rowid), reverse=True)
+            return sorted(hits, key=_popularity, reverse=True)
         if scored:
-            ordered = sorted(hits, key=lambda h: (h.upvotes, h.day is not None, h.day or "", h.rowid), reverse=True)
+            ordered = sorted(hits, key=_popularity, reverse=True)
             ordered.sort(key=lambda h: h.score)
             return ordered
         # Titles holding more of the query's words first (the title index knows every title's words).
         await self.refresh()
         stems = query_stems(query)
         held = self.titles.words_held
-        return sorted(
-            hits, key=lambda h: (held(h.rowid, stems), h.upvotes, h.day is not None, h.day or "", h.rowid),
-            reverse=True,
-        )
+        return sorted(hits, key=lambda h: (held(h.rowid, stems), *_popularity(h)), reverse=True)
 
     async def _selective(self, query: Query) -> bool:
         """Whether every word of the query is in at most DENSE_WINDOW papers (so bm25 is quick)."""
@@ -556,9 +551,11 @@ class Search:
         return all(self._term_counts[t] <= DENSE_WINDOW for t in terms)
 
     async def _title_matches(
-        self, query: Query, scored: list[tuple[int, float]], total: int
+        self, query: Query, text: str, total: int
     ) -> tuple[dict[int, Paper], list[Paper]]:
-        """Of the titles similar to the query's, (close matches by rowid, looser ones the words do not find)."""
+        """(close title matches by rowid, looser ones that the words alone do not find)."""
+        await self.refresh()
+        scored = self.titles.match(text, limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE)
         papers = await self.store.papers_by_rowid([rowid for rowid, _ in scored])
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []
