@@ -307,11 +307,11 @@ def query_problem(query: str, error: Any) -> str:
 async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     """paperboy search QUERY [--limit N] [--sort relevance|new|top] [--json]"""
     from bot.query import QueryError
-    from bot.search import search
+    from bot.search import Search
 
     store = await open_store(config)
     try:
-        results = await search(store, args.query, sort=args.sort, limit=args.limit)
+        results = await Search(store).search(args.query, sort=args.sort, limit=args.limit)
     except QueryError as exc:
         raise CommandError(query_problem(args.query, exc), EXIT_USAGE) from exc
     except StoreError as exc:

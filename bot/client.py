@@ -24,6 +24,7 @@ from bot.errors import UserError
 from bot.outbox import SendError
 from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS
 from bot.scrape import Scraper
+from bot.search import Search
 from bot.sources.http import HostRateLimiter
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store
@@ -248,6 +249,8 @@ class PaperBot(commands.Bot):
         )
         self.config = config
         self.store = store
+        # The one Search of this bot, built with the store; its title index warms up after login.
+        self.search = Search(store)
         self.http_client = http_client
         self.clock: Clock = clock or SystemClock()
         self.started_at = self.clock.now()
@@ -261,7 +264,8 @@ class PaperBot(commands.Bot):
         self._extensions = extensions
 
     async def setup_hook(self) -> None:
-        """Load the extensions, then sync commands."""
+        """Start warming the title index, load the extensions, then sync commands."""
+        self.search.start_warming()
         for name in self._extensions:
             await self.load_extension(name)
         await self.sync_commands()
@@ -288,6 +292,11 @@ class PaperBot(commands.Bot):
         synced = await self.tree.sync()
         await self.store.set_meta(COMMAND_HASH_KEY, digest)
         log.info("synced %d global commands", len(synced))
+
+    async def close(self) -> None:
+        """Stop the title index build if still running, then close the connection to Discord."""
+        await self.search.close()
+        await super().close()
 
     def uptime(self) -> dt.timedelta:
         """How long this bot has been running."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +143,13 @@ class Subscription:
     skip_digest_papers: bool = False
 
 
+DeliveryKind = Literal["digest", "alert", "alert_batch"]
+DELIVERY_KINDS: tuple[DeliveryKind, ...] = get_args(DeliveryKind)
+# The states the deliveries table allows (migration 0001); pending means claimed, not yet all sent.
+DeliveryStatus = Literal["pending", "sent", "failed", "skipped"]
+DELIVERY_STATUSES: tuple[DeliveryStatus, ...] = get_args(DeliveryStatus)
+
+
 @dataclass(frozen=True, slots=True)
 class Delivery:
     """One intended post: a digest for (channel, day), an alert for (channel, paper), or an alert batch.
@@ -152,9 +159,9 @@ class Delivery:
     """
 
     channel_id: int
-    kind: str  # "digest" | "alert" | "alert_batch"
+    kind: DeliveryKind
     key: str
-    status: str  # "pending" | "sent" | "failed" | "skipped"
+    status: DeliveryStatus
     nonce: str
     message_id: int | None = None
     attempts: int = 0

@@ -164,7 +164,7 @@ class SearchCog(commands.Cog):
 
     def __init__(self, bot: PaperBot) -> None:
         self.bot = bot
-        self.search = Search.of(bot.store)
+        self.search = bot.search
         self.view_timeout = VIEW_TIMEOUT_SECONDS
         self.merging: asyncio.Task[None] | None = None  # the latest merge of the full-text index
 

@@ -6,19 +6,49 @@ import dataclasses
 import datetime as dt
 import json
 import random
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-import bot.search as search_module
+import bot.search.engine as search_module
 from bot.cli import main
 from bot.models import Paper
 from bot.query import QueryError, parse
-from bot.search import TitleIndex, autocomplete, search, trending
+from bot.search import Period, Search, SearchResults, Sort, TitleIndex, Trending
 from bot.store import Store
 
 DAY = dt.date(2026, 6, 12)
+
+# One Search per store, as the bot keeps one: its title index follows the store across calls.
+_searches: weakref.WeakKeyDictionary[Store, Search] = weakref.WeakKeyDictionary()
+
+
+def finder_of(store: Store) -> Search:
+    """The Search these tests share for `store`."""
+    found = _searches.get(store)
+    if found is None:
+        found = _searches[store] = Search(store)
+    return found
+
+
+async def search(
+    store: Store, query: str, *, sort: Sort = "relevance", limit: int = 10, offset: int = 0,
+    since: dt.date | None = None,
+) -> SearchResults:
+    """A page of results from the shared Search of `store`."""
+    return await finder_of(store).search(query, sort=sort, limit=limit, offset=offset, since=since)
+
+
+async def autocomplete(store: Store, text: str, limit: int = 25) -> list[tuple[str, str]]:
+    """Suggestions from the shared Search of `store`."""
+    return await finder_of(store).autocomplete(text, limit)
+
+
+async def trending(store: Store, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
+    """Trending papers from the shared Search of `store`."""
+    return await finder_of(store).trending(period, now, limit)
 
 KNOWN = {
     "1706.03762": "Attention Is All You Need",
@@ -258,7 +288,7 @@ async def test_merging_the_index_in_steps_keeps_every_answer(tmp_path: Path, mon
         queries = ["diffusion", '"language models" -survey', "sparse OR experts", "gaussian splatting", "upvotes:>=30"]
         before = [await search(opened, q, sort="top", limit=50) for q in queries]
         monkeypatch.setattr(search_module, "MERGE_STEP_PAGES", 2)  # small steps, so that it takes several
-        steps = await search_module.Search.of(opened).merge_index()
+        steps = await finder_of(opened).merge_index()
         assert steps > 2
         # In one piece now: starting another merge finds nothing to do.
         assert await opened.merge_search_index(10, start=True) is False
@@ -270,7 +300,7 @@ async def test_merging_the_index_in_steps_keeps_every_answer(tmp_path: Path, mon
 
 
 async def test_the_index_is_merged_at_most_once_a_day(store: Store) -> None:
-    finder = search_module.Search.of(store)
+    finder = finder_of(store)
     noon = dt.datetime(2026, 6, 12, 12, tzinfo=dt.UTC)
     assert await finder.merge_index_if_due(noon) is True
     assert await finder.merge_index_if_due(noon + dt.timedelta(hours=23)) is False

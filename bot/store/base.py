@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import datetime as dt
 import importlib.resources
 import logging
 import re
@@ -16,13 +15,12 @@ from typing import Self
 
 import aiosqlite
 
+from bot.clock import Clock, SystemClock
+from bot.store.errors import StoreError, classify
+
 log = logging.getLogger(__name__)
 
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
-
-
-class StoreError(Exception):
-    """A database problem explained in words a server admin can act on."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,44 +53,28 @@ def latest_version() -> int:
     return migrations[-1].version if migrations else 0
 
 
-def iso_now() -> str:
-    """Now in UTC as ISO text, the form every stored instant takes."""
-    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-
-
-def _explain(exc: BaseException, path: str) -> str:
-    text = str(exc)
-    if "readonly" in text or "read-only" in text:
-        return f"the database {path} is read-only: check the file's permissions and the volume mount"
-    if "disk is full" in text or "database or disk is full" in text:
-        return f"the disk holding {path} is full: free space, then try again (no data was lost)"
-    if "not a database" in text or "malformed" in text:
-        return f"{path} is damaged or not a Paperboy database ({text}); restore it from a backup"
-    if "unable to open" in text:
-        return f"cannot open the database {path}: check that its folder exists and is writable"
-    return f"database error on {path}: {text}"
-
-
 class StoreBase:
     """Owns one aiosqlite connection; subclasses add the typed methods."""
 
-    def __init__(self, db: aiosqlite.Connection, path: str) -> None:
+    def __init__(self, db: aiosqlite.Connection, path: str, clock: Clock | None = None) -> None:
         self._db = db
         self.path = path
+        # Where rows get their timestamps: the same clock as the loops that read them.
+        self.clock: Clock = clock or SystemClock()
         self._write_lock = asyncio.Lock()
         # Bumped whenever paper rows change through this Store, so in-memory indexes know to refresh.
         self.papers_version = 0
 
     @classmethod
-    async def open(cls, path: str | Path, *, migrate: bool = True) -> Self:
-        """Open (and by default upgrade) the database at `path`."""
+    async def open(cls, path: str | Path, *, migrate: bool = True, clock: Clock | None = None) -> Self:
+        """Open (and by default upgrade) the database at `path`; rows are stamped with `clock` (the system's)."""
         path = str(path)
         try:
             db = await aiosqlite.connect(path, isolation_level=None)
         except sqlite3.Error as exc:
-            raise StoreError(_explain(exc, path)) from exc
+            raise classify(exc, path) from exc
         db.row_factory = sqlite3.Row
-        store = cls(db, path)
+        store = cls(db, path, clock)
         try:
             await store._configure()
             if migrate:
@@ -112,7 +94,11 @@ class StoreBase:
             # A search reads many pages of the full-text index; a 64 MiB page cache keeps the busy ones.
             await self._db.execute("PRAGMA cache_size = -65536")
         except sqlite3.Error as exc:
-            raise StoreError(_explain(exc, self.path)) from exc
+            raise classify(exc, self.path) from exc
+
+    def now_text(self) -> str:
+        """Now by the store's clock as ISO text, the form every stored instant takes."""
+        return self.clock.now().isoformat(timespec="seconds")
 
     async def close(self) -> None:
         """Wait for the write in progress, then close the connection."""
@@ -141,13 +127,13 @@ class StoreBase:
             try:
                 await self._control("BEGIN IMMEDIATE")
             except sqlite3.Error as exc:
-                raise StoreError(_explain(exc, self.path)) from exc
+                raise classify(exc, self.path) from exc
             try:
                 yield self._db
-            except sqlite3.OperationalError as exc:
+            except sqlite3.Error as exc:
                 # A full disk or a read-only file shows up here, in the middle of a write: say so in words.
                 await self._rollback()
-                raise StoreError(_explain(exc, self.path)) from exc
+                raise classify(exc, self.path) from exc
             except BaseException:
                 await self._rollback()
                 raise
@@ -155,7 +141,7 @@ class StoreBase:
                 await self._control("COMMIT")
             except sqlite3.Error as exc:
                 await self._rollback()
-                raise StoreError(_explain(exc, self.path)) from exc
+                raise classify(exc, self.path) from exc
 
     async def _rollback(self) -> None:
         """Roll back, unless SQLite already has (it does by itself on a full disk or an I/O error)."""
@@ -174,7 +160,7 @@ class StoreBase:
                 finally:
                     await self._control("ROLLBACK")
             except sqlite3.Error as exc:
-                raise StoreError(_explain(exc, self.path)) from exc
+                raise classify(exc, self.path) from exc
 
     async def schema_version(self) -> int:
         """The version recorded in `PRAGMA user_version`."""
@@ -221,7 +207,7 @@ class StoreBase:
                     f"schema version is {version}, expected {expected}: run `paperboy db migrate`"
                 )
         except sqlite3.Error as exc:
-            problems.append(_explain(exc, self.path))
+            problems.append(str(classify(exc, self.path)))
         return problems
 
     async def backup(self, target: str | Path) -> None:
@@ -230,12 +216,12 @@ class StoreBase:
         try:
             destination = sqlite3.connect(target)
         except sqlite3.Error as exc:
-            raise StoreError(_explain(exc, target)) from exc
+            raise classify(exc, target) from exc
         try:
             async with self._write_lock:
                 await self._db.backup(destination)
         except sqlite3.Error as exc:
-            raise StoreError(_explain(exc, target)) from exc
+            raise classify(exc, target) from exc
         finally:
             destination.close()
 
@@ -254,7 +240,3 @@ def _split_sql(script: str) -> list[str]:
         statements.append(buffer.strip())
     return statements
 
-
-def explain_error(exc: BaseException, path: str) -> str:
-    """A sentence for an admin about a raw sqlite3 error."""
-    return _explain(exc, path)

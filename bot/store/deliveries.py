@@ -8,8 +8,9 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.models import Delivery
-from bot.store.base import StoreBase, iso_now
+from bot.models import DELIVERY_KINDS, DELIVERY_STATUSES, Delivery, DeliveryKind, DeliveryStatus
+from bot.store.base import StoreBase
+from bot.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -23,13 +24,27 @@ def _instant(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text) if text else None
 
 
+def _kind(text: str) -> DeliveryKind:
+    for kind in DELIVERY_KINDS:
+        if kind == text:
+            return kind
+    raise StoreError(f"unknown delivery kind {text!r} in the deliveries table")
+
+
+def _status(text: str) -> DeliveryStatus:
+    for status in DELIVERY_STATUSES:
+        if status == text:
+            return status
+    raise StoreError(f"unknown delivery status {text!r} in the deliveries table")
+
+
 def _delivery_from_row(row: Sequence[Any]) -> Delivery:
     payload = json.loads(row[7]) if row[7] else {}
     return Delivery(
         channel_id=row[0],
-        kind=row[1],
+        kind=_kind(row[1]),
         key=row[2],
-        status=row[3],
+        status=_status(row[3]),
         nonce=row[4],
         message_id=row[5],
         attempts=row[6],
@@ -76,7 +91,7 @@ class DeliveriesMixin(StoreBase):
         `members` are (kind, key) rows claimed in the same transaction and tied to this one by `batch`
         (the alerts of one bundled message); a member that already exists is left alone.
         """
-        now = iso_now()
+        now = self.now_text()
         async with self.transaction() as db:
             cursor = await db.execute(
                 "INSERT INTO deliveries (channel_id, kind, key, status, nonce, payload, outcome, created_at, "
@@ -101,7 +116,7 @@ class DeliveriesMixin(StoreBase):
             await db.execute(
                 "UPDATE deliveries SET attempts = attempts + 1, updated_at = ? "
                 "WHERE channel_id = ? AND kind = ? AND key = ?",
-                (iso_now(), channel_id, kind, key),
+                (self.now_text(), channel_id, kind, key),
             )
 
     async def record_part_sent(
@@ -119,14 +134,14 @@ class DeliveriesMixin(StoreBase):
             payload["sent"][index] = message_id
             await db.execute(
                 "UPDATE deliveries SET payload = ?, updated_at = ? WHERE channel_id = ? AND kind = ? AND key = ?",
-                (json.dumps(payload, ensure_ascii=False), iso_now(), channel_id, kind, key),
+                (json.dumps(payload, ensure_ascii=False), self.now_text(), channel_id, kind, key),
             )
 
     async def mark_delivered(
         self, channel_id: int, kind: str, key: str, message_id: int | None, *, outcome: str | None = None
     ) -> None:
         """Close a delivery as sent (and the alert rows batched into it)."""
-        now = iso_now()
+        now = self.now_text()
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE deliveries SET status = 'sent', message_id = ?, error = NULL, next_attempt_at = NULL, "
@@ -147,12 +162,12 @@ class DeliveriesMixin(StoreBase):
             await db.execute(
                 "UPDATE deliveries SET error = ?, next_attempt_at = ?, updated_at = ? "
                 "WHERE channel_id = ? AND kind = ? AND key = ?",
-                (error, at.isoformat(timespec="seconds"), iso_now(), channel_id, kind, key),
+                (error, at.isoformat(timespec="seconds"), self.now_text(), channel_id, kind, key),
             )
 
     async def mark_failed(self, channel_id: int, kind: str, key: str, *, error: str) -> None:
         """Give up on a delivery for good (the channel is gone or forbids the bot)."""
-        now = iso_now()
+        now = self.now_text()
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE deliveries SET status = 'failed', error = ?, next_attempt_at = NULL, updated_at = ? "
@@ -199,16 +214,6 @@ class DeliveriesMixin(StoreBase):
             ) as cursor:
                 found.update(str(row[0]) for row in await cursor.fetchall())
         return found
-
-    async def count_sent_since(self, channel_id: int, kind: str, since: dt.datetime) -> int:
-        """How many deliveries of `kind` went to a channel since `since` (for hourly caps)."""
-        async with self._db.execute(
-            "SELECT count(*) FROM deliveries WHERE channel_id = ? AND kind = ? AND created_at >= ? "
-            "AND status IN ('pending', 'sent')",
-            (channel_id, kind, since.isoformat(timespec="seconds")),
-        ) as cursor:
-            row = await cursor.fetchone()
-        return int(row[0]) if row else 0
 
     async def latest_delivery(self, channel_id: int, kind: str) -> Delivery | None:
         """The most recently created delivery of `kind` to a channel."""

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.models import DigestSettings
-from bot.store.base import StoreBase, iso_now
+from bot.store.base import StoreBase
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ class DigestsMixin(StoreBase):
 
         `effective_from` (default: now) marks when the settings took effect: earlier due times don't count.
         """
-        now = iso_now()
+        now = self.now_text()
         since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
         async with self.transaction() as db:
             await db.execute(
@@ -102,5 +102,5 @@ class DigestsMixin(StoreBase):
         async with self.transaction() as db:
             await db.execute(
                 "UPDATE digest_settings SET enabled = 0, disabled_reason = ?, updated_at = ? WHERE channel_id = ?",
-                (reason, iso_now(), channel_id),
+                (reason, self.now_text(), channel_id),
             )

@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from bot.models import DailyEntry, Paper, ScrapeRun, UpsertResult
-from bot.store.base import StoreBase, iso_now
+from bot.store.base import StoreBase
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +98,7 @@ class PapersMixin(StoreBase):
         the first time and papers whose upvotes moved.
         """
         papers = list({p.id: p for p in papers}.values())
-        now = iso_now()
+        now = self.now_text()
         new: list[str] = []
         changed: list[str] = []
         unchanged = 0

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from bot.models import Paper
-from bot.store.base import StoreBase, iso_now
+from bot.store.base import StoreBase
 from bot.store.papers import PAPER_COLUMNS, paper_from_row
 
 log = logging.getLogger(__name__)
@@ -297,7 +297,7 @@ class SearchMixin(StoreBase):
         return total
 
     async def _insert_batch(self, papers: Sequence[Paper]) -> int:
-        now = iso_now()
+        now = self.now_text()
         rows = [
             (
                 p.id, p.title, json.dumps(list(p.authors), ensure_ascii=False), p.summary,

@@ -9,14 +9,15 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.models import Subscription
-from bot.store.base import StoreBase, iso_now
+from bot.store.base import StoreBase
+from bot.store.errors import StoreError
 
 log = logging.getLogger(__name__)
 
 _COLUMNS = "id, guild_id, channel_id, query, normalized, created_by, created_at, skip_digest_papers"
 
 
-class DuplicateSubscription(Exception):
+class DuplicateSubscription(StoreError):
     """The channel already has a subscription with the same normalised query."""
 
 
@@ -65,7 +66,7 @@ class SubscriptionsMixin(StoreBase):
                 cursor = await db.execute(
                     "INSERT INTO subscriptions (guild_id, channel_id, query, normalized, created_by, created_at, "
                     "skip_digest_papers) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (guild_id, channel_id, query, normalized, created_by, iso_now(), int(skip_digest_papers)),
+                    (guild_id, channel_id, query, normalized, created_by, self.now_text(), int(skip_digest_papers)),
                 )
             except sqlite3.IntegrityError as exc:
                 raise DuplicateSubscription(normalized) from exc
@@ -110,7 +111,7 @@ class SubscriptionsMixin(StoreBase):
         return found
 
 
-class LimitReached(Exception):
+class LimitReached(StoreError):
     """A per-channel or per-guild subscription limit would be exceeded."""
 
     def __init__(self, scope: str, limit: int) -> None:

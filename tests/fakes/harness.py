@@ -101,11 +101,12 @@ class BotHarness:
         )
         for section, values in config_changes.items():
             config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})
-        store = await Store.open(config.database.path)
+        clock = ManualClock(start)
+        store = await Store.open(config.database.path, clock=clock)
         harness = cls(
             discord=discord_server,
             hf=hf,
-            clock=ManualClock(start),
+            clock=clock,
             store=store,
             config=config,
             guild=guild,
@@ -157,6 +158,8 @@ class BotHarness:
             ready.cancel()
             raise AssertionError("the bot did not become ready")
         await wait_until(lambda: bot.next_scrape_at is not None, what="the first scrape")
+        if bot.search.warming is not None:  # the title index: built before a test starts, so results are steady
+            await asyncio.wait({bot.search.warming}, timeout=READY_TIMEOUT)
         search = bot.get_cog("SearchCog")
         if search is not None:  # the index merge that follows the first scrape: settled before a test starts
             await wait_until(lambda: getattr(search, "merging", None) is not None, what="the index merge")

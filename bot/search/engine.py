@@ -15,35 +15,23 @@ looser ones follow the full-text results. The same index answers autocomplete.
 from __future__ import annotations
 
 import asyncio
-import bisect
 import dataclasses
 import datetime as dt
-import heapq
 import logging
 import math
 import re
 import time
-import weakref
-from array import array
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Literal
-
-from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
 
 from bot.models import Paper
-from bot.query import And, Filter, Node, Not, Or, Query, Term, fold_tokens, leaves, parse, stem
+from bot.query import And, Filter, Node, Not, Or, Query, Term, leaves, parse
+from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
+from bot.search.titles import TitleIndex
 from bot.sources.huggingface import parse_paper_ref
 from bot.store import Store
 from bot.store.search import Hit, SearchSpec
 
 log = logging.getLogger(__name__)
 
-Sort = Literal["relevance", "new", "top"]
-SORTS: tuple[Sort, ...] = ("relevance", "new", "top")
-Period = Literal["day", "week", "month"]
-PERIOD_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
 _ID_PREFIX = re.compile(r"\d{4}\.\d{0,5}")  # the start of a new-style arXiv id, as typed
 
 # bm25 weights of papers_fts columns: title, authors, keywords, summary, ai_summary.
@@ -54,8 +42,6 @@ THIN_RESULTS = 3  # fewer full-text matches than this: add looser title matches
 STRONG_TITLE_SCORE = 90.0  # title similarity that puts a paper ahead of the full-text results
 WEAK_TITLE_SCORE = 75.0
 MAX_TITLE_MATCHES = 5
-SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
-PREFIX_SCORE = 95.0  # the similarity given to a title that starts with the words typed
 REFRESH_SECONDS = 2.0  # how stale the title index may be before a lookup re-reads the store
 # Bounds the cost of a search: a query matching more papers than this is ranked within this many most
 # recently stored matches, and a word held by more papers than this is not weighed with bm25.
@@ -67,43 +53,7 @@ FILTERED_WINDOW = 150
 MERGE_EVERY = dt.timedelta(days=1)
 MERGE_STEP_PAGES = 200
 MERGED_AT_KEY = "search_index_merged_at"
-
-
-@dataclass(frozen=True, slots=True)
-class SearchResults:
-    """One page of results, the number of matches in all, and how they were found."""
-
-    query: str
-    papers: tuple[Paper, ...]
-    total: int
-    sort: Sort = "relevance"
-    offset: int = 0
-    limit: int = 10
-    title_matches: tuple[str, ...] = ()  # ids added or promoted by title similarity
-    paper_ref: str | None = None  # the query was this paper's id or URL
-    total_exact: bool = True  # False: at least `total` papers match (ranked among the newest of them)
-
-    def to_json(self) -> dict[str, object]:
-        """The results as the JSON document of `paperboy search --json`."""
-        return {
-            "query": self.query,
-            "total": self.total,
-            "total_exact": self.total_exact,
-            "sort": self.sort,
-            "offset": self.offset,
-            "limit": self.limit,
-            "results": [p.to_json() for p in self.papers],
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Trending:
-    """The most upvoted papers of a period ending on `last`."""
-
-    period: Period
-    first: dt.date | None
-    last: dt.date | None
-    papers: tuple[Paper, ...]
+WARM_CHUNK = 2000  # titles indexed between two yields to the event loop while warming
 
 
 def query_stems(query: Query) -> frozenset[str]:
@@ -130,222 +80,11 @@ def _popularity(hit: Hit) -> tuple[int, bool, str, int]:
     return hit.upvotes, hit.day is not None, hit.day or "", hit.rowid
 
 
-def title_key(title: str) -> str:
-    """A title as compared: its words folded (case, diacritics) and joined by single spaces."""
-    return " ".join(fold_tokens(title))
-
-
-class TitleIndex:
-    """Every cached title in memory, by papers.rowid: word postings and sorted keys.
-
-    Answers fuzzy title lookups (typos, missing words), prefix completion, and which query words a
-    title holds. Built from (rowid, title) pairs; a changed title is re-indexed under the same rowid.
-    """
-
-    POSTINGS_BUDGET = 12_000  # title slots read per lookup to find candidates
-    CANDIDATES = 500  # candidates compared with the query as whole titles
-    STEMS_KEPT = 100_000
-
-    def __init__(self) -> None:
-        self._rowids = array("q")  # slot -> rowid
-        self._keys: list[str] = []  # slot -> title key (folded words)
-        self._slot_of: dict[int, int] = {}
-        # Stems of the titles asked about lately (those of recent matches, mostly); bounded in size.
-        self._title_stems: dict[int, frozenset[str]] = {}
-        self._postings: dict[str, array[int]] = {}  # word -> slots
-        # Keys in order with their slots, for prefix lookups (parallel lists: no tuple per title).
-        self._sorted_keys: list[str] = []
-        self._sorted_slots = array("I")
-        # Words by (length, first letter) and by (length, last letter): a typo seldom changes both ends.
-        self._words_by_shape: dict[tuple[int, str, str], list[str]] = {}
-        self._sorted_words: list[str] = []
-        self._new_words = False
-
-    def __len__(self) -> int:
-        return len(self._slot_of)
-
-    def add(self, items: Iterable[tuple[int, str]]) -> int:
-        """Add or update (rowid, title) pairs; returns how many titles were new or changed."""
-        fresh: list[int] = []
-        for rowid, title in items:
-            key = title_key(title)
-            slot = self._slot_of.get(rowid)
-            if slot is not None:
-                if self._keys[slot] == key:
-                    continue
-                self._keys[slot] = key
-                self._title_stems.pop(slot, None)
-            else:
-                slot = len(self._keys)
-                self._rowids.append(rowid)
-                self._keys.append(key)
-                self._slot_of[rowid] = slot
-            fresh.append(slot)
-            # Old words of a changed title stay posted: candidates are re-scored on their current title.
-            for word in set(key.split()):
-                postings = self._postings.get(word)
-                if postings is None:
-                    self._postings[word] = array("I", (slot,))
-                    self._words_by_shape.setdefault((len(word), word[0], ""), []).append(word)
-                    self._words_by_shape.setdefault((len(word), "", word[-1]), []).append(word)
-                    self._new_words = True
-                else:
-                    postings.append(slot)
-        if fresh:
-            self._place(fresh)
-        return len(fresh)
-
-    def _place(self, slots: list[int]) -> None:
-        """Keep the sorted views in step: re-sort after a bulk load, insert a few in place."""
-        if len(slots) > 1000 or not self._sorted_keys:
-            order = sorted(range(len(self._keys)), key=self._keys.__getitem__)
-            self._sorted_keys = [self._keys[slot] for slot in order]
-            self._sorted_slots = array("I", order)
-        else:
-            for slot in slots:
-                # A changed title leaves its old key behind; lookups skip keys that are no longer current.
-                at = bisect.bisect_right(self._sorted_keys, self._keys[slot])
-                self._sorted_keys.insert(at, self._keys[slot])
-                self._sorted_slots.insert(at, slot)
-        if self._new_words:
-            self._sorted_words = sorted(self._postings)
-            self._new_words = False
-
-    def words_held(self, rowid: int, stems: frozenset[str]) -> int:
-        """How many of `stems` the title of the paper at `rowid` holds (0 if it is not indexed)."""
-        slot = self._slot_of.get(rowid)
-        if slot is None:
-            return 0
-        held = self._title_stems.get(slot)
-        if held is None:
-            if len(self._title_stems) >= self.STEMS_KEPT:
-                self._title_stems.clear()
-            held = self._title_stems[slot] = frozenset(map(stem, self._keys[slot].split()))
-        return len(stems & held)
-
-    def _similar_words(self, word: str) -> list[str]:
-        """Indexed words within a small edit distance of a word not in the index (a typo)."""
-        if len(word) < 4:
-            return []
-        limit = 1 if len(word) < 7 else 2
-        found: dict[str, int] = {}
-        for length in range(len(word) - limit, len(word) + limit + 1):
-            for shape in ((length, word[0], ""), (length, "", word[-1])):
-                choices = self._words_by_shape.get(shape)
-                if not choices:
-                    continue
-                for choice, distance, _ in process.extract(
-                    word, choices, scorer=Levenshtein.distance, score_cutoff=limit, limit=5
-                ):
-                    found[choice] = int(distance)
-        ranked = sorted(found, key=lambda w: (found[w], -len(self._postings[w])))
-        return ranked[:3]
-
-    def _prefix_words(self, prefix: str, limit: int = 30) -> list[str]:
-        """Indexed words starting with `prefix` (the word being typed), most frequent first."""
-        start = bisect.bisect_left(self._sorted_words, prefix)
-        words: list[str] = []
-        for word in self._sorted_words[start:]:
-            if not word.startswith(prefix):
-                break
-            words.append(word)
-        words.sort(key=lambda w: -len(self._postings[w]))
-        return words[:limit]
-
-    def _candidates(self, groups: list[list[str]]) -> list[int]:
-        """Slots of titles holding the query's rarer words, weighted by rarity; a group stands for one word.
-
-        Only the rarest words are walked, up to a budget of postings: common words say little about
-        which title is meant, and the final ranking compares whole titles anyway.
-        """
-        total = max(len(self._keys), 1)
-        sized = sorted(
-            (sum(len(self._postings[w]) for w in group), index, group)
-            for index, group in enumerate(groups) if group
-        )
-        scores: dict[int, float] = {}
-        budget = self.POSTINGS_BUDGET
-        for size, _, group in sized:
-            if size > budget and scores:
-                break
-            weight = math.log(1 + total / max(size, 1))
-            slots: Iterable[int]
-            if len(group) == 1:
-                slots = self._postings[group[0]][-budget:]
-            else:
-                slots = set().union(*(self._postings[w][-budget:] for w in group))
-            for slot in slots:
-                scores[slot] = scores.get(slot, 0.0) + weight
-            budget -= min(size, budget)
-            if budget <= 0:
-                break
-        return heapq.nlargest(self.CANDIDATES, scores, key=scores.__getitem__)
-
-    def _prefixed(self, key: str, limit: int) -> list[int]:
-        """Slots of titles that start with `key`, in key order."""
-        found: list[int] = []
-        start = bisect.bisect_left(self._sorted_keys, key)
-        for at in range(start, min(start + 2 * limit, len(self._sorted_keys))):
-            if not self._sorted_keys[at].startswith(key) or len(found) >= limit:
-                break
-            slot = self._sorted_slots[at]
-            if self._keys[slot] == self._sorted_keys[at]:  # not a key the title has since changed from
-                found.append(slot)
-        return found
-
-    def _groups(self, words: Iterable[str]) -> list[list[str]]:
-        """For each word, itself if indexed, else the indexed words it may be a typo of."""
-        return [[w] if w in self._postings else self._similar_words(w) for w in dict.fromkeys(words)]
-
-    def match(self, text: str, limit: int = 10, cutoff: float = 0.0) -> list[tuple[int, float]]:
-        """(rowid, score 0-100) of the titles that best match `text`, forgiving typos and missing words.
-
-        Titles scoring under `cutoff` are left out, unless they begin with the words typed.
-        """
-        words = fold_tokens(text)
-        if not words or not self._keys:
-            return []
-        key = " ".join(words)
-        # A title that begins with three or more words as typed is the one meant, unless one matches better.
-        prefixed = self._prefixed(key, limit) if len(words) >= 3 else []
-        scores = {rowid: max(score, PREFIX_SCORE) for rowid, score in self._rank(key, prefixed, limit)}
-        for rowid, score in self._rank(key, self._candidates(self._groups(words)), limit, cutoff):
-            scores.setdefault(rowid, score)
-        return sorted(scores.items(), key=lambda rs: -rs[1])[:limit]
-
-    def _rank(
-        self, key: str, slots: Sequence[int], limit: int, cutoff: float = 0.0
-    ) -> list[tuple[int, float]]:
-        choices = {slot: self._keys[slot] for slot in slots}
-        scored = process.extract(key, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=cutoff)
-        # Among equal scores the closer title as a whole, then the newer paper, wins.
-        ranked = sorted(
-            ((float(score), fuzz.ratio(key, choice), self._rowids[slot]) for choice, score, slot in scored),
-            reverse=True,
-        )
-        return [(rowid, score) for score, _, rowid in ranked[:limit]]
-
-    def complete(self, text: str, limit: int = 25) -> list[int]:
-        """Rowids of titles for what is being typed: titles starting with it, then similar ones."""
-        words = fold_tokens(text)
-        if not words or not self._keys:
-            return []
-        key = " ".join(words)
-        picked = dict.fromkeys(self._rowids[slot] for slot in self._prefixed(key, limit))
-        if len(picked) < limit:
-            typing = not text[-1:].isspace()  # the last word may be cut short
-            groups = self._groups(words[:-1] if typing else words)
-            if typing:
-                groups.append(self._prefix_words(words[-1]))
-            for rowid, _ in self._rank(key, self._candidates(groups), limit, SUGGEST_SCORE):
-                picked.setdefault(rowid, None)
-        return list(picked)[:limit]
-
-
 class Search:
-    """Searches one store, keeping its title index in step with the store."""
+    """Searches one store, keeping its title index in step with the store.
 
-    _by_store: weakref.WeakKeyDictionary[Store, Search] = weakref.WeakKeyDictionary()
+    Time comes from the store's clock. One instance per store and process: whoever searches is given it.
+    """
 
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -359,26 +98,87 @@ class Search:
         # How many papers hold each query word (counted up to DENSE_WINDOW + 1) while the store is unchanged.
         self._term_counts: dict[str, int] = {}
         self._term_counts_version = -1
+        self._warming: asyncio.Task[None] | None = None
 
-    @classmethod
-    def of(cls, store: Store) -> Search:
-        """The shared Search of a store (created on first use)."""
-        found = cls._by_store.get(store)
-        if found is None:
-            found = cls._by_store[store] = cls(store)
-        return found
+    @property
+    def ready(self) -> bool:
+        """Whether the title index has been built (until then searches use the full-text index alone)."""
+        return self._loaded
+
+    @property
+    def warming(self) -> asyncio.Task[None] | None:
+        """The background build of the title index, once started."""
+        return self._warming
+
+    def start_warming(self) -> asyncio.Task[None]:
+        """Start building the title index in the background, once; the task logs its own failure."""
+        if self._warming is None:
+            self._warming = asyncio.create_task(self._warm_logged(), name="search-title-index")
+        return self._warming
+
+    async def close(self) -> None:
+        """Stop a build of the title index under way."""
+        if self._warming is not None and not self._warming.done():
+            self._warming.cancel()
+            await asyncio.wait({self._warming})
+
+    async def _warm_logged(self) -> None:
+        try:
+            await self.warm()
+        except Exception:
+            # The first search that needs titles builds the index instead (as without warming).
+            log.exception("could not build the title index in the background")
+
+    async def warm(self) -> None:
+        """Build the title index in chunks, yielding to the event loop between them; no-op once built."""
+        if self._loaded:
+            return
+        started = time.monotonic()
+        version, since = self.store.papers_version, self._sync_mark()
+        high = await self.store.paper_rowid_high_mark()
+        rows = await self.store.paper_titles(0)
+        fresh = TitleIndex()
+        for start in range(0, len(rows), WARM_CHUNK):
+            fresh.add(rows[start : start + WARM_CHUNK], place=False)
+            await asyncio.sleep(0)  # searches go on meanwhile, on the full-text index alone
+        # Nothing else sees `fresh` yet, so sorting it may run on a worker thread.
+        await asyncio.to_thread(fresh.place_all)
+        async with self._lock:
+            if self._loaded:  # a refresh got there first
+                return
+            self.titles, self._loaded = fresh, True
+            self._mark_synced(version, high, since)
+        log.info("title index: %d titles in %.2fs", len(fresh), time.monotonic() - started)
+
+    def _sync_mark(self) -> str:
+        """Where the next read of changed titles starts: a second back by the store's clock.
+
+        Rows written within the same second as the last read are seen again.
+        """
+        return (self.store.clock.now() - dt.timedelta(seconds=1)).isoformat(timespec="seconds")
+
+    def _mark_synced(self, version: int, high: int, since: str) -> None:
+        self._high_rowid = max(high, self._high_rowid)
+        self._synced_at = since
+        self._checked = time.monotonic()
+        self._version = version
+
+    def _warming_now(self) -> bool:
+        return not self._loaded and self._warming is not None and not self._warming.done()
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Bring the title index up to date with the store (at most every few seconds unless forced)."""
-        if not force and not self._stale():
+        """Bring the title index up to date with the store (at most every few seconds unless forced).
+
+        While the background build runs this does nothing: the build reads every title anyway.
+        """
+        if self._warming_now() or (not force and not self._stale()):
             return
         async with self._lock:
-            if not force and not self._stale():
+            if self._warming_now() or (not force and not self._stale()):
                 return
             version = self.store.papers_version
             started = time.monotonic()
-            # Read from a second back: rows written within the same second as the last read are seen again.
-            since = (dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)).isoformat(timespec="seconds")
+            since = self._sync_mark()
             high = await self.store.paper_rowid_high_mark()
             if not self._loaded:
                 rows = await self.store.paper_titles(0)
@@ -389,10 +189,7 @@ class Search:
                     rows += await self.store.paper_titles(self._high_rowid)
                 rows += await self.store.titles_updated_since(self._synced_at)
             changed = self.titles.add(rows)
-            self._high_rowid = max(high, self._high_rowid)
-            self._synced_at = since
-            self._checked = time.monotonic()
-            self._version = version
+            self._mark_synced(version, high, since)
             if changed:
                 log.debug("title index: %d titles updated in %.3fs", changed, time.monotonic() - started)
 
@@ -496,7 +293,6 @@ class Search:
             sort=sort,
             offset=offset,
             limit=limit,
-            title_matches=tuple(p.id for p in (*strong.values(), *weak)),
             total_exact=exact,
         )
 
@@ -583,27 +379,4 @@ class Search:
             last, first = today, today - dt.timedelta(days=PERIOD_DAYS[period] - 1)
         papers = await self.store.top_papers_between(first, last, limit)
         return Trending(period, first, last, tuple(papers))
-
-
-async def search(
-    store: Store,
-    query_text: str,
-    *,
-    sort: Sort = "relevance",
-    limit: int = 10,
-    offset: int = 0,
-    since: dt.date | None = None,
-) -> SearchResults:
-    """One page of papers matching a query (see Search.search)."""
-    return await Search.of(store).search(query_text, sort=sort, limit=limit, offset=offset, since=since)
-
-
-async def autocomplete(store: Store, text: str, limit: int = 25) -> list[tuple[str, str]]:
-    """(paper id, title) suggestions for `/paper show` (see Search.autocomplete)."""
-    return await Search.of(store).autocomplete(text, limit)
-
-
-async def trending(store: Store, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
-    """The most upvoted papers of the latest day, last 7 days or last 30 days."""
-    return await Search.of(store).trending(period, now, limit)
 

@@ -1,0 +1,53 @@
+"""What a search answers: a page of results, or the trending papers of a period."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Literal
+
+from bot.models import Paper
+
+log = logging.getLogger(__name__)
+
+Sort = Literal["relevance", "new", "top"]
+SORTS: tuple[Sort, ...] = ("relevance", "new", "top")
+Period = Literal["day", "week", "month"]
+PERIOD_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """One page of results, the number of matches in all, and how they were found."""
+
+    query: str
+    papers: tuple[Paper, ...]
+    total: int
+    sort: Sort = "relevance"
+    offset: int = 0
+    limit: int = 10
+    paper_ref: str | None = None  # the query was this paper's id or URL
+    total_exact: bool = True  # False: at least `total` papers match (ranked among the newest of them)
+
+    def to_json(self) -> dict[str, object]:
+        """The results as the JSON document of `paperboy search --json`."""
+        return {
+            "query": self.query,
+            "total": self.total,
+            "total_exact": self.total_exact,
+            "sort": self.sort,
+            "offset": self.offset,
+            "limit": self.limit,
+            "results": [p.to_json() for p in self.papers],
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Trending:
+    """The most upvoted papers of a period ending on `last`."""
+
+    period: Period
+    first: dt.date | None
+    last: dt.date | None
+    papers: tuple[Paper, ...]
