@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import datetime as dt
 import json
@@ -17,7 +18,7 @@ from bot.cli import main
 from bot.models import Paper
 from bot.query import QueryError, parse
 from bot.search import Period, Search, SearchResults, Sort, TitleIndex, Trending
-from bot.store import Store
+from bot.store import Store, StoreError
 
 DAY = dt.date(2026, 6, 12)
 
@@ -431,3 +432,60 @@ async def _run_cli(argv: list[str]) -> int:
 
     return await asyncio.to_thread(main, argv)
 
+
+
+# ---------------------------------------------------------------- warming the title index after start
+
+
+async def test_searches_before_the_title_index_is_warm_use_full_text_alone(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    finder = Search(store)
+    gate = asyncio.Event()
+    read_titles = store.paper_titles
+
+    async def held_back(after_rowid: int = 0) -> list[tuple[int, str]]:
+        await gate.wait()
+        return await read_titles(after_rowid)
+
+    monkeypatch.setattr(store, "paper_titles", held_back)
+    warming = finder.start_warming()
+    assert finder.start_warming() is warming  # started once
+    plain = await finder.search("Attention Is All You Need", limit=5)
+    typo = await finder.search("Atention Is Al You Need", limit=5)
+    assert plain.papers[0].id == "1706.03762"  # the full-text index alone finds it
+    assert typo.total == 0  # a typo needs the title index, which is not built yet
+    assert not finder.ready and len(finder.titles) == 0  # the search did not build it in the foreground
+    gate.set()
+    await warming
+    assert finder.ready and len(finder.titles) == len(KNOWN) + 300
+    assert (await finder.search("Atention Is Al You Need", limit=5)).papers[0].id == "1706.03762"
+
+
+async def test_warming_in_chunks_keeps_the_sorted_views_whole(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(search_module, "WARM_CHUNK", 7)
+    warmed, cold = Search(store), Search(store)
+    await warmed.start_warming()
+    await cold.refresh(force=True)
+    for text in ("Mamba: Lin", "denoising diff", "atention is al", "gaussian splat", "models"):
+        assert await warmed.autocomplete(text) == await cold.autocomplete(text)
+
+
+async def test_a_failed_warm_up_is_logged_and_the_first_search_builds_the_index(
+    store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    finder = Search(store)
+    read_titles = store.paper_titles
+
+    async def fails_once(after_rowid: int = 0) -> list[tuple[int, str]]:
+        monkeypatch.setattr(store, "paper_titles", read_titles)
+        raise StoreError("the disk is having a bad day")
+
+    monkeypatch.setattr(store, "paper_titles", fails_once)
+    await finder.start_warming()
+    assert any("could not build the title index" in r.getMessage() for r in caplog.records)
+    assert not finder.ready
+    assert (await finder.search("Atention Is Al You Need", limit=5)).papers[0].id == "1706.03762"
+    assert finder.ready

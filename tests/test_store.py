@@ -1,4 +1,4 @@
-"""The store: migrations, idempotent upserts, FTS kept in step, backup and integrity check."""
+"""The store: migrations, idempotent upserts, FTS kept in step, backup, integrity check, clock and errors."""
 
 from __future__ import annotations
 
@@ -11,7 +11,20 @@ import pytest
 
 from bot.cli import main
 from bot.models import Paper, ScrapeRun
-from bot.store import Store, StoreError, latest_version
+from bot.store import (
+    CannotOpen,
+    DatabaseBusy,
+    DatabaseCorrupt,
+    DiskFull,
+    DuplicateSubscription,
+    LimitReached,
+    ReadOnlyDatabase,
+    Store,
+    StoreError,
+    latest_version,
+)
+from bot.store.errors import classify
+from tests.fakes.clock import ManualClock
 
 DAY = dt.date(2026, 6, 12)
 
@@ -197,3 +210,78 @@ def test_cli_bad_config_exits_2_naming_the_key(tmp_path: Path, capsys: pytest.Ca
     bad.write_text('[database]\npathh = "x"\n')
     assert main(["--config", str(bad), "db", "check"]) == 2
     assert "pathh" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- one clock, errors by result code
+
+
+async def test_rows_are_stamped_by_the_clock_the_store_is_given(tmp_path: Path) -> None:
+    start = dt.datetime(2031, 3, 4, 5, 6, 7, tzinfo=dt.UTC)
+    clock = ManualClock(start)
+    store = await Store.open(tmp_path / "clocked.db", clock=clock)
+    try:
+        await store.upsert_papers([paper("2606.00001")])
+        await store.add_subscription(guild_id=1, channel_id=2, query="moe", normalized="moe", created_by=3,
+                                     max_per_channel=5, max_per_guild=5)
+        await store.claim_delivery(2, "digest", "2031-03-04", nonce="n", parts=[{"content": "x"}])
+        clock.advance(dt.timedelta(hours=1))
+        await store.mark_delivered(2, "digest", "2031-03-04", 99)
+        delivery = await store.get_delivery(2, "digest", "2031-03-04")
+    finally:
+        await store.close()
+    path = tmp_path / "clocked.db"
+    assert raw_rows(path, "SELECT first_seen, updated_at FROM papers") == [(start.isoformat(), start.isoformat())]
+    assert raw_rows(path, "SELECT created_at FROM subscriptions") == [(start.isoformat(),)]
+    assert delivery is not None and delivery.status == "sent" and delivery.kind == "digest"
+    assert (delivery.created_at, delivery.updated_at) == (start, start + dt.timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    ("code", "message", "kind", "words"),
+    [
+        # Messages chosen to mislead a reader of the text: the result code decides.
+        (sqlite3.SQLITE_READONLY, "disk is full", ReadOnlyDatabase, "is read-only"),
+        (sqlite3.SQLITE_READONLY_DBMOVED, "attempt to write", ReadOnlyDatabase, "is read-only"),  # extended code
+        (sqlite3.SQLITE_FULL, "readonly", DiskFull, "is full"),
+        (sqlite3.SQLITE_CORRUPT, "oops", DatabaseCorrupt, "damaged"),
+        (sqlite3.SQLITE_NOTADB, "file is not a database", DatabaseCorrupt, "restore it from a backup"),
+        (sqlite3.SQLITE_BUSY, "database is locked", DatabaseBusy, "locked by another process"),
+        (sqlite3.SQLITE_LOCKED, "database table is locked", DatabaseBusy, "locked by another process"),
+        (sqlite3.SQLITE_CANTOPEN, "unable to open database file", CannotOpen, "cannot open"),
+        (sqlite3.SQLITE_ERROR, "no such table: nowhere", StoreError, "no such table"),
+    ],
+)
+def test_sqlite_errors_are_classified_by_result_code(
+    code: int, message: str, kind: type[StoreError], words: str
+) -> None:
+    raw = sqlite3.OperationalError(message)
+    raw.sqlite_errorcode = code
+    error = classify(raw, "/data/paperboy.db")
+    assert type(error) is kind
+    assert words in str(error) and "/data/paperboy.db" in str(error)
+
+
+async def test_a_plain_read_raises_store_error_not_sqlite_error(store: Store) -> None:
+    with sqlite3.connect(store.path) as conn:
+        conn.execute("DROP TABLE meta")
+    with pytest.raises(StoreError, match="no such table") as caught:
+        await store.get_meta("anything")
+    assert isinstance(caught.value.__cause__, sqlite3.OperationalError)
+
+
+async def test_a_write_blocked_by_another_process_is_reported_as_busy(store: Store) -> None:
+    await store.set_meta("k", "before")
+    other = sqlite3.connect(store.path, isolation_level=None)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        await store._db.execute("PRAGMA busy_timeout = 20")  # not the 5 s the bot waits
+        with pytest.raises(DatabaseBusy, match="locked by another process"):
+            await store.set_meta("k", "after")
+        other.execute("ROLLBACK")
+    finally:
+        other.close()
+    assert await store.get_meta("k") == "before"
+
+
+def test_subscription_refusals_are_store_errors() -> None:
+    assert issubclass(DuplicateSubscription, StoreError) and issubclass(LimitReached, StoreError)
