@@ -53,7 +53,7 @@ FILTERED_WINDOW = 150
 MERGE_EVERY = dt.timedelta(days=1)
 MERGE_STEP_PAGES = 200
 MERGED_AT_KEY = "search_index_merged_at"
-WARM_CHUNK = 2000  # titles indexed between two yields to the event loop while warming
+WARM_CHUNK = 500  # titles indexed between two yields to the event loop while warming
 
 
 def query_stems(query: Query) -> frozenset[str]:
