@@ -9,7 +9,8 @@ recently stored matches; its total is then a lower bound.
 
 A query typed like a title (plain words, three or more) or one that finds almost nothing also asks an
 in-memory title index, which forgives typos and missing words: titles that match closely go first,
-looser ones follow the full-text results. The same index answers autocomplete.
+looser ones follow the full-text results. The same index answers autocomplete. The bot builds it in
+the background after login (`Search.start_warming`); until then searches use the full-text index alone.
 """
 
 from __future__ import annotations
