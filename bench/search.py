@@ -58,7 +58,8 @@ GENERAL_WORDS = _words(
 )
 # Topic vocabularies (comma-separated terms, some of several words): each paper is about one or two.
 TOPICS = [
-    [term.strip() for term in terms.split(",")] for terms in (
+    [term.strip() for term in terms.split(",")]
+    for terms in (
         "large language model, llm, llms, reasoning, chain of thought, prompting, instruction tuning",
         "diffusion, denoising, score, diffusion model, sampling, image synthesis, guidance, latent",
         "video generation, video, temporal, frames, motion, consistency, text-to-video",
@@ -117,10 +118,31 @@ class Corpus:
     def __init__(self, size: int, seed: int = 20260612) -> None:
         self.size = size
         self.rng = random.Random(seed)
-        syllables = ["ka", "lo", "mi", "ne", "ro", "ta", "vi", "zu", "fe", "do", "xa", "pri", "sto", "qua",
-                     "ber", "lin", "mor", "tex", "gan", "vol"]
-        tail = sorted({"".join(self.rng.choice(syllables) for _ in range(self.rng.randint(2, 4)))
-                       for _ in range(60000)})
+        syllables = [
+            "ka",
+            "lo",
+            "mi",
+            "ne",
+            "ro",
+            "ta",
+            "vi",
+            "zu",
+            "fe",
+            "do",
+            "xa",
+            "pri",
+            "sto",
+            "qua",
+            "ber",
+            "lin",
+            "mor",
+            "tex",
+            "gan",
+            "vol",
+        ]
+        tail = sorted(
+            {"".join(self.rng.choice(syllables) for _ in range(self.rng.randint(2, 4))) for _ in range(60000)}
+        )
         self.rng.shuffle(tail)
         self.tail = tail
         self.tail_weights = list(itertools.accumulate(1.0 / (r + 10) for r in range(len(tail))))
@@ -205,15 +227,24 @@ def query_mix(sample: list[Paper], rng: random.Random) -> list[tuple[str, str]]:
     author = sample[0].authors[0]
     last_day = max(p.day for p in sample if p.day)
     mix = [
-        ("word", "diffusion"), ("word", "model"), ("word", "protein"), ("word", "hallucination"),
+        ("word", "diffusion"),
+        ("word", "model"),
+        ("word", "protein"),
+        ("word", "hallucination"),
         ("word", sample[1].title.split()[-1]),
-        ("phrase", '"large language model"'), ("phrase", '"mixture of experts"'),
+        ("phrase", '"large language model"'),
+        ("phrase", '"mixture of experts"'),
         ("phrase", '"chain of thought"'),
-        ("field", "title:mamba"), ("field", f'author:"{author}"'), ("field", "keyword:retrieval"),
+        ("field", "title:mamba"),
+        ("field", f'author:"{author}"'),
+        ("field", "keyword:retrieval"),
         ("field", "abstract:quantization title:efficient"),
-        ("boolean", '(llm OR "language model") agent'), ("boolean", "diffusion -survey"),
-        ("boolean", "video OR audio generation"), ("boolean", "robot (planning OR navigation) -simulation"),
-        ("filter", "code:yes upvotes:>=20 reasoning"), ("filter", f"day:{last_day.isoformat()}"),
+        ("boolean", '(llm OR "language model") agent'),
+        ("boolean", "diffusion -survey"),
+        ("boolean", "video OR audio generation"),
+        ("boolean", "robot (planning OR navigation) -simulation"),
+        ("filter", "code:yes upvotes:>=20 reasoning"),
+        ("filter", f"day:{last_day.isoformat()}"),
         ("filter", f"agent day:>={(last_day - dt.timedelta(days=30)).isoformat()}"),
     ]
     for paper in sample[2:10]:
@@ -262,8 +293,11 @@ class Baseline:
 
     def search(self, query: str, limit: int = 10) -> list[str]:
         """The ids of the best `limit` papers for the query's words."""
-        words = [w for w in query.lower().replace('"', " ").replace("(", " ").replace(")", " ").split()
-                 if w not in ("or", "and", "not") and not w.startswith("-")]
+        words = [
+            w
+            for w in query.lower().replace('"', " ").replace("(", " ").replace(")", " ").split()
+            if w not in ("or", "and", "not") and not w.startswith("-")
+        ]
         words = [w.split(":", 1)[-1] for w in words]
         scored = []
         for index in range(len(self.ids)):
@@ -448,7 +482,9 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3, help="times the query mix is repeated")
     parser.add_argument("--seed", type=int, default=20260612)
     parser.add_argument(
-        "--baseline-queries", type=int, default=-1,
+        "--baseline-queries",
+        type=int,
+        default=-1,
         help="run the scanning baseline on this many queries (default: all up to 100k papers, else 6)",
     )
     parser.add_argument("--db-dir", help="build the database here (default: a temporary folder)")

@@ -35,7 +35,12 @@ def finder_of(store: Store) -> Search:
 
 
 async def search(
-    store: Store, query: str, *, sort: Sort = "relevance", limit: int = 10, offset: int = 0,
+    store: Store,
+    query: str,
+    *,
+    sort: Sort = "relevance",
+    limit: int = 10,
+    offset: int = 0,
     since: dt.date | None = None,
 ) -> SearchResults:
     """A page of results from the shared Search of `store`."""
@@ -50,6 +55,7 @@ async def autocomplete(store: Store, text: str, limit: int = 25) -> list[tuple[s
 async def trending(store: Store, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
     """Trending papers from the shared Search of `store`."""
     return await finder_of(store).trending(period, now, limit)
+
 
 KNOWN = {
     "1706.03762": "Attention Is All You Need",
@@ -78,22 +84,28 @@ def filler_papers(count: int, seed: int = 5) -> list[Paper]:
     papers = []
     for index in range(count):
         title = " ".join(rng.choice(FILLER_WORDS) for _ in range(rng.randint(4, 9))).title()
-        papers.append(Paper(
-            id=f"2501.{index:05d}",
-            title=title,
-            authors=(f"Author {rng.randint(1, 40)}",),
-            summary=" ".join(rng.choice(FILLER_WORDS) for _ in range(60)),
-            day=DAY - dt.timedelta(days=rng.randint(0, 60)),
-            upvotes=rng.randint(0, 40),
-        ))
+        papers.append(
+            Paper(
+                id=f"2501.{index:05d}",
+                title=title,
+                authors=(f"Author {rng.randint(1, 40)}",),
+                summary=" ".join(rng.choice(FILLER_WORDS) for _ in range(60)),
+                day=DAY - dt.timedelta(days=rng.randint(0, 60)),
+                upvotes=rng.randint(0, 40),
+            )
+        )
     return papers
 
 
 def known_papers() -> list[Paper]:
     return [
         Paper(
-            id=pid, title=title, authors=("Ada Lovelace",), summary=f"The paper {title.lower()} studies models.",
-            day=DAY - dt.timedelta(days=i), upvotes=10 + i,
+            id=pid,
+            title=title,
+            authors=("Ada Lovelace",),
+            summary=f"The paper {title.lower()} studies models.",
+            day=DAY - dt.timedelta(days=i),
+            upvotes=10 + i,
         )
         for i, (pid, title) in enumerate(KNOWN.items())
     ]
@@ -139,8 +151,12 @@ async def test_known_item_comes_first(store: Store, query: str, expected: str) -
 
 
 async def test_paper_id_or_url_goes_straight_to_the_paper(store: Store) -> None:
-    for ref in ("2312.00752", "arXiv:2312.00752v2", "https://huggingface.co/papers/2312.00752",
-                "https://arxiv.org/abs/2312.00752"):
+    for ref in (
+        "2312.00752",
+        "arXiv:2312.00752v2",
+        "https://huggingface.co/papers/2312.00752",
+        "https://arxiv.org/abs/2312.00752",
+    ):
         results = await search(store, ref)
         assert [p.id for p in results.papers] == ["2312.00752"]
         assert results.paper_ref == "2312.00752" and results.total == 1
@@ -158,13 +174,15 @@ def twin(pid: str, title: str, summary: str, upvotes: int, day: dt.date) -> Pape
 async def test_title_outranks_abstract_and_ties_go_to_upvotes_then_recency(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "rank.db")
     try:
-        await store.bulk_insert_papers([
-            twin("1", "Other things", "quokka " * 5 + "filler text here", 500, DAY),
-            twin("2", "Quokka behaviour", "filler text here and more", 1, DAY - dt.timedelta(days=9)),
-            twin("3", "Unrelated", "nothing", 900, DAY),
-            twin("4", "Quokka habitat", "filler text here and more", 7, DAY - dt.timedelta(days=9)),
-            twin("5", "Quokka habitat", "filler text here and more", 7, DAY - dt.timedelta(days=1)),
-        ])
+        await store.bulk_insert_papers(
+            [
+                twin("1", "Other things", "quokka " * 5 + "filler text here", 500, DAY),
+                twin("2", "Quokka behaviour", "filler text here and more", 1, DAY - dt.timedelta(days=9)),
+                twin("3", "Unrelated", "nothing", 900, DAY),
+                twin("4", "Quokka habitat", "filler text here and more", 7, DAY - dt.timedelta(days=9)),
+                twin("5", "Quokka habitat", "filler text here and more", 7, DAY - dt.timedelta(days=1)),
+            ]
+        )
         results = await search(store, "quokka", limit=10)
         assert [p.id for p in results.papers] == ["5", "4", "2", "1"]
         assert results.total == 4 and results.total_exact
@@ -230,8 +248,9 @@ async def test_a_very_common_query_is_ranked_within_its_newest_matches(
     # Titles holding the words first, then the most upvoted.
     ranked = sorted(newest_20, key=lambda p: (not in_title.matches(p), -p.upvotes, -p.day.toordinal(), p.id))
     assert [p.id for p in windowed.papers] == [p.id for p in ranked]
-    pages = [p.id for offset in (0, 5, 10, 15, 20) for p in (await search(store, "models", limit=5,
-                                                                         offset=offset)).papers]
+    pages = [
+        p.id for offset in (0, 5, 10, 15, 20) for p in (await search(store, "models", limit=5, offset=offset)).papers
+    ]
     assert pages == [p.id for p in windowed.papers]
     # Filters apply before the window: a rare day's papers are all found, however old.
     old_day = min(p.day for p in stored_order if query.matches(p) and p.day)
@@ -246,9 +265,13 @@ async def test_a_query_with_a_very_common_word_ranks_title_hits_then_upvotes(
 ) -> None:
     monkeypatch.setattr(search_module, "DENSE_WINDOW", 20)
     papers = [
-        twin(f"{i}", "Common zebra" if i % 12 == 1 else "Common ground",
-             "common words" + " filler" * (i % 5) + (" zebra" if i % 6 == 1 else ""), upvotes=(i * 37) % 50,
-             day=DAY - dt.timedelta(days=i % 5))
+        twin(
+            f"{i}",
+            "Common zebra" if i % 12 == 1 else "Common ground",
+            "common words" + " filler" * (i % 5) + (" zebra" if i % 6 == 1 else ""),
+            upvotes=(i * 37) % 50,
+            day=DAY - dt.timedelta(days=i % 5),
+        )
         for i in range(80)
     ]
     store = await Store.open(tmp_path / "dense.db")
@@ -258,8 +281,7 @@ async def test_a_query_with_a_very_common_word_ranks_title_hits_then_upvotes(
         query, in_title = parse("zebra common"), parse("title:(zebra common)")
         matching = [p for p in papers if query.matches(p)]
         assert len(matching) <= 20 and results.total_exact and results.total == len(matching)
-        expected = sorted(matching, key=lambda p: (not in_title.matches(p), -p.upvotes, -p.day.toordinal(),
-                                                   -int(p.id)))
+        expected = sorted(matching, key=lambda p: (not in_title.matches(p), -p.upvotes, -p.day.toordinal(), -int(p.id)))
         assert [p.id for p in results.papers] == [p.id for p in expected]
         # With every word rare enough, bm25 decides, and it weighs lengths too.
         monkeypatch.setattr(search_module, "DENSE_WINDOW", 1000)
@@ -324,9 +346,7 @@ async def test_bad_arguments_are_refused(store: Store) -> None:
 async def test_autocomplete_ids_titles_and_typos(store: Store) -> None:
     by_id = await autocomplete(store, "2312.0")
     assert ("2312.00752", KNOWN["2312.00752"]) in by_id
-    assert (await autocomplete(store, "https://arxiv.org/abs/2312.00752")) == [
-        ("2312.00752", KNOWN["2312.00752"])
-    ]
+    assert (await autocomplete(store, "https://arxiv.org/abs/2312.00752")) == [("2312.00752", KNOWN["2312.00752"])]
     assert (await autocomplete(store, "Mamba: Lin"))[0][0] == "2312.00752"
     assert (await autocomplete(store, "denoising diff"))[0][0] == "2006.11239"
     assert (await autocomplete(store, "atention is al"))[0][0] == "1706.03762"
@@ -348,8 +368,7 @@ async def test_title_index_follows_the_store(store: Store, monkeypatch: pytest.M
 
 def test_title_index_prefers_the_closest_title() -> None:
     index = TitleIndex()
-    index.add([(1, "Attention Is All You Need"), (2, "Attention Is Not All You Need"),
-               (3, "All You Need Is Love")])
+    index.add([(1, "Attention Is All You Need"), (2, "Attention Is Not All You Need"), (3, "All You Need Is Love")])
     assert index.match("attention is all you need")[0][0] == 1
     assert index.match("atention is not al you need")[0][0] == 2
     assert index.complete("all you")[0] == 3
@@ -367,14 +386,16 @@ async def test_trending_by_period(tmp_path: Path) -> None:
     store = await Store.open(tmp_path / "trend.db")
     now = dt.datetime(2026, 6, 14, 8, 0, tzinfo=dt.UTC)
     try:
-        await store.bulk_insert_papers([
-            twin("a", "A", "", 5, dt.date(2026, 6, 12)),
-            twin("b", "B", "", 50, dt.date(2026, 6, 12)),
-            twin("c", "C", "", 90, dt.date(2026, 6, 9)),
-            twin("d", "D", "", 300, dt.date(2026, 5, 20)),
-            twin("e", "E", "", 999, dt.date(2026, 4, 1)),
-            twin("f", "F", "", 9999, dt.date(2026, 6, 20)),  # after `now`
-        ])
+        await store.bulk_insert_papers(
+            [
+                twin("a", "A", "", 5, dt.date(2026, 6, 12)),
+                twin("b", "B", "", 50, dt.date(2026, 6, 12)),
+                twin("c", "C", "", 90, dt.date(2026, 6, 9)),
+                twin("d", "D", "", 300, dt.date(2026, 5, 20)),
+                twin("e", "E", "", 999, dt.date(2026, 4, 1)),
+                twin("f", "F", "", 9999, dt.date(2026, 6, 20)),  # after `now`
+            ]
+        )
         day = await trending(store, "day", now)
         assert [p.id for p in day.papers] == ["b", "a"] and day.first == day.last == dt.date(2026, 6, 12)
         week = await trending(store, "week", now)
@@ -391,8 +412,9 @@ async def test_trending_by_period(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- command line
 
 
-async def test_cli_search_prints_json(store: Store, capsys: pytest.CaptureFixture[str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_cli_search_prints_json(
+    store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PAPERBOY_DATABASE__PATH", store.path)
     code = await _run_cli(["search", "mamba selective", "--limit", "2", "--json"])
     assert code == 0
@@ -417,8 +439,9 @@ async def test_cli_bad_query_exits_2_with_position_and_hint(
     assert "hint: add a closing" in captured.err
 
 
-async def test_cli_search_text_output(store: Store, capsys: pytest.CaptureFixture[str],
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_cli_search_text_output(
+    store: Store, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PAPERBOY_DATABASE__PATH", store.path)
     assert await _run_cli(["search", "gaussian splatting", "--sort", "top"]) == 0
     out = capsys.readouterr().out
@@ -431,7 +454,6 @@ async def _run_cli(argv: list[str]) -> int:
     import asyncio
 
     return await asyncio.to_thread(main, argv)
-
 
 
 # ---------------------------------------------------------------- warming the title index after start
@@ -462,9 +484,7 @@ async def test_searches_before_the_title_index_is_warm_use_full_text_alone(
     assert (await finder.search("Atention Is Al You Need", limit=5)).papers[0].id == "1706.03762"
 
 
-async def test_warming_in_chunks_keeps_the_sorted_views_whole(
-    store: Store, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_warming_in_chunks_keeps_the_sorted_views_whole(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(search_module, "WARM_CHUNK", 7)
     warmed, cold = Search(store), Search(store)
     await warmed.start_warming()

@@ -78,8 +78,15 @@ async def test_migrates_an_empty_database_and_rerun_is_a_no_op(tmp_path: Path) -
     assert await store.check() == []
     await store.close()
     tables = {r[0] for r in raw_rows(path, "SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"papers", "daily_entries", "papers_fts", "digest_settings", "subscriptions", "deliveries",
-            "scrape_runs"} <= tables
+    assert {
+        "papers",
+        "daily_entries",
+        "papers_fts",
+        "digest_settings",
+        "subscriptions",
+        "deliveries",
+        "scrape_runs",
+    } <= tables
     assert raw_rows(path, "PRAGMA journal_mode") == [("wal",)]
 
 
@@ -97,8 +104,7 @@ async def test_upsert_reports_new_then_changed_upvotes(store: Store) -> None:
     second = await store.upsert_papers([paper("2606.00001", upvotes=9), paper("2606.00002")], day=DAY)
     assert second.new == () and second.changed == ("2606.00001",)
     assert (await store.get_paper("2606.00001")).upvotes == 9  # type: ignore[union-attr]
-    assert [(e.paper_id, e.upvotes) for e in await store.daily_entries(DAY)] == [
-        ("2606.00001", 9), ("2606.00002", 3)]
+    assert [(e.paper_id, e.upvotes) for e in await store.daily_entries(DAY)] == [("2606.00001", 9), ("2606.00002", 3)]
     assert (await store.counts()).papers == 2
     last = await store.last_scrape_run(DAY)
     assert last is not None and last.new == 2 and last.outcome == "ok"
@@ -118,8 +124,13 @@ async def test_same_day_twice_changes_nothing_but_timestamps(store: Store) -> No
 
 async def test_round_trip_keeps_every_field(store: Store) -> None:
     original = paper(
-        "2606.00003", github_repo="https://github.com/a/b", github_stars=12, ai_summary="Short.",
-        project_page="https://a.example", thumbnail="https://cdn.example/t.png", num_comments=4,
+        "2606.00003",
+        github_repo="https://github.com/a/b",
+        github_stars=12,
+        ai_summary="Short.",
+        project_page="https://a.example",
+        thumbnail="https://cdn.example/t.png",
+        num_comments=4,
         organization="Lab",
     )
     await store.upsert_papers([original], day=DAY)
@@ -184,8 +195,9 @@ async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
     assert problems and any("integrity" in p or "damaged" in p for p in problems)
 
 
-def test_cli_migrate_check_backup_and_damaged_header(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_migrate_check_backup_and_damaged_header(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     db = tmp_path / "cli.db"
     monkeypatch.setenv("PAPERBOY_DATABASE__PATH", str(db))
     monkeypatch.chdir(tmp_path)
@@ -221,8 +233,9 @@ async def test_rows_are_stamped_by_the_clock_the_store_is_given(tmp_path: Path) 
     store = await Store.open(tmp_path / "clocked.db", clock=clock)
     try:
         await store.upsert_papers([paper("2606.00001")])
-        await store.add_subscription(guild_id=1, channel_id=2, query="moe", normalized="moe", created_by=3,
-                                     max_per_channel=5, max_per_guild=5)
+        await store.add_subscription(
+            guild_id=1, channel_id=2, query="moe", normalized="moe", created_by=3, max_per_channel=5, max_per_guild=5
+        )
         await store.claim_delivery(2, "digest", "2031-03-04", nonce="n", parts=[{"content": "x"}])
         clock.advance(dt.timedelta(hours=1))
         await store.mark_delivered(2, "digest", "2031-03-04", 99)

@@ -254,9 +254,7 @@ class Search:
         if ref is not None:
             paper = await self.store.get_paper(ref)
             found = (paper,) if paper is not None and offset == 0 else ()
-            return SearchResults(
-                query_text, found, int(paper is not None), sort, offset, limit, paper_ref=ref
-            )
+            return SearchResults(query_text, found, int(paper is not None), sort, offset, limit, paper_ref=ref)
         query = parse(query_text)
         if since is not None:
             # Flatten into the top-level AND: filters only compile to SQL from there.
@@ -266,12 +264,16 @@ class Search:
         if compiled.match is None or compiled.exclude:
             # Filters alone, or every paper but some: the store's indexes order these.
             spec = SearchSpec(
-                match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort=sort,
-                limit=limit, offset=offset, weights=COLUMN_WEIGHTS,
+                match=compiled.match,
+                exclude=compiled.exclude,
+                filters=compiled.filters,
+                sort=sort,
+                limit=limit,
+                offset=offset,
+                weights=COLUMN_WEIGHTS,
             )
             papers = await self.store.search_page(spec)
-            return SearchResults(query_text, tuple(papers), await self.store.search_count(spec), sort,
-                                 offset, limit)
+            return SearchResults(query_text, tuple(papers), await self.store.search_count(spec), sort, offset, limit)
         scored = await self._selective(query)
         hits, exact = await self._hits(query, compiled.match, scored)
         ranked = await self._rank_hits(hits, query, sort, scored)
@@ -285,8 +287,11 @@ class Search:
         items: list[Paper | Hit] = [*strong.values(), *(h for h in ranked if h.rowid not in strong), *weak]
         window = items[offset : offset + limit]
         fetched = await self.store.papers_by_rowid([h.rowid for h in window if isinstance(h, Hit)])
-        page = [item if isinstance(item, Paper) else fetched[item.rowid] for item in window
-                if isinstance(item, Paper) or item.rowid in fetched]
+        page = [
+            item if isinstance(item, Paper) else fetched[item.rowid]
+            for item in window
+            if isinstance(item, Paper) or item.rowid in fetched
+        ]
         return SearchResults(
             query=query_text,
             papers=tuple(page),
@@ -338,7 +343,9 @@ class Search:
         # bm25 reads every paper holding each word of a phrase, whatever the phrase's field.
         terms = {
             '"' + token.replace('"', '""') + '"'
-            for t in (leaves(words) if words else ()) if isinstance(t, Term) for token in t.tokens
+            for t in (leaves(words) if words else ())
+            if isinstance(t, Term)
+            for token in t.tokens
         }
         unknown = sorted(terms - self._term_counts.keys())
         counts = await self.store.match_counts(unknown, DENSE_WINDOW + 1)
@@ -347,9 +354,7 @@ class Search:
         self._term_counts.update(zip(unknown, counts, strict=True))
         return all(self._term_counts[t] <= DENSE_WINDOW for t in terms)
 
-    async def _title_matches(
-        self, query: Query, text: str, total: int
-    ) -> tuple[dict[int, Paper], list[Paper]]:
+    async def _title_matches(self, query: Query, text: str, total: int) -> tuple[dict[int, Paper], list[Paper]]:
         """(close title matches by rowid, looser ones that the words alone do not find)."""
         await self.refresh()
         scored = self.titles.match(text, limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE)
@@ -380,4 +385,3 @@ class Search:
             last, first = today, today - dt.timedelta(days=PERIOD_DAYS[period] - 1)
         papers = await self.store.top_papers_between(first, last, limit)
         return Trending(period, first, last, tuple(papers))
-

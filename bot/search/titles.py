@@ -158,8 +158,7 @@ class TitleIndex:
         """
         total = max(len(self._keys), 1)
         sized = sorted(
-            (sum(len(self._postings[w]) for w in group), index, group)
-            for index, group in enumerate(groups) if group
+            (sum(len(self._postings[w]) for w in group), index, group) for index, group in enumerate(groups) if group
         )
         scores: dict[int, float] = {}
         budget = self.POSTINGS_BUDGET
@@ -211,9 +210,7 @@ class TitleIndex:
             scores.setdefault(rowid, score)
         return sorted(scores.items(), key=lambda rs: -rs[1])[:limit]
 
-    def _rank(
-        self, key: str, slots: Sequence[int], limit: int, cutoff: float = 0.0
-    ) -> list[tuple[int, float]]:
+    def _rank(self, key: str, slots: Sequence[int], limit: int, cutoff: float = 0.0) -> list[tuple[int, float]]:
         choices = {slot: self._keys[slot] for slot in slots}
         scored = process.extract(key, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=cutoff)
         # Among equal scores the closer title as a whole, then the newer paper, wins.

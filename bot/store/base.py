@@ -203,9 +203,7 @@ class StoreBase:
                     problems.append(f"foreign key: table {row[0]} row {row[1]} points at a missing {row[2]}")
             version, expected = await self.schema_version(), latest_version()
             if version != expected:
-                problems.append(
-                    f"schema version is {version}, expected {expected}: run `paperboy db migrate`"
-                )
+                problems.append(f"schema version is {version}, expected {expected}: run `paperboy db migrate`")
         except sqlite3.Error as exc:
             problems.append(str(classify(exc, self.path)))
         return problems
@@ -239,4 +237,3 @@ def _split_sql(script: str) -> list[str]:
     if buffer.strip():
         statements.append(buffer.strip())
     return statements
-

@@ -119,9 +119,7 @@ class DeliveriesMixin(StoreBase):
                 (self.now_text(), channel_id, kind, key),
             )
 
-    async def record_part_sent(
-        self, channel_id: int, kind: str, key: str, index: int, message_id: int
-    ) -> None:
+    async def record_part_sent(self, channel_id: int, kind: str, key: str, index: int, message_id: int) -> None:
         """Remember the message id of one sent part."""
         async with self.transaction() as db:
             async with db.execute(
@@ -154,9 +152,7 @@ class DeliveriesMixin(StoreBase):
                 (message_id, now, channel_id, key),
             )
 
-    async def schedule_retry(
-        self, channel_id: int, kind: str, key: str, *, error: str, at: dt.datetime
-    ) -> None:
+    async def schedule_retry(self, channel_id: int, kind: str, key: str, *, error: str, at: dt.datetime) -> None:
         """Keep a delivery open and try again at `at`."""
         async with self.transaction() as db:
             await db.execute(

@@ -57,9 +57,17 @@ class DigestsMixin(StoreBase):
                 "post_empty = excluded.post_empty, enabled = 1, disabled_reason = NULL, "
                 "created_at = excluded.created_at, updated_at = excluded.updated_at",
                 (
-                    settings.channel_id, settings.guild_id, settings.time.strftime("%H:%M"), settings.timezone,
-                    settings.top, settings.min_upvotes, int(settings.weekdays_only), settings.style,
-                    int(settings.post_empty), since, now,
+                    settings.channel_id,
+                    settings.guild_id,
+                    settings.time.strftime("%H:%M"),
+                    settings.timezone,
+                    settings.top,
+                    settings.min_upvotes,
+                    int(settings.weekdays_only),
+                    settings.style,
+                    int(settings.post_empty),
+                    since,
+                    now,
                 ),
             )
         stored = await self.get_digest_settings(settings.channel_id)

@@ -22,8 +22,7 @@ class MetaMixin(StoreBase):
         """Store `value` under `key`, replacing what was there."""
         async with self.transaction() as db:
             await db.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
                 (key, value),
             )
 

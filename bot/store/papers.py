@@ -21,8 +21,18 @@ PAPER_COLUMNS = (
 )
 # Columns whose change counts as new metadata (the rest are bookkeeping).
 _CONTENT_FIELDS = (
-    "title", "authors", "summary", "published", "ai_summary", "ai_keywords", "github_repo",
-    "github_stars", "project_page", "thumbnail", "num_comments", "organization",
+    "title",
+    "authors",
+    "summary",
+    "published",
+    "ai_summary",
+    "ai_keywords",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "thumbnail",
+    "num_comments",
+    "organization",
 )
 
 
@@ -125,7 +135,8 @@ class PapersMixin(StoreBase):
                     upvotes_moved = old["upvotes"] != values["upvotes"]
                     if content_moved or upvotes_moved or old["day"] != latest_day:
                         assignments = ", ".join(
-                            f"{name} = :{name}" for name in (*_CONTENT_FIELDS, "day", "upvotes")
+                            f"{name} = :{name}"
+                            for name in (*_CONTENT_FIELDS, "day", "upvotes")
                             if old[name] != values[name]
                         )
                         values["updated_at"] = now
@@ -157,9 +168,7 @@ class PapersMixin(StoreBase):
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
-            async with db.execute(
-                f"SELECT {PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", chunk
-            ) as cursor:
+            async with db.execute(f"SELECT {PAPER_COLUMNS} FROM papers WHERE id IN ({marks})", chunk) as cursor:
                 for row in await cursor.fetchall():
                     rows[row["id"]] = row
         return rows
@@ -190,9 +199,7 @@ class PapersMixin(StoreBase):
 
     async def get_paper(self, paper_id: str) -> Paper | None:
         """The cached paper with this arXiv id, if any."""
-        async with self._db.execute(
-            f"SELECT {PAPER_COLUMNS} FROM papers WHERE id = ?", (paper_id,)
-        ) as cursor:
+        async with self._db.execute(f"SELECT {PAPER_COLUMNS} FROM papers WHERE id = ?", (paper_id,)) as cursor:
             row = await cursor.fetchone()
         return paper_from_row(row) if row else None
 
@@ -268,9 +275,15 @@ _RUN_COLUMNS = "id, source, day, started, finished, outcome, fetched, new, updat
 
 def _run_from_row(row: Sequence[Any]) -> ScrapeRun:
     return ScrapeRun(
-        id=row[0], source=row[1], day=_date(row[2]),
-        started=dt.datetime.fromisoformat(row[3]), finished=dt.datetime.fromisoformat(row[4]),
-        outcome=row[5], fetched=row[6], new=row[7], updated=row[8], skipped=row[9], error=row[10],
+        id=row[0],
+        source=row[1],
+        day=_date(row[2]),
+        started=dt.datetime.fromisoformat(row[3]),
+        finished=dt.datetime.fromisoformat(row[4]),
+        outcome=row[5],
+        fetched=row[6],
+        new=row[7],
+        updated=row[8],
+        skipped=row[9],
+        error=row[10],
     )
-
-

@@ -99,13 +99,19 @@ class _Plan:
 def _plan(spec: SearchSpec) -> _Plan:
     if spec.match is not None and not spec.exclude:
         plan = _Plan(
-            "papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid", "s", "papers_fts.rowid",
-            ["papers_fts MATCH ?"], [spec.match],
+            "papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid",
+            "s",
+            "papers_fts.rowid",
+            ["papers_fts MATCH ?"],
+            [spec.match],
         )
     elif spec.match is not None:
         plan = _Plan(
-            "papers p", "p", "p.rowid",
-            ["p.rowid NOT IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"], [spec.match],
+            "papers p",
+            "p",
+            "p.rowid",
+            ["p.rowid NOT IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"],
+            [spec.match],
         )
     else:
         # The papers table has indexes on day and upvotes for listing by filters alone.
@@ -300,11 +306,23 @@ class SearchMixin(StoreBase):
         now = self.now_text()
         rows = [
             (
-                p.id, p.title, json.dumps(list(p.authors), ensure_ascii=False), p.summary,
+                p.id,
+                p.title,
+                json.dumps(list(p.authors), ensure_ascii=False),
+                p.summary,
                 p.published.isoformat() if p.published else None,
-                p.day.isoformat() if p.day else None, p.upvotes, p.ai_summary,
-                json.dumps(list(p.ai_keywords), ensure_ascii=False), p.github_repo, p.github_stars,
-                p.project_page, p.thumbnail, p.num_comments, p.organization, now, now,
+                p.day.isoformat() if p.day else None,
+                p.upvotes,
+                p.ai_summary,
+                json.dumps(list(p.ai_keywords), ensure_ascii=False),
+                p.github_repo,
+                p.github_stars,
+                p.project_page,
+                p.thumbnail,
+                p.num_comments,
+                p.organization,
+                now,
+                now,
             )
             for p in papers
         ]
@@ -316,8 +334,7 @@ class SearchMixin(StoreBase):
                 rows,
             )
             await db.executemany(
-                "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) "
-                "VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) VALUES (?, ?, ?, ?, ?)",
                 entries,
             )
         self.papers_version += 1

@@ -77,9 +77,7 @@ class SubscriptionsMixin(StoreBase):
 
     async def get_subscription(self, subscription_id: int) -> Subscription | None:
         """One subscription by id."""
-        async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)
-        ) as cursor:
+        async with self._db.execute(f"SELECT {_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)) as cursor:
             row = await cursor.fetchone()
         return _subscription_from_row(row) if row else None
 
@@ -95,9 +93,7 @@ class SubscriptionsMixin(StoreBase):
             clauses.append("channel_id = ?")
             params.append(channel_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM subscriptions {where} ORDER BY id", params
-        ) as cursor:
+        async with self._db.execute(f"SELECT {_COLUMNS} FROM subscriptions {where} ORDER BY id", params) as cursor:
             rows = await cursor.fetchall()
         return [_subscription_from_row(row) for row in rows]
 
