@@ -298,9 +298,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, run, print one JSON object."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--subs", type=int, default=100_000, help="subscriptions (default 100000)")
-    parser.add_argument("--papers", type=int, default=1000, help="new papers per batch (default 1000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0] if __doc__ else None, formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--subs", type=int, default=100_000, help="subscriptions")
+    parser.add_argument("--papers", type=int, default=1000, help="new papers per batch")
     parser.add_argument("--runs", type=int, default=5, help="batches timed; the median is reported")
     parser.add_argument("--history", type=int, default=2000, help="earlier papers the matcher learns terms from")
     parser.add_argument(
@@ -308,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         help="papers the baseline is timed on (scaled to --papers when fewer)",
     )
     parser.add_argument("--baseline-runs", type=int, default=3, help="baseline timings; the median is used")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic subscriptions and papers")
     args = parser.parse_args(argv)
     if min(args.subs, args.papers, args.runs, args.baseline_papers, args.baseline_runs) < 1 or args.history < 0:
         parser.error("sizes must be positive")

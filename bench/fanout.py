@@ -113,7 +113,7 @@ async def main_async(channels: int, runs: int) -> dict[str, object]:
 
 def main() -> None:
     """Command-line entry point."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--channels", type=int, default=1000, help="channels due at the same minute")
     parser.add_argument("--runs", type=int, default=3, help="repetitions (medians are reported)")
     args = parser.parse_args()

@@ -90,9 +90,9 @@ def median_ms(action: Any, runs: int) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON result."""
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--items", type=int, default=100, help="papers in the day (default 100)")
-    parser.add_argument("--runs", type=int, default=15, help="timed runs, median reported (default 15)")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--items", type=int, default=100, help="papers in the day")
+    parser.add_argument("--runs", type=int, default=15, help="timed runs, median reported")
     args = parser.parse_args(argv)
     if args.items < 1 or args.runs < 1:
         parser.error("--items and --runs must be at least 1")

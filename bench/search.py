@@ -325,6 +325,22 @@ def summary(values_ms: list[float]) -> dict[str, float]:
     }
 
 
+KEEP_DIR = Path(tempfile.gettempdir()) / "paperboy-bench-search"
+
+
+def database_folder(args: argparse.Namespace) -> tuple[Path, bool]:
+    """Where the database goes, and whether it is a temporary folder made for this run alone."""
+    if args.db_dir is not None:
+        folder = Path(args.db_dir)
+    elif args.keep or args.reuse:
+        # One known place, so that a later --reuse finds what --keep left instead of building again.
+        folder = KEEP_DIR
+    else:
+        return Path(tempfile.mkdtemp(prefix="paperboy-bench-")), True
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder, False
+
+
 def remove_database(path: Path, folder: Path | None = None) -> None:
     """Delete a database and its WAL files (and the folder made for them)."""
     for suffix in ("", "-wal", "-shm"):
@@ -340,9 +356,15 @@ def database_bytes(path: Path) -> int:
 
 async def run(args: argparse.Namespace) -> dict[str, Any]:
     """Build the corpus, time everything, and return the report."""
-    folder = Path(args.db_dir or tempfile.mkdtemp(prefix="paperboy-bench-"))
+    folder, made_folder = database_folder(args)
     path = folder / f"search-{args.papers}-{args.seed}.db"
-    reuse = args.reuse and path.exists()
+    reuse = bool(args.reuse)
+    if reuse and not path.exists():
+        hint = "" if args.db_dir else " (the default folder; give --db-dir if it was kept elsewhere)"
+        raise SystemExit(
+            f"--reuse: no database for --papers {args.papers} --seed {args.seed} in {folder}{hint}; "
+            "run once with --keep first"
+        )
     if not reuse:
         remove_database(path)
     corpus = Corpus(args.papers, seed=args.seed)
@@ -433,8 +455,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await search.search(text, limit=10)
         ours_same.append((time.perf_counter() - t0) * 1000)
     await store.close()
-    if not args.keep:
-        remove_database(path, folder=None if args.db_dir else folder)
+    if args.keep:
+        print(f"kept the database at {path} (measure on it again with --reuse)", file=sys.stderr)
+    else:
+        remove_database(path, folder=folder if made_folder else None)
 
     ours_summary = summary(ours)
     baseline_summary = summary(baseline_ms)
@@ -445,6 +469,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "seed": args.seed,
         "build_seconds": None if reuse else round(build_seconds, 2),
         "reused_database": reuse,
+        "database_path": str(path) if args.keep else None,
         "build_papers_per_second": None if reuse else round(inserted / build_seconds),
         "index_merge_seconds": round(merge_seconds, 2),
         "index_merge_steps": merge_steps,
@@ -475,21 +500,34 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+class DefaultsFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except a flag's False or a default its help already explains."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def main() -> None:
     """Parse arguments, run, print one JSON object."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--papers", type=int, default=10_000)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0], formatter_class=DefaultsFormatter)
+    parser.add_argument("--papers", type=int, default=10_000, help="papers in the synthetic cache")
     parser.add_argument("--rounds", type=int, default=3, help="times the query mix is repeated")
-    parser.add_argument("--seed", type=int, default=20260612)
+    parser.add_argument("--seed", type=int, default=20260612, help="seed of the synthetic corpus")
     parser.add_argument(
-        "--baseline-queries",
-        type=int,
-        default=-1,
-        help="run the scanning baseline on this many queries (default: all up to 100k papers, else 6)",
+        "--baseline-queries", type=int, default=-1,
+        help="run the scanning baseline on this many queries; -1: all up to 100k papers, else 6",
     )
-    parser.add_argument("--db-dir", help="build the database here (default: a temporary folder)")
-    parser.add_argument("--keep", action="store_true", help="keep the database file")
-    parser.add_argument("--reuse", action="store_true", help="use the database kept by an earlier --keep run")
+    parser.add_argument(
+        "--db-dir", type=Path,
+        help=f"folder of the database (default: {KEEP_DIR} with --keep or --reuse, else a new temporary folder)",
+    )
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the database after the run; its path is printed and recorded as database_path")
+    parser.add_argument("--reuse", action="store_true",
+                        help="measure on the database an earlier --keep run left in --db-dir (or its default); "
+                             "fails if there is none")
     args = parser.parse_args()
     if args.baseline_queries < 0:
         args.baseline_queries = 0 if args.papers <= 100_000 else 6

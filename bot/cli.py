@@ -11,11 +11,15 @@ import os
 import sys
 from collections.abc import Callable, Coroutine
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from bot import cli_parser
 from bot.config import Config, ConfigError, load_config
 from bot.logs import redact_secret, setup_logging
 from bot.store import Store, StoreError
+
+if TYPE_CHECKING:
+    from bot.scrape import Scraper
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +99,44 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
+# ---------------------------------------------------------------- invite
+
+async def cmd_invite(args: argparse.Namespace, config: Config) -> int:
+    """paperboy invite [--client-id ID]: the URL that adds the bot to a server, with its permissions."""
+    import discord
+
+    from bot.cli_invite import (
+        BOT_PERMISSIONS,
+        CHECKED_AT_RUN_TIME,
+        INVITE_SCOPES,
+        ApplicationLookupError,
+        fetch_application_id,
+        permission_name,
+    )
+
+    client_id: int | None = args.client_id
+    if client_id is None:
+        if not config.discord.token:
+            raise CommandError(
+                "no application id: pass --client-id ID (the Application ID on the Developer Portal's "
+                "General Information page), or set DISCORD_TOKEN to ask Discord for it",
+                EXIT_USAGE,
+            )
+        try:
+            client_id = await fetch_application_id(config)
+        except ApplicationLookupError as exc:
+            raise CommandError(str(exc)) from exc
+    permissions = discord.Permissions(**dict.fromkeys(BOT_PERMISSIONS, True))
+    url = discord.utils.oauth_url(client_id, permissions=permissions, scopes=INVITE_SCOPES)
+    print(url)
+    print(f"\npermissions integer {permissions.value}:")
+    for flag, purpose in BOT_PERMISSIONS.items():
+        print(f"  {permission_name(flag)}: {purpose}")
+    print(f"scopes: {', '.join(INVITE_SCOPES)}")
+    print(CHECKED_AT_RUN_TIME)
+    return EXIT_OK
+
+
 # ---------------------------------------------------------------- digest
 
 
@@ -122,39 +164,35 @@ async def cmd_digest(args: argparse.Namespace, config: Config) -> int:
     try:
         async with make_http_client(config) as http_client:
             scraper = Scraper(store, HuggingFaceSource.from_config(http_client, config))
-            await schedule.ensure_fresh(store, scraper, day, now)
+            refresh_error = await refresh_day(store, scraper, day, now)
         plan = await schedule.plan_digest(store, settings, day)
+    except StoreError as exc:
+        raise CommandError(str(exc)) from exc
     finally:
         await store.close()
     if args.json:
         print_json({"day": day.isoformat(), "total": plan.total, "papers": [p.to_json() for p in plan.papers]})
-        return EXIT_OK
-    if not plan.papers:
+    elif plan.papers:
+        print(f"Hugging Face Daily Papers of {day}: top {len(plan.papers)} of {plan.total}")
+        print(f"https://huggingface.co/papers/date/{day.isoformat()}\n")
+        print(results_text(plan.papers))
+    elif refresh_error is None:
         print(f"No papers on {day}.")
-        return EXIT_OK
-    print(f"Hugging Face Daily Papers of {day}: top {len(plan.papers)} of {plan.total}")
-    print(f"https://huggingface.co/papers/date/{day.isoformat()}\n")
-    print(results_text(plan.papers))
+    if refresh_error is not None:
+        cached = "the digest is from the cache" if plan.papers else "the cache has no papers of that day"
+        raise CommandError(f"could not refresh {day} ({refresh_error}): {cached} and may be stale")
     return EXIT_OK
 
 
-def iso_date(text: str) -> dt.date:
-    """argparse type for YYYY-MM-DD."""
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-06-12") from None
+async def refresh_day(store: Store, scraper: Scraper, day: dt.date, now: dt.datetime) -> str | None:
+    """Re-read `day` unless its cache is under ten minutes old; why that failed, or None."""
+    from bot.digest import FRESH_FOR
 
-
-def positive_int(limit: int) -> Callable[[str], int]:
-    """argparse type for an integer in 1..limit."""
-
-    def parse(text: str) -> int:
-        if not text.isdigit() or not 1 <= int(text) <= limit:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1 to {limit}")
-        return int(text)
-
-    return parse
+    last = await store.last_scrape_run(day)
+    if last is not None and last.outcome in ("ok", "empty") and now - last.finished <= FRESH_FOR:
+        return None
+    report = await scraper.scrape_day(day)
+    return str(report.error) if report.failed else None
 
 
 # ---------------------------------------------------------------- db
@@ -210,8 +248,8 @@ async def cmd_scrape(args: argparse.Namespace, config: Config) -> int:
     from tqdm import tqdm
 
     from bot.models import utcnow
-    from bot.scrape import DayReport, Scraper, days_to_scrape
-    from bot.sources.http import make_http_client
+    from bot.scrape import DayReport, Scraper, ScrapeSummary, days_to_scrape
+    from bot.sources.http import PoliteClient, make_http_client
     from bot.sources.huggingface import HuggingFaceSource
 
     try:
@@ -221,10 +259,12 @@ async def cmd_scrape(args: argparse.Namespace, config: Config) -> int:
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
     interactive = sys.stderr.isatty()
+    summary = ScrapeSummary()
     store = await open_store(config)
     try:
         async with make_http_client(config) as http:
-            scraper = Scraper(store, HuggingFaceSource.from_config(http, config))
+            client = PoliteClient.from_config(http, config)
+            scraper = Scraper(store, HuggingFaceSource(client, config.huggingface.base_url))
             with tqdm(
                 total=len(days), unit="day", desc="scraping", file=sys.stderr, disable=not interactive
             ) as bar:
@@ -238,13 +278,25 @@ async def cmd_scrape(args: argparse.Namespace, config: Config) -> int:
                     else:
                         print(line, file=sys.stderr, flush=True)
 
-                summary = await scraper.scrape_days(days, progress)
+                for day in days:
+                    report = await scraper.scrape_day(day)
+                    if client.unreachable is not None:
+                        # Every other day would fail the same way: stop, in one line.
+                        left = len(days) - summary.days
+                        raise CommandError(
+                            f"{client.unreachable}: {left} of {len(days)} days not scraped "
+                            f"({day} on); the cache may be stale"
+                        )
+                    summary.add(report)
+                    progress(report)
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
     finally:
         await store.close()
     print(f"scraped {summary.line()}")
-    return EXIT_FAILURE if summary.failed else EXIT_OK
+    if summary.failed:
+        raise CommandError(f"{summary.failed} of {summary.days} days failed: the cache of those days may be stale")
+    return EXIT_OK
 
 
 def _day_line(report: Any) -> str:
@@ -380,81 +432,18 @@ async def cmd_alerts(args: argparse.Namespace, config: Config) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
-    parser = argparse.ArgumentParser(
-        prog="paperboy",
-        description="Hugging Face Daily Papers for Discord: digests, search and keyword alerts.",
-    )
-    parser.add_argument("--version", action="version", version=f"paperboy {package_version()}")
-    parser.add_argument(
-        "--config",
-        metavar="PATH",
-        help="TOML config file (default: $PAPERBOY_CONFIG, else ./config.toml if present, else defaults)",
-    )
-    parser.add_argument(
-        "-v", "--verbose", action="count", default=0, help="log more (-v info, -vv debug)"
-    )
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-
-    run = commands.add_parser("run", help="start the Discord bot (token from $DISCORD_TOKEN)")
-    run.set_defaults(handler=cmd_run)
-
-    digest = commands.add_parser("digest", help="print the digest a channel would get")
-    digest.add_argument("--date", type=iso_date, metavar="D",
-                        help="Daily Papers day YYYY-MM-DD (default: the day today's digest covers)")
-    digest.add_argument("--top", type=positive_int(25), metavar="N",
-                        help="how many papers, 1-25 (default: [digest] default_top)")
-    digest.add_argument("--json", action="store_true", help="print one JSON document")
-    digest.set_defaults(handler=cmd_digest)
-
-    db = commands.add_parser("db", help="database upkeep: migrate, check, backup")
-    db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
-    db_commands.add_parser("migrate", help="upgrade the schema to the newest version")
-    db_commands.add_parser("check", help="run the integrity check and verify the schema version")
-    backup = db_commands.add_parser("backup", help="copy the live database with SQLite's online backup")
-    backup.add_argument("path", metavar="PATH", help="where to write the copy")
-    db.set_defaults(handler=cmd_db)
-
-    scrape = commands.add_parser("scrape", help="fetch Daily Papers days into the cache")
-    which = scrape.add_mutually_exclusive_group()
-    which.add_argument("--date", metavar="YYYY-MM-DD", help="one day")
-    which.add_argument("--days", type=int, metavar="N", help="the last N days, today included")
-    which.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day of a range (with --to)")
-    scrape.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day of a range (with --from)")
-    scrape.set_defaults(handler=cmd_scrape)
-
-    show = commands.add_parser("show", help="one paper, from the cache or else fetched")
-    show.add_argument("ref", metavar="ID_OR_URL", help="arXiv id, arXiv URL or huggingface.co/papers URL")
-    show.add_argument("--json", action="store_true", help="print the paper as JSON")
-    show.set_defaults(handler=cmd_show)
-
-    search = commands.add_parser("search", help="search the cache (words, \"phrases\", OR, -word, fields)")
-    search.add_argument("query", metavar="QUERY", help='e.g. \'(llm OR "language model") agent code:yes\'')
-    search.add_argument("--limit", type=positive_int(100), default=10, metavar="N",
-                        help="how many results, 1-100 (default 10)")
-    search.add_argument("--sort", choices=("relevance", "new", "top"), default="relevance",
-                        help="order of results (default relevance)")
-    search.add_argument("--json", action="store_true", help="print one JSON document")
-    search.set_defaults(handler=cmd_search)
-
-    alerts = commands.add_parser("alerts", help="keyword alerts from the terminal: try a query")
-    alerts_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
-    alerts_test = alerts_commands.add_parser(
-        "test", help="which cached papers of the last N days a query matches (what it would have alerted)"
-    )
-    alerts_test.add_argument("query", metavar="QUERY", help="e.g. 'diffusion video -survey upvotes:>=20'")
-    alerts_test.add_argument("--days", type=positive_int(3650), default=7, metavar="N",
-                             help="how many days back, today included (default 7)")
-    alerts_test.add_argument("--json", action="store_true", help="print one JSON document")
-    alerts.set_defaults(handler=cmd_alerts)
-
-    return parser
+    handlers: dict[str, Handler] = {
+        "run": cmd_run, "invite": cmd_invite, "digest": cmd_digest, "db": cmd_db, "scrape": cmd_scrape,
+        "show": cmd_show, "search": cmd_search, "alerts": cmd_alerts,
+    }
+    return cli_parser.build_parser(handlers, package_version())
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `paperboy` console script."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    setup_logging(args.verbose)
+    setup_logging(cli_parser.verbosity(args), terminal=args.command != "run")
     try:
         config = load_config(args.config)
     except ConfigError as exc:

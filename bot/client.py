@@ -276,22 +276,27 @@ class PaperBot(commands.Bot):
 
     async def sync_commands(self) -> None:
         """Sync to dev guilds (instant) when configured; else globally, only if the commands changed."""
+        names = ", ".join(f"/{command.name}" for command in self.tree.get_commands())
         if self.config.discord.dev_guild_ids:
             for guild_id in self.config.discord.dev_guild_ids:
                 guild = discord.Object(id=guild_id)
                 self.tree.copy_global_to(guild=guild)
-                synced = await self.tree.sync(guild=guild)
-                log.info("synced %d commands to guild %s", len(synced), guild_id)
+                await self.tree.sync(guild=guild)
+            guilds = ", ".join(str(guild_id) for guild_id in self.config.discord.dev_guild_ids)
+            log.info("synced commands %s to dev guild(s) %s: usable there now", names, guilds)
             return
         digest = hashlib.sha256(
             json.dumps(self.command_payload(), sort_keys=True, default=str).encode()
         ).hexdigest()
         if await self.store.get_meta(COMMAND_HASH_KEY) == digest:
-            log.info("global commands unchanged; not syncing")
+            log.info("global commands %s unchanged since the last sync; not syncing", names)
             return
-        synced = await self.tree.sync()
+        await self.tree.sync()
         await self.store.set_meta(COMMAND_HASH_KEY, digest)
-        log.info("synced %d global commands", len(synced))
+        log.info(
+            "synced commands %s globally: Discord may take up to an hour to show changes "
+            "(set dev_guild_ids for instant sync to test servers)", names,
+        )
 
     async def close(self) -> None:
         """Stop the title index build if still running, then close the connection to Discord."""

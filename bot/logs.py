@@ -38,9 +38,27 @@ class RedactFilter(logging.Filter):
 _filter = RedactFilter([])
 
 
-def setup_logging(verbosity: int = 0) -> None:
-    """Log to stderr: warnings by default, info with -v, debug with -vv."""
-    level = logging.WARNING if verbosity <= 0 else logging.INFO if verbosity == 1 else logging.DEBUG
+class DropVoiceWarnings(logging.Filter):
+    """Drops discord.py's "PyNaCl/davey is not installed, voice will NOT be supported": this bot has no voice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Keep every record but those two warnings."""
+        return "voice will NOT be supported" not in record.getMessage()
+
+
+_voice_filter = DropVoiceWarnings()
+
+
+def setup_logging(verbosity: int = 0, *, terminal: bool = False) -> None:
+    """Log to stderr: errors with -q, warnings by default, info with -v, debug with -vv.
+
+    The bot (`terminal` False) also logs its start-up summary, such as which commands it synced; a terminal
+    command leaves the per-day scrape news to its own output lines.
+    """
+    level = (
+        logging.ERROR if verbosity < 0 else logging.WARNING if verbosity == 0
+        else logging.INFO if verbosity == 1 else logging.DEBUG
+    )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(_filter)
@@ -51,7 +69,12 @@ def setup_logging(verbosity: int = 0) -> None:
     root.setLevel(level)
     # discord.py is chatty at INFO; keep it one step quieter than ours.
     logging.getLogger("discord").setLevel(max(level, logging.INFO) if verbosity < 2 else logging.DEBUG)
+    logging.getLogger("discord.client").addFilter(_voice_filter)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # A terminal command prints each day's scrape outcome itself: at the default verbosity the log would repeat it.
+    logging.getLogger("bot.scrape").setLevel(logging.CRITICAL if terminal and verbosity == 0 else logging.NOTSET)
+    # The bot's start-up summary (which commands went to which servers) shows at the default verbosity.
+    logging.getLogger("bot.client").setLevel(logging.INFO if not terminal and verbosity == 0 else logging.NOTSET)
 
 
 def redact_secret(secret: str) -> None:

@@ -20,8 +20,10 @@ from bot.sources.http import (
     PoliteClient,
     ResponseTooLarge,
     RetryableExhausted,
+    Unreachable,
     make_http_client,
     parse_retry_after,
+    unreachable_reason,
 )
 from tests.fakes.hf_fixtures import FakeHuggingFace, fake_hf, make_daily_item
 
@@ -169,15 +171,54 @@ async def test_answers_that_always_time_out_exhaust_the_retries(
     assert len(fake_hf.requests) == 2
 
 
-async def test_connection_refused_is_retried_then_reported(http: httpx.AsyncClient) -> None:
+def closed_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    with pytest.raises(RetryableExhausted) as caught:
-        await polite(http, max_attempts=2).get_json(f"http://127.0.0.1:{port}/api/daily_papers")
-    assert caught.value.status is None
-    assert caught.value.attempts == 2
-    assert "connection failed" in str(caught.value)
+        return int(sock.getsockname()[1])
+
+
+async def test_a_refused_connection_fails_at_once_in_one_short_message(
+    http: httpx.AsyncClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = closed_port()
+    fake = FakeTime()
+    client = polite(http, max_attempts=5, sleep=fake.sleep, clock=fake.clock)
+    with caplog.at_level(logging.INFO), pytest.raises(Unreachable) as caught:
+        await client.get_json(f"http://127.0.0.1:{port}/api/daily_papers")
+    assert str(caught.value) == f"cannot reach 127.0.0.1:{port}: connection refused"
+    assert caught.value.reason == "connection refused" and caught.value.host == "127.0.0.1"
+    assert fake.sleeps == [], "a refused connection was retried"
+    assert client.unreachable is caught.value
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+async def test_an_unknown_host_name_fails_at_once(http: httpx.AsyncClient) -> None:
+    fake = FakeTime()
+    client = polite(http, max_attempts=5, sleep=fake.sleep, clock=fake.clock)
+    with pytest.raises(Unreachable) as caught:
+        await client.get_text("http://nonexistent.invalid/papers/date/2026-06-12")
+    assert str(caught.value) == "cannot reach nonexistent.invalid: host name not found"
+    assert fake.sleeps == []
+
+
+async def test_an_answer_clears_the_unreachable_mark(fake_hf: FakeHuggingFace, http: httpx.AsyncClient) -> None:
+    client = polite(http)
+    with pytest.raises(Unreachable):
+        await client.get_json(f"http://127.0.0.1:{closed_port()}/api/daily_papers")
+    fake_hf.set_day(DAY, ITEMS)
+    await client.get_json(api(fake_hf), {"date": DAY})
+    assert client.unreachable is None
+
+
+def test_only_a_missing_path_counts_as_unreachable() -> None:
+    refused = httpx.ConnectError("All connection attempts failed")
+    refused.__context__ = ConnectionRefusedError(111, "Connect call failed")
+    assert unreachable_reason(refused) == "connection refused"
+    unknown = httpx.ConnectError("name")
+    unknown.__cause__ = socket.gaierror(-2, "Name or service not known")
+    assert unreachable_reason(unknown) == "host name not found"
+    assert unreachable_reason(httpx.ConnectError("TLS handshake cut short")) is None
+    assert unreachable_reason(httpx.ReadTimeout("slow")) is None
 
 
 async def test_truncated_json_is_an_invalid_payload_without_retry(

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import errno
 import json
 import logging
+import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -53,6 +55,37 @@ class RetryableExhausted(FetchError):
         super().__init__(message, url)
         self.status = status
         self.attempts = attempts
+
+
+class Unreachable(FetchError):
+    """The host could not be reached at all (name not found, connection refused): not retried."""
+
+    def __init__(self, message: str, url: str, host: str, reason: str) -> None:
+        super().__init__(message, url)
+        self.host = host
+        self.reason = reason
+
+
+# Errors that say the network path is missing, not busy: another attempt a second later fails the same way.
+_UNREACHABLE_ERRNOS = {
+    errno.ECONNREFUSED: "connection refused",
+    errno.ENETUNREACH: "network unreachable",
+    errno.EHOSTUNREACH: "host unreachable",
+}
+
+
+def unreachable_reason(exc: BaseException) -> str | None:
+    """Why a connection attempt could not reach its host at all, or None if it might work on a retry."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror):
+            return "host name not found"
+        if isinstance(current, OSError) and current.errno in _UNREACHABLE_ERRNOS:
+            return _UNREACHABLE_ERRNOS[current.errno]
+        current = current.__cause__ or current.__context__
+    return None
 
 
 class ResponseTooLarge(FetchError):
@@ -186,6 +219,9 @@ class PoliteClient:
             0, backoff_base
         )
         self.limiter = HostRateLimiter(max_requests_per_minute, burst=burst, clock=clock, sleep=sleep)
+        # The newest request's failure to reach its host, None once a request got an answer: callers that
+        # fetch several things in a row stop early instead of failing the same way on each.
+        self.unreachable: Unreachable | None = None
 
     @classmethod
     def from_config(cls, http: httpx.AsyncClient, config: Config, **options: Any) -> PoliteClient:
@@ -229,6 +265,9 @@ class PoliteClient:
                     return await self._attempt(target, shown)
         except _RetryableFailure as failure:
             raise self._exhausted(failure, shown, attempts) from failure
+        except Unreachable as failure:
+            self.unreachable = failure
+            raise
         raise AssertionError("unreachable: the retry loop returns or raises")  # pragma: no cover
 
     def _exhausted(self, failure: _RetryableFailure, shown: str, attempts: int) -> RetryableExhausted:
@@ -239,7 +278,8 @@ class PoliteClient:
             )
         else:
             message = f"GET {shown}: {failure.reason} (gave up after {attempts} attempts)"
-        log.warning("%s", message)
+        # The caller reports the failure; logging it here too would print it twice.
+        log.info("%s", message)
         return RetryableExhausted(message, shown, failure.status, attempts)
 
     def _should_retry(self, exc: BaseException) -> bool:
@@ -274,6 +314,7 @@ class PoliteClient:
             async with asyncio.timeout(self.total_timeout), self.http.stream("GET", target) as response:
                 final = loggable_url(response.url)
                 status = response.status_code
+                self.unreachable = None  # whatever the status, the host answered
                 if status == 429 or status >= 500:
                     retry_after = parse_retry_after(response.headers.get("Retry-After"), self._now())
                     raise _RetryableFailure(f"HTTP {status}", status, retry_after)
@@ -288,6 +329,13 @@ class PoliteClient:
             raise _RetryableFailure(f"timed out (no complete answer within {self.total_timeout:g} s)") from exc
         except httpx.TimeoutException as exc:
             raise _RetryableFailure(f"timed out ({type(exc).__name__})") from exc
+        except httpx.ConnectError as exc:
+            reason = unreachable_reason(exc)
+            if reason is None:  # e.g. a TLS handshake cut short: worth another try
+                raise _RetryableFailure(f"connection failed ({type(exc).__name__}: {exc})") from exc
+            where = target.netloc.decode("ascii", "replace")
+            log.info("GET %s: cannot reach %s (%s)", shown, where, reason)
+            raise Unreachable(f"cannot reach {where}: {reason}", shown, target.host, reason) from exc
         except httpx.TransportError as exc:
             raise _RetryableFailure(f"connection failed ({type(exc).__name__}: {exc})") from exc
         except httpx.DecodingError as exc:

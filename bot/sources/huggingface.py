@@ -15,7 +15,7 @@ from bs4 import BeautifulSoup
 
 from bot.config import Config
 from bot.models import DailyEntry, Paper
-from bot.sources.http import FetchError, HTTPStatusError, InvalidPayload, PoliteClient
+from bot.sources.http import FetchError, HTTPStatusError, InvalidPayload, PoliteClient, Unreachable
 
 log = logging.getLogger(__name__)
 
@@ -286,6 +286,8 @@ class HuggingFaceSource:
             if other_days and not result.papers:
                 # The API answered for some other day: the page for this date is the better witness.
                 raise InvalidPayload(f"the API listed {other_days} papers, none of them from {day}")
+        except Unreachable:
+            raise  # the page lives on the same host: trying it would fail the same way
         except FetchError as api_error:
             log.warning("daily papers API failed for %s, trying the page: %s", day, api_error)
             return await self._fetch_day_page(day, api_error)
