@@ -10,12 +10,12 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from bot.config import Config, ConfigError, load_config
 from bot.logs import redact_secret, setup_logging
 from bot.store import Store, StoreError
+from bot.version import package_version
 
 log = logging.getLogger(__name__)
 
@@ -28,14 +28,6 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
         super().__init__(message)
         self.code = code
-
-
-def package_version() -> str:
-    """The installed version of Paperboy."""
-    try:
-        return version("paperboy")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]

@@ -10,11 +10,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.cli import package_version
 from bot.client import PaperBot
 from bot.models import ScrapeRun
 from bot.render import NO_MENTIONS, status_embed
 from bot.scrape import FAILED_OUTCOMES
+from bot.version import package_version
 
 log = logging.getLogger(__name__)
 

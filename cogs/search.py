@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import math
@@ -13,13 +12,12 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import PaperBot, describe_error, send_ephemeral
-from bot.clock import stop_task
 from bot.errors import UnknownPaper, UserError
 from bot.models import Paper
 from bot.render import NO_MENTIONS, paper_card, results_page
 from bot.search import Period, Search, SearchResults, Sort
+from bot.services.index import IndexMaintenance
 from bot.sources.huggingface import parse_paper_ref
-from bot.store import StoreError
 
 log = logging.getLogger(__name__)
 
@@ -166,25 +164,16 @@ class SearchCog(commands.Cog):
         self.bot = bot
         self.search = Search.of(bot.store)
         self.view_timeout = VIEW_TIMEOUT_SECONDS
-        self.merging: asyncio.Task[None] | None = None  # the latest merge of the full-text index
+        self.index = IndexMaintenance(self.search, bot.clock)
 
     async def cog_unload(self) -> None:
         """Stop a merge of the full-text index that is under way (the next one picks it up)."""
-        await stop_task(self.merging)
+        await self.index.stop()
 
     @commands.Cog.listener()
     async def on_papers_scraped(self, summary: object) -> None:
         """Keep the title index in step with new papers, and the full-text index compact."""
-        await self.search.refresh(force=True)
-        if self.merging is None or self.merging.done():
-            self.merging = asyncio.create_task(self._merge_index(), name="search-index-merge")
-
-    async def _merge_index(self) -> None:
-        try:
-            await self.search.merge_index_if_due(self.bot.clock.now())
-        except StoreError as exc:
-            # Searches still work on an unmerged index, only slower; the next scrape tries again.
-            log.warning("could not merge the search index: %s", exc)
+        await self.index.after_scrape()
 
     @group.command(
         name="search", description='Search cached papers: words, "phrases", OR, -exclude, title:, author:, …'
