@@ -93,29 +93,20 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
 async def cmd_digest(args: argparse.Namespace, config: Config) -> int:
     """paperboy digest: the digest a channel with the default settings would get."""
     from bot import digest as schedule
-    from bot.config import parse_hhmm
-    from bot.models import DigestSettings
     from bot.render import results_text
     from bot.scrape import Scraper
     from bot.sources.http import make_http_client
     from bot.sources.huggingface import HuggingFaceSource
 
-    defaults = config.digest
-    settings = DigestSettings(
-        guild_id=0,
-        channel_id=0,
-        time=parse_hhmm(defaults.default_time),
-        timezone=defaults.default_timezone,
-        top=args.top if args.top is not None else defaults.default_top,
-    )
+    # The same defaults and planning as a channel's digest in the bot.
+    settings = schedule.default_settings(config.digest, top=args.top)
     now = dt.datetime.now(dt.UTC)
-    day = args.date or schedule.papers_day_for(schedule.local_today(now, settings.timezone), now)
+    day = args.date or schedule.covered_day(settings, now)
     store = await open_store(config)
     try:
         async with make_http_client(config) as http_client:
             scraper = Scraper(store, HuggingFaceSource.from_config(http_client, config))
-            await schedule.ensure_fresh(store, scraper, day, now)
-        plan = await schedule.plan_digest(store, settings, day)
+            plan = await schedule.prepare_digest(store, scraper, settings, day, now)
     finally:
         await store.close()
     if args.json:
