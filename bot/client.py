@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import signal
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -22,8 +23,8 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import UserError
 from bot.outbox import SendError, ShuttingDown
-from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS
-from bot.scrape import Scraper
+from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload
+from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
 from bot.sources.http import HostRateLimiter
 from bot.sources.huggingface import HuggingFaceSource
@@ -107,10 +108,10 @@ class DiscordTransport:
             raise ShuttingDown()
 
     def _token_rejected(self) -> SendError:
-        """A 401: the token was revoked. Stop the bot; the delivery stays open for the next start."""
+        """A 401: the token was revoked. Stop the bot; the delivery stays open, due at the next start."""
         if isinstance(self.bot, PaperBot):
             self.bot.stop_for(discord.LoginFailure(LOGIN_REJECTED))
-        return SendError(LOGIN_REJECTED, permanent=False)
+        return ShuttingDown(LOGIN_REJECTED)
 
     async def find_sent(self, channel_id: int, part: dict[str, Any], since: dt.datetime) -> int | None:
         """Look through the bot's messages since `since` for one equal to `part`."""
@@ -135,6 +136,21 @@ class DiscordTransport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"could not check the channel: {exc}", permanent=False) from exc
         return None
+
+
+class CurrentScraper:
+    """The bot's scraper as the services see it: always the one the bot holds now (it may be replaced)."""
+
+    def __init__(self, bot: PaperBot) -> None:
+        self.bot = bot
+
+    async def scrape_day(self, day: dt.date) -> DayReport:
+        """Fetch one day into the store."""
+        return await self.bot.scraper.scrape_day(day)
+
+    async def scrape_days(self, days: Iterable[dt.date]) -> ScrapeSummary:
+        """Fetch several days into the store."""
+        return await self.bot.scraper.scrape_days(days)
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -225,6 +241,17 @@ async def send_ephemeral(interaction: discord.Interaction[Any], content: str, **
             )
     except discord.HTTPException:
         log.warning("could not deliver an error reply for interaction %s", interaction.id)
+
+
+async def send_private_followups(interaction: discord.Interaction[Any], payloads: list[MessagePayload]) -> None:
+    """Send messages only the caller sees, after the interaction was deferred ephemerally."""
+    for payload in payloads:
+        await interaction.followup.send(
+            content=payload.content or discord.utils.MISSING,
+            embeds=list(payload.embeds),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
 
 
 class PaperBot(commands.Bot):

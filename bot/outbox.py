@@ -43,10 +43,14 @@ class SendError(Exception):
 
 
 class ShuttingDown(SendError):
-    """The transport is closing: nothing more is sent, and the delivery is resumed on the next start."""
+    """The transport is closing: nothing more is sent, and the delivery is resumed on the next start.
 
-    def __init__(self) -> None:
-        super().__init__("shutting down", permanent=False)
+    A `cause` (e.g. a revoked token) is recorded as the delivery's error, and it stays due at once.
+    """
+
+    def __init__(self, cause: str | None = None) -> None:
+        super().__init__(cause or "shutting down", permanent=False)
+        self.cause = cause
 
 
 class Transport(Protocol):
@@ -128,9 +132,11 @@ async def deliver(
                 message_id = await transport.send(channel, part, make_nonce(channel, kind, key, index))
             ids[index] = message_id
             await store.record_part_sent(channel, kind, key, index, message_id)
-    except ShuttingDown:
-        log.info("delivery %s/%s/%s left for the next start: shutting down", channel, kind, key)
-        return DeliveryResult(Outcome.RETRY, None, "shutting down")
+    except ShuttingDown as exc:
+        log.info("delivery %s/%s/%s left for the next start: %s", channel, kind, key, exc)
+        if exc.cause:
+            await store.schedule_retry(channel, kind, key, error=exc.cause, at=now)
+        return DeliveryResult(Outcome.RETRY, None, str(exc))
     except SendError as exc:
         if exc.permanent:
             log.warning("delivery %s/%s/%s failed for good: %s", channel, kind, key, exc)

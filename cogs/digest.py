@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import digest as schedule
-from bot.client import DiscordTransport, PaperBot, send_ephemeral
+from bot.client import CurrentScraper, DiscordTransport, PaperBot, send_ephemeral, send_private_followups
 from bot.errors import UserError
 from bot.models import DigestSettings
 from bot.outbox import Outcome
@@ -39,7 +39,7 @@ class DigestCog(commands.Cog):
     def __init__(self, bot: PaperBot) -> None:
         self.bot = bot
         self.scheduler = DigestScheduler(
-            bot.store, DiscordTransport(bot), bot.clock, refresher=bot.scraper,
+            bot.store, DiscordTransport(bot), bot.clock, refresher=CurrentScraper(bot),
             grace=dt.timedelta(hours=bot.config.digest.grace_hours),
         )
 
@@ -136,13 +136,7 @@ class DigestCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         settings = await self._settings_or_defaults(target)
         day = schedule.covered_day(settings, self.bot.clock.now())
-        for payload in await self.scheduler.preview(settings, day):
-            await interaction.followup.send(
-                content=payload.content or discord.utils.MISSING,
-                embeds=list(payload.embeds),
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
-            )
+        await send_private_followups(interaction, await self.scheduler.preview(settings, day))
 
     @group.command(name="now", description="Post today's digest now; it counts as today's (needs Manage Channels)")
     @app_commands.describe(channel="Channel with a digest set up (default: this one)")

@@ -7,7 +7,7 @@ import logging
 
 from discord.ext import commands
 
-from bot.client import PaperBot
+from bot.client import CurrentScraper, PaperBot
 from bot.scrape import ScrapeSummary
 from bot.services.scraping import ScrapeRefresher
 
@@ -22,7 +22,7 @@ class ScraperCog(commands.Cog):
     def __init__(self, bot: PaperBot) -> None:
         self.bot = bot
         self.refresher = ScrapeRefresher(
-            bot.store, bot.scraper, bot.clock,
+            bot.store, CurrentScraper(bot), bot.clock,
             interval=dt.timedelta(minutes=bot.config.scraper.interval_minutes),
             backfill=bot.config.scraper.backfill_days,
             on_scraped=self._announce,

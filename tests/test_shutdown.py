@@ -13,7 +13,7 @@ from tests.fakes.harness import eventually
 from tests.test_reliability_crash import World, open_deliveries
 from tests.test_reliability_crash import world as world  # noqa: PLC0414 - the fixture, re-exported here
 
-ALERT_CHANNELS = 40
+ALERT_CHANNELS = 60  # paced under 50 posts a second: over a second of posting for the signal to land in
 ALERT_PAPERS = 2
 POSTS_BEFORE_STOP = 5
 

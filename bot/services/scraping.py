@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from bot.clock import Clock
-from bot.scrape import Scraper, ScrapeSummary, days_to_scrape
+from bot.scrape import ScrapeSummary, days_to_scrape
 from bot.services.tasks import BackgroundTasks, Ready, stop_loop
 from bot.store import Store
 
 log = logging.getLogger(__name__)
 
 SETTLED_OUTCOMES = ("ok", "empty")  # a day scraped with one of these needs no backfill
+
+
+class DaysScraper(Protocol):
+    """What the refresher needs from the scraper (bot.scrape.Scraper)."""
+
+    async def scrape_days(self, days: Iterable[dt.date]) -> ScrapeSummary:
+        """Scrape each day in turn into the store."""
+        ...
 
 
 def backfill_days(today: dt.date, count: int) -> list[dt.date]:
@@ -28,7 +37,7 @@ class ScrapeRefresher:
     def __init__(
         self,
         store: Store,
-        scraper: Scraper,
+        scraper: DaysScraper,
         clock: Clock,
         *,
         interval: dt.timedelta,
