@@ -35,9 +35,7 @@ def preview_embed(results: alerts.Backtest, *, query: str, days: int) -> discord
     embed = results_page(shown, query=query, page=1, pages=1, total=results.total)
     embed.title = escape_text(f"Alert test: {query}", TITLE_LIMIT)
     if results.total:
-        embed.set_footer(
-            text=f"{len(shown)} newest of {results.total} matching papers from the last {days} days"
-        )
+        embed.set_footer(text=f"{len(shown)} newest of {results.total} matching papers from the last {days} days")
     else:
         embed.description = f"No cached paper of the last {days} days matches."
         embed.remove_footer()
@@ -48,7 +46,8 @@ class AlertsCog(commands.Cog):
     """Standing queries per channel; new matching papers posted once."""
 
     group = app_commands.Group(
-        name="alerts", description="Keyword alerts: new papers matching a query, posted in a channel",
+        name="alerts",
+        description="Keyword alerts: new papers matching a query, posted in a channel",
         guild_only=True,
     )
 
@@ -105,12 +104,21 @@ class AlertsCog(commands.Cog):
         assert interaction.guild_id is not None
         await interaction.response.defer(ephemeral=True, thinking=True)
         subscription = await subscriptions.add_subscription(
-            self.bot.store, self.bot.config.alerts, guild_id=interaction.guild_id, channel_id=target.id,
-            mention=target.mention, query=query, normalized=parsed.normalized(), created_by=interaction.user.id,
+            self.bot.store,
+            self.bot.config.alerts,
+            guild_id=interaction.guild_id,
+            channel_id=target.id,
+            mention=target.mention,
+            query=query,
+            normalized=parsed.normalized(),
+            created_by=interaction.user.id,
             skip_digest_papers=skip_digest_papers,
         )
         results = await alerts.backtest(
-            self.bot.store, subscription.query, days=PREVIEW_DAYS, today=self.bot.clock.now().date(),
+            self.bot.store,
+            subscription.query,
+            days=PREVIEW_DAYS,
+            today=self.bot.clock.now().date(),
             limit=PREVIEW_PAPERS,
         )
         text = (
@@ -135,7 +143,8 @@ class AlertsCog(commands.Cog):
         removed = await subscriptions.remove_subscription(self.bot.store, id, guild.id)
         await interaction.response.send_message(
             f"Removed alert **#{id}** from <#{removed.channel_id}>: {inline_query(removed.query)}.",
-            ephemeral=True, allowed_mentions=NO_MENTIONS,
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
         )
 
     @remove.autocomplete("id")

@@ -71,4 +71,3 @@ def require_bot_can_post(channel: discord.TextChannel) -> None:
             f"I can't post in #{channel.name}: I need the {', '.join(missing)} permission there. "
             "Grant it in the channel's settings and try again."
         )
-

@@ -32,14 +32,15 @@ NOW_REPLIES = {
 class DigestCog(commands.Cog):
     """Per-channel daily digests."""
 
-    group = app_commands.Group(
-        name="digest", description="Daily digest of top Hugging Face papers", guild_only=True
-    )
+    group = app_commands.Group(name="digest", description="Daily digest of top Hugging Face papers", guild_only=True)
 
     def __init__(self, bot: PaperBot) -> None:
         self.bot = bot
         self.scheduler = DigestScheduler(
-            bot.store, DiscordTransport(bot), bot.clock, refresher=CurrentScraper(bot),
+            bot.store,
+            DiscordTransport(bot),
+            bot.clock,
+            refresher=CurrentScraper(bot),
             grace=dt.timedelta(hours=bot.config.digest.grace_hours),
         )
 

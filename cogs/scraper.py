@@ -22,7 +22,9 @@ class ScraperCog(commands.Cog):
     def __init__(self, bot: PaperBot) -> None:
         self.bot = bot
         self.refresher = ScrapeRefresher(
-            bot.store, CurrentScraper(bot), bot.clock,
+            bot.store,
+            CurrentScraper(bot),
+            bot.clock,
             interval=dt.timedelta(minutes=bot.config.scraper.interval_minutes),
             backfill=bot.config.scraper.backfill_days,
             on_scraped=self._announce,

@@ -12,11 +12,12 @@ import pytest
 
 from bot import alerts
 from bot.models import DigestSettings, Paper
-from bot.outbox import SendError
+from bot.outbox import Outcome, SendError, ShuttingDown, claim_and_deliver, deliver
 from bot.scrape import ScrapeSummary
 from bot.services.alerts import AlertPipeline
 from bot.services.digests import KIND as DIGEST_KIND
 from bot.services.digests import DigestScheduler
+from bot.services.tasks import BackgroundTasks
 from bot.store import Store
 from tests.fakes.clock import ManualClock
 from tests.fakes.harness import wait_until
@@ -29,8 +30,12 @@ GUILD = 1
 
 def paper(number: int, title: str, upvotes: int = 5) -> Paper:
     return Paper(
-        id=f"2606.{number:05d}", title=title, authors=("Ada Lovelace",), summary="We study things.",
-        day=DAY, upvotes=upvotes,
+        id=f"2606.{number:05d}",
+        title=title,
+        authors=("Ada Lovelace",),
+        summary="We study things.",
+        day=DAY,
+        upvotes=upvotes,
     )
 
 
@@ -42,16 +47,27 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def add_digest(store: Store, channel_id: int, *, at: dt.time = dt.time(9, 0)) -> None:
-    await store.save_digest_settings(DigestSettings(
-        guild_id=GUILD, channel_id=channel_id, time=at, timezone="UTC", top=3,
-        effective_from=DUE - dt.timedelta(hours=2),
-    ))
+    await store.save_digest_settings(
+        DigestSettings(
+            guild_id=GUILD,
+            channel_id=channel_id,
+            time=at,
+            timezone="UTC",
+            top=3,
+            effective_from=DUE - dt.timedelta(hours=2),
+        )
+    )
 
 
 async def subscribe(store: Store, channel_id: int, query: str) -> None:
     await store.add_subscription(
-        guild_id=GUILD, channel_id=channel_id, query=query, normalized=alerts.check_alert_query(query).normalized(),
-        created_by=99, max_per_channel=25, max_per_guild=100,
+        guild_id=GUILD,
+        channel_id=channel_id,
+        query=query,
+        normalized=alerts.check_alert_query(query).normalized(),
+        created_by=99,
+        max_per_channel=25,
+        max_per_guild=100,
     )
 
 
@@ -141,9 +157,14 @@ async def test_a_channels_matches_are_bundled_into_one_post_and_never_repeated(s
     await subscribe(store, 21, "diffusion")
     await subscribe(store, 21, "agents")
     await subscribe(store, 22, "agents")
-    await store.upsert_papers([
-        paper(1, "Video diffusion at scale"), paper(2, "Agents that plan"), paper(3, "Unrelated optics"),
-    ], day=DAY)
+    await store.upsert_papers(
+        [
+            paper(1, "Video diffusion at scale"),
+            paper(2, "Agents that plan"),
+            paper(3, "Unrelated optics"),
+        ],
+        day=DAY,
+    )
     await pipeline.run_pass(())
     [bundle] = transport.in_channel(21)
     assert "Video diffusion at scale" in bundle.text and "Agents that plan" in bundle.text
@@ -223,8 +244,48 @@ async def test_a_stop_past_its_grace_cancels_the_post_and_leaves_it_for_the_next
     assert transport.posts == []
     [pending] = await store.open_deliveries([alerts.BATCH_KIND])
     transport.hold = None
-    later = AlertPipeline(store, transport, ManualClock(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)),
-                          hourly_cap=20)
+    later = AlertPipeline(store, transport, ManualClock(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)), hourly_cap=20)
     await later.resume_due()
     [post] = transport.posts
     assert post.channel_id == pending.channel_id and "Stuck post" in post.text
+
+
+# ---------------------------------------------------------------- shutting down
+
+
+async def test_a_transport_shutting_down_leaves_the_delivery_for_the_next_start(store: Store) -> None:
+    transport = MemoryTransport()
+    transport.failures.append(ShuttingDown())
+    now = dt.datetime.now(dt.UTC)
+    result = await claim_and_deliver(
+        store, transport, channel_id=7, kind="digest", key="d", parts=[{"content": "left for later"}], now=now
+    )
+    assert result.outcome is Outcome.RETRY
+    [pending] = await store.open_deliveries(["digest"], due_by=now)
+    assert pending.error is None, "a plain shutdown is not an error of the delivery"
+    assert (await deliver(store, transport, pending, now=now)).outcome is Outcome.SENT
+    assert [p.text for p in transport.posts] == ["left for later"]
+
+
+async def test_a_shutdown_with_a_cause_records_it_and_keeps_the_delivery_due(store: Store) -> None:
+    transport = MemoryTransport()
+    transport.failures.append(ShuttingDown("Discord rejected the token (401 Unauthorized)"))
+    now = dt.datetime.now(dt.UTC)
+    await claim_and_deliver(
+        store, transport, channel_id=7, kind="digest", key="d", parts=[{"content": "after the new token"}], now=now
+    )
+    [pending] = await store.open_deliveries(["digest"], due_by=now + dt.timedelta(seconds=1))
+    assert "401" in (pending.error or "")
+
+
+async def test_a_background_task_that_fails_is_logged_and_not_kept(caplog: pytest.LogCaptureFixture) -> None:
+    tasks = BackgroundTasks("test")
+
+    async def broken() -> None:
+        raise RuntimeError("boom")
+
+    task = tasks.spawn(broken(), name="broken")
+    await asyncio.wait({task})
+    await asyncio.sleep(0)  # the done callback runs on the next loop iteration
+    assert tasks.running == []
+    assert any(r.exc_info and "boom" in str(r.exc_info[1]) and "broken" in r.getMessage() for r in caplog.records)

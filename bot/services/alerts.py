@@ -56,7 +56,12 @@ class AlertPipeline:
     """Matches new papers against every subscription and delivers each channel's bundled post once."""
 
     def __init__(
-        self, store: Store, transport: Transport, clock: Clock, *, hourly_cap: int,
+        self,
+        store: Store,
+        transport: Transport,
+        clock: Clock,
+        *,
+        hourly_cap: int,
         matcher: alerts.AlertMatcher | None = None,
     ) -> None:
         self.store = store
@@ -139,8 +144,9 @@ class AlertPipeline:
             now = self.clock.now()
             claimed, new_count = await self._claim_new(changed, now)
         if claimed:
-            log.info("alerts: %d channel post(s) for %d listed and %d changed papers", len(claimed), new_count,
-                     len(changed))
+            log.info(
+                "alerts: %d channel post(s) for %d listed and %d changed papers", len(claimed), new_count, len(changed)
+            )
         await self.deliver_all(claimed, now)
 
     async def _claim_new(self, changed: Sequence[Paper], now: dt.datetime) -> tuple[list[Delivery], int]:
@@ -201,7 +207,10 @@ class AlertPipeline:
         return cursor
 
     async def _match(
-        self, subscriptions: list[Subscription], fresh: list[Paper], moved: list[Paper],
+        self,
+        subscriptions: list[Subscription],
+        fresh: list[Paper],
+        moved: list[Paper],
         listed_at: dict[str, dt.datetime],
     ) -> dict[int, alerts.ChannelMatches]:
         """Each channel's matches, computed off the event loop."""
@@ -225,8 +234,12 @@ class AlertPipeline:
             return None
         parts = [payload_to_part(p) for p in render_batch(batch)]
         delivery, _ = await self.store.claim_delivery(
-            channel_id, alerts.BATCH_KIND, batch.key,
-            nonce=make_nonce(channel_id, alerts.BATCH_KIND, batch.key), parts=parts, outcome=batch_outcome(batch),
+            channel_id,
+            alerts.BATCH_KIND,
+            batch.key,
+            nonce=make_nonce(channel_id, alerts.BATCH_KIND, batch.key),
+            parts=parts,
+            outcome=batch_outcome(batch),
             members=[(alerts.ALERT_KIND, paper_id) for paper_id in batch.paper_ids],
         )
         return delivery
@@ -244,8 +257,13 @@ class AlertPipeline:
             channel_id, alerts.window_start_key(now), kind=alerts.ALERT_KIND, batch_kind=alerts.BATCH_KIND
         )
         return alerts.plan_batch(
-            channel_id, matches, already_alerted=already, in_digest=digested, sent_this_hour=sent,
-            hourly_cap=self.hourly_cap, now=now,
+            channel_id,
+            matches,
+            already_alerted=already,
+            in_digest=digested,
+            sent_this_hour=sent,
+            hourly_cap=self.hourly_cap,
+            now=now,
         )
 
     # ------------------------------------------------------------------ delivery

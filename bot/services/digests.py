@@ -30,8 +30,7 @@ def describe_settings(settings: DigestSettings) -> str:
     extra = f", at least {settings.min_upvotes} upvotes" if settings.min_upvotes else ""
     empty = "" if settings.post_empty else ", quiet on empty days"
     return (
-        f"{settings.time:%H:%M} {settings.timezone}, {days}, top {settings.top}{extra}, "
-        f"{settings.style} style{empty}"
+        f"{settings.time:%H:%M} {settings.timezone}, {days}, top {settings.top}{extra}, {settings.style} style{empty}"
     )
 
 
@@ -174,7 +173,10 @@ class DigestScheduler:
         return all(await asyncio.gather(*(post(s, o) for s, o in due)))
 
     async def post_scheduled(
-        self, settings: DigestSettings, occurrence: schedule.Occurrence, now: dt.datetime,
+        self,
+        settings: DigestSettings,
+        occurrence: schedule.Occurrence,
+        now: dt.datetime,
         papers: list[Paper] | None = None,
     ) -> None:
         """Post (late, or as a missed note) the digest of one occurrence."""
@@ -186,8 +188,13 @@ class DigestScheduler:
         await self.post_digest(settings, occurrence.papers_day, now, late_note=timing.note, papers=papers)
 
     async def post_digest(
-        self, settings: DigestSettings, day: dt.date, now: dt.datetime, *,
-        late_note: str | None = None, papers: list[Paper] | None = None,
+        self,
+        settings: DigestSettings,
+        day: dt.date,
+        now: dt.datetime,
+        *,
+        late_note: str | None = None,
+        papers: list[Paper] | None = None,
     ) -> Outcome:
         """Render and deliver a channel's digest of `day`, exactly once."""
         plan = await schedule.plan_digest(self.store, settings, day, papers=papers)
@@ -244,8 +251,14 @@ class DigestScheduler:
         parts = [payload_to_part(p) for p in payloads]
         async with self._lock(channel_id):
             result = await claim_and_deliver(
-                self.store, self.transport, channel_id=channel_id, kind=KIND, key=day.isoformat(),
-                parts=parts, now=now, outcome=outcome,
+                self.store,
+                self.transport,
+                channel_id=channel_id,
+                kind=KIND,
+                key=day.isoformat(),
+                parts=parts,
+                now=now,
+                outcome=outcome,
             )
         await self._finish(channel_id, result)
         if result.outcome is Outcome.RETRY:

@@ -56,14 +56,27 @@ def _limit_message(exc: LimitReached, mention: str) -> str:
 
 
 async def add_subscription(
-    store: Store, limits: AlertsConfig, *, guild_id: int, channel_id: int, mention: str, query: str,
-    normalized: str, created_by: int, skip_digest_papers: bool,
+    store: Store,
+    limits: AlertsConfig,
+    *,
+    guild_id: int,
+    channel_id: int,
+    mention: str,
+    query: str,
+    normalized: str,
+    created_by: int,
+    skip_digest_papers: bool,
 ) -> Subscription:
     """Add a checked standing query to a channel; UserError for a duplicate or a full channel or guild."""
     try:
         subscription = await store.add_subscription(
-            guild_id=guild_id, channel_id=channel_id, query=query.strip(), normalized=normalized,
-            created_by=created_by, skip_digest_papers=skip_digest_papers, max_per_channel=limits.max_per_channel,
+            guild_id=guild_id,
+            channel_id=channel_id,
+            query=query.strip(),
+            normalized=normalized,
+            created_by=created_by,
+            skip_digest_papers=skip_digest_papers,
+            max_per_channel=limits.max_per_channel,
             max_per_guild=limits.max_per_guild,
         )
     except DuplicateSubscription as exc:
@@ -129,4 +142,3 @@ async def channel_listing(store: Store, channel_id: int, mention: str, limit: in
         lines.append(describe_batch(last))
     text = "\n".join(lines)
     return text if len(text) <= MESSAGE_LIMIT else text[: MESSAGE_LIMIT - 1] + "…"
-
