@@ -10,13 +10,13 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Coroutine
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
 from bot import cli_parser
 from bot.config import Config, ConfigError, load_config
 from bot.logs import redact_secret, setup_logging
 from bot.store import Store, StoreError
+from bot.version import package_version
 
 if TYPE_CHECKING:
     from bot.scrape import Scraper
@@ -32,14 +32,6 @@ class CommandError(Exception):
     def __init__(self, message: str, code: int = EXIT_FAILURE) -> None:
         super().__init__(message)
         self.code = code
-
-
-def package_version() -> str:
-    """The installed version of Paperboy."""
-    try:
-        return version("paperboy")
-    except PackageNotFoundError:
-        return "unknown"
 
 
 Handler = Callable[[argparse.Namespace, Config], Coroutine[Any, Any, int]]
@@ -143,23 +135,15 @@ async def cmd_invite(args: argparse.Namespace, config: Config) -> int:
 async def cmd_digest(args: argparse.Namespace, config: Config) -> int:
     """paperboy digest: the digest a channel with the default settings would get."""
     from bot import digest as schedule
-    from bot.config import parse_hhmm
-    from bot.models import DigestSettings
     from bot.render import results_text
     from bot.scrape import Scraper
     from bot.sources.http import make_http_client
     from bot.sources.huggingface import HuggingFaceSource
 
-    defaults = config.digest
-    settings = DigestSettings(
-        guild_id=0,
-        channel_id=0,
-        time=parse_hhmm(defaults.default_time),
-        timezone=defaults.default_timezone,
-        top=args.top if args.top is not None else defaults.default_top,
-    )
+    # The same defaults and planning as a channel's digest in the bot.
+    settings = schedule.default_settings(config.digest, top=args.top)
     now = dt.datetime.now(dt.UTC)
-    day = args.date or schedule.papers_day_for(schedule.local_today(now, settings.timezone), now)
+    day = args.date or schedule.covered_day(settings, now)
     store = await open_store(config)
     try:
         async with make_http_client(config) as http_client:

@@ -9,6 +9,7 @@ import hashlib
 import json
 import logging
 import signal
+from collections.abc import Iterable
 from typing import Any
 
 import aiohttp
@@ -21,10 +22,11 @@ from discord.ext import commands
 from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import UserError
-from bot.outbox import SendError
-from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS
-from bot.scrape import Scraper
+from bot.outbox import SendError, ShuttingDown
+from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload
+from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.search import Search
+from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
 from bot.sources.http import HostRateLimiter
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store
@@ -55,11 +57,6 @@ def make_post_limiter(posts_per_second: float = POSTS_PER_SECOND) -> HostRateLim
     return HostRateLimiter(posts_per_second * 60.0, burst=2)
 
 
-def payload_to_part(content: str | None, embeds: list[discord.Embed]) -> dict[str, Any]:
-    """A message as the JSON the outbox stores (so it can be re-sent after a restart)."""
-    return {"content": content, "embeds": [embed.to_dict() for embed in embeds]}
-
-
 def part_to_kwargs(part: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for `Messageable.send` from a stored part."""
     return {
@@ -88,6 +85,7 @@ class DiscordTransport:
         """Post one part; raise SendError (permanent for a gone channel or a missing permission)."""
         channel = self.bot.get_partial_messageable(channel_id)
         await self.limiter.acquire("discord")
+        self._refuse_if_stopping()
         try:
             message = await channel.send(nonce=nonce, **part_to_kwargs(part))
         except discord.NotFound as exc:
@@ -105,11 +103,16 @@ class DiscordTransport:
             raise SendError(f"could not reach Discord: {type(exc).__name__}", permanent=False) from exc
         return message.id
 
+    def _refuse_if_stopping(self) -> None:
+        """A stopping bot starts no new post: what was not sent stays pending for the next start."""
+        if isinstance(self.bot, PaperBot) and self.bot.stopping:
+            raise ShuttingDown()
+
     def _token_rejected(self) -> SendError:
-        """A 401: the token was revoked. Stop the bot; the delivery stays open for the next start."""
+        """A 401: the token was revoked. Stop the bot; the delivery stays open, due at the next start."""
         if isinstance(self.bot, PaperBot):
             self.bot.stop_for(discord.LoginFailure(LOGIN_REJECTED))
-        return SendError(LOGIN_REJECTED, permanent=False)
+        return ShuttingDown(LOGIN_REJECTED)
 
     async def find_sent(self, channel_id: int, part: dict[str, Any], since: dt.datetime) -> int | None:
         """Look through the bot's messages since `since` for one equal to `part`."""
@@ -117,6 +120,7 @@ class DiscordTransport:
         after = discord.Object(id=discord.utils.time_snowflake(since - dt.timedelta(minutes=1)))
         # Lookups count against the same global limit as posts: a restart resuming many at once must not trip it.
         await self.limiter.acquire("discord")
+        self._refuse_if_stopping()
         try:
             async for message in channel.history(limit=100, after=after):
                 if self.bot.user and message.author.id == self.bot.user.id and _same_message(message, part):
@@ -133,6 +137,21 @@ class DiscordTransport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"could not check the channel: {exc}", permanent=False) from exc
         return None
+
+
+class CurrentScraper:
+    """The bot's scraper as the services see it: always the one the bot holds now (it may be replaced)."""
+
+    def __init__(self, bot: PaperBot) -> None:
+        self.bot = bot
+
+    async def scrape_day(self, day: dt.date) -> DayReport:
+        """Fetch one day into the store."""
+        return await self.bot.scraper.scrape_day(day)
+
+    async def scrape_days(self, days: Iterable[dt.date]) -> ScrapeSummary:
+        """Fetch several days into the store."""
+        return await self.bot.scraper.scrape_days(days)
 
 
 def point_discord_at(api_base: str, gateway_url: str) -> None:
@@ -225,6 +244,17 @@ async def send_ephemeral(interaction: discord.Interaction[Any], content: str, **
         log.warning("could not deliver an error reply for interaction %s", interaction.id)
 
 
+async def send_private_followups(interaction: discord.Interaction[Any], payloads: list[MessagePayload]) -> None:
+    """Send messages only the caller sees, after the interaction was deferred ephemerally."""
+    for payload in payloads:
+        await interaction.followup.send(
+            content=payload.content or discord.utils.MISSING,
+            embeds=list(payload.embeds),
+            ephemeral=True,
+            allowed_mentions=NO_MENTIONS,
+        )
+
+
 class PaperBot(commands.Bot):
     """The bot: loads the cogs, syncs the command tree, and shares the store and HTTP client."""
 
@@ -262,6 +292,27 @@ class PaperBot(commands.Bot):
             store, HuggingFaceSource.from_config(http_client, config), clock=self.clock.now
         )
         self._extensions = extensions
+        self.tasks = BackgroundTasks("bot")
+        # Set when closing starts: services get until then + STOP_TIMEOUT to finish the work under way.
+        self._stopping_at: float | None = None
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the bot is shutting down (no new posts start)."""
+        return self._stopping_at is not None
+
+    def shutdown_budget(self) -> float:
+        """Seconds left for the services to finish work under way; the whole stop is bounded by STOP_TIMEOUT."""
+        if self._stopping_at is None:
+            return STOP_TIMEOUT
+        return max(0.0, self._stopping_at + STOP_TIMEOUT - asyncio.get_running_loop().time())
+
+    async def close(self) -> None:
+        """Stop the title index build and the services (bounded wait for posts under way), then disconnect."""
+        if self._stopping_at is None:
+            self._stopping_at = asyncio.get_running_loop().time()
+        await self.search.close()
+        await super().close()
 
     async def setup_hook(self) -> None:
         """Start warming the title index, load the extensions, then sync commands."""
@@ -298,11 +349,6 @@ class PaperBot(commands.Bot):
             "(set dev_guild_ids for instant sync to test servers)", names,
         )
 
-    async def close(self) -> None:
-        """Stop the title index build if still running, then close the connection to Discord."""
-        await self.search.close()
-        await super().close()
-
     def uptime(self) -> dt.timedelta:
         """How long this bot has been running."""
         return self.clock.now() - self.started_at
@@ -313,7 +359,7 @@ class PaperBot(commands.Bot):
             return
         log.error("shutting down: %s", error)
         self.fatal_error = error
-        asyncio.get_running_loop().create_task(self.close())
+        self.tasks.spawn(self.close(), name="close")
 
 
 async def run_bot(config: Config, store: Store, http_client: httpx.AsyncClient) -> None:
@@ -342,4 +388,4 @@ async def run_bot(config: Config, store: Store, http_client: httpx.AsyncClient) 
 
 def _request_close(bot: PaperBot, sig: signal.Signals) -> None:
     log.warning("received %s; shutting down", sig.name)
-    asyncio.get_running_loop().create_task(bot.close())
+    bot.tasks.spawn(bot.close(), name=f"close-on-{sig.name}")

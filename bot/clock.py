@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from typing import Protocol
@@ -50,11 +49,3 @@ async def sleep_until_or_woken(clock: Clock, when: dt.datetime | None, wake: asy
         for waiter in waiters:
             waiter.cancel()
 
-
-async def stop_task(task: asyncio.Task[None] | None) -> None:
-    """Cancel a background loop and wait until it has unwound."""
-    if task is None:
-        return
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task

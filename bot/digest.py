@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 import logging
 import zoneinfo
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from bot.config import DigestConfig, check_timezone, parse_hhmm
+from bot.errors import UserError
 from bot.models import DigestSettings, Paper
 from bot.store import Store
 
@@ -16,6 +20,7 @@ log = logging.getLogger(__name__)
 
 UTC = dt.UTC
 _SEARCH_LIMIT_MINUTES = 24 * 60  # no real zone skips more than a day
+ZONE_CHOICES = 25  # Discord shows at most 25 autocomplete choices
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,3 +177,92 @@ async def plan_digest(
         papers = await store.papers_of_day(day)
     chosen = select_papers(papers, top=top or settings.top, min_upvotes=settings.min_upvotes)
     return DigestPlan(day=day, papers=chosen, total=len(papers))
+
+
+async def prepare_digest(
+    store: Store, refresher: DayRefresher | None, settings: DigestSettings, day: dt.date, now: dt.datetime
+) -> DigestPlan:
+    """Refresh `day` if its cache is stale, then plan the channel's digest of it."""
+    await ensure_fresh(store, refresher, day, now)
+    return await plan_digest(store, settings, day)
+
+
+def default_settings(
+    defaults: DigestConfig, *, guild_id: int = 0, channel_id: int = 0, top: int | None = None
+) -> DigestSettings:
+    """The settings a channel without its own gets (also what `paperboy digest` prints)."""
+    return DigestSettings(
+        guild_id=guild_id,
+        channel_id=channel_id,
+        time=parse_hhmm(defaults.default_time),
+        timezone=defaults.default_timezone,
+        top=top if top is not None else defaults.default_top,
+    )
+
+
+def covered_day(settings: DigestSettings, now: dt.datetime) -> dt.date:
+    """The papers day a digest of this channel posted at `now` would cover."""
+    return papers_day_for(local_today(now, settings.timezone), now)
+
+
+@dataclass(frozen=True, slots=True)
+class SettingsChange:
+    """What `/digest set` was given; None keeps the current value (or the default for a new digest)."""
+
+    time: str | None = None
+    timezone: str | None = None
+    top: int | None = None
+    min_upvotes: int | None = None
+    weekdays_only: bool | None = None
+    style: str | None = None
+    empty_days: str | None = None  # "post" | "skip"
+
+
+def _checked_time(text: str) -> dt.time:
+    try:
+        return parse_hhmm(text)
+    except ValueError as exc:
+        raise UserError(f"Time: {exc}.") from exc
+
+
+def _checked_zone(name: str) -> str:
+    try:
+        return check_timezone(name)
+    except ValueError as exc:
+        raise UserError(f"Time zone: {exc}; start typing to pick one from the list.") from exc
+
+
+def apply_change(
+    current: DigestSettings | None, change: SettingsChange, base: DigestSettings, *, now: dt.datetime
+) -> DigestSettings:
+    """New settings from a change over the current ones (or over `base`, the defaults); UserError if bad."""
+    start = current or base
+    return dataclasses.replace(
+        start,
+        guild_id=base.guild_id,
+        channel_id=base.channel_id,
+        time=_checked_time(change.time) if change.time is not None else start.time,
+        timezone=_checked_zone(change.timezone if change.timezone is not None else start.timezone),
+        top=change.top if change.top is not None else start.top,
+        min_upvotes=change.min_upvotes if change.min_upvotes is not None else start.min_upvotes,
+        weekdays_only=change.weekdays_only if change.weekdays_only is not None else start.weekdays_only,
+        style=change.style or start.style,
+        post_empty=(change.empty_days == "post") if change.empty_days else start.post_empty,
+        enabled=True,
+        disabled_reason=None,
+        effective_from=now,
+    )
+
+
+def zone_suggestions(typed: str, limit: int = ZONE_CHOICES) -> list[str]:
+    """IANA zone names containing what was typed, those starting with it first."""
+    needle = typed.strip().lower().replace(" ", "_")
+    zones = _zones()
+    starts = [zone for zone in zones if zone.lower().startswith(needle)]
+    contains = [zone for zone in zones if needle in zone.lower() and not zone.lower().startswith(needle)]
+    return (starts + contains)[:limit]
+
+
+@functools.cache
+def _zones() -> list[str]:
+    return sorted(zoneinfo.available_timezones())

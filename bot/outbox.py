@@ -6,6 +6,8 @@ The protocol, shared by digests and alerts:
 3. A part whose earlier attempt may have reached Discord (attempted, no id recorded) is first looked
    up in the channel; if not found it is re-sent with the same nonce, which Discord deduplicates.
 Transport errors are classified: transient ones reschedule with backoff, permanent ones close the delivery.
+A transport that is shutting down refuses new sends with `ShuttingDown`: the delivery is left as it is, and
+the next start resumes it (checking the channel first, since an attempt was recorded).
 """
 
 from __future__ import annotations
@@ -17,10 +19,13 @@ import logging
 import random
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.models import Delivery
 from bot.store import Store
+
+if TYPE_CHECKING:
+    from bot.render import MessagePayload
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +42,20 @@ class SendError(Exception):
         self.permanent = permanent
 
 
+class ShuttingDown(SendError):
+    """The transport is closing: nothing more is sent, and the delivery is resumed on the next start.
+
+    A `cause` (e.g. a revoked token) is recorded as the delivery's error, and it stays due at once.
+    """
+
+    def __init__(self, cause: str | None = None) -> None:
+        super().__init__(cause or "shutting down", permanent=False)
+        self.cause = cause
+
+
 class Transport(Protocol):
-    """How the outbox reaches a channel (implemented by the Discord adapter)."""
+    """How the outbox reaches a channel: post a message, read the bot's recent posts (the Discord adapter,
+    or an in-memory one in tests)."""
 
     async def send(self, channel_id: int, part: dict[str, Any], nonce: str) -> int:
         """Post one message part with `nonce`; return its message id or raise SendError."""
@@ -65,6 +82,11 @@ class DeliveryResult:
     outcome: Outcome
     message_id: int | None = None
     error: str | None = None
+
+
+def payload_to_part(payload: MessagePayload) -> dict[str, Any]:
+    """A message as the JSON the outbox stores (so it can be re-sent after a restart)."""
+    return {"content": payload.content, "embeds": [embed.to_dict() for embed in payload.embeds]}
 
 
 def make_nonce(channel_id: int, kind: str, key: str, part: int = 0) -> str:
@@ -110,6 +132,11 @@ async def deliver(
                 message_id = await transport.send(channel, part, make_nonce(channel, kind, key, index))
             ids[index] = message_id
             await store.record_part_sent(channel, kind, key, index, message_id)
+    except ShuttingDown as exc:
+        log.info("delivery %s/%s/%s left for the next start: %s", channel, kind, key, exc)
+        if exc.cause:
+            await store.schedule_retry(channel, kind, key, error=exc.cause, at=now)
+        return DeliveryResult(Outcome.RETRY, None, str(exc))
     except SendError as exc:
         if exc.permanent:
             log.warning("delivery %s/%s/%s failed for good: %s", channel, kind, key, exc)

@@ -162,8 +162,9 @@ class BotHarness:
             await asyncio.wait({bot.search.warming}, timeout=READY_TIMEOUT)
         search = bot.get_cog("SearchCog")
         if search is not None:  # the index merge that follows the first scrape: settled before a test starts
-            await wait_until(lambda: getattr(search, "merging", None) is not None, what="the index merge")
-            await asyncio.wait({search.merging}, timeout=READY_TIMEOUT)
+            index = search.index  # type: ignore[attr-defined]
+            await wait_until(lambda: index.merging is not None, what="the index merge")
+            await asyncio.wait({index.merging}, timeout=READY_TIMEOUT)
         return bot
 
     async def stop_bot(self) -> None:

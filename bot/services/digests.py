@@ -1,0 +1,271 @@
+"""The digest scheduler: posts each channel's digest at its local time, once, late within the grace window."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import zoneinfo
+
+from bot import digest as schedule
+from bot.clock import Clock, sleep_until_or_woken
+from bot.models import Delivery, DigestSettings, Paper
+from bot.outbox import DeliveryResult, Outcome, Transport, claim_and_deliver, deliver, payload_to_part
+from bot.render import MessagePayload, digest_empty_text, digest_messages, digest_missed_text
+from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+KIND = "digest"
+FANOUT_CONCURRENCY = 50
+RETRY_PASS_AFTER = dt.timedelta(minutes=1)
+
+Due = list[tuple[DigestSettings, schedule.Occurrence]]
+
+
+def describe_settings(settings: DigestSettings) -> str:
+    """One line summarising a channel's digest settings."""
+    days = "weekdays" if settings.weekdays_only else "every day"
+    extra = f", at least {settings.min_upvotes} upvotes" if settings.min_upvotes else ""
+    empty = "" if settings.post_empty else ", quiet on empty days"
+    return (
+        f"{settings.time:%H:%M} {settings.timezone}, {days}, top {settings.top}{extra}, {settings.style} style{empty}"
+    )
+
+
+def describe_next(settings: DigestSettings, now: dt.datetime) -> str:
+    """When the channel's next digest is due, in its own zone."""
+    upcoming = schedule.next_occurrence(settings, now)
+    local = upcoming.due.astimezone(zoneinfo.ZoneInfo(settings.timezone))
+    return f"{local:%a %Y-%m-%d %H:%M} {settings.timezone}"
+
+
+def describe_last(last: Delivery) -> str:
+    """How a channel's latest digest went."""
+    state = last.outcome or last.status
+    if last.status == "pending":
+        state = f"waiting to retry ({last.error})" if last.error else "sending"
+    elif last.status == "failed":
+        state = f"failed: {last.error}"
+    return f"{last.key} {state}"
+
+
+def render(settings: DigestSettings, plan: schedule.DigestPlan, late_note: str | None) -> list[MessagePayload]:
+    """The messages of one digest (none for a quiet empty day)."""
+    if not plan.papers:
+        if not settings.post_empty:
+            return []
+        text = digest_empty_text(plan.day)
+        return [MessagePayload(content=f"{late_note}\n{text}" if late_note else text, embeds=[])]
+    return digest_messages(
+        plan.papers, day=plan.day, total_that_day=plan.total, style=settings.style, late_note=late_note
+    )
+
+
+class DigestScheduler:
+    """Posts every due digest once: on time, late with a note within the grace window, else a missed note."""
+
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport,
+        clock: Clock,
+        *,
+        refresher: schedule.DayRefresher | None = None,
+        grace: dt.timedelta = dt.timedelta(hours=6),
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.clock = clock
+        self.refresher = refresher
+        self.grace = grace
+        self.tasks = BackgroundTasks("digest scheduler")
+        self._wake = asyncio.Event()
+        self._loop: asyncio.Task[None] | None = None
+        # One delivery at a time per channel: the scheduler, retries and /digest now may meet.
+        self._channel_locks: dict[int, asyncio.Lock] = {}
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def start(self, ready: Ready | None = None) -> None:
+        """Start the scheduling loop (after `ready`, e.g. the bot's login, has completed)."""
+        self._loop = self.tasks.spawn(self._run(ready), name="digest-scheduler")
+
+    async def stop(self, grace: float = STOP_TIMEOUT) -> None:
+        """Stop scheduling; wait up to `grace` seconds for digests being posted, then cancel them."""
+        await stop_loop(self._loop)
+        await self.tasks.drain(grace)
+
+    def wake(self) -> None:
+        """Make the scheduler recompute (settings changed, or a retry was scheduled)."""
+        self._wake.set()
+
+    async def _run(self, ready: Ready | None) -> None:
+        if ready is not None:
+            await ready()
+        while True:
+            # Shielded: a stop cancels the wait, not a pass under way, which the stop drains.
+            next_due = await asyncio.shield(self.tasks.spawn(self._pass(), name="digest-pass"))
+            await sleep_until_or_woken(self.clock, next_due, self._wake)
+
+    async def _pass(self) -> dt.datetime | None:
+        try:
+            return await self.run_due()
+        except Exception:
+            log.exception("digest scheduler pass failed; retrying in a minute")
+            return self.clock.now() + RETRY_PASS_AFTER
+
+    # ------------------------------------------------------------------ one pass
+
+    async def run_due(self) -> dt.datetime | None:
+        """Post every digest that is due and not yet delivered; return when the next one is due."""
+        now = self.clock.now()
+        await self.resume_open(now)
+        due, next_due = await self.due_now(now)
+        if due and not await self._post_many(due, now):
+            # Something other than Discord failed (e.g. the database): look again in a minute.
+            next_due = min(filter(None, (next_due, now + RETRY_PASS_AFTER)))
+        # Read after posting: a post that failed just now has scheduled its retry.
+        retry_at = await self.store.next_retry_at([KIND])
+        return min(filter(None, (next_due, retry_at)), default=None)
+
+    async def resume_open(self, now: dt.datetime) -> None:
+        """Finish (or verify) digests left open by a crash or a transient Discord failure."""
+        for delivery in await self.store.open_deliveries([KIND], due_by=now):
+            async with self._lock(delivery.channel_id):
+                fresh = await self.store.get_delivery(delivery.channel_id, KIND, delivery.key)
+                if fresh is not None:
+                    await self._finish(delivery.channel_id, await deliver(self.store, self.transport, fresh, now=now))
+
+    async def due_now(self, now: dt.datetime) -> tuple[Due, dt.datetime | None]:
+        """The digests due and not yet delivered at `now`, and when the next one comes due."""
+        due: Due = []
+        next_due: dt.datetime | None = None
+        for settings in await self.store.list_digest_settings(enabled_only=True):
+            latest = schedule.latest_occurrence(settings, now)
+            since = settings.effective_from or now
+            if latest is not None and latest.due >= since.replace(second=0):
+                due.append((settings, latest))
+            upcoming = schedule.next_occurrence(settings, now).due
+            next_due = upcoming if next_due is None else min(next_due, upcoming)
+        delivered = await self.store.delivered_pairs(KIND, sorted({o.papers_day.isoformat() for _, o in due}))
+        due = [(s, o) for s, o in due if (s.channel_id, o.papers_day.isoformat()) not in delivered]
+        return due, next_due
+
+    async def _post_many(self, due: Due, now: dt.datetime) -> bool:
+        """Post the due digests concurrently; False if any of them raised."""
+        papers_by_day: dict[dt.date, list[Paper]] = {}
+        for day in sorted({o.papers_day for _, o in due}):
+            await schedule.ensure_fresh(self.store, self.refresher, day, now)
+            papers_by_day[day] = await self.store.papers_of_day(day)
+        limit = asyncio.Semaphore(FANOUT_CONCURRENCY)
+
+        async def post(settings: DigestSettings, occurrence: schedule.Occurrence) -> bool:
+            async with limit:
+                try:
+                    await self.post_scheduled(settings, occurrence, now, papers_by_day[occurrence.papers_day])
+                except Exception:
+                    log.exception("digest for channel %s failed", settings.channel_id)
+                    return False
+                return True
+
+        return all(await asyncio.gather(*(post(s, o) for s, o in due)))
+
+    async def post_scheduled(
+        self,
+        settings: DigestSettings,
+        occurrence: schedule.Occurrence,
+        now: dt.datetime,
+        papers: list[Paper] | None = None,
+    ) -> None:
+        """Post (late, or as a missed note) the digest of one occurrence."""
+        timing = schedule.lateness(occurrence.due, now, self.grace)
+        if timing.missed:
+            payloads = [MessagePayload(content=digest_missed_text(occurrence.papers_day), embeds=[])]
+            await self._deliver(settings.channel_id, occurrence.papers_day, payloads, now, outcome="missed")
+            return
+        await self.post_digest(settings, occurrence.papers_day, now, late_note=timing.note, papers=papers)
+
+    async def post_digest(
+        self,
+        settings: DigestSettings,
+        day: dt.date,
+        now: dt.datetime,
+        *,
+        late_note: str | None = None,
+        papers: list[Paper] | None = None,
+    ) -> Outcome:
+        """Render and deliver a channel's digest of `day`, exactly once."""
+        plan = await schedule.plan_digest(self.store, settings, day, papers=papers)
+        payloads = render(settings, plan, late_note)
+        if not payloads:
+            await self.store.claim_delivery(
+                settings.channel_id, KIND, day.isoformat(), nonce="", parts=[], outcome="empty, not posted"
+            )
+            await self.store.mark_delivered(settings.channel_id, KIND, day.isoformat(), None)
+            return Outcome.SENT
+        outcome = "late" if late_note else ("empty" if not plan.papers else "posted")
+        return await self._deliver(settings.channel_id, day, payloads, now, outcome=outcome)
+
+    async def post_now(self, settings: DigestSettings, day: dt.date) -> Outcome:
+        """Post a channel's digest of `day` right away (it counts as that day's); ALREADY_SENT if it was."""
+        existing = await self.store.get_delivery(settings.channel_id, KIND, day.isoformat())
+        if existing is not None and existing.status == "sent":
+            return Outcome.ALREADY_SENT
+        now = self.clock.now()
+        await schedule.ensure_fresh(self.store, self.refresher, day, now)
+        return await self.post_digest(settings, day, now)
+
+    async def preview(self, settings: DigestSettings, day: dt.date) -> list[MessagePayload]:
+        """What the channel's digest of `day` would post now (a note when it would stay quiet)."""
+        plan = await schedule.prepare_digest(self.store, self.refresher, settings, day, self.clock.now())
+        return render(settings, plan, None) or [
+            MessagePayload(content=f"{digest_empty_text(day)} (this channel stays quiet on such days)", embeds=[])
+        ]
+
+    async def overview(self, guild_id: int) -> list[str]:
+        """A few lines per digest of a guild: its settings, next run (or why it is off) and last outcome."""
+        now = self.clock.now()
+        lines = []
+        for settings in await self.store.list_digest_settings(guild_id):
+            line = f"<#{settings.channel_id}>: {describe_settings(settings)}"
+            if settings.enabled:
+                line += f"\n  next: {describe_next(settings, now)}"
+            else:
+                line += f"\n  **off**: {settings.disabled_reason or 'disabled'}"
+            last = await self.store.latest_delivery(settings.channel_id, KIND)
+            if last is not None:
+                line += f"\n  last: {describe_last(last)}"
+            lines.append(line)
+        return lines
+
+    # ------------------------------------------------------------------ delivery
+
+    def _lock(self, channel_id: int) -> asyncio.Lock:
+        return self._channel_locks.setdefault(channel_id, asyncio.Lock())
+
+    async def _deliver(
+        self, channel_id: int, day: dt.date, payloads: list[MessagePayload], now: dt.datetime, *, outcome: str
+    ) -> Outcome:
+        parts = [payload_to_part(p) for p in payloads]
+        async with self._lock(channel_id):
+            result = await claim_and_deliver(
+                self.store,
+                self.transport,
+                channel_id=channel_id,
+                kind=KIND,
+                key=day.isoformat(),
+                parts=parts,
+                now=now,
+                outcome=outcome,
+            )
+        await self._finish(channel_id, result)
+        if result.outcome is Outcome.RETRY:
+            self.wake()  # the scheduler must sleep no longer than the retry (e.g. after /digest now)
+        return result.outcome
+
+    async def _finish(self, channel_id: int, result: DeliveryResult) -> None:
+        if result.outcome is Outcome.FAILED and result.error:
+            log.warning("disabling the digest of channel %s: %s", channel_id, result.error)
+            await self.store.disable_digest(channel_id, result.error)

@@ -1,0 +1,75 @@
+"""What /paperboy status reports about the cache and the scraper, as text (no Discord types)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from bot.models import ScrapeRun
+from bot.scrape import FAILED_OUTCOMES
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+
+def humanize_delta(delta: dt.timedelta) -> str:
+    """A short human duration like '3 h 5 min' or '42 s'."""
+    seconds = int(abs(delta.total_seconds()))
+    days, rest = divmod(seconds, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, seconds = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
+    text = " ".join(p for p in parts if p)
+    return text or f"{seconds} s"
+
+
+def describe_instant(instant: dt.datetime | None, now: dt.datetime) -> str:
+    """'2026-06-12 09:00 UTC (3 min ago)' or 'never'."""
+    if instant is None:
+        return "never"
+    stamp = instant.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    relation = "ago" if instant <= now else "from now"
+    return f"{stamp} ({humanize_delta(now - instant)} {relation})"
+
+
+OUTCOME_TEXT = {
+    "markup_changed": "likely markup change on the source (no papers could be parsed)",
+    "failed": "failed",
+}
+RECENT_RUNS = 20  # enough to cover every day of the latest scrape pass
+
+
+def describe_run(run: ScrapeRun) -> str:
+    """A scrape run's outcome in words, with its error."""
+    text = OUTCOME_TEXT.get(run.outcome, run.outcome)
+    return text + (f" ({run.error})" if run.error else "")
+
+
+def failing_days(runs: list[ScrapeRun]) -> list[ScrapeRun]:
+    """The days whose latest run (among `runs`, newest first) failed, newest day first."""
+    latest: dict[dt.date | None, ScrapeRun] = {}
+    for run in runs:
+        latest.setdefault(run.day, run)
+    failed = [run for run in latest.values() if run.outcome in FAILED_OUTCOMES]
+    return sorted(failed, key=lambda run: str(run.day), reverse=True)
+
+
+async def cache_fields(store: Store, now: dt.datetime, next_scrape_at: dt.datetime | None) -> dict[str, str]:
+    """The cache and scraper lines of the status: papers, newest day, last and next scrape."""
+    counts = await store.counts()
+    newest = await store.newest_day()
+    last = await store.last_scrape_run()
+    return {
+        "Papers cached": f"{counts.papers:,} over {counts.days:,} days",
+        "Newest day cached": newest.isoformat() if newest else "none yet",
+        "Last scrape": f"{describe_instant(last.finished, now)}: {describe_run(last)}" if last else "never",
+        "Next scrape": describe_instant(next_scrape_at, now) if next_scrape_at else "not scheduled",
+    }
+
+
+async def source_problems(store: Store) -> str | None:
+    """The days whose latest scrape failed (at most three), or None."""
+    failing = failing_days(await store.scrape_runs(limit=RECENT_RUNS))
+    if not failing:
+        return None
+    return "\n".join(f"{run.day}: {describe_run(run)}; cached papers kept" for run in failing[:3])

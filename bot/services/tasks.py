@@ -1,0 +1,65 @@
+"""Background tasks that are kept (not dropped) and whose failures are logged, with a bounded drain."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+# How long a stopping service waits for work under way (a pass, a fan-out) before cancelling it.
+STOP_TIMEOUT = 20.0
+
+Ready = Callable[[], Awaitable[object]]
+
+
+class BackgroundTasks:
+    """A set of running tasks: each is kept until it ends, and an exception it ends with is logged."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, work: Coroutine[Any, Any, T], name: str) -> asyncio.Task[T]:
+        """Run `work` in a task that this set keeps until it ends."""
+        task = asyncio.get_running_loop().create_task(work, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None:
+            log.error("%s: task %s failed", self.owner, task.get_name(), exc_info=error)
+
+    @property
+    def running(self) -> list[asyncio.Task[Any]]:
+        """The tasks not yet finished."""
+        return [task for task in self._tasks if not task.done()]
+
+    async def drain(self, grace: float = STOP_TIMEOUT) -> None:
+        """Wait up to `grace` seconds for the running tasks, then cancel the rest and wait for them."""
+        pending = self.running
+        if pending and grace > 0:
+            _, late = await asyncio.wait(pending, timeout=grace)
+            pending = list(late)
+        if pending:
+            log.warning("%s: cancelling %d task(s) still running at shutdown", self.owner, len(pending))
+            for task in pending:
+                task.cancel()
+            await asyncio.wait(pending)
+
+
+async def stop_loop(task: asyncio.Task[Any] | None) -> None:
+    """Cancel a loop task and wait until it has unwound (its work is shielded and drained separately)."""
+    if task is None or task.done():
+        return
+    task.cancel()
+    await asyncio.wait({task})
