@@ -127,7 +127,7 @@ class _Parser:
             return None if child is None else Not(child, lexeme.position)
         return self.parse_primary(depth, field_name)
 
-    def parse_primary(self, depth: int, field_name: str | None) -> Node | None:  # noqa: C901 - one branch per lexeme kind, each with its error
+    def parse_primary(self, depth: int, field_name: str | None) -> Node | None:
         lexeme = self.take()
         if lexeme.kind == "(":
             if depth + 1 > MAX_DEPTH:
@@ -185,14 +185,13 @@ class _Parser:
 
 def _parse_filter(lexeme: Lexeme) -> Node:
     """A filter lexeme as a Filter (or the AND of two for a range)."""
-    field: FilterField
     name, raw, position = lexeme.name, lexeme.text, lexeme.position
-    field = "code" if name == "code" else "upvotes" if name == "upvotes" else "day"
     if name == "code":
         answer = raw.lower()
         if answer not in ("yes", "no"):
             raise QueryError(f"code: takes yes or no, not {raw!r}", position, "write code:yes or code:no")
         return Filter("code", "=", answer == "yes", position)
+    field: FilterField = "upvotes" if name == "upvotes" else "day"
     parse_value: Callable[[str], int | dt.date | None]
     if name == "upvotes":
         parse_value = _parse_number
