@@ -16,6 +16,7 @@ from bot.query import (
     MAX_DEPTH,
     MAX_QUERY_LENGTH,
     MAX_TERMS,
+    Filter,
     PaperText,
     Query,
     QueryError,
@@ -26,7 +27,8 @@ from bot.query import (
     tokenize,
 )
 from bot.store import Store
-from bot.store.search import SearchSpec, fts_tokenize
+from bot.store.search import SearchSpec
+from tests.fts_probe import fts_tokenize
 from tests.strategies import expressions, paper_lists, terms
 
 DAY = dt.date(2026, 6, 12)
@@ -152,14 +154,14 @@ def test_fts_expression_quotes_every_term(query: str, match: str, exclude: bool)
     assert (compiled.match, compiled.exclude) == (match, exclude)
 
 
-def test_filters_compile_to_plain_values() -> None:
+def test_filters_compile_to_typed_values() -> None:
     compiled = parse("diffusion upvotes:>=50 day:2026-06-01..2026-06-12 code:no").fts()
     assert compiled.match == '"diffusion"'
     assert compiled.filters == (
-        ("upvotes", ">=", 50),
-        ("day", ">=", dt.date(2026, 6, 1)),
-        ("day", "<=", dt.date(2026, 6, 12)),
-        ("code", "=", False),
+        Filter("upvotes", ">=", 50),
+        Filter("day", ">=", dt.date(2026, 6, 1)),
+        Filter("day", "<=", dt.date(2026, 6, 12)),
+        Filter("code", "=", False),
     )
     assert parse("day:2026-06-12").fts().match is None
 

@@ -25,6 +25,7 @@ import time
 
 from bot.models import Paper
 from bot.query import And, Filter, Node, Not, Or, Query, Term, leaves, parse
+from bot.query.columns import BM25_WEIGHTS
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
 from bot.search.titles import TitleIndex
 from bot.sources.huggingface import parse_paper_ref
@@ -35,8 +36,7 @@ log = logging.getLogger(__name__)
 
 _ID_PREFIX = re.compile(r"\d{4}\.\d{0,5}")  # the start of a new-style arXiv id, as typed
 
-# bm25 weights of papers_fts columns: title, authors, keywords, summary, ai_summary.
-COLUMN_WEIGHTS = (10.0, 6.0, 4.0, 1.0, 1.0)
+COLUMN_WEIGHTS = BM25_WEIGHTS  # bm25 weights of papers_fts columns, in column order
 MAX_LIMIT = 1000
 TITLE_LIKE_WORDS = 3  # plain queries with this many words are also matched against titles
 THIN_RESULTS = 3  # fewer full-text matches than this: add looser title matches
@@ -308,7 +308,7 @@ class Search:
         At most DENSE_WINDOW (FILTERED_WINDOW with filters) are kept: the most recently stored ones.
         The hits depend on the query alone, so that its pages join up.
         """
-        filters = [(f.field, f.op, f.value) for f in query.filters]
+        filters = query.filters
         window = FILTERED_WINDOW if filters else DENSE_WINDOW
         hits = await self.store.match_hits(
             match, limit=window + 1, filters=filters, weights=COLUMN_WEIGHTS if scored else None

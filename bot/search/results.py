@@ -8,11 +8,11 @@ from dataclasses import dataclass
 from typing import Literal
 
 from bot.models import Paper
+from bot.query.columns import SORTS as SORTS  # re-exported: cogs name the sorts from here
+from bot.query.columns import Sort as Sort
 
 log = logging.getLogger(__name__)
 
-Sort = Literal["relevance", "new", "top"]
-SORTS: tuple[Sort, ...] = ("relevance", "new", "top")
 Period = Literal["day", "week", "month"]
 PERIOD_DAYS: dict[str, int] = {"day": 1, "week": 7, "month": 30}
 

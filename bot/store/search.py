@@ -1,30 +1,23 @@
-"""Full-text search over papers: FTS5 pages and counts, the title list, trending, bulk loading.
-
-Also answers how the FTS5 tokenizer of `papers_fts` reads text, so that the query language can match
-papers in Python exactly as SQLite does.
-"""
+"""Full-text search over papers: FTS5 pages and counts, the title list, trending, bulk loading."""
 
 from __future__ import annotations
 
 import datetime as dt
 import json
 import logging
-import sqlite3
-import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from bot.models import Paper
+from bot.query import ALL_COLUMNS, BM25_WEIGHTS, Filter, Sort
 from bot.store.base import StoreBase
 from bot.store.papers import PAPER_COLUMNS, paper_from_row
 
 log = logging.getLogger(__name__)
 
-# The tokenizer of papers_fts (migration 0001) without and with its stemming stage.
-FOLD_TOKENIZER = "unicode61 remove_diacritics 2"
-FTS_TOKENIZER = f"porter {FOLD_TOKENIZER}"
-FTS_COLUMNS = ("title", "authors", "keywords", "summary", "ai_summary")
+# bm25 over papers_fts with one weight per column (bot.query.columns), given as parameters.
+_BM25 = f"bm25(papers_fts, {', '.join('?' for _ in ALL_COLUMNS)})"
 
 _P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
 # Orders over hits (rid, score, upvotes, day): inside the query that finds them and over the page.
@@ -35,25 +28,22 @@ _ORDERS = {
 }
 _COMPARISONS = frozenset({"=", ">", ">=", "<", "<="})
 
-_probe_lock = threading.Lock()
-_probe_db: sqlite3.Connection | None = None
-
 
 @dataclass(frozen=True, slots=True)
 class SearchSpec:
     """One search as the store runs it in SQL: an FTS5 expression, plain filters, an order and a page.
 
     `match` None means no text condition; `exclude` True means papers that do NOT match `match`.
-    Filters are (field, op, value) with field in upvotes | day | code.
+    Filters are query filters (field upvotes | day | code, op, value) combined with AND.
     """
 
     match: str | None = None
     exclude: bool = False
-    filters: tuple[tuple[str, str, object], ...] = ()
-    sort: str = "relevance"
+    filters: tuple[Filter, ...] = ()
+    sort: Sort = "relevance"
     limit: int = 10
     offset: int = 0
-    weights: tuple[float, float, float, float, float] = (10.0, 6.0, 4.0, 1.0, 1.0)
+    weights: tuple[float, ...] = BM25_WEIGHTS
 
 
 class Hit(NamedTuple):
@@ -116,8 +106,8 @@ def _plan(spec: SearchSpec) -> _Plan:
     else:
         # The papers table has indexes on day and upvotes for listing by filters alone.
         plan = _Plan("papers p", "p", "p.rowid", [], [])
-    for field, op, value in spec.filters:
-        sql, values = _filter_sql(field, op, value, plan.table)
+    for f in spec.filters:
+        sql, values = _filter_sql(f.field, f.op, f.value, plan.table)
         plan.conditions.append(sql)
         plan.params.extend(values)
     return plan
@@ -131,7 +121,7 @@ class SearchMixin(StoreBase):
         ranked = spec.sort == "relevance" and spec.match is not None and not spec.exclude
         sort = spec.sort if spec.sort in _ORDERS and (ranked or spec.sort != "relevance") else "top"
         plan = _plan(spec)
-        score, score_params = ("bm25(papers_fts, ?, ?, ?, ?, ?)", list(spec.weights)) if ranked else ("0", [])
+        score, score_params = (_BM25, list(spec.weights)) if ranked else ("0", [])
         # Sort small rows, then read the full rows of the page only.
         hits_sql = (
             f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
@@ -163,18 +153,18 @@ class SearchMixin(StoreBase):
         match: str,
         *,
         limit: int,
-        filters: Sequence[tuple[str, str, object]] = (),
+        filters: Sequence[Filter] = (),
         weights: Sequence[float] | None = None,
     ) -> list[Hit]:
         """Up to `limit` papers matching `match` and the filters, most recently stored first.
 
         With `weights` (one per papers_fts column) each hit's score is its bm25 rank.
         """
-        score = "bm25(papers_fts, ?, ?, ?, ?, ?)" if weights is not None else "0"
+        score = _BM25 if weights is not None else "0"
         conditions = ["papers_fts MATCH ?"]
         params: list[object] = [*(weights or ()), match]
-        for field, op, value in filters:
-            sql, values = _filter_sql(field, op, value, "s")
+        for f in filters:
+            sql, values = _filter_sql(f.field, f.op, f.value, "s")
             conditions.append(sql)
             params.extend(values)
         params.append(limit)
@@ -340,43 +330,3 @@ class SearchMixin(StoreBase):
         self.papers_version += 1
         return len(rows)
 
-
-def _probe() -> sqlite3.Connection:
-    """A private in-memory database holding one FTS5 table per tokenizer of interest."""
-    global _probe_db
-    if _probe_db is None:
-        db = sqlite3.connect(":memory:", check_same_thread=False)
-        # A stem may end inside a multi-byte character; keep such bytes instead of failing.
-        db.text_factory = lambda data: data.decode("utf-8", "surrogateescape")
-        for name, tokenizer in (("stemmed", FTS_TOKENIZER), ("folded", FOLD_TOKENIZER)):
-            db.execute(f"CREATE VIRTUAL TABLE {name} USING fts5(body, tokenize='{tokenizer}')")
-            db.execute(f"CREATE VIRTUAL TABLE {name}_terms USING fts5vocab({name}, 'instance')")
-        _probe_db = db
-    return _probe_db
-
-
-def fts_tokenize(texts: Sequence[str], *, stem: bool = True) -> list[list[str]]:
-    """The tokens SQLite's FTS5 tokenizer of papers_fts produces for each text (folded only if not `stem`)."""
-    table = "stemmed" if stem else "folded"
-    with _probe_lock:
-        db = _probe()
-        db.execute(f"DELETE FROM {table}")
-        db.executemany(f"INSERT INTO {table} (rowid, body) VALUES (?, ?)", enumerate(texts))
-        found: list[list[tuple[int, str]]] = [[] for _ in texts]
-        for term, doc, offset in db.execute(f"SELECT term, doc, offset FROM {table}_terms"):
-            found[doc].append((offset, term))
-        db.execute(f"DELETE FROM {table}")
-    return [[term for _, term in sorted(tokens)] for tokens in found]
-
-
-def fold_chars(chars: Iterable[str]) -> dict[str, str | None]:
-    """What FTS5 folds each character to inside a word ("" if dropped), or None if it separates words."""
-    wanted = sorted(set(chars))
-    folds: dict[str, str | None] = {}
-    # Framed by two ASCII letters, a word character joins them into one token; a separator splits them.
-    for char, tokens in zip(wanted, fts_tokenize([f"a{c}b" for c in wanted], stem=False), strict=True):
-        if len(tokens) == 1 and tokens[0].startswith("a") and tokens[0].endswith("b"):
-            folds[char] = tokens[0][1:-1]
-        else:
-            folds[char] = None
-    return folds
