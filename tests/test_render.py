@@ -25,6 +25,7 @@ from bot.render import (
     embed_size,
     escape_text,
     paper_card,
+    paper_links,
     paper_text,
     results_page,
     results_text,
@@ -165,9 +166,9 @@ def assert_within_limits(payload: MessagePayload) -> None:
 
 
 def assert_no_mentions(markdown: str) -> None:
-    """Nothing that Discord would render as a mention, ping or rich tag."""
+    """Nothing that Discord would render as a mention, ping or rich tag, except Discord timestamps."""
     assert not re.search(r"@(everyone|here)", markdown, re.IGNORECASE)
-    assert not re.search(r"<[@#/:]|<[A-Za-z]{1,2}:", markdown)
+    assert not re.search(r"<(?!t:-?\d{1,13}:[tTdDfFR]>)(?:[@#/:]|[A-Za-z]{1,2}:)", markdown)
 
 
 def trusted_urls(paper: Paper) -> set[str]:
@@ -315,34 +316,43 @@ def test_paper_card_shows_the_paper() -> None:
     data = card.to_dict()
     assert data["title"] == "Paper number 1: sparse attention for long video"
     assert data["url"] == "https://huggingface.co/papers/2606.00001"
-    assert data["description"] == "Summary of paper 1."
-    fields = {item["name"]: item["value"] for item in data["fields"]}
-    assert fields["Authors"] == "Ada Lovelace, Alan Turing, Grace Hopper"
-    assert fields["Upvotes"] == "▲ 99"
-    assert fields["Comments"] == "2"
-    assert fields["Day"] == "2026-06-12"
-    assert masked_links(fields["Links"]) == [
-        "https://huggingface.co/papers/2606.00001", "https://arxiv.org/abs/2606.00001",
-        "https://arxiv.org/pdf/2606.00001", "https://github.com/owner/repo", "https://project.example.org/page",
+    facts, summary = data["description"].split("\n\n")
+    assert facts == "▲ 99 · 💬 2 · [code ★ 1.2k](https://github.com/owner/repo) · 📅 <t:1781265600:D>"
+    assert summary == "Summary of paper 1."
+    assert "fields" not in data
+    assert [(link.label, link.url) for link in paper_links(paper)] == [
+        ("Hugging Face", "https://huggingface.co/papers/2606.00001"), ("arXiv", "https://arxiv.org/abs/2606.00001"),
+        ("PDF", "https://arxiv.org/pdf/2606.00001"), ("Code ★ 1.2k", "https://github.com/owner/repo"),
+        ("Project page", "https://project.example.org/page"),
     ]
-    assert "[Code ★ 1,234]" in fields["Links"]
     assert data["thumbnail"]["url"].endswith("2606.00001.png")
-    assert data["footer"]["text"] == "arXiv 2606.00001"
+    assert data["footer"]["text"] == "Ada Lovelace, Alan Turing, Grace Hopper · arXiv 2606.00001"
+
+
+def test_paper_card_shows_no_zero_counters_and_no_day_label() -> None:
+    card = paper_card(make_paper(1, upvotes=0, num_comments=0, github_repo=None, day=None))
+    assert card.description == "Summary of paper 1."
+    card = paper_card(make_paper(1, upvotes=0, num_comments=0, github_stars=0, organization="Org"))
+    assert card.description is not None
+    assert card.description.split("\n")[0] == "[code](https://github.com/owner/repo) · Org · 📅 <t:1781265600:D>"
+    assert "Day" not in str(card.to_dict())
 
 
 def test_paper_card_falls_back_to_the_first_sentences_of_the_abstract() -> None:
     abstract = "First finding is here. " + "Second sentence goes on and on. " * 1000
     card = paper_card(make_paper(2, ai_summary=None, summary=abstract))
     assert card.description is not None
-    assert card.description.startswith("First finding is here. Second sentence")
-    assert card.description.endswith(" …")
-    assert len(card.description) <= 1000
+    assert card.description.split("\n\n")[1] == "First finding is here. Second sentence goes on and on."
+    long_sentence = "Word " * 200
+    card = paper_card(make_paper(2, ai_summary=None, summary=long_sentence))
+    assert card.description is not None
+    summary = card.description.split("\n\n")[1]
+    assert summary.endswith("Word…") and len(summary) <= 350
 
 
 def test_paper_card_with_thousands_of_authors_says_how_many_more() -> None:
     card = paper_card(make_paper(3, authors=tuple(f"Author {i}" for i in range(3000))))
-    value = {f.name: f.value for f in card.fields}["Authors"]
-    assert value is not None
+    value = (card.footer.text or "").removesuffix(" · arXiv 2606.00003")
     match = re.fullmatch(r"(.*) \+(\d+) more", value)
     assert match is not None
     shown, more = match.groups()
@@ -355,10 +365,10 @@ def test_paper_card_drops_unsafe_links() -> None:
         4, github_repo="https://evil.example/owner/repo", project_page="javascript:alert(1)",
         thumbnail="http://cdn.example/x.png",
     )
-    card = paper_card(paper)
-    links = {f.name: f.value for f in card.fields}["Links"]
-    assert links is not None
+    card = paper_card(paper, inline_links=True)
+    links = (card.description or "").split("\n\n")[-1]
     assert masked_links(links) == [paper.url, paper.arxiv_url, paper.pdf_url]
+    assert [link.url for link in paper_links(paper)] == [paper.url, paper.arxiv_url, paper.pdf_url]
     assert "evil" not in links and "javascript" not in links
     assert card.thumbnail.url is None
 
@@ -383,17 +393,18 @@ def test_paper_card_with_empty_fields_is_still_valid() -> None:
     paper = Paper(id="2606.00007", title="", authors=("", "  "), summary="", ai_summary="   ")
     card = paper_card(paper)
     assert card.title == "(untitled)"
-    assert card.description is None
-    assert "Authors" not in [f.name for f in card.fields]
+    assert card.description == "▲ 0".removeprefix("▲ 0") or card.description is None
+    assert card.footer.text == "arXiv 2606.00007"
     assert_within_limits(MessagePayload(embeds=[card]))
 
 
 @given(paper=papers)
 @SLOW
 def test_paper_card_within_limits_for_any_paper(paper: Paper) -> None:
-    card = paper_card(paper)
+    card = paper_card(paper, inline_links=True)
     payload = MessagePayload(embeds=[card])
     assert_within_limits(payload)
+    assert all(len(link.label) <= 80 for link in paper_links(paper))
     markdown = all_markdown([payload])
     assert_no_mentions(markdown)
     assert set(masked_links(markdown)) <= trusted_urls(paper)
@@ -409,11 +420,12 @@ def test_results_page_numbered_lines_and_footer() -> None:
     assert embed.title == "Search: sparse \\*\\*attention\\*\\*"
     assert embed.description is not None
     lines = embed.description.split("\n")
+    code = "[code](https://github.com/owner/repo)"
     assert lines == [
-        "11. [Paper number 1: sparse attention for long video](https://huggingface.co/papers/2606.00001)"
-        " · ▲ 99 · 2026-06-12",
-        "12. [Paper number 2: sparse attention for long video](https://huggingface.co/papers/2606.00002)"
-        " · ▲ 98 · 2026-06-12",
+        "**11.** [Paper number 1: sparse attention for long video](https://huggingface.co/papers/2606.00001)",
+        f"▲ 99 · 💬 2 · {code} · 12\u00a0Jun\u00a02026",
+        "**12.** [Paper number 2: sparse attention for long video](https://huggingface.co/papers/2606.00002)",
+        f"▲ 98 · 💬 2 · {code} · 12\u00a0Jun\u00a02026",
     ]
     assert embed.footer.text == "page 2/5 · 42 results"
 
@@ -433,7 +445,7 @@ def test_results_page_link_label_cannot_break_out() -> None:
     paper = make_paper(1, title="a](https://evil.example) [b")
     embed = results_page([paper], query="q", page=1, pages=1, total=1, start_index=1)
     assert embed.description is not None
-    assert masked_links(embed.description) == [paper.url]
+    assert masked_links(embed.description) == [paper.url, "https://github.com/owner/repo"]
 
 
 @given(found=st.lists(papers, max_size=60), query=any_text)
@@ -479,14 +491,15 @@ def test_compact_digest_header_and_lines() -> None:
     assert len(messages) == 1
     assert messages[0].content is None
     (embed,) = messages[0].embeds
-    assert embed.title == "Hugging Face Daily Papers · 2026-06-12"
+    assert embed.title == "Daily Papers · Fri 12 Jun 2026"
     assert embed.url == "https://huggingface.co/papers/date/2026-06-12"
+    code = "[code](https://github.com/owner/repo)"
     assert embed.description == (
-        "Top 2 of 30 papers that day.\n\n"
-        "**1.** [Paper number 1: sparse attention for long video](https://huggingface.co/papers/2606.00001)"
-        " · ▲ 99\nSummary of paper 1.\n\n"
-        "**2.** [Paper number 2: sparse attention for long video](https://huggingface.co/papers/2606.00002)"
-        " · ▲ 98\nSummary of paper 2."
+        "Top 2 of 30 papers that day\n\n"
+        "**1. [Paper number 1: sparse attention for long video](https://huggingface.co/papers/2606.00001)**\n"
+        f"▲ 99 · 💬 2 · {code}\nSummary of paper 1.\n\n"
+        "**2. [Paper number 2: sparse attention for long video](https://huggingface.co/papers/2606.00002)**\n"
+        f"▲ 98 · 💬 2 · {code}\nSummary of paper 2."
     )
 
 
@@ -495,7 +508,7 @@ def test_digest_late_note_comes_first() -> None:
     messages = digest_messages([make_paper(1)], day=DAY, total_that_day=1, style="compact", late_note=note)
     assert messages[0].content == note
     assert messages[0].embeds[0].description is not None
-    assert messages[0].embeds[0].description.startswith("The only paper that day.")
+    assert messages[0].embeds[0].description.startswith("The only paper that day")
 
 
 def test_digest_of_no_papers_is_one_line() -> None:
@@ -523,12 +536,12 @@ def test_compact_digest_of_huge_papers_splits_and_keeps_every_paper() -> None:
     for message in messages:
         assert_within_limits(message)
     markdown = all_markdown(messages)
-    ranks = re.findall(r"^\*\*(\d+)\.\*\* ", markdown, re.MULTILINE)
+    ranks = re.findall(r"^\*\*(\d+)\. ", markdown, re.MULTILINE)
     assert ranks == [str(i) for i in range(1, 26)]
-    assert masked_links(markdown) == [paper.url for paper in found]
+    assert [url for url in masked_links(markdown) if "github" not in url] == [paper.url for paper in found]
     assert markdown.count("…") >= 50
-    assert "Top 25 of 80 papers that day." in markdown
-    continued = "Hugging Face Daily Papers · 2026-06-12 (continued)"
+    assert "Top 25 of 80 papers that day" in markdown
+    continued = "Daily Papers · Fri 12 Jun 2026 (continued)"
     assert [m.embeds[0].title for m in messages[1:]] == [continued] * (len(messages) - 1)
 
 
@@ -539,8 +552,10 @@ def test_card_digest_splits_into_messages_of_at_most_ten_cards() -> None:
     for message in messages:
         assert_within_limits(message)
     assert messages[0].content is not None
-    assert messages[0].content.startswith("Late.\n**Hugging Face Daily Papers · 2026-06-12** · All 25 papers")
-    assert "<https://huggingface.co/papers/date/2026-06-12>" in messages[0].content
+    assert messages[0].content == (
+        "Late.\n**[Daily Papers · Fri 12 Jun 2026](https://huggingface.co/papers/date/2026-06-12)**"
+        " · All 25 papers that day"
+    )
     assert all(m.content is None for m in messages[1:])
     cards = [embed for message in messages for embed in message.embeds]
     assert [card.url for card in cards] == [paper.url for paper in found]
@@ -560,16 +575,16 @@ def test_digest_within_limits_for_any_papers(
     markdown = all_markdown(messages)
     assert_no_mentions(markdown)
     if style == "compact":
-        ranks = re.findall(r"^\*\*(\d+)\.\*\* ", markdown, re.MULTILINE)
+        ranks = re.findall(r"^\*\*(\d+)\. ", markdown, re.MULTILINE)
         assert ranks == [str(i) for i in range(1, len(found) + 1)]
     else:
         assert sum(len(m.embeds) for m in messages) == len(found)
 
 
 def test_digest_day_lines() -> None:
-    assert digest_empty_text(DAY) == "No papers on Hugging Face Daily Papers for 2026-06-12."
+    assert digest_empty_text(DAY) == "No papers on Hugging Face Daily Papers for Fri 12 Jun 2026."
     missed = digest_missed_text(DAY)
-    assert "2026-06-12" in missed and "\n" not in missed and len(missed) < 200
+    assert "Fri 12 Jun 2026" in missed and "\n" not in missed and len(missed) < 200
     assert "<https://huggingface.co/papers/date/2026-06-12>" in missed
 
 
@@ -583,11 +598,17 @@ def test_alert_bundle_names_the_matching_subscriptions() -> None:
                               more=0, more_query=None)
     assert len(messages) == 1
     (embed,) = messages[0].embeds
+    code = "[code](https://github.com/owner/repo)"
     assert embed.description == (
-        "[Paper number 1: sparse attention for long video](https://huggingface.co/papers/2606.00001) · ▲ 99\n"
-        'Matched: `#7 "video diffusion"`, `llm agent`\n\n'
-        "[Paper number 2: sparse attention for long video](https://huggingface.co/papers/2606.00002) · ▲ 98\n"
-        "Matched: `mamba`"
+        "**[Paper number 1: sparse attention for long video](https://huggingface.co/papers/2606.00001)**\n"
+        f"▲ 99 · 💬 2 · {code}\n"
+        'Matched `#7 "video diffusion"`, `llm agent`\n'
+        "> Paper number 1: sparse attention for long **video**\n"
+        "Summary of paper 1.\n\n"
+        "**[Paper number 2: sparse attention for long video](https://huggingface.co/papers/2606.00002)**\n"
+        f"▲ 98 · 💬 2 · {code}\n"
+        "Matched `mamba`\n"
+        "Summary of paper 2."
     )
 
 
@@ -599,7 +620,7 @@ def test_alert_more_line_ends_the_last_message() -> None:
         assert_within_limits(message)
     markdown = all_markdown(messages)
     assert_no_mentions(markdown)
-    assert masked_links(markdown) == [paper.url for paper, _ in matches]
+    assert [url for url in masked_links(markdown) if "github" not in url] == [paper.url for paper, _ in matches]
     last = messages[-1].embeds[-1].description
     assert last is not None
     assert last.split("\n")[-1] == "…and 17 more: `/alerts test query:diffusion ˋxˋ @\u200bhere <\u200b@1>`"
@@ -622,7 +643,7 @@ def test_alerts_within_limits_for_any_input(matches: list[tuple[Paper, list[str]
         assert_within_limits(message)
     markdown = all_markdown(messages)
     assert_no_mentions(markdown)
-    assert len(masked_links(markdown)) == len(matches)
+    assert len([url for url in masked_links(markdown) if "huggingface.co/papers/" in url]) == len(matches)
     assert_plain_urls(masked_links(markdown))
     if more > 0:
         last = messages[-1].embeds[-1].description or ""
