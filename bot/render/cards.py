@@ -40,7 +40,8 @@ log = logging.getLogger(__name__)
 CARD_SUMMARY_CHARS = 350
 LINE_SUMMARY_CHARS = 160
 AUTHORS_CHARS = 120
-ORGANIZATION_CHARS = 32
+AUTHORS_SHOWN = 5
+ORGANIZATION_CHARS = 40
 TERMINAL_AUTHORS = 12
 TERMINAL_WIDTH = 100
 SEPARATOR = " · "
@@ -79,7 +80,7 @@ def short_summary(paper: Paper, limit: int = LINE_SUMMARY_CHARS, sentences: int 
 
 def authors_text(paper: Paper, limit: int = AUTHORS_CHARS) -> str:
     """The authors as plain text, as many as fit, then '+N more'."""
-    return names_line(paper.authors, limit, escape_plain)
+    return names_line(paper.authors, limit, escape_plain, max_names=AUTHORS_SHOWN)
 
 
 def paper_links(paper: Paper) -> list[LinkButton]:

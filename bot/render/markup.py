@@ -204,13 +204,17 @@ def plural(amount: int, word: str, many: str | None = None) -> str:
     return f"{count(amount)} {word if amount == 1 else (many or word + 's')}"
 
 
-def names_line(names: Iterable[str], limit: int, show: Callable[[str, int], str]) -> str:
+def names_line(
+    names: Iterable[str], limit: int, show: Callable[[str, int], str], max_names: int | None = None
+) -> str:
     """Names joined by commas, each shown by show(name, budget), as many as fit in `limit`, then '+N more'."""
     cleaned = [name for name in (clean(n) for n in names) if name]
     total = len(cleaned)
     parts: list[str] = []
     length = 0
     for index, name in enumerate(cleaned):
+        if max_names is not None and len(parts) >= max_names:
+            break
         left_after = total - index - 1
         reserve = len(f" +{left_after} more") if left_after else 0
         # The first name is cut to fit, so the line always names someone.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Mapping
 
 import discord
@@ -26,6 +27,7 @@ from bot.text import ELLIPSIS
 log = logging.getLogger(__name__)
 
 StatusValue = str | dt.datetime | None
+_POSITION_RE = re.compile(r"\s+at (?:character )?(\d+)\b")
 QUERY_WINDOW = 60  # characters of the query shown on each side of the error
 
 
@@ -66,18 +68,24 @@ def _code_line(text: str) -> str:
     return neutralise_mentions(shown)
 
 
+def _one_based(match: re.Match[str]) -> str:
+    """' at 6' (0-based, as the parser counts) as ' at character 7'."""
+    return f" at character {int(match.group(1)) + 1}"
+
+
 def query_error_text(query: str, error: QueryError) -> str:
     """One sentence, the query in a code block with a caret under the problem, and the hint."""
     position = max(0, min(error.position, len(query)))
-    message = " ".join(error.message.split()) or "this query cannot be read"
-    sentence = f"{message[0].upper()}{message[1:]} at character {position + 1}."
+    # The parser names 0-based positions in its words; the caret shows the place instead.
+    message = _POSITION_RE.sub("", " ".join(error.message.split())).rstrip(" .") or "this query cannot be read"
+    sentence = f"{message[0].upper()}{message[1:]} (character {position + 1})."
     start = max(0, position - QUERY_WINDOW)
     end = min(len(query), position + QUERY_WINDOW)
     before = (ELLIPSIS if start > 0 else "") + query[start:position]
     shown = _code_line(before + query[position:end] + (ELLIPSIS if end < len(query) else ""))
     caret = " " * len(before) + "^"
-    hint = " ".join(error.hint.split())
+    hint = _POSITION_RE.sub(_one_based, " ".join(error.hint.split())).rstrip(" .")
     text = f"{sentence}\n```\n{shown}\n{caret}\n```"
     if hint:
-        text += f"\n{escape_text(hint[0].upper() + hint[1:], CONTENT_LIMIT // 2)}"
+        text += f"\n{escape_text(hint[0].upper() + hint[1:] + '.', CONTENT_LIMIT // 2)}"
     return text[:CONTENT_LIMIT]
