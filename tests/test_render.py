@@ -553,7 +553,7 @@ def test_card_digest_splits_into_messages_of_at_most_ten_cards() -> None:
         assert_within_limits(message)
     assert messages[0].content is not None
     assert messages[0].content == (
-        "Late.\n**[Daily Papers · Fri 12 Jun 2026](https://huggingface.co/papers/date/2026-06-12)**"
+        "Late.\n**[Daily Papers · Fri 12 Jun 2026](<https://huggingface.co/papers/date/2026-06-12>)**"
         " · All 25 papers that day"
     )
     assert all(m.content is None for m in messages[1:])

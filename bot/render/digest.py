@@ -75,13 +75,19 @@ def digest_messages(
     title = digest_title(day)
     count_line = digest_count_line(len(papers), total_that_day)
     if style == "compact":
-        blocks = [count_line] + [digest_block(rank, paper) for rank, paper in enumerate(papers, 1)]
+        blocks = [count_line + "\n"] + [digest_block(rank, paper) for rank, paper in enumerate(papers, 1)]
         return validated(
             pack_blocks(
-                blocks, title=title, url=day_url(day), continued_title=f"{title} (continued)", first_content=note
+                blocks,
+                title=title,
+                url=day_url(day),
+                continued_title=f"{title} (continued)",
+                first_content=note,
+                separator="\n",
             )
         )
-    header = f"**[{title}]({day_url(day)})** · {count_line}"
+    # The angle brackets keep Discord from adding a preview of the day's page under the header.
+    header = f"**[{title}](<{day_url(day)}>)** · {count_line}"
     content = f"{note}\n{header}" if note else header
     cards = [digest_card(rank, paper).embeds[0] for rank, paper in enumerate(papers, 1)]
     return validated(pack_embeds(cards, content))
