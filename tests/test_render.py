@@ -491,13 +491,13 @@ def test_compact_digest_header_and_lines() -> None:
     assert len(messages) == 1
     assert messages[0].content is None
     (embed,) = messages[0].embeds
-    assert embed.title == "Daily Papers · Fri 12 Jun 2026"
+    assert embed.title == "Daily Papers · Fri 2026-06-12"
     assert embed.url == "https://huggingface.co/papers/date/2026-06-12"
     code = "[code](https://github.com/owner/repo)"
     assert embed.description == (
         "Top 2 of 30 papers that day\n\n"
         "**1. [Paper number 1: sparse attention for long video](https://huggingface.co/papers/2606.00001)**\n"
-        f"▲ 99 · 💬 2 · {code}\nSummary of paper 1.\n\n"
+        f"▲ 99 · 💬 2 · {code}\nSummary of paper 1.\n"
         "**2. [Paper number 2: sparse attention for long video](https://huggingface.co/papers/2606.00002)**\n"
         f"▲ 98 · 💬 2 · {code}\nSummary of paper 2."
     )
@@ -541,7 +541,7 @@ def test_compact_digest_of_huge_papers_splits_and_keeps_every_paper() -> None:
     assert [url for url in masked_links(markdown) if "github" not in url] == [paper.url for paper in found]
     assert markdown.count("…") >= 50
     assert "Top 25 of 80 papers that day" in markdown
-    continued = "Daily Papers · Fri 12 Jun 2026 (continued)"
+    continued = "Daily Papers · Fri 2026-06-12 (continued)"
     assert [m.embeds[0].title for m in messages[1:]] == [continued] * (len(messages) - 1)
 
 
@@ -553,7 +553,7 @@ def test_card_digest_splits_into_messages_of_at_most_ten_cards() -> None:
         assert_within_limits(message)
     assert messages[0].content is not None
     assert messages[0].content == (
-        "Late.\n**[Daily Papers · Fri 12 Jun 2026](<https://huggingface.co/papers/date/2026-06-12>)**"
+        "Late.\n**[Daily Papers · Fri 2026-06-12](<https://huggingface.co/papers/date/2026-06-12>)**"
         " · All 25 papers that day"
     )
     assert all(m.content is None for m in messages[1:])
@@ -582,9 +582,9 @@ def test_digest_within_limits_for_any_papers(
 
 
 def test_digest_day_lines() -> None:
-    assert digest_empty_text(DAY) == "No papers on Hugging Face Daily Papers for Fri 12 Jun 2026."
+    assert digest_empty_text(DAY) == "No papers on Hugging Face Daily Papers for Fri 2026-06-12."
     missed = digest_missed_text(DAY)
-    assert "Fri 12 Jun 2026" in missed and "\n" not in missed and len(missed) < 200
+    assert "Fri 2026-06-12" in missed and "\n" not in missed and len(missed) < 200
     assert "<https://huggingface.co/papers/date/2026-06-12>" in missed
 
 

@@ -32,6 +32,7 @@ from bot.render.payload import (
     MessagePayload,
     new_embed,
     validated,
+    validated_embed,
 )
 from bot.text import ELLIPSIS, first_sentences, split_sentences
 
@@ -126,7 +127,7 @@ def paper_card(
     thumbnail = safe_url(paper.thumbnail)
     if thumbnail:
         embed.set_thumbnail(url=thumbnail)
-    return embed
+    return validated_embed(embed)
 
 
 def has_more_abstract(paper: Paper, summary_chars: int = CARD_SUMMARY_CHARS) -> bool:

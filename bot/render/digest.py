@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from bot.models import Paper
 from bot.render.cards import LINE_SUMMARY_CHARS, facts_line, short_summary
-from bot.render.markup import count, day_url, escape_text, escape_words, link, long_day, plural, safe_url
+from bot.render.markup import count, day_url, escape_text, escape_words, link, plural, safe_url
 from bot.render.payload import TITLE_LIMIT, MessagePayload, new_embed, pack_blocks, pack_embeds, validated
 
 log = logging.getLogger(__name__)
@@ -18,9 +18,14 @@ DIGEST_SUMMARY_CHARS = 105  # with the titles, keeps a top-10 digest near 2,000 
 NOTE_CHARS = 500
 
 
+def _digest_day(day: dt.date) -> str:
+    """'Fri 2026-06-12': the weekday for people, the ISO date for searching the channel."""
+    return f"{day:%a} {day.isoformat()}"
+
+
 def digest_title(day: dt.date) -> str:
-    """'Daily Papers · Fri 12 Jun 2026'."""
-    return f"Daily Papers · {long_day(day)}"
+    """'Daily Papers · Fri 2026-06-12'."""
+    return f"Daily Papers · {_digest_day(day)}"
 
 
 def digest_count_line(shown: int, total_that_day: int) -> str:
@@ -95,12 +100,12 @@ def digest_messages(
 
 def digest_empty_text(day: dt.date) -> str:
     """The one line posted for a day without papers."""
-    return f"No papers on Hugging Face Daily Papers for {long_day(day)}."
+    return f"No papers on Hugging Face Daily Papers for {_digest_day(day)}."
 
 
 def digest_missed_text(day: dt.date) -> str:
     """The one line posted instead of a digest that came due too long ago while the bot was down."""
     return (
-        f"The digest for {long_day(day)} was skipped: the bot was offline past the grace window. "
+        f"The digest for {_digest_day(day)} was skipped: the bot was offline past the grace window. "
         f"The papers are at <{day_url(day)}>."
     )
