@@ -124,7 +124,7 @@ def test_card_shows_facts_first_and_a_date_timestamp() -> None:
     assert facts.startswith("▲ 38 · [code ★ 1.2k]")
     assert "💬" not in facts and "Example Lab" in facts
     assert discord_date(dt.date(2026, 12, 4)) in facts
-    assert card.footer.text == "Author 0, Author 1, Author 2, Author 3, Author 4 +4 more · arXiv 2612.00001"
+    assert card.fields[0].value == "Author 0, Author 1, Author 2, Author 3, Author 4 +4 more"
 
 
 def test_full_abstract_is_split_within_limits() -> None:

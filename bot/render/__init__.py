@@ -19,7 +19,6 @@ from bot.render.alerts import (
     snippet,
 )
 from bot.render.cards import (
-    authors_text,
     facts_line,
     full_abstract_messages,
     has_more_abstract,
@@ -116,7 +115,6 @@ __all__ = [
     "alert_block",
     "alert_messages",
     "alert_more_line",
-    "authors_text",
     "day_url",
     "digest_block",
     "digest_card",

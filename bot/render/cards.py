@@ -79,11 +79,6 @@ def short_summary(paper: Paper, limit: int = LINE_SUMMARY_CHARS, sentences: int 
     return escape_words(summary_source(paper, sentences), limit)
 
 
-def authors_text(paper: Paper, limit: int = AUTHORS_CHARS) -> str:
-    """The authors as plain text, as many as fit, then '+N more'."""
-    return names_line(paper.authors, limit, escape_plain, max_names=AUTHORS_SHOWN)
-
-
 def paper_links(paper: Paper) -> list[LinkButton]:
     """The paper's pages as link-button specs: Hugging Face, arXiv, PDF, Code ★, project page."""
     links = [
@@ -105,12 +100,12 @@ def links_line(paper: Paper) -> str:
 
 
 def paper_card(
-    paper: Paper, *, rank: int | None = None, summary_chars: int = CARD_SUMMARY_CHARS, inline_links: bool = False
+    paper: Paper, *, rank: int | None = None, summary_chars: int = CARD_SUMMARY_CHARS, inline_links: bool = True
 ) -> discord.Embed:
-    """One paper as an embed: linked title, the facts line first, a short summary; authors and id below.
+    """One paper as an embed: linked title, the facts line first, a short summary, then authors and the id.
 
-    The links go under the message as buttons (see paper_links); `inline_links` writes them in the
-    description instead, for messages sent without components.
+    `inline_links` writes the links as a line of masked links; a sender that attaches the link
+    buttons of paper_links() passes inline_links=False.
     """
     prefix = f"{rank}. " if rank is not None else ""
     title = prefix + (escape_words(paper.title, TITLE_LIMIT - len(prefix)) or "(untitled)")
@@ -122,8 +117,10 @@ def paper_card(
     if inline_links:
         parts.append(links_line(paper))
     embed.description = "\n\n".join(part for part in parts if part) or None
-    footer = SEPARATOR.join(part for part in (authors_text(paper), f"arXiv {escape_plain(paper.id, 64)}") if part)
-    embed.set_footer(text=escape_plain(footer, FOOTER_LIMIT))
+    authors = names_line(paper.authors, AUTHORS_CHARS, escape_words, max_names=AUTHORS_SHOWN)
+    if authors:
+        embed.add_field(name="Authors", value=authors, inline=False)
+    embed.set_footer(text=f"arXiv {escape_plain(paper.id, FOOTER_LIMIT - 6)}")
     thumbnail = safe_url(paper.thumbnail)
     if thumbnail:
         embed.set_thumbnail(url=thumbnail)

@@ -227,7 +227,7 @@ def gallery() -> dict[str, tuple[list[Shown], tuple[int, int]]]:
     day, ranked, total = day_papers()
     compact = digest_messages(ranked[:10], day=day, total_that_day=total)
     cards = digest_messages(ranked[:4], day=day, total_that_day=total, style="cards")
-    card = paper_card(ranked[1])
+    card = paper_card(ranked[1], inline_links=False)
     card_buttons = [*paper_links(ranked[1]), LinkButton("Full abstract", "")]
     found = [p for p in ranked if "attention" in (p.title + p.summary).lower()][:5] or ranked[:5]
     results = results_page(found, query="attention", page=1, pages=1, total=len(found))
