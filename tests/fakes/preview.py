@@ -238,7 +238,7 @@ def gallery() -> dict[str, tuple[list[Shown], tuple[int, int]]]:
     return {
         "digest-compact": ([Shown(m) for m in compact], (900, 1020)),
         "digest-cards": ([Shown(m) for m in cards], (900, 720)),
-        "card": ([Shown(MessagePayload(embeds=[card]), buttons=card_buttons, ephemeral=True)], (900, 340)),
+        "card": ([Shown(MessagePayload(embeds=[card]), buttons=card_buttons, ephemeral=True)], (900, 400)),
         "search-results": ([Shown(MessagePayload(embeds=[results]), menu=result_options(found), menu_open=True,
                                   ephemeral=True)], (900, 560)),
         "alert-post": ([Shown(m) for m in alerts], (900, 680)),
