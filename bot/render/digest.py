@@ -1,0 +1,111 @@
+"""The daily digest: compact (one embed, three lines per paper) or cards (one short embed per paper)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Sequence
+
+from bot.models import Paper
+from bot.render.cards import LINE_SUMMARY_CHARS, facts_line, short_summary
+from bot.render.markup import count, day_url, escape_text, escape_words, link, plural, safe_url
+from bot.render.payload import TITLE_LIMIT, MessagePayload, new_embed, pack_blocks, pack_embeds, validated
+
+log = logging.getLogger(__name__)
+
+DIGEST_TITLE_CHARS = 90
+DIGEST_SUMMARY_CHARS = 105  # with the titles, keeps a top-10 digest near 2,000 visible characters
+NOTE_CHARS = 500
+
+
+def _digest_day(day: dt.date) -> str:
+    """'Fri 2026-06-12': the weekday for people, the ISO date for searching the channel."""
+    return f"{day:%a} {day.isoformat()}"
+
+
+def digest_title(day: dt.date) -> str:
+    """'Daily Papers · Fri 2026-06-12'."""
+    return f"Daily Papers · {_digest_day(day)}"
+
+
+def digest_count_line(shown: int, total_that_day: int) -> str:
+    """'Top 10 of 30 papers that day', 'All 4 papers that day' or 'The only paper that day'."""
+    total = max(total_that_day, shown)
+    if shown == total:
+        return f"All {plural(total, 'paper')} that day" if total != 1 else "The only paper that day"
+    return f"Top {count(shown)} of {plural(total, 'paper')} that day"
+
+
+def digest_block(rank: int, paper: Paper) -> str:
+    """One paper in a compact digest: rank and linked title; facts; a summary of at most ~160 characters."""
+    lines = [f"**{rank}. {link(paper.title, paper.url, DIGEST_TITLE_CHARS)}**"]
+    facts = facts_line(paper)
+    if facts:
+        lines.append(facts)
+    summary = short_summary(paper, DIGEST_SUMMARY_CHARS)
+    if summary:
+        lines.append(summary)
+    return "\n".join(lines)
+
+
+def digest_card(rank: int, paper: Paper) -> MessagePayload:
+    """One paper of a cards digest as its own short embed (title linked, facts, summary)."""
+    prefix = f"{rank}. "
+    embed = new_embed(
+        prefix + (escape_words(paper.title, TITLE_LIMIT - len(prefix)) or "(untitled)"), safe_url(paper.url)
+    )
+    parts = [facts_line(paper), short_summary(paper, LINE_SUMMARY_CHARS)]
+    embed.description = "\n".join(part for part in parts if part) or None
+    thumbnail = safe_url(paper.thumbnail)
+    if thumbnail:
+        embed.set_thumbnail(url=thumbnail)
+    return MessagePayload(embeds=[embed])
+
+
+def digest_messages(
+    papers: Sequence[Paper],
+    *,
+    day: dt.date,
+    total_that_day: int,
+    style: str = "compact",
+    late_note: str | None = None,
+) -> list[MessagePayload]:
+    """A day's digest as messages: "compact" lists papers in one embed, "cards" gives each paper an embed."""
+    if style not in ("compact", "cards"):
+        raise ValueError(f"unknown digest style {style!r}: use 'compact' or 'cards'")
+    note = escape_text(late_note, NOTE_CHARS) or None
+    if not papers:
+        text = digest_empty_text(day)
+        return validated([MessagePayload(content=f"{note}\n{text}" if note else text)])
+    title = digest_title(day)
+    count_line = digest_count_line(len(papers), total_that_day)
+    if style == "compact":
+        blocks = [count_line + "\n"] + [digest_block(rank, paper) for rank, paper in enumerate(papers, 1)]
+        return validated(
+            pack_blocks(
+                blocks,
+                title=title,
+                url=day_url(day),
+                continued_title=f"{title} (continued)",
+                first_content=note,
+                separator="\n",
+            )
+        )
+    # The angle brackets keep Discord from adding a preview of the day's page under the header.
+    header = f"**[{title}](<{day_url(day)}>)** · {count_line}"
+    content = f"{note}\n{header}" if note else header
+    cards = [digest_card(rank, paper).embeds[0] for rank, paper in enumerate(papers, 1)]
+    return validated(pack_embeds(cards, content))
+
+
+def digest_empty_text(day: dt.date) -> str:
+    """The one line posted for a day without papers."""
+    return f"No papers on Hugging Face Daily Papers for {_digest_day(day)}."
+
+
+def digest_missed_text(day: dt.date) -> str:
+    """The one line posted instead of a digest that came due too long ago while the bot was down."""
+    return (
+        f"The digest for {_digest_day(day)} was skipped: the bot was offline past the grace window. "
+        f"The papers are at <{day_url(day)}>."
+    )
