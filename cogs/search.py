@@ -84,7 +84,8 @@ class SearchCog(commands.Cog):
         if ref is not None:
             found = await self.bot.store.get_paper(ref)
             if found is None:
-                await interaction.response.defer(thinking=True)
+                # The fetch may fail, and a public deferral could only answer publicly: defer privately.
+                await interaction.response.defer(ephemeral=True, thinking=True)
                 found = await self.bot.scraper.ensure_paper(ref)
         else:
             titled = await self.search.autocomplete(paper, limit=1)

@@ -123,6 +123,13 @@ def build_tree(bot: commands.Bot, seen: Seen) -> None:
         await interaction.followup.send("done thinking")
         await interaction.followup.send("and one more")
 
+    @bot.tree.command(name="loud", description="Defers publicly, then tries to answer privately")
+    async def loud(interaction: discord.Interaction) -> None:
+        await interaction.response.defer(thinking=True)
+        await interaction.followup.send("meant to be private", ephemeral=True)
+        await interaction.edit_original_response(content="still meant to be private")
+        await interaction.followup.send("a second one can be private", ephemeral=True)
+
     @bot.tree.command(name="form", description="Opens a modal")
     async def form(interaction: discord.Interaction) -> None:
         await interaction.response.send_modal(Feedback(seen))
@@ -246,7 +253,7 @@ async def test_guild_added_after_ready_is_dispatched(env: Env) -> None:
 
 async def test_tree_sync_records_names_ids_and_option_schemas(env: Env) -> None:
     synced = {c["name"]: c for c in env.server.synced_commands()}
-    assert set(synced) == {"paper", "lab", "buttons", "slow", "form", "whoami", "revise", "purge", "late"}
+    assert set(synced) == {"paper", "lab", "buttons", "slow", "loud", "form", "whoami", "revise", "purge", "late"}
     search = next(o for o in synced["paper"]["options"] if o["name"] == "search")
     assert search["type"] == 1
     options = {o["name"]: o for o in search["options"]}
@@ -373,6 +380,18 @@ async def test_deferred_response_is_filled_by_the_first_followup(env: Env) -> No
     followups = await result.wait_followups(1)
     assert [m.content for m in result.messages] == ["done thinking", "and one more"]
     assert followups[0].ephemeral is False
+
+
+async def test_a_public_deferral_stays_public_whatever_the_followup_asks(env: Env) -> None:
+    # Discord keeps a deferral's visibility: the first followup fills the placeholder and its ephemeral flag
+    # is ignored, and an edit cannot change it either; only later followups are new messages with their own flag.
+    result = await env.server.slash("loud")
+    followups = await result.wait_followups(1)
+    final = await result.wait_final()
+    assert not final.ephemeral and not final.loading
+    assert final.content == "still meant to be private"
+    assert [m.content for m in result.messages] == ["still meant to be private", "a second one can be private"]
+    assert followups[0].ephemeral is True
 
 
 async def test_original_response_and_followups_can_be_fetched_edited_and_deleted(env: Env) -> None:

@@ -175,7 +175,7 @@ async def test_show_fetches_an_uncached_paper_and_explains_unknown_ones(harness:
     unknown = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
                                           paper="2401.99999")
     await wait_until(lambda: "No paper found" in unknown.text, what="the refusal")
-    assert unknown.ephemeral or unknown.deferred
+    assert unknown.ephemeral, "the refusal must be private: a public deferral cannot turn ephemeral"
 
 
 async def test_hostile_paper_text_does_not_ping_or_inject(harness: BotHarness) -> None:
