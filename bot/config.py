@@ -140,6 +140,46 @@ def _where(source: str, section: str, key: str) -> str:
 SECRET_KEYS = frozenset({("discord", "token")})
 
 
+def _coerce_bool(value: Any, from_env: bool, where: str) -> bool:
+    """A TOML boolean, or true/false/1/0/yes/no from the environment."""
+    if isinstance(value, bool):
+        return value
+    if from_env and isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.lower() in ("true", "1", "yes")
+    raise ConfigError(f"{where}: expected true or false, got {value!r}")
+
+
+def _coerce_number(value: Any, kind: type[int] | type[float], from_env: bool, where: str) -> int | float:
+    """A TOML number of the field's kind (an int is a fine float), or its text from the environment."""
+    accepted = (int,) if kind is int else (int, float)
+    if isinstance(value, accepted) and not isinstance(value, bool):
+        return kind(value)
+    if from_env and isinstance(value, str):
+        try:
+            return kind(value)
+        except ValueError:
+            pass
+    expected = "a whole number" if kind is int else "a number"
+    raise ConfigError(f"{where}: expected {expected}, got {value!r}")
+
+
+def _coerce_ids(value: Any, from_env: bool, where: str) -> tuple[int, ...]:
+    """A TOML list of ids, or a comma-separated list from the environment."""
+    if from_env and isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list):
+        raise ConfigError(f"{where}: expected a list of ids, got {value!r}")
+    items = []
+    for item in value:
+        if isinstance(item, int) and not isinstance(item, bool):
+            items.append(item)
+        elif isinstance(item, str) and item.isdigit():
+            items.append(int(item))
+        else:
+            raise ConfigError(f"{where}: expected a list of ids, got {item!r} in it")
+    return tuple(items)
+
+
 def _coerce(value: Any, kind: Any, where: str, *, secret: bool = False) -> Any:
     """Check `value` against the field type; TOML gives real types, the environment gives strings."""
     from_env = where.endswith("(environment)")
@@ -148,47 +188,15 @@ def _coerce(value: Any, kind: Any, where: str, *, secret: bool = False) -> Any:
         shown = type(value).__name__
         raise ConfigError(f"{where}: expected a string, got a value of type {shown} (not shown: it is a secret)")
     if kind is bool:
-        if isinstance(value, bool):
-            return value
-        if from_env and isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-            return value.lower() in ("true", "1", "yes")
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if kind is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if from_env and isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a whole number, got {value!r}")
-    if kind is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if from_env and isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
+        return _coerce_bool(value, from_env, where)
+    if kind is int or kind is float:
+        return _coerce_number(value, kind, from_env, where)
     if kind is str:
         if isinstance(value, str):
             return value
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     if kind == tuple[int, ...]:
-        if from_env and isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
-        if isinstance(value, list):
-            items = []
-            for item in value:
-                if isinstance(item, int) and not isinstance(item, bool):
-                    items.append(item)
-                elif isinstance(item, str) and item.isdigit():
-                    items.append(int(item))
-                else:
-                    raise ConfigError(f"{where}: expected a list of ids, got {item!r} in it")
-            return tuple(items)
-        raise ConfigError(f"{where}: expected a list of ids, got {value!r}")
+        return _coerce_ids(value, from_env, where)
     raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover - schema bug
 
 
