@@ -15,6 +15,7 @@ from bot.models import Paper
 from bot.render import (
     NO_MENTIONS,
     MenuOption,
+    escape_text,
     full_abstract_messages,
     has_more_abstract,
     paper_card,
@@ -25,6 +26,8 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 VIEW_TIMEOUT_SECONDS = 300.0
+LINK_BUTTONS_PER_ROW = 5
+SHARER_CHARS = 80
 CUSTOM_ID_LIMIT = 100
 PAPER_ID_PATTERN = r"[0-9A-Za-z._/-]{1,80}"
 
@@ -98,7 +101,8 @@ class PostCardButton(
             paper = await bot.store.get_paper(self.paper_id)
             if paper is None:
                 raise UnknownPaper(self.paper_id)
-            await send_card(interaction, paper, private=False)
+            sharer = escape_text(interaction.user.display_name, SHARER_CHARS) or "a member"
+            await send_card(interaction, paper, private=False, content=f"Shared by {sharer}")
         except Exception as error:
             await answer_error(interaction, error, "post to channel")
 
@@ -111,23 +115,34 @@ def fits_custom_id(paper_id: str) -> bool:
 def card_view(paper: Paper, *, shareable: bool = False) -> discord.ui.View | None:
     """Link buttons for the paper's pages, "Full abstract" when the card leaves some out, and "Post to channel"."""
     view = discord.ui.View(timeout=None)
-    for link in paper_links(paper):
-        view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=link.label, url=link.url))
+    for link in paper_links(paper)[:LINK_BUTTONS_PER_ROW]:
+        view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=link.label, url=link.url, row=0))
+    actions: list[discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]] = []
     if fits_custom_id(paper.id):
         if has_more_abstract(paper):
-            view.add_item(FullAbstractButton(paper.id))
+            actions.append(FullAbstractButton(paper.id))
         if shareable:
-            view.add_item(PostCardButton(paper.id))
+            actions.append(PostCardButton(paper.id))
+    for action in actions:  # a row of their own: the links fill the first
+        action.row = 1
+        view.add_item(action)
     return view if view.children else None
 
 
 async def send_card(
-    interaction: discord.Interaction[Any], paper: Paper, *, private: bool, shareable: bool = False
+    interaction: discord.Interaction[Any],
+    paper: Paper,
+    *,
+    private: bool,
+    shareable: bool = False,
+    content: str | None = None,
 ) -> None:
     """Answer with the paper's card and its buttons (after a deferral, its visibility is already fixed)."""
     embed = paper_card(paper, inline_links=False)
     view = card_view(paper, shareable=shareable and private)
     extra: dict[str, Any] = {"view": view} if view is not None else {}
+    if content is not None:
+        extra["content"] = content
     if interaction.response.is_done():
         await interaction.followup.send(embed=embed, ephemeral=private, allowed_mentions=NO_MENTIONS, **extra)
     else:
@@ -160,8 +175,9 @@ class CardMenuView(discord.ui.View):
         super().__init__(timeout=timeout)
         self.store = store
         self.message: discord.InteractionMessage | None = None
+        self.share_opened = False  # whether an opened card offers "Post to channel" (lists that are private)
         self.menu: discord.ui.Select[CardMenuView] = discord.ui.Select(
-            placeholder="Open a paper as a card…", custom_id=menu_id, options=select_options(options), row=1
+            placeholder="Open a paper as a card…", custom_id=menu_id, options=select_options(options), row=0
         )
         self.menu.callback = self.open_card  # type: ignore[method-assign]
         self.add_item(self.menu)
@@ -176,7 +192,7 @@ class CardMenuView(discord.ui.View):
         if paper is None:
             raise UnknownPaper(self.menu.values[0])
         await self.on_pick(paper)  # first, so the list already names the pick when the card appears
-        await send_card(interaction, paper, private=True)
+        await send_card(interaction, paper, private=True, shareable=self.share_opened)
 
     async def on_pick(self, paper: Paper) -> None:
         """Hook for views that follow what was opened (nothing here)."""

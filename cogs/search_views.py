@@ -52,14 +52,15 @@ class ResultsView(CardMenuView):
         self.sort: Sort = sort
         self.since = since
         self.private = private
+        self.share_opened = private
         self.page = 0
         self.chosen: tuple[int, Paper] | None = None  # (number shown, paper) last opened from the menu
         self.post_button: PostCardButton | None = None
         self.previous_page: discord.ui.Button[ResultsView] = discord.ui.Button(
-            label="◀", style=discord.ButtonStyle.secondary, custom_id="search:previous", row=0
+            label="◀", style=discord.ButtonStyle.secondary, custom_id="search:previous", row=1
         )
         self.next_page: discord.ui.Button[ResultsView] = discord.ui.Button(
-            label="▶", style=discord.ButtonStyle.secondary, custom_id="search:next", row=0
+            label="▶", style=discord.ButtonStyle.secondary, custom_id="search:next", row=1
         )
         self.previous_page.callback = self.show_previous  # type: ignore[method-assign]
         self.next_page.callback = self.show_next  # type: ignore[method-assign]
@@ -109,7 +110,7 @@ class ResultsView(CardMenuView):
         target = self.post_target()
         if target is not None and fits_custom_id(target[1].id):
             self.post_button = PostCardButton(target[1].id, label=f"Post #{target[0]} to channel")
-            self.post_button.row = 0
+            self.post_button.row = 1
             self.add_item(self.post_button)
 
     async def turn(self, interaction: discord.Interaction[Any], step: int) -> None:

@@ -49,7 +49,7 @@ async def test_a_single_page_has_no_paging_buttons_and_no_page_footer(harness: B
     assert page is not None and "Mamba two" in page.text
     assert "search:previous" not in page.custom_ids and "search:next" not in page.custom_ids
     assert page.embeds[0]["footer"]["text"] == "1 result"
-    assert page.custom_ids == ["paper:post:2606.30002", "search:open"]
+    assert page.custom_ids == ["search:open", "paper:post:2606.30002"]  # the menu first, then what Post posts
 
 
 async def test_menu_options_have_short_descriptions_and_labels_cut_between_words(harness: BotHarness) -> None:
@@ -81,6 +81,7 @@ async def test_post_to_channel_posts_exactly_the_card_opened(harness: BotHarness
     assert results.component("paper:post:2606.30001")["label"] == "Post #1 to channel"
     opened = await harness.discord.select(results, "search:open", ["2606.30004"], as_user=harness.member)
     assert opened.ephemeral and opened.embeds[0]["title"] == "Mamba meets vision transformers"
+    assert opened.message is not None and "paper:post:2606.30004" in opened.message.custom_ids  # on the card too
     assert results.component("paper:post:2606.30004")["label"] == "Post #3 to channel"
     assert "paper:post:2606.30001" not in results.custom_ids
     assert harness.discord.messages_in(harness.channel) == []
@@ -89,6 +90,7 @@ async def test_post_to_channel_posts_exactly_the_card_opened(harness: BotHarness
     assert not posted.ephemeral
     (card,) = harness.discord.messages_in(harness.channel)
     assert card is posted.message and not card.pings.anyone and card.allowed_mentions == {"parse": []}
+    assert card.content == f"Shared by {harness.member.name}"  # who shared it, as plain text
     assert [embed["title"] for embed in card.embeds] == ["Mamba meets vision transformers"]
     assert link_buttons(card)["arXiv"] == "https://arxiv.org/abs/2606.30004"
     assert not any(custom_id.startswith("paper:post:") for custom_id in card.custom_ids)  # public already
@@ -111,7 +113,7 @@ async def test_public_search_keeps_todays_behaviour(harness: BotHarness) -> None
                                          query="mamba", public=True)
     assert result.message is not None and not result.ephemeral
     assert harness.discord.messages_in(harness.channel) == [result.message]
-    assert result.message.custom_ids == ["search:open"]
+    assert result.message.custom_ids == ["search:open"]  # no Post button: it is public already
     command = next(c for c in harness.discord.synced_commands() if c["name"] == "paper")
     search = next(o for o in command["options"] if o["name"] == "search")
     public = next(o for o in search["options"] if o["name"] == "public")
@@ -126,8 +128,10 @@ async def test_a_paper_url_typed_into_search_opens_its_card(harness: BotHarness)
         assert result.ephemeral and result.message is not None, typed
         (embed,) = result.embeds
         assert embed["title"] == "Mamba: Linear-Time Sequence Modeling" and "Search" not in embed["title"]
-        assert set(link_buttons(result.message)) == {"Hugging Face", "arXiv", "PDF", "Code ★ 12k", "Project page"}
-        assert "paper:abstract:2606.30001" in result.message.custom_ids
+        links = ["Hugging Face", "arXiv", "PDF", "Code ★ 12k", "Project page"]
+        assert list(link_buttons(result.message)) == links
+        rows = [[c["label"] for c in row["components"]] for row in result.message.components]
+        assert rows == [links, ["Full abstract", "Post to channel"]]  # links fill a row; the actions get their own
     assert result.message is not None
     await harness.discord.click(result.message, "paper:post:2606.30001", as_user=harness.member)
     assert [m.embeds[0]["title"] for m in harness.discord.messages_in(harness.channel)] == [
@@ -178,6 +182,7 @@ async def test_trending_menu_numbers_match_the_list_and_open_cards(harness: BotH
     opened = await harness.discord.select(listing, "trending:open", ["2606.30004"], as_user=harness.admin)
     assert opened.ephemeral and opened.embeds[0]["title"] == "Mamba meets vision transformers"
     assert opened.message is not None and link_buttons(opened.message)["arXiv"].endswith("2606.30004")
+    assert not any(c.startswith("paper:post:") for c in opened.message.custom_ids)  # the list is public already
 
 
 async def test_a_query_error_points_at_the_one_based_position(harness: BotHarness) -> None:
