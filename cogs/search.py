@@ -65,8 +65,10 @@ class SearchCog(commands.Cog):
     ) -> None:
         """First page of results (private unless `public`), or the card when the query is a paper's id or URL."""
         if parse_paper_ref(query) is not None:
-            paper = await self.find_paper(interaction, query, private=not public)
-            await send_card(interaction, paper, private=not public, shareable=True)
+            paper = await self.find_paper(interaction, query)
+            # Fetching an uncached paper defers privately, and a deferral's visibility cannot change.
+            private = not public or interaction.response.is_done()
+            await send_card(interaction, paper, private=private, shareable=True)
             return
         since_day = None
         if since is not None:
@@ -98,10 +100,11 @@ class SearchCog(commands.Cog):
     @app_commands.describe(paper="arXiv id (2406.12345), a paper URL, or start typing a title")
     async def show(self, interaction: discord.Interaction[PaperBot], paper: app_commands.Range[str, 1, 300]) -> None:
         """One paper's card, fetched from the source if it isn't cached."""
-        found = await self.find_paper(interaction, paper, private=False)
-        await send_card(interaction, found, private=interaction.response.is_done())
+        found = await self.find_paper(interaction, paper)
+        # After a private deferral (a fetch) the card can only be private: offer "Post to channel" then.
+        await send_card(interaction, found, private=interaction.response.is_done(), shareable=True)
 
-    async def find_paper(self, interaction: discord.Interaction[PaperBot], text: str, *, private: bool) -> Paper:
+    async def find_paper(self, interaction: discord.Interaction[PaperBot], text: str) -> Paper:
         """The paper an id, URL or title names; fetching an uncached id first defers the answer privately."""
         ref = parse_paper_ref(text)
         found: Paper | None = None

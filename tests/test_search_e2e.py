@@ -199,6 +199,11 @@ async def test_show_fetches_an_uncached_paper_and_explains_unknown_ones(harness:
     await wait_until(lambda: bool(fetched.embeds), what="the card")
     assert fetched.embeds[0]["title"] == "A paper from last year"
     assert await harness.store.get_paper("2405.12345") is not None
+    # The fetch deferred privately, so the card is private: it offers to post itself to the channel.
+    assert fetched.ephemeral and fetched.message is not None
+    await harness.discord.click(fetched.message, "paper:post:2405.12345", as_user=harness.member)
+    (posted,) = harness.discord.messages_in(harness.channel)
+    assert posted.embeds[0]["title"] == "A paper from last year" and "paper:post:2405.12345" not in posted.custom_ids
     unknown = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
                                           paper="2401.99999")
     await wait_until(lambda: "No paper found" in unknown.text, what="the refusal")
