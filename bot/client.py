@@ -21,9 +21,9 @@ from discord.ext import commands
 
 from bot.clock import Clock, SystemClock
 from bot.config import Config
-from bot.errors import UserError
+from bot.errors import BadQuery, UserError
 from bot.outbox import SendError, ShuttingDown
-from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload
+from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, query_error_text
 from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.search import Search
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
@@ -198,6 +198,8 @@ def describe_error(error: BaseException) -> str | None:
     """The user-facing text for a known error, or None for a bug."""
     if isinstance(error, app_commands.CommandInvokeError):
         error = error.original
+    if isinstance(error, BadQuery):
+        return query_error_text(error.query, error.error)
     if isinstance(error, UserError):
         return str(error)
     if isinstance(error, app_commands.MissingPermissions):
@@ -219,8 +221,8 @@ def describe_error(error: BaseException) -> str | None:
     # Bad queries come from the shared query language; imported here to keep the tree free of it otherwise.
     from bot.query import QueryError
 
-    if isinstance(error, QueryError):
-        return f"Bad query: {error.describe()}"
+    if isinstance(error, QueryError):  # raised where the query text was not kept: no caret to show
+        return f"That query cannot be read: {error.message} (character {error.position + 1}). {error.hint}"
     return None
 
 

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from bot.query import QueryError
 
 log = logging.getLogger(__name__)
 
@@ -20,3 +24,12 @@ class UnknownPaper(UserError):
             "or `/paper search` to find it."
         )
         self.reference = reference
+
+
+class BadQuery(UserError):
+    """A query that does not parse, with the text typed so the answer can point into it."""
+
+    def __init__(self, query: str, error: QueryError) -> None:
+        super().__init__(error.describe())
+        self.query = query
+        self.error = error

@@ -1,4 +1,4 @@
-"""/paper search · show · trending: answers from the cache, with pages, buttons and a card view."""
+"""/paper search · show · trending: answers from the cache, with pages, card menus and cards with buttons."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import PaperBot
-from bot.errors import UnknownPaper, UserError
+from bot.errors import BadQuery, UnknownPaper, UserError
 from bot.models import Paper
-from bot.render import NO_MENTIONS, paper_card, results_page
+from bot.query import QueryError
+from bot.render import NO_MENTIONS, result_options, trending_order, trending_page
 from bot.search import Period
 from bot.services.index import IndexMaintenance
 from bot.sources.huggingface import parse_paper_ref
+from cogs.paper_views import CardMenuView, FullAbstractButton, PostCardButton, send_card
 from cogs.search_views import PAGE_SIZE, VIEW_TIMEOUT_SECONDS, ResultsView, choice_name
 
 log = logging.getLogger(__name__)
@@ -51,6 +53,7 @@ class SearchCog(commands.Cog):
         query='What to look for, e.g. diffusion video -survey, "mixture of experts", author:"Tri Dao", upvotes:>=50',
         sort="relevance (default), new (latest day first) or top (most upvoted)",
         since="Only papers from this Daily Papers day on, YYYY-MM-DD",
+        public="Show the results to the whole channel (default: only you see them, with a Post to channel button)",
     )
     async def search_command(
         self,
@@ -58,28 +61,52 @@ class SearchCog(commands.Cog):
         query: app_commands.Range[str, 1, 300],
         sort: Literal["relevance", "new", "top"] = "relevance",
         since: str | None = None,
+        public: bool = False,
     ) -> None:
-        """First page of results, with paging buttons and a card menu."""
+        """First page of results (private unless `public`), or the card when the query is a paper's id or URL."""
+        if parse_paper_ref(query) is not None:
+            paper = await self.find_paper(interaction, query)
+            # Fetching an uncached paper defers privately, and a deferral's visibility cannot change.
+            private = not public or interaction.response.is_done()
+            await send_card(interaction, paper, private=private, shareable=True)
+            return
         since_day = None
         if since is not None:
             try:
                 since_day = dt.date.fromisoformat(since.strip())
             except ValueError as exc:
                 raise UserError(f"`since` must be a date like 2026-06-12, not {since[:40]!r}.") from exc
-        results = await self.search.search(query, sort=sort, since=since_day, limit=PAGE_SIZE)
+        try:
+            results = await self.search.search(query, sort=sort, since=since_day, limit=PAGE_SIZE)
+        except QueryError as error:
+            raise BadQuery(query, error) from error
         if not results.papers:
             raise UserError("No cached papers match that. Try fewer words, or check `/paper trending`.")
         view = ResultsView(
-            self.search, results, owner_id=interaction.user.id, sort=sort, since=since_day, timeout=self.view_timeout
+            self.search,
+            results,
+            owner_id=interaction.user.id,
+            sort=sort,
+            since=since_day,
+            private=not public,
+            timeout=self.view_timeout,
         )
-        await interaction.response.send_message(embed=view.embed(), view=view, allowed_mentions=NO_MENTIONS)
+        await interaction.response.send_message(
+            embed=view.embed(), view=view, ephemeral=not public, allowed_mentions=NO_MENTIONS
+        )
         view.message = await interaction.original_response()
 
     @group.command(name="show", description="Show one paper as a card")
     @app_commands.describe(paper="arXiv id (2406.12345), a paper URL, or start typing a title")
     async def show(self, interaction: discord.Interaction[PaperBot], paper: app_commands.Range[str, 1, 300]) -> None:
         """One paper's card, fetched from the source if it isn't cached."""
-        ref = parse_paper_ref(paper)
+        found = await self.find_paper(interaction, paper)
+        # After a private deferral (a fetch) the card can only be private: offer "Post to channel" then.
+        await send_card(interaction, found, private=interaction.response.is_done(), shareable=True)
+
+    async def find_paper(self, interaction: discord.Interaction[PaperBot], text: str) -> Paper:
+        """The paper an id, URL or title names; fetching an uncached id first defers the answer privately."""
+        ref = parse_paper_ref(text)
         found: Paper | None = None
         if ref is not None:
             found = await self.bot.store.get_paper(ref)
@@ -88,16 +115,12 @@ class SearchCog(commands.Cog):
                 await interaction.response.defer(ephemeral=True, thinking=True)
                 found = await self.bot.scraper.ensure_paper(ref)
         else:
-            titled = await self.search.autocomplete(paper, limit=1)
+            titled = await self.search.autocomplete(text, limit=1)
             if titled:
                 found = await self.bot.store.get_paper(titled[0][0])
         if found is None:
-            raise UnknownPaper(paper[:100])
-        embed = paper_card(found)
-        if interaction.response.is_done():
-            await interaction.followup.send(embed=embed, allowed_mentions=NO_MENTIONS)
-        else:
-            await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+            raise UnknownPaper(text[:100])
+        return found
 
     @show.autocomplete("paper")
     async def show_autocomplete(
@@ -114,17 +137,19 @@ class SearchCog(commands.Cog):
     async def trending(
         self, interaction: discord.Interaction[PaperBot], period: Literal["day", "week", "month"] = "day"
     ) -> None:
-        """Top papers of the period, from the cache."""
+        """Top papers of the period, from the cache, with a menu that opens one as a card."""
         chosen: Period = period
         found = await self.search.trending(chosen, self.bot.clock.now(), limit=PAGE_SIZE)
-        if not found.papers:
+        if not found.papers or found.first is None or found.last is None:
             raise UserError(f"No papers cached for {PERIOD_NAMES[period]} yet: the scraper may still be catching up.")
-        span = f"{found.first}" if found.first == found.last else f"{found.first} to {found.last}"
-        embed = results_page(found.papers, query=f"trending, {span}", page=1, pages=1, total=len(found.papers))
-        embed.title = f"Trending: {PERIOD_NAMES[period]} ({span})"
-        await interaction.response.send_message(embed=embed, allowed_mentions=NO_MENTIONS)
+        embed = trending_page(found.papers, period=period, first=found.first, last=found.last)
+        options = result_options(trending_order(found.papers))
+        view = CardMenuView(self.bot.store, options, menu_id="trending:open", timeout=self.view_timeout)
+        await interaction.response.send_message(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+        view.message = await interaction.original_response()
 
 
 async def setup(bot: PaperBot) -> None:
     """Extension entry point."""
+    bot.add_dynamic_items(FullAbstractButton, PostCardButton)
     await bot.add_cog(SearchCog(bot))

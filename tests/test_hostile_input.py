@@ -198,18 +198,25 @@ async def test_paper_search_survives_hostile_options(
     result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
                                          options=options)
     shown = await answered(result)
-    event("refused" if result.ephemeral else "results")
-    if result.ephemeral:
-        assert shown.startswith(("Bad query:", "No cached papers", "`since`")), shown[:300]
-    else:
-        page = result.message
-        assert page is not None and "page 1/" in page.text
+    assert result.ephemeral  # results, cards and refusals alike: private unless public:true
+    page = result.message
+    if not result.embeds:
+        event("refused")
+        query_error = "\n```\n" in shown and "^" in shown
+        assert query_error or shown.startswith(("No cached papers", "`since`", "No paper found")), shown[:300]
+    elif page is not None and "search:open" in page.custom_ids:
+        event("results")
+        paged = "search:next" in page.custom_ids
+        assert ("page 1/" in page.text) == paged, page.text[-200:]
         menu = page.component("search:open")
-        card = await harness.discord.select(page, "search:open", [menu["options"][0]["value"]], as_user=harness.admin)
+        card = await harness.discord.select(page, "search:open", [menu["options"][0]["value"]], as_user=harness.member)
         await answered(card)
-        if not page.component("search:next")["disabled"]:
+        if paged and not page.component("search:next")["disabled"]:
             await answered(await harness.discord.click(page, "search:next", as_user=harness.member))
             assert "page 2/" in page.text
+    else:
+        event("card")  # an arXiv id or paper URL opens the card
+        assert result.embeds[0]["footer"]["text"].startswith("arXiv")
     assert table_snapshot(harness.config.database.path) == before
     watch.assert_all_accepted()
 
@@ -360,7 +367,7 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
     found = await server.slash("paper", "search", as_user=harness.member, channel=harness.channel,
                                query="everyone", sort="top")
     await answered(found)
-    assert found.message is not None and "page 1/" in found.message.text
+    assert found.message is not None and "search:next" not in found.message.custom_ids  # one page: no paging
     for option in found.message.component("search:open")["options"]:
         card = await server.select(found.message, "search:open", [option["value"]], as_user=harness.member)
         await answered(card)
@@ -400,6 +407,22 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
     compact, cards = server.messages_in(harness.channel), server.messages_in(harness.other_channel)
     assert len(compact) >= 1 and len(cards) >= 2  # 15 cards cannot share one message
     assert sum(len(m.embeds) for m in cards) == 15
+
+    # Enough hostile papers for two pages: the footer, paging and menu of a multi-page search hold up too.
+    next_day = DAY + dt.timedelta(days=1)
+    harness.hf.set_day(next_day, [item for prefix in ("2607", "2608", "2609", "2610", "2611")
+                                  for item in hostile_corpus(next_day, prefix)])
+    await harness.scrape()
+    many = await server.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                              query="everyone", sort="top")
+    await answered(many)
+    assert many.message is not None and "page 1/2" in many.message.text
+    await answered(await server.click(many.message, "search:next", as_user=harness.member))
+    assert "page 2/2" in many.message.text
+    for option in many.message.component("search:open")["options"]:
+        assert len(option["label"]) <= 100 and len(option.get("description") or "") <= 100
+        card = await server.select(many.message, "search:open", [option["value"]], as_user=harness.member)
+        await answered(card)
     for message in [*compact, *cards, *every_message(harness)]:
         assert_shows_paper_safely(message)
     watch.assert_all_accepted()

@@ -265,7 +265,7 @@ def test_results_page_shows_a_lower_bound_total_with_a_plus() -> None:
 def test_results_page_empty() -> None:
     embed = results_page([], query="nothing", page=1, pages=1, total=0, start_index=1)
     assert embed.description == "No papers match this search."
-    assert embed.footer.text == "page 1/1 · 0 results"
+    assert embed.footer.text == "0 results"
 
 
 def test_results_page_link_label_cannot_break_out() -> None:

@@ -157,7 +157,7 @@ def test_results_put_facts_under_the_title_with_an_unbreakable_date() -> None:
     title_line, facts = embed.description.split("\n")
     assert title_line.startswith("**1.** [Sparse attention")
     assert facts.endswith("4\u00a0Dec\u00a02026")
-    assert embed.footer.text == "page 1/1 · 1 result"
+    assert embed.footer.text == "1 result"
 
 
 def test_trending_groups_by_day_and_links_the_period_page() -> None:

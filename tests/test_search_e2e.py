@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import pytest
 
@@ -27,27 +28,42 @@ async def serve_corpus(harness: BotHarness) -> None:
     await harness.scrape()
 
 
-async def test_search_pages_for_the_searcher_only(harness: BotHarness) -> None:
+async def test_search_results_are_private_and_page_for_the_searcher(harness: BotHarness) -> None:
     await serve_corpus(harness)
     result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
                                          query="diffusion video", sort="top")
-    assert not result.ephemeral and result.elapsed is not None and result.elapsed < 3
+    assert result.ephemeral and result.elapsed is not None and result.elapsed < 3
+    assert harness.discord.messages_in(harness.channel) == []  # nothing in front of everyone
     first = result.message
     assert first is not None
     assert "page 1/3" in first.text and "25 results" in first.text
     assert "number 24" in first.text and "number 14" not in first.text  # top: most upvoted first
-    assert {"search:previous", "search:next", "search:open"} <= set(first.custom_ids)
+    assert {"search:previous", "search:next", "search:open", "paper:post:2606.00024"} <= set(first.custom_ids)
     assert first.component("search:previous")["disabled"] is True
-
-    refused = await harness.discord.click(first, "search:next", as_user=harness.admin)
-    assert refused.ephemeral and "Only the person who searched" in (refused.content or "")
-    assert "page 1/3" in first.text
+    assert first.component("paper:post:2606.00024")["label"] == "Post #1 to channel"
 
     await harness.discord.click(first, "search:next", as_user=harness.member)
     assert "page 2/3" in first.text and "number 14" in first.text and "number 24" not in first.text
+    assert first.component("paper:post:2606.00014")["label"] == "Post #11 to channel"  # this page's first
     await harness.discord.click(first, "search:next", as_user=harness.member)
     assert "page 3/3" in first.text and first.component("search:next")["disabled"] is True
     await harness.discord.click(first, "search:previous", as_user=harness.member)
+    assert "page 2/3" in first.text
+    assert first.ephemeral and harness.discord.messages_in(harness.channel) == []
+
+
+async def test_public_results_page_for_the_searcher_only(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="diffusion video", sort="top", public=True)
+    first = result.message
+    assert first is not None and not result.ephemeral
+    assert harness.discord.messages_in(harness.channel) == [first]
+    assert not any(custom_id.startswith("paper:post:") for custom_id in first.custom_ids)  # already public
+    refused = await harness.discord.click(first, "search:next", as_user=harness.admin)
+    assert refused.ephemeral and "Only the person who searched" in (refused.content or "")
+    assert "page 1/3" in first.text
+    await harness.discord.click(first, "search:next", as_user=harness.member)
     assert "page 2/3" in first.text
 
 
@@ -92,11 +108,21 @@ async def test_a_result_opens_as_a_card(harness: BotHarness) -> None:
     result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
                                          query="mamba")
     assert result.message is not None and "Mamba" in result.message.text
-    card = await harness.discord.select(result.message, "search:open", ["2606.10000"], as_user=harness.admin)
+    card = await harness.discord.select(result.message, "search:open", ["2606.10000"], as_user=harness.member)
     assert card.ephemeral
     embed = card.embeds[0]
     assert embed["title"].startswith("Mamba") and embed["url"] == "https://huggingface.co/papers/2606.10000"
-    assert "Albert Gu" in card.text and "arxiv.org/abs/2606.10000" in card.text
+    assert "Albert Gu" in card.text
+    assert card.message is not None
+    links = {c["label"]: c["url"] for c in card.message.walk_components() if c.get("style") == 5}
+    assert links["arXiv"] == "https://arxiv.org/abs/2606.10000" and links["PDF"].startswith("https://arxiv.org/pdf/")
+    assert "](https://arxiv.org" not in card.text  # the links are buttons, not a line of text
+
+    public = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
+                                         query="mamba selective", public=True)
+    assert public.message is not None and not public.ephemeral
+    opened = await harness.discord.select(public.message, "search:open", ["2606.10000"], as_user=harness.admin)
+    assert opened.ephemeral and opened.embeds[0]["title"].startswith("Mamba")  # anyone opens it, privately
 
 
 async def test_typo_in_a_title_still_finds_the_paper_first(harness: BotHarness) -> None:
@@ -126,8 +152,9 @@ async def test_bad_queries_get_an_ephemeral_hint(harness: BotHarness, query: str
                                          query=query.strip())
     assert result.ephemeral
     text = result.content or ""
-    assert text.startswith("Bad query:") and needle.lower() in text.lower(), text
-    assert "Traceback" not in text
+    assert needle.lower() in text.lower() and re.search(r"\(character \d+\)\.\n```\n", text), text
+    assert text.count("```") == 2 and "^" in text
+    assert "Traceback" not in text and " at 0" not in text
 
 
 async def test_no_results_and_bad_since_are_explained(harness: BotHarness) -> None:
@@ -172,6 +199,11 @@ async def test_show_fetches_an_uncached_paper_and_explains_unknown_ones(harness:
     await wait_until(lambda: bool(fetched.embeds), what="the card")
     assert fetched.embeds[0]["title"] == "A paper from last year"
     assert await harness.store.get_paper("2405.12345") is not None
+    # The fetch deferred privately, so the card is private: it offers to post itself to the channel.
+    assert fetched.ephemeral and fetched.message is not None
+    await harness.discord.click(fetched.message, "paper:post:2405.12345", as_user=harness.member)
+    (posted,) = harness.discord.messages_in(harness.channel)
+    assert posted.embeds[0]["title"] == "A paper from last year" and "paper:post:2405.12345" not in posted.custom_ids
     unknown = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
                                           paper="2401.99999")
     await wait_until(lambda: "No paper found" in unknown.text, what="the refusal")
@@ -190,11 +222,13 @@ async def test_hostile_paper_text_does_not_ping_or_inject(harness: BotHarness) -
 async def test_trending_periods(harness: BotHarness) -> None:
     await serve_corpus(harness)
     day = await harness.discord.slash("paper", "trending", as_user=harness.member, channel=harness.channel)
-    assert day.message is not None and "2026-06-12" in day.message.text
+    assert day.message is not None and not day.ephemeral
+    assert day.embeds[0]["title"] == "Top 10 of the day · Fri 12 Jun 2026", day.embeds[0]["title"]
     assert day.message.text.index("Mamba") < day.message.text.index("number 24")
     week = await harness.discord.slash("paper", "trending", as_user=harness.member, channel=harness.channel,
                                        period="week")
-    assert week.message is not None and "last 7 days" in week.message.text
+    assert week.message is not None and "of the week" in week.embeds[0]["title"]
+    assert "page" not in week.message.text
 
 
 async def test_buttons_disable_after_the_timeout(harness: BotHarness) -> None:
@@ -213,6 +247,6 @@ async def test_since_combines_with_the_query_filters(harness: BotHarness) -> Non
     await serve_corpus(harness)
     result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
                                          query="diffusion upvotes:>=20", since="2026-06-01", sort="top")
-    assert result.message is not None and not result.ephemeral
+    assert result.message is not None and result.ephemeral
     assert "5 results" in result.message.text and "number 24" in result.message.text
     assert "number 19" not in result.message.text

@@ -78,7 +78,8 @@ def results_page(
     blocks = [_result_block(number, paper, title_chars) for number, paper in enumerate(papers, start_index)]
     embed.description = fit_lines(blocks, DESCRIPTION_LIMIT) if blocks else "No papers match this search."
     found = plural(total, "result") if total_exact else f"{count(total)}+ results"
-    embed.set_footer(text=f"page {count(page)}/{count(pages)} · {found}")
+    # One page needs no "page 1/1": the count alone says it all.
+    embed.set_footer(text=f"page {count(page)}/{count(pages)} · {found}" if pages > 1 else found)
     return validated_embed(embed)
 
 
