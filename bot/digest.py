@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 import logging
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -89,6 +89,37 @@ def next_occurrence(settings: DigestSettings, after: dt.datetime) -> Occurrence:
                 return occurrence
         day += dt.timedelta(days=1)
     raise AssertionError("a digest runs at least every few days")  # pragma: no cover
+
+
+# Digests looked at when skipping delivered days. A digest posted early (by /digest now) covers at most the
+# next scheduled one's day: papers days grow, and none after today's covered day can have been posted yet.
+RUNS_IN_VIEW = 3
+
+
+def upcoming_occurrences(settings: DigestSettings, after: dt.datetime, count: int = RUNS_IN_VIEW) -> list[Occurrence]:
+    """The next `count` digests due strictly after `after`, in order."""
+    found = [next_occurrence(settings, after)]
+    while len(found) < count:
+        found.append(next_occurrence(settings, found[-1].due))
+    return found
+
+
+def still_to_post(occurrence: Occurrence, delivered_days: Container[dt.date]) -> bool:
+    """Whether a digest will really post: its papers day has no delivery in the channel yet."""
+    return occurrence.papers_day not in delivered_days
+
+
+def next_run(settings: DigestSettings, after: dt.datetime, delivered_days: Container[dt.date]) -> Occurrence:
+    """The first digest due after `after` that will really post (one whose day was delivered early is skipped)."""
+    upcoming = upcoming_occurrences(settings, after)
+    return next((o for o in upcoming if still_to_post(o, delivered_days)), upcoming[-1])
+
+
+def days_in_view(settings: DigestSettings, now: dt.datetime) -> list[dt.date]:
+    """The papers days whose deliveries decide what the channel posts next: the latest digest's and the next ones'."""
+    latest = latest_occurrence(settings, now)
+    upcoming = [o.papers_day for o in upcoming_occurrences(settings, now)]
+    return ([latest.papers_day] if latest is not None else []) + upcoming
 
 
 def latest_occurrence(settings: DigestSettings, at_or_before: dt.datetime) -> Occurrence | None:

@@ -92,11 +92,9 @@ class DigestCog(commands.Cog):
         settings = schedule.apply_change(current, change, self._defaults(target), now=self.bot.clock.now())
         stored = await self.bot.store.save_digest_settings(settings)
         self.scheduler.wake()
-        now = self.bot.clock.now()
-        due = schedule.next_occurrence(stored, now).due
+        upcoming = await self.scheduler.next_run(stored)
         await interaction.response.send_message(
-            f"Digest for {target.mention}: {describe_settings(stored)}.\n"
-            f"Next one: {describe_next(stored, now)} (<t:{int(due.timestamp())}:R>).",
+            f"Digest for {target.mention}: {describe_settings(stored)}.\nNext one: {describe_next(upcoming)}.",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -123,8 +121,8 @@ class DigestCog(commands.Cog):
     async def show(self, interaction: discord.Interaction[PaperBot]) -> None:
         """Show every digest of this guild."""
         assert interaction.guild_id is not None
-        lines = await self.scheduler.overview(interaction.guild_id)
-        text = "\n".join(lines)[:2000] if lines else "No digests here yet: an admin can add one with `/digest set`."
+        overview = await self.scheduler.overview(interaction.guild_id)
+        text = overview or "No digests here yet: an admin can add one with `/digest set`."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @group.command(name="preview", description="See privately what a channel's digest would post now")
@@ -152,7 +150,10 @@ class DigestCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         day = schedule.covered_day(settings, self.bot.clock.now())
         outcome = await self.scheduler.post_now(settings, day)
-        await send_ephemeral(interaction, NOW_REPLIES[outcome].format(day=day, channel=target.mention))
+        text = NOW_REPLIES[outcome].format(day=day, channel=target.mention)
+        if outcome in (Outcome.SENT, Outcome.ALREADY_SENT):
+            text += f"\nNext one: {describe_next(await self.scheduler.next_run(settings))}."
+        await send_ephemeral(interaction, text)
 
 
 async def setup(bot: PaperBot) -> None:
