@@ -16,13 +16,14 @@ from bot.errors import UserError
 from bot.models import DigestSettings
 from bot.outbox import Outcome
 from bot.render import NO_MENTIONS
+from bot.render.markup import long_day
 from bot.services.digests import DigestScheduler, describe_next, describe_settings
 from cogs.checks import require_bot_can_post, require_guild_text_channel, require_manage_channels
 
 log = logging.getLogger(__name__)
 
 NOW_REPLIES = {
-    Outcome.ALREADY_SENT: "Today's digest ({day}) was already posted in {channel}.",
+    Outcome.ALREADY_SENT: "The digest of {day} was already posted in {channel}.",
     Outcome.SENT: "Posted the digest of {day} in {channel}.",
     Outcome.RETRY: "Discord is having trouble; the digest will be retried shortly.",
     Outcome.FAILED: "Could not post in {channel}; the digest there is now off.",
@@ -150,7 +151,7 @@ class DigestCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         day = schedule.covered_day(settings, self.bot.clock.now())
         outcome = await self.scheduler.post_now(settings, day)
-        text = NOW_REPLIES[outcome].format(day=day, channel=target.mention)
+        text = NOW_REPLIES[outcome].format(day=long_day(day), channel=target.mention)
         if outcome in (Outcome.SENT, Outcome.ALREADY_SENT):
             text += f"\nNext one: {describe_next(await self.scheduler.next_run(settings))}."
         await send_ephemeral(interaction, text)

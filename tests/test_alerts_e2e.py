@@ -276,11 +276,17 @@ async def test_an_alert_post_says_which_alert_matched_and_shows_the_words_in_con
         item(1, "MiniMax Sparse Attention", upvotes=40, summary=abstract,
              ai_summary="A sparse attention kernel that cuts memory for long contexts."),
         item(2, "Unrelated Protein Work", upvotes=90),
+        item(3, "Episodic Stores for Web Agents", upvotes=20,
+             summary="Web agents forget. We give each agent an episodic memory store; success rises."),
     ])
     await scrape(harness)
     (message,) = await harness.discord.wait_for_messages(harness.channel, 1)
     description = message.embeds[0]["description"]
-    block = description.split("\n")
+    first, second = description.split("\n\n")
+    # The quote already holds the abstract's first sentence: no summary line repeats it.
+    assert second.split("\n")[3:] == ["> Web **agents** forget. We give each **agent** an episodic **memory** store; "
+                                      "success rises."]
+    block = first.split("\n")
     assert block[0].startswith("**[MiniMax Sparse Attention](https://huggingface.co/papers/2606.00001)**")
     assert block[1].startswith("▲ 40")
     assert block[2] == "Matched `#1 agent memory`, `#2 sparse attention`"
@@ -292,7 +298,7 @@ async def test_an_alert_post_says_which_alert_matched_and_shows_the_words_in_con
     listed = await reply(await harness.discord.slash("alerts", "list", as_user=harness.member,
                                                      channel=harness.channel))
     moment = int(harness.clock.now().timestamp())
-    assert listed.text.endswith(f"Last post <t:{moment}:f> (<t:{moment}:R>): 1 paper.")
+    assert listed.text.endswith(f"Last post <t:{moment}:f> (<t:{moment}:R>): 2 papers.")
 
 
 # ---------------------------------------------------------------- commands

@@ -72,7 +72,7 @@ async def test_status_is_ephemeral_and_complete(harness: BotHarness) -> None:
                   "Next scrape", "Servers", "This server"):
         assert label in text, label
     assert package_version() in text
-    assert "1 paper over 1 day" in text and "2026-06-12" in text
+    assert "1 paper over 1 day" in text and "Fri 12 Jun 2026" in text
     assert "0 digest channels, 0 alerts" in text
     assert harness.discord.token not in text
 

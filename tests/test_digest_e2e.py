@@ -191,7 +191,7 @@ async def test_show_preview_now_off(harness: BotHarness) -> None:
     assert harness.discord.messages_in(harness.channel) == []
 
     now = await harness.discord.slash("digest", "now", as_user=harness.admin, channel=harness.channel)
-    await wait_until(lambda: "Posted the digest of 2026-06-12" in text_of(now.messages), what="the confirmation")
+    await wait_until(lambda: "Posted the digest of Fri 12 Jun 2026" in text_of(now.messages), what="the confirmation")
     assert f"Next one: {stamps(monday)}" in text_of(now.messages)
     assert "Top 2 of 5" in harness.discord.messages_in(harness.channel)[0].text
     again = await harness.discord.slash("digest", "now", as_user=harness.admin, channel=harness.channel)
@@ -238,7 +238,7 @@ async def test_show_after_digest_now_names_the_run_that_really_posts_next(harnes
     assert "Last:" not in (before.content or "")
 
     now = await harness.discord.slash("digest", "now", as_user=harness.admin, channel=harness.channel)
-    await wait_until(lambda: "Posted the digest of 2026-06-12" in text_of(now.messages), what="the confirmation")
+    await wait_until(lambda: "Posted the digest of Fri 12 Jun 2026" in text_of(now.messages), what="the confirmation")
     # This morning's 09:00 run would cover 12 Jun again, so the next digest that posts is tomorrow's.
     tomorrow = at(9, day=14)
     assert f"Next one: {stamps(tomorrow)}" in text_of(now.messages)

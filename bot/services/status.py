@@ -62,15 +62,14 @@ async def cache_fields(store: Store, next_scrape_at: dt.datetime | None) -> dict
     counts = await store.counts()
     newest = await store.newest_day()
     last = await store.last_scrape_run()
-    fields: dict[str, StatusValue] = {
-        "Papers cached": f"{plural(counts.papers, 'paper')} over {plural(counts.days, 'day')}",
-        "Newest day cached": newest.isoformat() if newest else "none yet",
-        "Next scrape": next_scrape_at or "not scheduled",
+    # Freshness first: what a member asks the status is whether today's papers are in.
+    return {
+        "Newest day cached": f"{newest:%a} {newest.day} {newest:%b %Y}" if newest else "none yet",
         "Last scrape": last.finished if last else "never",
+        "Next scrape": next_scrape_at or "not scheduled",
+        "Last scrape result": describe_result(last) if last else "—",
+        "Papers cached": f"{plural(counts.papers, 'paper')} over {plural(counts.days, 'day')}",
     }
-    if last is not None:
-        fields["Last scrape result"] = describe_result(last)
-    return fields
 
 
 async def source_problems(store: Store) -> str | None:
