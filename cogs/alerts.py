@@ -192,14 +192,12 @@ class AlertsCog(commands.Cog):
         results = await alerts.backtest(
             self.bot.store, query, days=days, today=self.bot.clock.now().date(), limit=PREVIEW_PAPERS
         )
+        period = "today" if days == 1 else f"the last {days} days"
         if not results.total:
-            await send_ephemeral(
-                interaction, f"No cached paper of the last {plural(days, 'day')} matches {inline_query(query)}."
-            )
+            await send_ephemeral(interaction, f"No cached paper of {period} matches {inline_query(query)}.")
             return
-        found = plural(results.total, "cached paper")
         verb = "matches" if results.total == 1 else "match"
-        text = f"{found} of the last {plural(days, 'day')} {verb} {inline_query(query)}."
+        text = f"{plural(results.total, 'cached paper')} of {period} {verb} {inline_query(query)}."
         await send_ephemeral(interaction, text, embed=preview_embed(results, query=query))
 
 

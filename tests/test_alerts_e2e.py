@@ -317,7 +317,7 @@ async def test_add_shows_recent_matches_and_test_is_private(harness: BotHarness)
     assert "Decoding Music" in message.text and "footer" not in message.embeds[0]  # the count is said once
     nothing = await reply(await harness.discord.slash("alerts", "test", as_user=harness.member,
                                                       channel=harness.channel, query="quantum", days=1))
-    assert nothing.ephemeral and nothing.text == "No cached paper of the last 1 day matches `quantum`."
+    assert nothing.ephemeral and nothing.text == "No cached paper of today matches `quantum`."
     assert nothing.embeds == []
     # The alert does not announce the papers that were listed before it was added.
     await scrape(harness)
