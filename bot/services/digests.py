@@ -37,7 +37,7 @@ Due = list[tuple[DigestSettings, schedule.Occurrence]]
 def describe_settings(settings: DigestSettings) -> str:
     """One line summarising a channel's digest settings."""
     days = "weekdays" if settings.weekdays_only else "every day"
-    extra = f", at least {settings.min_upvotes} upvotes" if settings.min_upvotes else ""
+    extra = f", at least {plural(settings.min_upvotes, 'upvote')}" if settings.min_upvotes else ""
     empty = "" if settings.post_empty else ", quiet on empty days"
     return (
         f"{settings.time:%H:%M} {settings.timezone}, {days}, top {settings.top}{extra}, {settings.style} style{empty}"
@@ -95,21 +95,23 @@ def fit_entries(entries: list[str], limit: int = OVERVIEW_LIMIT) -> str:
     return "\n\n".join(shown)
 
 
-async def delivered_days(
-    store: Store, every: list[DigestSettings], now: dt.datetime
-) -> dict[int, set[dt.date]]:
-    """Per channel, which of the papers days in view (latest and next digests) already have a delivery."""
-    days = sorted({day.isoformat() for settings in every for day in schedule.days_in_view(settings, now)})
+async def delivered_days(store: Store, views: dict[int, schedule.Outlook]) -> dict[int, set[dt.date]]:
+    """Per channel, which of the papers days in its outlook (latest and next digests) already have a delivery."""
+    days = sorted({day.isoformat() for view in views.values() for day in view.days()})
     found: dict[int, set[dt.date]] = collections.defaultdict(set)
     for channel_id, key in await store.delivered_pairs(KIND, days):
-        found[channel_id].add(dt.date.fromisoformat(key))
+        if channel_id in views:
+            found[channel_id].add(dt.date.fromisoformat(key))
     return found
 
 
-async def channel_delivered_days(store: Store, settings: DigestSettings, now: dt.datetime) -> set[dt.date]:
-    """delivered_days for one channel, read row by row (cheap for one channel, whatever the bot's size)."""
-    days = set(schedule.days_in_view(settings, now))
-    return {day for day in days if await store.get_delivery(settings.channel_id, KIND, day.isoformat()) is not None}
+async def channel_next_run(store: Store, settings: DigestSettings, now: dt.datetime) -> schedule.Occurrence:
+    """The channel's next digest that will really post, its deliveries read row by row (cheap for one)."""
+    view = schedule.outlook(settings, now)
+    delivered = {
+        day for day in view.days() if await store.get_delivery(settings.channel_id, KIND, day.isoformat()) is not None
+    }
+    return schedule.next_run(view, delivered)
 
 
 def render(settings: DigestSettings, plan: schedule.DigestPlan, late_note: str | None) -> list[MessagePayload]:
@@ -204,21 +206,21 @@ class DigestScheduler:
         due: Due = []
         next_due: dt.datetime | None = None
         every = await self.store.list_digest_settings(enabled_only=True)
-        delivered = await delivered_days(self.store, every, now)
+        views = {settings.channel_id: schedule.outlook(settings, now) for settings in every}
+        delivered = await delivered_days(self.store, views)
         for settings in every:
-            done = delivered.get(settings.channel_id, set())
-            latest = schedule.latest_occurrence(settings, now)
+            view, done = views[settings.channel_id], delivered.get(settings.channel_id, set())
+            latest = view.latest
             since = settings.effective_from or now
             if latest is not None and latest.due >= since.replace(second=0) and schedule.still_to_post(latest, done):
                 due.append((settings, latest))
-            upcoming = schedule.next_run(settings, now, done).due
+            upcoming = schedule.next_run(view, done).due
             next_due = upcoming if next_due is None else min(next_due, upcoming)
         return due, next_due
 
     async def next_run(self, settings: DigestSettings) -> schedule.Occurrence:
         """The channel's next digest that will really post (as the scheduler will see it)."""
-        now = self.clock.now()
-        return schedule.next_run(settings, now, await channel_delivered_days(self.store, settings, now))
+        return await channel_next_run(self.store, settings, self.clock.now())
 
     async def _post_many(self, due: Due, now: dt.datetime) -> bool:
         """Post the due digests concurrently; False if any of them raised."""
@@ -301,7 +303,7 @@ class DigestScheduler:
         for settings in every:
             lines = [f"<#{settings.channel_id}>: {describe_settings(settings)}"]
             if settings.enabled:
-                upcoming = schedule.next_run(settings, now, await channel_delivered_days(self.store, settings, now))
+                upcoming = await channel_next_run(self.store, settings, now)
                 lines.append(f"Next: {describe_next(upcoming)}")
             else:
                 lines.append(f"**Off**: {settings.disabled_reason or 'turned off'}")

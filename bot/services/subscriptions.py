@@ -9,7 +9,7 @@ from bot import alerts
 from bot.config import AlertsConfig
 from bot.errors import UserError
 from bot.models import Delivery, Subscription
-from bot.render import discord_time, escape_plain, when
+from bot.render import discord_time, escape_plain, plural, when
 from bot.store import DuplicateSubscription, LimitReached, Store
 
 log = logging.getLogger(__name__)
@@ -50,11 +50,11 @@ def describe_batch(delivery: Delivery) -> str:
 def _limit_message(exc: LimitReached, mention: str) -> str:
     if exc.scope == "channel":
         return (
-            f"{mention} already has {exc.limit} alerts, the most a channel may have. "
+            f"{mention} already has {plural(exc.limit, 'alert')}, the most a channel may have. "
             "Remove one with `/alerts remove`, or combine queries with OR."
         )
     return (
-        f"This server already has {exc.limit} alerts, the most a server may have. "
+        f"This server already has {plural(exc.limit, 'alert')}, the most a server may have. "
         "Remove one with `/alerts remove` first."
     )
 
