@@ -225,7 +225,7 @@ async def test_deleted_channel_disables_the_digest_with_a_reason(harness: BotHar
     await eventually(disabled, what="the digest to be disabled")
     shown = await harness.discord.slash("digest", "show", as_user=harness.member, channel=harness.other_channel)
     content = shown.content or ""
-    assert "**Off**: the channel no longer exists" in content and content.count("no longer exists") == 1
+    assert "**off**: the channel no longer exists" in content and content.count("no longer exists") == 1
     assert "Last: papers of Fri 12 Jun 2026: not posted" in content
 
 
@@ -254,7 +254,7 @@ async def test_show_after_digest_now_names_the_run_that_really_posts_next(harnes
     serve_day(harness, DAY + dt.timedelta(days=1), [4, 9])
     harness.clock.set(tomorrow)
     messages = await harness.discord.wait_for_messages(harness.channel, 2)
-    assert "2026-06-13" in messages[1].text or "13 Jun" in messages[1].text
+    assert "2026-06-13" in messages[1].text
 
 
 async def test_default_compact_digest_of_a_full_day_fits_one_screen(harness: BotHarness) -> None:

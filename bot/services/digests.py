@@ -63,7 +63,7 @@ def describe_last(last: Delivery) -> str:
         return f"{state} {when(moment)}, {day}" if moment else f"{state}, {day}"
     if last.status == "pending":
         if last.error and last.next_attempt_at:
-            return f"{day}: retrying {discord_time(last.next_attempt_at, 'R')} ({last.error})"
+            return f"{day}: waiting to retry ({last.error}), next try {discord_time(last.next_attempt_at, 'R')}"
         return f"{day}: sending"
     return f"{day}: not posted ({last.error})" if last.error else f"{day}: not posted"
 
@@ -306,7 +306,7 @@ class DigestScheduler:
                 upcoming = await channel_next_run(self.store, settings, now)
                 lines.append(f"Next: {describe_next(upcoming)}")
             else:
-                lines.append(f"**Off**: {settings.disabled_reason or 'turned off'}")
+                lines.append(f"**off**: {settings.disabled_reason or 'turned off'}")
             last = await self.store.latest_delivery(settings.channel_id, KIND)
             if last is not None and last.error and last.error == settings.disabled_reason:
                 last = dataclasses.replace(last, error=None)  # said once, on the line above
