@@ -63,7 +63,8 @@ async def run_once(channels: int, workdir: Path) -> dict[str, float | int | bool
         await bot.login(config.discord.token)
         task = asyncio.create_task(bot.connect())
         await bot.wait_until_ready()
-        while bot.next_scrape_at is None:  # noqa: ASYNC110 - waits for the bot's first scrape pass
+        refresher = bot.get_cog("ScraperCog").refresher  # type: ignore[union-attr]
+        while refresher.finished_runs == 0:  # noqa: ASYNC110 - waits for the bot's first scrape pass
             await asyncio.sleep(0.01)
         await bot.scraper.scrape_day(DAY)
         posts_before = len(discord_server.requests_to("POST", r"/channels/\d+/messages$"))

@@ -7,7 +7,7 @@ import datetime as dt
 import functools
 import logging
 import zoneinfo
-from collections.abc import Sequence
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -89,6 +89,53 @@ def next_occurrence(settings: DigestSettings, after: dt.datetime) -> Occurrence:
                 return occurrence
         day += dt.timedelta(days=1)
     raise AssertionError("a digest runs at least every few days")  # pragma: no cover
+
+
+# Upcoming digests looked at when skipping delivered days. A digest posted early (by /digest now) covers at
+# most the next scheduled one's day: papers days grow, and none after today's covered day can be posted yet.
+RUNS_IN_VIEW = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Outlook:
+    """A channel's latest digest due (None if none in the last week) and the next ones, in order."""
+
+    latest: Occurrence | None
+    upcoming: tuple[Occurrence, ...]
+
+    def days(self) -> list[dt.date]:
+        """The papers days whose deliveries decide what the channel posts next."""
+        return ([self.latest.papers_day] if self.latest else []) + [o.papers_day for o in self.upcoming]
+
+
+def outlook(settings: DigestSettings, now: dt.datetime, count: int = RUNS_IN_VIEW) -> Outlook:
+    """The latest digest due at or before `now` and the next `count` due after it (one pass over the days)."""
+    day = local_today(now, settings.timezone) - dt.timedelta(days=1)
+    latest: Occurrence | None = None
+    upcoming: list[Occurrence] = []
+    for _ in range(9 * count):
+        if runs_on(settings, day):
+            occurrence = occurrence_on(settings, day)
+            if occurrence.due <= now:
+                latest = occurrence  # due instants grow with the local date: the last one seen is the latest
+            else:
+                upcoming.append(occurrence)
+                if len(upcoming) == count:
+                    break
+        day += dt.timedelta(days=1)
+    if latest is None:  # e.g. a weekday digest on a Monday morning: look further back
+        latest = latest_occurrence(settings, now)
+    return Outlook(latest, tuple(upcoming))
+
+
+def still_to_post(occurrence: Occurrence, delivered_days: Container[dt.date]) -> bool:
+    """Whether a digest will really post: its papers day has no delivery in the channel yet."""
+    return occurrence.papers_day not in delivered_days
+
+
+def next_run(view: Outlook, delivered_days: Container[dt.date]) -> Occurrence:
+    """The first upcoming digest that will really post (one whose day was delivered early is skipped)."""
+    return next((o for o in view.upcoming if still_to_post(o, delivered_days)), view.upcoming[-1])
 
 
 def latest_occurrence(settings: DigestSettings, at_or_before: dt.datetime) -> Occurrence | None:

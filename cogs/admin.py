@@ -10,7 +10,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.client import PaperBot
-from bot.render import NO_MENTIONS, status_embed
+from bot.render import NO_MENTIONS, plural, status_embed
+from bot.render.status import StatusValue
 from bot.services import status as status_report
 from bot.services.status import humanize_delta
 from bot.version import package_version
@@ -31,19 +32,20 @@ class Admin(commands.Cog):
         """Show the bot's state privately."""
         bot = self.bot
         latency = bot.latency
-        fields = {
-            "Version": package_version(),
-            "Uptime": humanize_delta(bot.uptime()),
-            "Gateway latency": "unknown" if math.isnan(latency) or math.isinf(latency) else f"{latency * 1000:.0f} ms",
-            **await status_report.cache_fields(bot.store, bot.clock.now(), bot.next_scrape_at),
-            "Servers": f"{len(bot.guilds):,}",
-        }
+        fields: dict[str, StatusValue] = {}
         problems = await status_report.source_problems(bot.store)
         if problems:
             fields["Source problems"] = problems
+        fields.update(await status_report.cache_fields(bot.store, bot.next_scrape_at))
         if interaction.guild_id is not None:
             digests, alerts = await bot.store.guild_counts(interaction.guild_id)
-            fields["This server"] = f"{digests} digest channel(s), {alerts} alert(s)"
+            fields["This server"] = f"{plural(digests, 'digest channel')}, {plural(alerts, 'alert')}"
+        fields["Version"] = package_version()
+        fields["Uptime"] = humanize_delta(bot.uptime())
+        fields["Gateway latency"] = (
+            "unknown" if math.isnan(latency) or math.isinf(latency) else f"{latency * 1000:.0f} ms"
+        )
+        fields["Servers"] = f"{len(bot.guilds):,}"
         await interaction.response.send_message(
             embed=status_embed(fields), ephemeral=True, allowed_mentions=NO_MENTIONS
         )

@@ -10,7 +10,7 @@ from discord.ext import commands
 
 from bot import alerts
 from bot.client import DiscordTransport, PaperBot, send_ephemeral
-from bot.render import NO_MENTIONS, TITLE_LIMIT, escape_text, results_page
+from bot.render import NO_MENTIONS, TITLE_LIMIT, escape_text, plural, results_page
 from bot.scrape import ScrapeSummary
 from bot.services import subscriptions
 from bot.services.alerts import AlertPipeline
@@ -29,15 +29,14 @@ PREVIEW_DAYS = 7
 PREVIEW_PAPERS = 10
 
 
-def preview_embed(results: alerts.Backtest, *, query: str, days: int) -> discord.Embed:
-    """The newest matching papers of a backtest as one embed."""
+def preview_embed(results: alerts.Backtest, *, query: str) -> discord.Embed:
+    """The newest matching papers of a backtest as one embed (the message's text says how many match)."""
     shown = results.papers[:PREVIEW_PAPERS]
     embed = results_page(shown, query=query, page=1, pages=1, total=results.total)
     embed.title = escape_text(f"Alert test: {query}", TITLE_LIMIT)
-    if results.total:
-        embed.set_footer(text=f"{len(shown)} newest of {results.total} matching papers from the last {days} days")
+    if results.total > len(shown):
+        embed.set_footer(text=f"The {len(shown)} newest are shown.")
     else:
-        embed.description = f"No cached paper of the last {days} days matches."
         embed.remove_footer()
     return embed
 
@@ -126,8 +125,8 @@ class AlertsCog(commands.Cog):
             "New papers that match will be posted there once each."
         )
         if results.total:
-            text += f"\nIn the last {PREVIEW_DAYS} days it would have matched {results.total} paper(s):"
-            embeds = [preview_embed(results, query=subscription.query, days=PREVIEW_DAYS)]
+            text += f"\nIn the last {PREVIEW_DAYS} days it would have matched {plural(results.total, 'paper')}:"
+            embeds = [preview_embed(results, query=subscription.query)]
         else:
             text += f"\nNo cached paper of the last {PREVIEW_DAYS} days matches it yet."
             embeds = []
@@ -193,9 +192,13 @@ class AlertsCog(commands.Cog):
         results = await alerts.backtest(
             self.bot.store, query, days=days, today=self.bot.clock.now().date(), limit=PREVIEW_PAPERS
         )
-        noun = "paper" if results.total == 1 else "papers"
-        text = f"{results.total} cached {noun} of the last {days} days match {inline_query(query)}."
-        await send_ephemeral(interaction, text, embed=preview_embed(results, query=query, days=days))
+        period = "today" if days == 1 else f"the last {days} days"
+        if not results.total:
+            await send_ephemeral(interaction, f"No cached paper of {period} matches {inline_query(query)}.")
+            return
+        verb = "matches" if results.total == 1 else "match"
+        text = f"{plural(results.total, 'cached paper')} of {period} {verb} {inline_query(query)}."
+        await send_ephemeral(interaction, text, embed=preview_embed(results, query=query))
 
 
 async def setup(bot: PaperBot) -> None:

@@ -16,13 +16,14 @@ from bot.errors import UserError
 from bot.models import DigestSettings
 from bot.outbox import Outcome
 from bot.render import NO_MENTIONS
+from bot.render.markup import long_day
 from bot.services.digests import DigestScheduler, describe_next, describe_settings
 from cogs.checks import require_bot_can_post, require_guild_text_channel, require_manage_channels
 
 log = logging.getLogger(__name__)
 
 NOW_REPLIES = {
-    Outcome.ALREADY_SENT: "Today's digest ({day}) was already posted in {channel}.",
+    Outcome.ALREADY_SENT: "The digest of {day} was already posted in {channel}.",
     Outcome.SENT: "Posted the digest of {day} in {channel}.",
     Outcome.RETRY: "Discord is having trouble; the digest will be retried shortly.",
     Outcome.FAILED: "Could not post in {channel}; the digest there is now off.",
@@ -92,11 +93,9 @@ class DigestCog(commands.Cog):
         settings = schedule.apply_change(current, change, self._defaults(target), now=self.bot.clock.now())
         stored = await self.bot.store.save_digest_settings(settings)
         self.scheduler.wake()
-        now = self.bot.clock.now()
-        due = schedule.next_occurrence(stored, now).due
+        upcoming = await self.scheduler.next_run(stored)
         await interaction.response.send_message(
-            f"Digest for {target.mention}: {describe_settings(stored)}.\n"
-            f"Next one: {describe_next(stored, now)} (<t:{int(due.timestamp())}:R>).",
+            f"Digest for {target.mention}: {describe_settings(stored)}.\nNext one: {describe_next(upcoming)}.",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -123,8 +122,8 @@ class DigestCog(commands.Cog):
     async def show(self, interaction: discord.Interaction[PaperBot]) -> None:
         """Show every digest of this guild."""
         assert interaction.guild_id is not None
-        lines = await self.scheduler.overview(interaction.guild_id)
-        text = "\n".join(lines)[:2000] if lines else "No digests here yet: an admin can add one with `/digest set`."
+        overview = await self.scheduler.overview(interaction.guild_id)
+        text = overview or "No digests here yet: an admin can add one with `/digest set`."
         await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_MENTIONS)
 
     @group.command(name="preview", description="See privately what a channel's digest would post now")
@@ -152,7 +151,10 @@ class DigestCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         day = schedule.covered_day(settings, self.bot.clock.now())
         outcome = await self.scheduler.post_now(settings, day)
-        await send_ephemeral(interaction, NOW_REPLIES[outcome].format(day=day, channel=target.mention))
+        text = NOW_REPLIES[outcome].format(day=long_day(day), channel=target.mention)
+        if outcome in (Outcome.SENT, Outcome.ALREADY_SENT):
+            text += f"\nNext one: {describe_next(await self.scheduler.next_run(settings))}."
+        await send_ephemeral(interaction, text)
 
 
 async def setup(bot: PaperBot) -> None:

@@ -267,6 +267,40 @@ async def test_skip_papers_the_digest_already_posted(harness: BotHarness) -> Non
     assert len(posted(harness)) == 1  # only the digest
 
 
+async def test_an_alert_post_says_which_alert_matched_and_shows_the_words_in_context(harness: BotHarness) -> None:
+    await add_alert(harness, "agent memory")
+    await add_alert(harness, "sparse attention")
+    abstract = ("Long contexts strain accelerators. We present MiniMax Sparse Attention, which serves agentic "
+                "workloads with bounded GPU memory and keeps quality. Experiments on long documents follow.")
+    harness.hf.set_day(TODAY, [
+        item(1, "MiniMax Sparse Attention", upvotes=40, summary=abstract,
+             ai_summary="A sparse attention kernel that cuts memory for long contexts."),
+        item(2, "Unrelated Protein Work", upvotes=90),
+        item(3, "Episodic Stores for Web Agents", upvotes=20,
+             summary="Web agents forget. We give each agent an episodic memory store; success rises."),
+    ])
+    await scrape(harness)
+    (message,) = await harness.discord.wait_for_messages(harness.channel, 1)
+    description = message.embeds[0]["description"]
+    first, second = description.split("\n\n")
+    # The quote already holds the abstract's first sentence: no summary line repeats it.
+    assert second.split("\n")[3:] == ["> Web **agents** forget. We give each **agent** an episodic **memory** store; "
+                                      "success rises."]
+    block = first.split("\n")
+    assert block[0].startswith("**[MiniMax Sparse Attention](https://huggingface.co/papers/2606.00001)**")
+    assert block[1].startswith("▲ 40")
+    assert block[2] == "Matched `#1 agent memory`, `#2 sparse attention`"
+    # The abstract around the first hit, hits in bold, before the summary line.
+    assert block[3].startswith("> ") and "serves **agentic** workloads with bounded GPU **memory**" in block[3]
+    assert "**Sparse** **Attention**" in block[3]
+    assert block[4] == "A sparse attention kernel that cuts memory for long contexts."
+    assert "Unrelated Protein Work" not in message.text
+    listed = await reply(await harness.discord.slash("alerts", "list", as_user=harness.member,
+                                                     channel=harness.channel))
+    moment = int(harness.clock.now().timestamp())
+    assert listed.text.endswith(f"Last post <t:{moment}:f> (<t:{moment}:R>): 2 papers.")
+
+
 # ---------------------------------------------------------------- commands
 
 
@@ -279,8 +313,12 @@ async def test_add_shows_recent_matches_and_test_is_private(harness: BotHarness)
     result = await harness.discord.slash("alerts", "test", as_user=harness.member, channel=harness.channel,
                                          query="decoding", days=3)
     message = await reply(result)
-    assert message.ephemeral and "2 cached papers of the last 3 days match" in message.text
-    assert "Decoding Music" in message.text
+    assert message.ephemeral and "2 cached papers of the last 3 days match `decoding`." in message.text
+    assert "Decoding Music" in message.text and "footer" not in message.embeds[0]  # the count is said once
+    nothing = await reply(await harness.discord.slash("alerts", "test", as_user=harness.member,
+                                                      channel=harness.channel, query="quantum", days=1))
+    assert nothing.ephemeral and nothing.text == "No cached paper of today matches `quantum`."
+    assert nothing.embeds == []
     # The alert does not announce the papers that were listed before it was added.
     await scrape(harness)
     assert posted(harness) == []

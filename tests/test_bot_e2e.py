@@ -16,6 +16,7 @@ import pytest
 
 from bot.cli import package_version
 from tests.fakes.discord_fixtures import LabDiscord
+from tests.fakes.discord_records import RecordedMessage
 from tests.fakes.harness import BotHarness, wait_until
 from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
@@ -71,9 +72,27 @@ async def test_status_is_ephemeral_and_complete(harness: BotHarness) -> None:
                   "Next scrape", "Servers", "This server"):
         assert label in text, label
     assert package_version() in text
-    assert "1 over 1 days" in text and "2026-06-12" in text
-    assert "0 digest channel(s), 0 alert(s)" in text
+    assert "1 paper over 1 day" in text and "Fri 12 Jun 2026" in text
+    assert "0 digest channels, 0 alerts" in text
     assert harness.discord.token not in text
+
+
+def field_value(message: RecordedMessage | None, name: str) -> str:
+    assert message is not None and message.embeds
+    return next(f["value"] for f in message.embeds[0]["fields"] if f["name"] == name)
+
+
+def stamps(moment: dt.datetime) -> str:
+    return f"<t:{int(moment.timestamp())}:f> (<t:{int(moment.timestamp())}:R>)"
+
+
+async def test_status_shows_scrape_times_as_discord_timestamps(harness: BotHarness) -> None:
+    start = harness.clock.now()
+    result = await harness.discord.slash("paperboy", "status", as_user=harness.member, channel=harness.channel)
+    # The first scrape ran at start; the next is due an interval after it began.
+    assert field_value(result.message, "Next scrape") == stamps(start + dt.timedelta(minutes=30))
+    assert field_value(result.message, "Last scrape") == stamps(start)
+    assert field_value(result.message, "Last scrape result").startswith("no papers listed for 13 Jun")
 
 
 @pytest.fixture

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
 
 import pytest
 
 from tests.fakes.discord_records import RecordedMessage
 from tests.fakes.harness import BotHarness, eventually, wait_until
-from tests.fakes.hf_items import make_daily_item
+from tests.fakes.hf_items import load_fixture, make_daily_item
 
 DAY = dt.date(2026, 6, 12)
 UPVOTES = [12, 40, 3, 25, 7]
@@ -29,6 +30,18 @@ def at(hour: int, minute: int = 0, day: int = 13) -> dt.datetime:
     return dt.datetime(2026, 6, day, hour, minute, tzinfo=dt.UTC)
 
 
+def stamps(moment: dt.datetime) -> str:
+    """A moment as the bot shows it: Discord timestamps, the reader's own date and time, then how long until."""
+    return f"<t:{int(moment.timestamp())}:f> (<t:{int(moment.timestamp())}:R>)"
+
+
+def visible(markdown: str) -> str:
+    """Text as a member sees it: link labels without URLs, no bold markers or escapes, timestamps as a date."""
+    text = re.sub(r"\[([^\]]*)\]\((https?://[^)]*)\)", r"\1", markdown).replace("**", "")
+    text = re.sub(r"<t:-?\d+:\w>", "4 Dec 2026", text)
+    return re.sub(r"\\([^0-9A-Za-z\s])", r"\1", text).replace("\u200b", "")
+
+
 def text_of(messages: list[RecordedMessage]) -> str:
     return "\n".join(m.text for m in messages)
 
@@ -44,7 +57,7 @@ async def set_digest(harness: BotHarness, **options: Any) -> Any:
 async def test_set_then_due_posts_once_with_the_right_papers(harness: BotHarness) -> None:
     serve_day(harness)
     result = await set_digest(harness, top=3)
-    assert "Next one: Sat 2026-06-13 09:00 UTC" in (result.content or "")
+    assert f"Next one: {stamps(at(9))}, papers of Fri 12 Jun 2026" in (result.content or "")
     harness.clock.set(at(9))
     (posted,) = await harness.discord.wait_for_messages(harness.channel, 1)
     shown = posted.text
@@ -169,7 +182,8 @@ async def test_show_preview_now_off(harness: BotHarness) -> None:
     await set_digest(harness, timezone="Europe/Berlin", top=2, weekdays_only=True)
     shown = await harness.discord.slash("digest", "show", as_user=harness.member, channel=harness.channel)
     assert "09:00 Europe/Berlin, weekdays, top 2" in (shown.content or "")
-    assert "next: Mon 2026-06-15 09:00" in (shown.content or "")
+    monday = dt.datetime(2026, 6, 15, 7, tzinfo=dt.UTC)  # 09:00 in Berlin
+    assert f"Next: {stamps(monday)}, papers of Sun 14 Jun 2026" in (shown.content or "")
 
     preview = await harness.discord.slash("digest", "preview", as_user=harness.member, channel=harness.channel)
     await wait_until(lambda: "Paper 1 " in text_of(preview.messages), what="the preview")
@@ -177,7 +191,8 @@ async def test_show_preview_now_off(harness: BotHarness) -> None:
     assert harness.discord.messages_in(harness.channel) == []
 
     now = await harness.discord.slash("digest", "now", as_user=harness.admin, channel=harness.channel)
-    await wait_until(lambda: "Posted the digest of 2026-06-12" in text_of(now.messages), what="the confirmation")
+    await wait_until(lambda: "Posted the digest of Fri 12 Jun 2026" in text_of(now.messages), what="the confirmation")
+    assert f"Next one: {stamps(monday)}" in text_of(now.messages)
     assert "Top 2 of 5" in harness.discord.messages_in(harness.channel)[0].text
     again = await harness.discord.slash("digest", "now", as_user=harness.admin, channel=harness.channel)
     await wait_until(lambda: "already posted" in text_of(again.messages), what="the refusal")
@@ -209,4 +224,65 @@ async def test_deleted_channel_disables_the_digest_with_a_reason(harness: BotHar
 
     await eventually(disabled, what="the digest to be disabled")
     shown = await harness.discord.slash("digest", "show", as_user=harness.member, channel=harness.other_channel)
-    assert "off" in (shown.content or "") and "no longer exists" in (shown.content or "")
+    content = shown.content or ""
+    assert "**off**: the channel no longer exists" in content and content.count("no longer exists") == 1
+    assert "Last: papers of Fri 12 Jun 2026: not posted" in content
+
+
+async def test_show_after_digest_now_names_the_run_that_really_posts_next(harness: BotHarness) -> None:
+    serve_day(harness)
+    await harness.scrape()
+    await set_digest(harness)
+    before = await harness.discord.slash("digest", "show", as_user=harness.member, channel=harness.channel)
+    assert f"Next: {stamps(at(9))}, papers of Fri 12 Jun 2026" in (before.content or "")
+    assert "Last:" not in (before.content or "")
+
+    now = await harness.discord.slash("digest", "now", as_user=harness.admin, channel=harness.channel)
+    await wait_until(lambda: "Posted the digest of Fri 12 Jun 2026" in text_of(now.messages), what="the confirmation")
+    # This morning's 09:00 run would cover 12 Jun again, so the next digest that posts is tomorrow's.
+    tomorrow = at(9, day=14)
+    assert f"Next one: {stamps(tomorrow)}" in text_of(now.messages)
+    shown = await harness.discord.slash("digest", "show", as_user=harness.member, channel=harness.channel)
+    content = shown.content or ""
+    assert f"Next: {stamps(tomorrow)}, papers of Sat 13 Jun 2026" in content
+    assert f"Last: posted {stamps(harness.clock.now())}, papers of Fri 12 Jun 2026" in content
+
+    # And that is what happens: nothing at 09:00 today, the 13 Jun digest tomorrow.
+    harness.clock.set(at(9))
+    await wait_until(lambda: harness.clock.sleepers != [], what="scheduler asleep again")
+    assert len(harness.discord.messages_in(harness.channel)) == 1
+    serve_day(harness, DAY + dt.timedelta(days=1), [4, 9])
+    harness.clock.set(tomorrow)
+    messages = await harness.discord.wait_for_messages(harness.channel, 2)
+    assert "2026-06-13" in messages[1].text
+
+
+async def test_default_compact_digest_of_a_full_day_fits_one_screen(harness: BotHarness) -> None:
+    harness.hf.set_day(DAY, load_fixture("hf_daily_2026-06-12.json"))
+    await set_digest(harness)
+    harness.clock.set(at(9))
+    (posted,) = await harness.discord.wait_for_messages(harness.channel, 1)
+    assert len(posted.embeds) == 1
+    embed = posted.embeds[0]
+    shown = visible("\n".join([posted.content or "", embed.get("title", ""), embed.get("description", ""),
+                                (embed.get("footer") or {}).get("text", "")]))
+    assert len(shown) <= 2200, len(shown)
+    assert "Top 10 of 30" in shown
+    assert embed["description"].count("](https://huggingface.co/papers/26") == 10
+    # Nothing cut inside a word: every word before an ellipsis is a whole word of the day's papers.
+    words = set(re.findall(r"\w+", " ".join(str(item["paper"]) for item in load_fixture("hf_daily_2026-06-12.json"))))
+    for cut in re.findall(r"(\w+)…", shown):
+        assert cut in words, cut
+
+
+async def test_cards_digest_shows_one_short_embed_per_paper(harness: BotHarness) -> None:
+    harness.hf.set_day(DAY, load_fixture("hf_daily_2026-06-12.json"))
+    await set_digest(harness, style="cards", top=5)
+    harness.clock.set(at(9))
+    messages = await harness.discord.wait_for_messages(harness.channel, 1)
+    embeds = [embed for message in messages for embed in message.embeds]
+    cards = [embed for embed in embeds if embed.get("url", "").startswith("https://huggingface.co/papers/26")]
+    assert len(cards) == 5
+    for card in cards:
+        description = card.get("description", "")
+        assert description.startswith("▲ ") and len(visible(description)) < 400, description

@@ -13,6 +13,8 @@ from bot.digest import (
     lateness,
     latest_occurrence,
     next_occurrence,
+    next_run,
+    outlook,
     papers_day_for,
     select_papers,
 )
@@ -113,3 +115,25 @@ def test_lateness_windows() -> None:
     late = lateness(due, due + dt.timedelta(hours=2, minutes=5), grace)
     assert late.late and not late.missed and late.note and "2 h 5 min late" in late.note
     assert lateness(due, due + dt.timedelta(hours=7), grace).missed
+
+
+@given(
+    zone=st.sampled_from(["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Pacific/Chatham"]),
+    minute_of_day=st.integers(0, 24 * 60 - 1),
+    weekdays_only=st.booleans(),
+    start=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2027, 12, 31)),  # noqa: DTZ001
+)
+@settings(max_examples=150, deadline=None)
+def test_outlook_agrees_with_latest_and_next_occurrence(
+    zone: str, minute_of_day: int, weekdays_only: bool, start: dt.datetime
+) -> None:
+    settings_ = channel(f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}", zone, weekdays_only=weekdays_only)
+    now = start.replace(tzinfo=UTC)
+    view = outlook(settings_, now)
+    first = next_occurrence(settings_, now)
+    assert view.latest == latest_occurrence(settings_, now)
+    assert view.upcoming == (first, next_occurrence(settings_, first.due))
+    # Nothing delivered: the next run is the next occurrence; its day delivered early: the one after.
+    assert next_run(view, set()) == first
+    assert next_run(view, {first.papers_day}) == view.upcoming[1]
+    assert view.days()[-2:] == [first.papers_day, view.upcoming[1].papers_day]

@@ -265,7 +265,7 @@ async def test_digest_show_in_another_server_lists_only_that_servers_digests(wor
     shown = await final_text(result)
     await lists_only("theirs")(world, result, shown)
     status = await harness.discord.slash("paperboy", "status", as_user=harness.member, channel=harness.foreign_channel)
-    assert "1 digest channel(s)" in await final_text(status)
+    assert "1 digest channel, 1 alert" in await final_text(status)
 
 
 async def test_guild_only_commands_are_not_offered_in_dms_and_refused_if_delivered(world: World) -> None:

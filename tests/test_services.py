@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ from bot.scrape import ScrapeSummary
 from bot.services.alerts import AlertPipeline
 from bot.services.digests import KIND as DIGEST_KIND
 from bot.services.digests import DigestScheduler
+from bot.services.scraping import ScrapeRefresher
 from bot.services.tasks import BackgroundTasks
 from bot.store import Store
 from tests.fakes.clock import ManualClock
@@ -140,6 +141,54 @@ async def test_the_scheduler_loop_posts_when_the_clock_reaches_the_due_time(stor
     finally:
         await scheduler.stop()
     assert "Posted by the loop" in transport.posts[0].text
+
+
+async def test_a_day_posted_early_is_skipped_by_the_scheduler_and_by_the_next_run(store: Store) -> None:
+    await store.upsert_papers([paper(1, "Posted early")], day=DAY)
+    await add_digest(store, 11)
+    settings = await store.get_digest_settings(11)
+    assert settings is not None
+    transport = MemoryTransport()
+    clock = ManualClock(DUE - dt.timedelta(hours=3))
+    scheduler = DigestScheduler(store, transport, clock)
+    assert (await scheduler.next_run(settings)).due == DUE
+    assert await scheduler.post_now(settings, DAY) is Outcome.SENT  # /digest now, before the 09:00 run
+    # The 09:00 run would cover DAY again: both the scheduler and the next run skip it for the day after.
+    tomorrow = DUE + dt.timedelta(days=1)
+    assert await scheduler.run_due() == tomorrow
+    upcoming = await scheduler.next_run(settings)
+    assert upcoming.due == tomorrow and upcoming.papers_day == DAY + dt.timedelta(days=1)
+    clock.set(DUE)
+    assert await scheduler.run_due() == tomorrow
+    assert len(transport.posts) == 1
+
+
+async def test_the_scrape_refresher_names_the_next_run_from_the_start_and_while_one_runs(store: Store) -> None:
+    release = asyncio.Event()
+    runs: list[list[dt.date]] = []
+
+    class HeldScraper:
+        async def scrape_days(self, days: Iterable[dt.date]) -> ScrapeSummary:
+            runs.append(list(days))
+            await release.wait()
+            return ScrapeSummary()
+
+    clock = ManualClock(DUE)
+    scheduled: list[dt.datetime] = []
+    refresher = ScrapeRefresher(store, HeldScraper(), clock, interval=dt.timedelta(minutes=30), backfill=0,
+                                on_scraped=lambda _: None, on_scheduled=scheduled.append)
+    gate = asyncio.Event()
+    refresher.start(gate.wait)
+    try:
+        assert scheduled == [DUE]  # before the bot is even ready: the first run is due at once
+        gate.set()
+        await wait_until(lambda: runs != [], what="the first run to start")
+        assert scheduled[-1] == DUE + dt.timedelta(minutes=30) and refresher.finished_runs == 0
+        release.set()
+        await wait_until(lambda: refresher.finished_runs == 1, what="the first run to end")
+        assert scheduled[-1] == DUE + dt.timedelta(minutes=30)
+    finally:
+        await refresher.stop()
 
 
 # ---------------------------------------------------------------- the alert pipeline

@@ -112,7 +112,7 @@ def alert_block(paper: Paper, subscriptions: Sequence[AlertSubscription]) -> str
     if context:
         lines.append(f"> {context}")
     summary = short_summary(paper, LINE_SUMMARY_CHARS)
-    if summary and summary not in context:
+    if summary and summary not in context.replace("**", ""):  # the quote may already hold it, hits bolded
         lines.append(summary)
     return "\n".join(lines)
 

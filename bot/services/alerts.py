@@ -19,7 +19,7 @@ from bot import alerts
 from bot.clock import Clock, sleep_until_or_woken
 from bot.models import Delivery, Paper, Subscription
 from bot.outbox import Outcome, Transport, deliver, make_nonce, payload_to_part
-from bot.render import MessagePayload, alert_messages
+from bot.render import MessagePayload, alert_messages, plural
 from bot.scrape import ScrapeSummary
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
 from bot.store import Store
@@ -46,7 +46,7 @@ def render_batch(batch: alerts.AlertBatch) -> list[MessagePayload]:
 
 def batch_outcome(batch: alerts.AlertBatch) -> str:
     """What a batch posts, as recorded with its delivery."""
-    outcome = f"{len(batch.listed)} paper{'s' if len(batch.listed) != 1 else ''}"
+    outcome = plural(len(batch.listed), "paper")
     if batch.over_cap:
         outcome += f", {len(batch.over_cap)} more over the hourly cap"
     return outcome
@@ -145,7 +145,10 @@ class AlertPipeline:
             claimed, new_count = await self._claim_new(changed, now)
         if claimed:
             log.info(
-                "alerts: %d channel post(s) for %d listed and %d changed papers", len(claimed), new_count, len(changed)
+                "alerts: %s for %d listed and %d changed papers",
+                plural(len(claimed), "channel post"),
+                new_count,
+                len(changed),
             )
         await self.deliver_all(claimed, now)
 

@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+import collections
+import dataclasses
 import datetime as dt
 import logging
-import zoneinfo
 
 from bot import digest as schedule
 from bot.clock import Clock, sleep_until_or_woken
 from bot.models import Delivery, DigestSettings, Paper
 from bot.outbox import DeliveryResult, Outcome, Transport, claim_and_deliver, deliver, payload_to_part
-from bot.render import MessagePayload, digest_empty_text, digest_messages, digest_missed_text
+from bot.render import (
+    MessagePayload,
+    digest_empty_text,
+    digest_messages,
+    digest_missed_text,
+    discord_time,
+    plural,
+    when,
+)
+from bot.render.markup import long_day
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
 from bot.store import Store
 
@@ -27,28 +37,81 @@ Due = list[tuple[DigestSettings, schedule.Occurrence]]
 def describe_settings(settings: DigestSettings) -> str:
     """One line summarising a channel's digest settings."""
     days = "weekdays" if settings.weekdays_only else "every day"
-    extra = f", at least {settings.min_upvotes} upvotes" if settings.min_upvotes else ""
+    extra = f", at least {plural(settings.min_upvotes, 'upvote')}" if settings.min_upvotes else ""
     empty = "" if settings.post_empty else ", quiet on empty days"
     return (
         f"{settings.time:%H:%M} {settings.timezone}, {days}, top {settings.top}{extra}, {settings.style} style{empty}"
     )
 
 
-def describe_next(settings: DigestSettings, now: dt.datetime) -> str:
-    """When the channel's next digest is due, in its own zone."""
-    upcoming = schedule.next_occurrence(settings, now)
-    local = upcoming.due.astimezone(zoneinfo.ZoneInfo(settings.timezone))
-    return f"{local:%a %Y-%m-%d %H:%M} {settings.timezone}"
+LAST_OUTCOMES = {
+    "posted": "posted",
+    "late": "posted late",
+    "empty": "posted (no papers that day)",
+    "missed": "skipped (the bot was offline too long; a short note was posted)",
+    "empty, not posted": "nothing posted (no papers that day)",
+}
+OVERVIEW_LIMIT = 2000  # one message
 
 
 def describe_last(last: Delivery) -> str:
-    """How a channel's latest digest went."""
-    state = last.outcome or last.status
+    """How a channel's latest digest went, its time as a Discord timestamp."""
+    day = _papers_day(last.key)
+    if last.status == "sent":
+        state = LAST_OUTCOMES.get(last.outcome or "", last.outcome or "posted")
+        moment = last.updated_at or last.created_at
+        return f"{state} {when(moment)}, {day}" if moment else f"{state}, {day}"
     if last.status == "pending":
-        state = f"waiting to retry ({last.error})" if last.error else "sending"
-    elif last.status == "failed":
-        state = f"failed: {last.error}"
-    return f"{last.key} {state}"
+        if last.error and last.next_attempt_at:
+            return f"{day}: waiting to retry ({last.error}), next try {discord_time(last.next_attempt_at, 'R')}"
+        return f"{day}: sending"
+    return f"{day}: not posted ({last.error})" if last.error else f"{day}: not posted"
+
+
+def _papers_day(key: str) -> str:
+    """'papers of Fri 12 Jun 2026' for a digest delivery key (the papers day, ISO)."""
+    try:
+        return f"papers of {long_day(dt.date.fromisoformat(key))}"
+    except ValueError:
+        return key
+
+
+def describe_next(occurrence: schedule.Occurrence) -> str:
+    """When a digest will post, as a Discord timestamp, and which day's papers it covers."""
+    return f"{when(occurrence.due)}, {_papers_day(occurrence.papers_day.isoformat())}"
+
+
+def fit_entries(entries: list[str], limit: int = OVERVIEW_LIMIT) -> str:
+    """Whole entries separated by blank lines, as many as fit in one message, then how many were left out."""
+    shown: list[str] = []
+    for index, entry in enumerate(entries):
+        after = len(entries) - index - 1
+        # Room is kept for the closing line, so it always fits once an entry does not.
+        reserve = len(f"\n\n…and {plural(after, 'more digest')} not shown.") if after else 0
+        if len("\n\n".join([*shown, entry])) + reserve > limit:
+            shown.append(f"…and {plural(after + 1, 'more digest')} not shown.")
+            break
+        shown.append(entry)
+    return "\n\n".join(shown)
+
+
+async def delivered_days(store: Store, views: dict[int, schedule.Outlook]) -> dict[int, set[dt.date]]:
+    """Per channel, which of the papers days in its outlook (latest and next digests) already have a delivery."""
+    days = sorted({day.isoformat() for view in views.values() for day in view.days()})
+    found: dict[int, set[dt.date]] = collections.defaultdict(set)
+    for channel_id, key in await store.delivered_pairs(KIND, days):
+        if channel_id in views:
+            found[channel_id].add(dt.date.fromisoformat(key))
+    return found
+
+
+async def channel_next_run(store: Store, settings: DigestSettings, now: dt.datetime) -> schedule.Occurrence:
+    """The channel's next digest that will really post, its deliveries read row by row (cheap for one)."""
+    view = schedule.outlook(settings, now)
+    delivered = {
+        day for day in view.days() if await store.get_delivery(settings.channel_id, KIND, day.isoformat()) is not None
+    }
+    return schedule.next_run(view, delivered)
 
 
 def render(settings: DigestSettings, plan: schedule.DigestPlan, late_note: str | None) -> list[MessagePayload]:
@@ -139,19 +202,25 @@ class DigestScheduler:
                     await self._finish(delivery.channel_id, await deliver(self.store, self.transport, fresh, now=now))
 
     async def due_now(self, now: dt.datetime) -> tuple[Due, dt.datetime | None]:
-        """The digests due and not yet delivered at `now`, and when the next one comes due."""
+        """The digests due and not yet delivered at `now`, and when the next one that will post comes due."""
         due: Due = []
         next_due: dt.datetime | None = None
-        for settings in await self.store.list_digest_settings(enabled_only=True):
-            latest = schedule.latest_occurrence(settings, now)
+        every = await self.store.list_digest_settings(enabled_only=True)
+        views = {settings.channel_id: schedule.outlook(settings, now) for settings in every}
+        delivered = await delivered_days(self.store, views)
+        for settings in every:
+            view, done = views[settings.channel_id], delivered.get(settings.channel_id, set())
+            latest = view.latest
             since = settings.effective_from or now
-            if latest is not None and latest.due >= since.replace(second=0):
+            if latest is not None and latest.due >= since.replace(second=0) and schedule.still_to_post(latest, done):
                 due.append((settings, latest))
-            upcoming = schedule.next_occurrence(settings, now).due
+            upcoming = schedule.next_run(view, done).due
             next_due = upcoming if next_due is None else min(next_due, upcoming)
-        delivered = await self.store.delivered_pairs(KIND, sorted({o.papers_day.isoformat() for _, o in due}))
-        due = [(s, o) for s, o in due if (s.channel_id, o.papers_day.isoformat()) not in delivered]
         return due, next_due
+
+    async def next_run(self, settings: DigestSettings) -> schedule.Occurrence:
+        """The channel's next digest that will really post (as the scheduler will see it)."""
+        return await channel_next_run(self.store, settings, self.clock.now())
 
     async def _post_many(self, due: Due, now: dt.datetime) -> bool:
         """Post the due digests concurrently; False if any of them raised."""
@@ -224,21 +293,27 @@ class DigestScheduler:
             MessagePayload(content=f"{digest_empty_text(day)} (this channel stays quiet on such days)", embeds=[])
         ]
 
-    async def overview(self, guild_id: int) -> list[str]:
-        """A few lines per digest of a guild: its settings, next run (or why it is off) and last outcome."""
+    async def overview(self, guild_id: int) -> str | None:
+        """/digest show: per digest of a guild its settings, next run (or why it is off) and last outcome."""
         now = self.clock.now()
-        lines = []
-        for settings in await self.store.list_digest_settings(guild_id):
-            line = f"<#{settings.channel_id}>: {describe_settings(settings)}"
+        every = await self.store.list_digest_settings(guild_id)
+        if not every:
+            return None
+        entries = []
+        for settings in every:
+            lines = [f"<#{settings.channel_id}>: {describe_settings(settings)}"]
             if settings.enabled:
-                line += f"\n  next: {describe_next(settings, now)}"
+                upcoming = await channel_next_run(self.store, settings, now)
+                lines.append(f"Next: {describe_next(upcoming)}")
             else:
-                line += f"\n  **off**: {settings.disabled_reason or 'disabled'}"
+                lines.append(f"**off**: {settings.disabled_reason or 'turned off'}")
             last = await self.store.latest_delivery(settings.channel_id, KIND)
+            if last is not None and last.error and last.error == settings.disabled_reason:
+                last = dataclasses.replace(last, error=None)  # said once, on the line above
             if last is not None:
-                line += f"\n  last: {describe_last(last)}"
-            lines.append(line)
-        return lines
+                lines.append(f"Last: {describe_last(last)}")
+            entries.append("\n".join(lines))
+        return fit_entries(entries)
 
     # ------------------------------------------------------------------ delivery
 

@@ -43,7 +43,7 @@ class ScrapeRefresher:
         interval: dt.timedelta,
         backfill: int,
         on_scraped: Callable[[ScrapeSummary], None],
-        on_scheduled: Callable[[dt.datetime | None], None] = lambda _: None,
+        on_scheduled: Callable[[dt.datetime], None] = lambda _: None,
     ) -> None:
         self.store = store
         self.scraper = scraper
@@ -51,12 +51,14 @@ class ScrapeRefresher:
         self.interval = interval
         self.backfill = backfill
         self.on_scraped = on_scraped
-        self.on_scheduled = on_scheduled  # told when the next run is due (None while one runs)
+        self.on_scheduled = on_scheduled  # told when the next run is due, from the start on
+        self.finished_runs = 0  # runs of the loop that have ended, well or not
         self.tasks = BackgroundTasks("scraper")
         self._loop: asyncio.Task[None] | None = None
 
     def start(self, ready: Ready | None = None) -> None:
-        """Start the refresh loop (after `ready` has completed)."""
+        """Start the refresh loop (after `ready` has completed); the first run is due at once."""
+        self.on_scheduled(self.clock.now())
         self._loop = self.tasks.spawn(self._run(ready), name="scraper")
 
     async def stop(self) -> None:
@@ -70,7 +72,8 @@ class ScrapeRefresher:
         first = True
         while True:
             started = self.clock.now()
-            self.on_scheduled(None)
+            # Known before this run ends, so the status never says "not scheduled" while one runs.
+            self.on_scheduled(started + self.interval)
             try:
                 await self.refresh(backfill=first)
             except asyncio.CancelledError:
@@ -78,7 +81,7 @@ class ScrapeRefresher:
             except Exception:
                 log.exception("scrape run failed; the next run is still scheduled")
             first = False
-            self.on_scheduled(started + self.interval)
+            self.finished_runs += 1
             await self.clock.sleep_until(started + self.interval)
 
     async def days_due(self, *, backfill: bool) -> list[dt.date]:

@@ -6,6 +6,8 @@ import datetime as dt
 import logging
 
 from bot.models import ScrapeRun
+from bot.render import plural
+from bot.render.status import StatusValue
 from bot.scrape import FAILED_OUTCOMES
 from bot.store import Store
 
@@ -21,15 +23,6 @@ def humanize_delta(delta: dt.timedelta) -> str:
     parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes else ""]
     text = " ".join(p for p in parts if p)
     return text or f"{seconds} s"
-
-
-def describe_instant(instant: dt.datetime | None, now: dt.datetime) -> str:
-    """'2026-06-12 09:00 UTC (3 min ago)' or 'never'."""
-    if instant is None:
-        return "never"
-    stamp = instant.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
-    relation = "ago" if instant <= now else "from now"
-    return f"{stamp} ({humanize_delta(now - instant)} {relation})"
 
 
 OUTCOME_TEXT = {
@@ -54,16 +47,28 @@ def failing_days(runs: list[ScrapeRun]) -> list[ScrapeRun]:
     return sorted(failed, key=lambda run: str(run.day), reverse=True)
 
 
-async def cache_fields(store: Store, now: dt.datetime, next_scrape_at: dt.datetime | None) -> dict[str, str]:
-    """The cache and scraper lines of the status: papers, newest day, last and next scrape."""
+def describe_result(run: ScrapeRun) -> str:
+    """How the latest scrape went: 'ok: 12 papers of 13 Jun, 3 new', or its failure."""
+    if run.outcome not in ("ok", "empty") or run.day is None:
+        return describe_run(run)
+    day = f"{run.day.day} {run.day:%b}"
+    if run.outcome == "empty":
+        return f"no papers listed for {day} yet"
+    return f"ok: {plural(run.fetched, 'paper')} of {day}, {run.new:,} new"
+
+
+async def cache_fields(store: Store, next_scrape_at: dt.datetime | None) -> dict[str, StatusValue]:
+    """The cache and scraper lines of the status: papers, newest day, last and next scrape (as datetimes)."""
     counts = await store.counts()
     newest = await store.newest_day()
     last = await store.last_scrape_run()
+    # Freshness first: what a member asks the status is whether today's papers are in.
     return {
-        "Papers cached": f"{counts.papers:,} over {counts.days:,} days",
-        "Newest day cached": newest.isoformat() if newest else "none yet",
-        "Last scrape": f"{describe_instant(last.finished, now)}: {describe_run(last)}" if last else "never",
-        "Next scrape": describe_instant(next_scrape_at, now) if next_scrape_at else "not scheduled",
+        "Newest day cached": f"{newest:%a} {newest.day} {newest:%b %Y}" if newest else "none yet",
+        "Last scrape": last.finished if last else "never",
+        "Next scrape": next_scrape_at or "not scheduled",
+        "Last scrape result": describe_result(last) if last else "—",
+        "Papers cached": f"{plural(counts.papers, 'paper')} over {plural(counts.days, 'day')}",
     }
 
 

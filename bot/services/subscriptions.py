@@ -9,7 +9,7 @@ from bot import alerts
 from bot.config import AlertsConfig
 from bot.errors import UserError
 from bot.models import Delivery, Subscription
-from bot.render import escape_plain
+from bot.render import discord_time, escape_plain, plural, when
 from bot.store import DuplicateSubscription, LimitReached, Store
 
 log = logging.getLogger(__name__)
@@ -35,22 +35,26 @@ def describe_subscription(subscription: Subscription) -> str:
 
 
 def describe_batch(delivery: Delivery) -> str:
-    """How the latest alert post of a channel went."""
+    """How the latest alert post of a channel went, its time as a Discord timestamp."""
     if delivery.status == "sent":
-        return f"last post: {delivery.outcome or 'sent'}"
+        moment = delivery.updated_at or delivery.created_at
+        posted = f" {when(moment)}" if moment else ""
+        return f"Last post{posted}: {delivery.outcome or 'sent'}."
     if delivery.status == "pending":
-        return f"last post: waiting to retry ({delivery.error})" if delivery.error else "last post: sending"
-    return f"last post failed: {delivery.error or delivery.status}"
+        if delivery.error and delivery.next_attempt_at:
+            return f"Last post: retrying {discord_time(delivery.next_attempt_at, 'R')} ({delivery.error})."
+        return "Last post: sending now."
+    return f"Last post failed: {delivery.error or delivery.status}."
 
 
 def _limit_message(exc: LimitReached, mention: str) -> str:
     if exc.scope == "channel":
         return (
-            f"{mention} already has {exc.limit} alerts, the most a channel may have. "
+            f"{mention} already has {plural(exc.limit, 'alert')}, the most a channel may have. "
             "Remove one with `/alerts remove`, or combine queries with OR."
         )
     return (
-        f"This server already has {exc.limit} alerts, the most a server may have. "
+        f"This server already has {plural(exc.limit, 'alert')}, the most a server may have. "
         "Remove one with `/alerts remove` first."
     )
 

@@ -51,7 +51,8 @@ class BackgroundTasks:
             _, late = await asyncio.wait(pending, timeout=grace)
             pending = list(late)
         if pending:
-            log.warning("%s: cancelling %d task(s) still running at shutdown", self.owner, len(pending))
+            noun = "task" if len(pending) == 1 else "tasks"
+            log.warning("%s: cancelling %d unfinished %s at shutdown", self.owner, len(pending), noun)
             for task in pending:
                 task.cancel()
             await asyncio.wait(pending)

@@ -157,7 +157,10 @@ class BotHarness:
         if ready not in done:
             ready.cancel()
             raise AssertionError("the bot did not become ready")
-        await wait_until(lambda: bot.next_scrape_at is not None, what="the first scrape")
+        scraper = bot.get_cog("ScraperCog")
+        if scraper is not None:
+            refresher = scraper.refresher  # type: ignore[attr-defined]
+            await wait_until(lambda: refresher.finished_runs > 0, what="the first scrape")
         if bot.search.warming is not None:  # the title index: built before a test starts, so results are steady
             await asyncio.wait({bot.search.warming}, timeout=READY_TIMEOUT)
         search = bot.get_cog("SearchCog")

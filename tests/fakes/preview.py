@@ -1,8 +1,8 @@
 """Discord-like HTML pages of the bot's real payloads, and screenshots of them with headless Chromium.
 
 Run `python -m tests.fakes.preview OUT_DIR` to write the pages (digest compact and cards, a card, search
-results, an alert post) and, when `chromium` is installed, a PNG of each. The payloads come from the real
-renderers fed with the project's fixtures (or ../shared/samples when present); no network is used.
+results, an alert post, the status) and, when `chromium` is installed, a PNG of each. The payloads come from
+the real renderers fed with the project's fixtures (or ../shared/samples when present); no network is used.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ from bot.render import (
     paper_links,
     result_options,
     results_page,
+    status_embed,
     validate_payload,
 )
 from bot.sources.huggingface import parse_daily_papers
@@ -99,6 +100,21 @@ _TIMESTAMP_RE = re.compile(r"&lt;t:(-?\d+):([tTdDfFR])&gt;")
 _PLACEHOLDER = "\ue000{}\ue001"
 
 
+PREVIEW_NOW = dt.datetime(2026, 12, 5, 4, tzinfo=dt.UTC)  # the moment the pages pretend it is
+
+
+def _relative(moment: dt.datetime) -> str:
+    """'in 25 minutes' or '2 hours ago', from PREVIEW_NOW, as Discord words it."""
+    seconds = int((moment - PREVIEW_NOW).total_seconds())
+    amount, unit = abs(seconds), "second"
+    for size, name in ((86400, "day"), (3600, "hour"), (60, "minute")):
+        if abs(seconds) >= size:
+            amount, unit = abs(seconds) // size, name
+            break
+    text = f"{amount} {unit}{'' if amount == 1 else 's'}"
+    return f"in {text}" if seconds > 0 else f"{text} ago"
+
+
 def _timestamp(match: re.Match[str]) -> str:
     """A Discord timestamp as a reader in UTC would see it."""
     moment = dt.datetime.fromtimestamp(int(match.group(1)), dt.UTC)
@@ -106,7 +122,7 @@ def _timestamp(match: re.Match[str]) -> str:
     shown = {
         "D": f"{moment.day} {moment:%B %Y}",
         "d": f"{moment:%d/%m/%Y}",
-        "R": "in 3 hours" if moment > dt.datetime(2026, 12, 5, 4, tzinfo=dt.UTC) else "2 hours ago",
+        "R": _relative(moment),
     }.get(style, f"{moment.day} {moment:%B %Y %H:%M}")
     return f'<span class="ts">{shown}</span>'
 
@@ -222,6 +238,24 @@ def day_papers() -> tuple[dt.date, list[Paper], int]:
     return day, ranked, len(ranked)
 
 
+def status_shown() -> Shown:
+    """/paperboy status as the admin cog fills it in (times near the moment the previews pretend it is)."""
+    moment = PREVIEW_NOW
+    fields: dict[str, str | dt.datetime | None] = {
+        "Newest day cached": "Fri 4 Dec 2026",
+        "Last scrape": moment - dt.timedelta(minutes=5),
+        "Next scrape": moment + dt.timedelta(minutes=25),
+        "Last scrape result": "ok: 14 papers of 4 Dec, 2 new",
+        "Papers cached": "1,204 papers over 90 days",
+        "This server": "1 digest channel, 3 alerts",
+        "Version": "0.1.0",
+        "Uptime": "3 d 4 h",
+        "Gateway latency": "42 ms",
+        "Servers": "12",
+    }
+    return Shown(MessagePayload(embeds=[status_embed(fields)]), ephemeral=True)
+
+
 def gallery() -> dict[str, tuple[list[Shown], tuple[int, int]]]:
     """The message kinds worth looking at, each with the window size of its screenshot."""
     day, ranked, total = day_papers()
@@ -242,6 +276,7 @@ def gallery() -> dict[str, tuple[list[Shown], tuple[int, int]]]:
         "search-results": ([Shown(MessagePayload(embeds=[results]), menu=result_options(found), menu_open=True,
                                   ephemeral=True)], (900, 560)),
         "alert-post": ([Shown(m) for m in alerts], (900, 680)),
+        "status": ([status_shown()], (900, 330)),
     }
 
 
