@@ -336,7 +336,7 @@ class PaperBot(commands.Bot):
                 self.tree.copy_global_to(guild=guild)
                 await self.tree.sync(guild=guild)
             guilds = ", ".join(str(guild_id) for guild_id in self.config.discord.dev_guild_ids)
-            log.info("synced commands %s to dev guild(s) %s: usable there now", names, guilds)
+            log.info("synced commands %s to %s %s: usable there now", names, plural(len(self.config.discord.dev_guild_ids), "dev guild"), guilds)
             return
         digest = hashlib.sha256(
             json.dumps(self.command_payload(), sort_keys=True, default=str).encode()

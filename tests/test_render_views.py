@@ -188,6 +188,15 @@ def test_alert_snippet_bolds_the_matched_words_in_context() -> None:
     assert late.startswith("…") and "**memory**" in late
 
 
+def test_alert_snippet_shows_the_stretch_with_the_most_query_words() -> None:
+    stems = query_stems(["agent memory"])
+    # The first hit stands alone; later both words are close together: the snippet shows that stretch.
+    text = "An agent appears early. " + "Filler words keep going here. " * 12 + "Agents with episodic memory win."
+    shown = snippet(text, stems, limit=120)
+    assert "**Agents** with episodic **memory**" in shown
+    assert shown.startswith("…")
+
+
 def test_alert_post_says_which_alert_matched_and_why() -> None:
     subscription = Subscription(id=3, guild_id=1, channel_id=2, query="agent memory", normalized="agent memory",
                                 created_by=5, created_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))

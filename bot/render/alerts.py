@@ -37,23 +37,37 @@ def query_stems(queries: Collection[str]) -> frozenset[str]:
     return frozenset(stems)
 
 
-def _hits(text: str, stems: Collection[str]) -> list[tuple[int, int]]:
-    """(start, end) of each word of `text` whose stem is one of `stems`."""
+def _hits(text: str, stems: Collection[str]) -> list[tuple[int, int, str]]:
+    """(start, end, stem) of each word of `text` whose stem is one of `stems`."""
     found = []
     for match in _WORD_RE.finditer(text):
-        if any(stem in stems for stem in tokenize(match.group())):
-            found.append(match.span())
+        matched = next((stem for stem in tokenize(match.group()) if stem in stems), None)
+        if matched is not None:
+            found.append((*match.span(), matched))
     return found
 
 
+def _best_anchor(hits: list[tuple[int, int, str]], reach: int) -> tuple[int, int, str]:
+    """The hit from which a window of `reach` characters shows the most different matched words (earliest on ties)."""
+
+    def distinct_from(first: int) -> int:
+        start = hits[first][0]
+        return len({stem for hit_start, hit_end, stem in hits[first:] if hit_end <= start + reach})
+
+    best = max(range(len(hits)), key=lambda index: (distinct_from(index), -index))
+    return hits[best]
+
+
 def snippet(text: str | None, stems: Collection[str], limit: int = SNIPPET_CHARS) -> str:
-    """Markdown of the words around the first matched word, matches in bold, the rest escaped; '' if none."""
+    """Markdown of the words around the matched words, matches in bold, the rest escaped; '' if none."""
     cleaned = clean(text)
     hits = _hits(cleaned, stems)
     if not hits:
         return ""
-    first_start = hits[0][0]
-    # Start a little before the first hit, at a word boundary.
+    # Centre on the stretch that shows the most different query words (not just the first hit).
+    anchor = _best_anchor(hits, limit - limit // 3)
+    first_start = anchor[0]
+    # Start a little before it, at a word boundary.
     start = max(0, first_start - limit // 3)
     if start > 0:
         space = cleaned.find(" ", start)
@@ -61,10 +75,10 @@ def snippet(text: str | None, stems: Collection[str], limit: int = SNIPPET_CHARS
     end = min(len(cleaned), start + limit)
     if end < len(cleaned):
         space = cleaned.rfind(" ", start, end)
-        end = space if space > hits[0][1] else max(end, hits[0][1])
+        end = space if space > anchor[1] else max(end, anchor[1])
     pieces: list[str] = [ELLIPSIS] if start > 0 else []
     position = start
-    for hit_start, hit_end in hits:
+    for hit_start, hit_end, _ in hits:
         if hit_start < start or hit_end > end:
             continue
         pieces.append(markdown(cleaned[position:hit_start]))
