@@ -138,10 +138,10 @@ class PostgresStoreBase:
 
     async def schema_version(self) -> int:
         """The highest version recorded in schema_version (0 on an empty database)."""
-        row = await self._fetchone(
-            "SELECT CASE WHEN to_regclass('schema_version') IS NULL THEN 0 "
-            "ELSE (SELECT coalesce(max(version), 0) FROM schema_version) END"
-        )
+        exists = await self._fetchone("SELECT to_regclass('schema_version') IS NOT NULL")
+        if not exists or not exists[0]:
+            return 0
+        row = await self._fetchone("SELECT coalesce(max(version), 0) FROM schema_version")
         return int(row[0]) if row else 0
 
     async def migrate(self) -> list[int]:

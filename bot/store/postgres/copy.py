@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
+
+import psycopg
 
 from bot.store import Store
 from bot.store.errors import StoreError
+from bot.store.errors import classify as classify_sqlite
 from bot.store.papers import PAPER_COLUMNS
 from bot.store.postgres import PostgresStore
+from bot.store.postgres.errors import classify
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +59,15 @@ async def copy_sqlite_to_postgres(source: Store, target: PostgresStore) -> dict[
     Refuses a target holding any row; after copying, compares the row count of each table on both
     sides and rolls everything back on a difference, so the target ends up either complete or empty.
     """
+    try:
+        return await _copy(source, target)
+    except psycopg.Error as exc:
+        raise classify(exc, target.path) from exc
+    except sqlite3.Error as exc:
+        raise classify_sqlite(exc, source.path) from exc
+
+
+async def _copy(source: Store, target: PostgresStore) -> dict[str, int]:
     found = await target_counts(target)
     if any(found.values()):
         held = ", ".join(f"{count} {table}" for table, count in found.items() if count)
