@@ -264,3 +264,24 @@ def test_the_database_url_is_checked_and_its_password_kept_out_of_errors(
     assert main(["db", "check"]) == 1
     err = capsys.readouterr().err
     assert "cannot connect" in err and "hunter2" not in err
+
+
+def test_thousands_of_rows_copy_in_several_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "big.db"
+
+    async def fill() -> None:
+        store = await Store.open(path)
+        try:
+            await store.upsert_papers([paper(f"2606.{n:05d}", n % 50) for n in range(4500)], day=DAY)
+        finally:
+            await store.close()
+
+    asyncio.run(fill())
+    monkeypatch.setenv("PAPERBOY_DATABASE__PATH", str(path))
+    assert main(["db", "copy", "--to", postgres_url]) == 0
+    assert "papers: 4500 rows" in capsys.readouterr().out
+    source, target = asyncio.run(read_both(path, postgres_url))
+    assert target["counts"] == source["counts"] and target["recent"] == source["recent"]
+    assert target["entries"] == source["entries"]

@@ -160,6 +160,17 @@ async def test_a_paper_keeps_its_latest_day_and_entries_keep_their_own_upvotes(s
     assert await store.daily_entries(DAY) == [DailyEntry(DAY, "b", 4)]
 
 
+async def test_a_large_batch_upserts_in_one_go(store: AnyStore) -> None:
+    ids = [f"2606.{n:05d}" for n in range(1200)]
+    first = await store.upsert_papers([paper(pid, upvotes=1) for pid in ids], day=DAY)
+    assert first.new == tuple(ids)
+    second = await store.upsert_papers([paper(pid, upvotes=1 + n % 2) for n, pid in enumerate(ids)], day=DAY)
+    assert second.new == () and second.changed == tuple(ids[1::2]) and second.unchanged == 600
+    entries = await store.daily_entries(DAY)
+    assert len(entries) == 1200 and sum(entry.upvotes for entry in entries) == 1800
+    assert [p.id for p in await store.recent_papers(2)] == [ids[-1], ids[-2]]
+
+
 async def test_scrape_runs_newest_first_by_day(store: AnyStore) -> None:
     assert await store.last_scrape_run() is None
     await store.upsert_papers([paper("a"), paper("b")], day=DAY, run=run())

@@ -19,6 +19,18 @@ log = logging.getLogger(__name__)
 
 _P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
 _RUN_COLUMNS = "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error"
+_INSERT_PAPER = (
+    f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES "
+    "(%(id)s, %(title)s, %(authors)s, %(summary)s, %(published)s, %(day)s, %(upvotes)s, "
+    "%(ai_summary)s, %(ai_keywords)s, %(github_repo)s, %(github_stars)s, %(project_page)s, "
+    "%(thumbnail)s, %(num_comments)s, %(organization)s, %(first_seen)s, %(updated_at)s)"
+)
+_UPSERT_ENTRY = (
+    "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) "
+    "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (day, paper_id) DO UPDATE SET "
+    "upvotes = excluded.upvotes, updated_at = excluded.updated_at "
+    "WHERE daily_entries.upvotes <> excluded.upvotes"
+)
 # Transaction-level advisory lock serialising paper writes across processes, as SQLite's one writer does.
 PAPERS_WRITE_LOCK = 0x70617065_72730001
 
@@ -43,6 +55,9 @@ class PostgresPapersMixin(PostgresStoreBase):
         new: list[str] = []
         changed: list[str] = []
         unchanged = 0
+        # New rows and day entries go in batches (executemany pipelines them): one round trip, not one per paper.
+        inserts: list[dict[str, Any]] = []
+        entries: list[tuple[str, str, int, str, str]] = []
         async with self.transaction() as conn:
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PAPERS_WRITE_LOCK,))
             existing = await _rows_by_id(conn, [p.id for p in papers])
@@ -51,13 +66,7 @@ class PostgresPapersMixin(PostgresStoreBase):
                 old = existing.get(paper.id)
                 if old is None:
                     values.update(first_seen=now, updated_at=now)
-                    await conn.execute(
-                        f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES "
-                        "(%(id)s, %(title)s, %(authors)s, %(summary)s, %(published)s, %(day)s, %(upvotes)s, "
-                        "%(ai_summary)s, %(ai_keywords)s, %(github_repo)s, %(github_stars)s, %(project_page)s, "
-                        "%(thumbnail)s, %(num_comments)s, %(organization)s, %(first_seen)s, %(updated_at)s)",
-                        values,
-                    )
+                    inserts.append(values)
                     new.append(paper.id)
                 else:
                     latest_day = max(filter(None, (old["day"], values["day"])), default=None)
@@ -75,13 +84,12 @@ class PostgresPapersMixin(PostgresStoreBase):
                     else:
                         unchanged += 1
                 if day is not None:
-                    await conn.execute(
-                        "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) "
-                        "VALUES (%s, %s, %s, %s, %s) ON CONFLICT (day, paper_id) DO UPDATE SET "
-                        "upvotes = excluded.upvotes, updated_at = excluded.updated_at "
-                        "WHERE daily_entries.upvotes <> excluded.upvotes",
-                        (day.isoformat(), paper.id, paper.upvotes, now, now),
-                    )
+                    entries.append((day.isoformat(), paper.id, paper.upvotes, now, now))
+            async with conn.cursor() as cursor:
+                if inserts:
+                    await cursor.executemany(_INSERT_PAPER, inserts)
+                if entries:
+                    await cursor.executemany(_UPSERT_ENTRY, entries)
             if run is not None:
                 await _insert_run(conn, run, new=len(new), updated=len(changed))
         self.papers_version += 1
