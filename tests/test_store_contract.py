@@ -415,3 +415,18 @@ def test_under_root_binaries_out_of_nobodys_reach_are_copied(tmp_path: Path, mon
             assert conn.execute("SELECT current_setting('server_version_num')::int >= 150000").fetchone() == (True,)
     finally:
         server.stop()
+
+
+async def test_a_server_older_than_supported_is_named(postgres_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import bot.store.postgres.base as postgres_base
+
+    monkeypatch.setattr(postgres_base, "MIN_SERVER_VERSION", 990000)
+    with pytest.raises(StoreError, match=r"runs PostgreSQL 1\d\.\d+; Paperboy needs 15 or newer"):
+        await PostgresStore.open(postgres_url)
+    monkeypatch.undo()
+    store = await PostgresStore.open(postgres_url)
+    try:
+        monkeypatch.setattr(postgres_base, "MIN_SERVER_VERSION", 990000)
+        assert any("is older than the 15 Paperboy needs" in problem for problem in await store.check())
+    finally:
+        await store.close()

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # Key of the transaction-level advisory lock that lets one process at a time migrate the schema.
 _MIGRATE_LOCK = 0x70617065_72626F79
+# The oldest PostgreSQL release supported; older ones are refused rather than half working.
+MIN_SERVER_VERSION = 150000
 _TABLES = ("papers", "daily_entries", "digest_settings", "subscriptions", "deliveries", "scrape_runs", "meta")
 
 
@@ -49,6 +51,11 @@ def latest_version() -> int:
     """The Postgres schema version this code expects."""
     migrations = load_migrations()
     return migrations[-1].version if migrations else 0
+
+
+def _version_text(number: int) -> str:
+    """PostgreSQL's version number (180006) as people write it (18.6)."""
+    return f"{number // 10000}.{number % 10000}"
 
 
 def display_url(url: str) -> str:
@@ -81,9 +88,12 @@ class PostgresStoreBase:
         try:
             # One direct connection first: a wrong URL fails at once with the server's reason.
             probe = await psycopg.AsyncConnection.connect(url, connect_timeout=10)
+            server_version = probe.info.server_version
             await probe.close()
         except psycopg.Error as exc:
             raise classify(exc, where) from exc
+        if server_version < MIN_SERVER_VERSION:
+            raise StoreError(f"{where} runs PostgreSQL {_version_text(server_version)}; Paperboy needs 15 or newer")
         pool = psycopg_pool.AsyncConnectionPool(
             url, min_size=1, max_size=max_size, open=False, timeout=30, kwargs={"autocommit": True}
         )
@@ -184,6 +194,10 @@ class PostgresStoreBase:
         """Problems found: a schema version other than expected, missing tables, invalid indexes; empty if healthy."""
         problems: list[str] = []
         try:
+            async with self._pool.connection() as conn:
+                server_version = conn.info.server_version
+            if server_version < MIN_SERVER_VERSION:
+                problems.append(f"PostgreSQL {_version_text(server_version)} is older than the 15 Paperboy needs")
             version, expected = await self.schema_version(), latest_version()
             if version != expected:
                 problems.append(f"schema version is {version}, expected {expected}: run `paperboy db migrate`")
