@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psycopg
+import psycopg_pool
 import pytest
 
 from bot.models import DailyEntry, DigestSettings, Paper, ScrapeRun
@@ -28,7 +29,7 @@ from bot.store import (
     StoreError,
 )
 from bot.store import latest_version as sqlite_latest_version
-from bot.store.postgres import PostgresStore
+from bot.store.postgres import PostgresStore, display_url
 from bot.store.postgres import latest_version as postgres_latest_version
 from bot.store.postgres.errors import classify
 from tests.fakes.clock import ManualClock
@@ -430,3 +431,11 @@ async def test_a_server_older_than_supported_is_named(postgres_url: str, monkeyp
         assert any("is older than the 15 Paperboy needs" in problem for problem in await store.check())
     finally:
         await store.close()
+
+
+def test_a_pool_with_no_free_connection_is_busy_and_urls_are_shown_without_credentials() -> None:
+    error = classify(psycopg_pool.PoolTimeout("couldn't get a connection after 30.00 sec"), "postgresql://db:5432/x")
+    assert type(error) is DatabaseBusy and "no free connection to postgresql://db:5432/x" in str(error)
+    assert display_url("postgresql://bot:hunter2@db.internal:6543/paperboy") == "postgresql://db.internal:6543/paperboy"
+    assert display_url("postgresql://bot@db.internal/paperboy") == "postgresql://db.internal:5432/paperboy"
+    assert "hunter2" not in display_url("postgresql://bot:hunter2@[bad")
