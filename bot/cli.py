@@ -7,15 +7,15 @@ import asyncio
 import datetime as dt
 import json
 import logging
-import os
 import sys
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from bot import cli_parser
-from bot.config import Config, ConfigError, load_config
+from bot.config import Config, ConfigError, database_password, load_config
 from bot.logs import redact_secret, setup_logging
-from bot.store import Store, StoreError
+from bot.store import BackendUnavailable, Store, StoreError
+from bot.store import open_store as store_factory
 from bot.version import package_version
 
 if TYPE_CHECKING:
@@ -46,7 +46,9 @@ def print_json(document: Any) -> None:
 async def open_store(config: Config, *, migrate: bool = True) -> Store:
     """Open the configured database, turning failures into a CommandError."""
     try:
-        return await Store.open(config.database.path, migrate=migrate)
+        return await store_factory(config.database, migrate=migrate)
+    except BackendUnavailable as exc:
+        raise CommandError(str(exc), EXIT_USAGE) from exc
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
 
@@ -177,51 +179,6 @@ async def refresh_day(store: Store, scraper: Scraper, day: dt.date, now: dt.date
         return None
     report = await scraper.scrape_day(day)
     return str(report.error) if report.failed else None
-
-
-# ---------------------------------------------------------------- db
-
-
-async def cmd_db(args: argparse.Namespace, config: Config) -> int:
-    """paperboy db migrate | check | backup PATH"""
-    if args.db_command == "migrate":
-        store = await open_store(config, migrate=False)
-        try:
-            before = await store.schema_version()
-            applied = await store.migrate()
-        except StoreError as exc:
-            raise CommandError(str(exc)) from exc
-        finally:
-            await store.close()
-        if applied:
-            print(f"{config.database.path}: schema {before} -> {applied[-1]}")
-        else:
-            print(f"{config.database.path}: schema {before} is current")
-        return EXIT_OK
-    if args.db_command == "check":
-        if config.database.path != ":memory:" and not await asyncio.to_thread(os.path.exists, config.database.path):
-            raise CommandError(f"{config.database.path} does not exist: run `paperboy db migrate` first")
-        store = await open_store(config, migrate=False)
-        try:
-            problems = await store.check()
-            schema = await store.schema_version()
-        finally:
-            await store.close()
-        if problems:
-            for problem in problems:
-                print(f"{config.database.path}: {problem}", file=sys.stderr)
-            return EXIT_FAILURE
-        print(f"{config.database.path}: ok (schema {schema})")
-        return EXIT_OK
-    store = await open_store(config, migrate=False)
-    try:
-        await store.backup(args.path)
-    except StoreError as exc:
-        raise CommandError(str(exc)) from exc
-    finally:
-        await store.close()
-    print(f"backed up {config.database.path} to {args.path}")
-    return EXIT_OK
 
 
 # ---------------------------------------------------------------- scrape and show
@@ -416,6 +373,8 @@ async def cmd_alerts(args: argparse.Namespace, config: Config) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
+    from bot.cli_db import cmd_db
+
     handlers: dict[str, Handler] = {
         "run": cmd_run, "invite": cmd_invite, "digest": cmd_digest, "db": cmd_db, "scrape": cmd_scrape,
         "show": cmd_show, "search": cmd_search, "alerts": cmd_alerts,
@@ -434,6 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paperboy: config error: {exc}", file=sys.stderr)
         return EXIT_USAGE
     redact_secret(config.discord.token)
+    redact_secret(database_password(config.database.url))
     handler: Handler = args.handler
     try:
         return asyncio.run(handler(args, config))

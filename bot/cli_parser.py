@@ -85,8 +85,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "db": (
         "database upkeep: migrate, check, backup",
-        "Look after the SQLite database ([database] path in the config). No network.",
-        _examples("paperboy db migrate", "paperboy db backup /var/backups/paperboy.db"),
+        "Look after the database: the SQLite file at [database] path, or Postgres when [database] url is\n"
+        "set. No network beyond the database server.",
+        _examples("paperboy db migrate", "paperboy db backup /var/backups/paperboy.db",
+                  "paperboy db copy --to postgresql://paperboy@db.internal/paperboy"),
     ),
     "scrape": (
         "fetch Daily Papers days into the cache",
@@ -135,8 +137,10 @@ ALERTS_TEST = (
 DB_ACTIONS = {
     "migrate": ("upgrade the schema to the newest version", _examples("paperboy db migrate")),
     "check": ("run the integrity check and verify the schema version", _examples("paperboy db check")),
-    "backup": ("copy the live database with SQLite's online backup (safe while the bot runs)",
+    "backup": ("copy the live database (SQLite's online backup, or pg_dump on Postgres; safe while the bot runs)",
                _examples("paperboy db backup paperboy-backup.db")),
+    "copy": ("copy the SQLite file ([database] path) with its settings and history into an empty Postgres",
+             _examples("paperboy db copy --to postgresql://paperboy@db.internal:5432/paperboy")),
 }
 
 
@@ -232,6 +236,8 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
                        logging_options)
         if action == "backup":
             sub.add_argument("path", metavar="PATH", help="where to write the copy")
+        if action == "copy":
+            sub.add_argument("--to", required=True, metavar="URL", help="the empty Postgres database, postgresql://...")
     db.set_defaults(handler=handlers["db"])
 
     scrape = _command(commands, "scrape", COMMANDS["scrape"], logging_options)

@@ -8,6 +8,7 @@ import functools
 import logging
 import os
 import tomllib
+import urllib.parse
 import zoneinfo
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,8 @@ class DatabaseConfig:
     """[database]"""
 
     path: str = "paperboy.db"
+    # A postgresql:// URL selects the Postgres backend; empty keeps SQLite at `path`.
+    url: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +104,14 @@ _SECTIONS: dict[str, type] = {
 }
 
 
+def database_password(url: str) -> str:
+    """The password inside a database URL ("" if none), so logs can redact it."""
+    try:
+        return urllib.parse.urlsplit(url).password or ""
+    except ValueError:
+        return ""
+
+
 def _quoted(text: str, limit: int = 40) -> str:
     """`text` quoted for an error message, cut so that a pasted novel stays one short line."""
     return repr(text if len(text) <= limit else text[:limit] + "…")
@@ -137,7 +148,7 @@ def _where(source: str, section: str, key: str) -> str:
     return f"[{section}] {key} ({source})"
 
 
-SECRET_KEYS = frozenset({("discord", "token")})
+SECRET_KEYS = frozenset({("discord", "token"), ("database", "url")})
 
 
 def _coerce_bool(value: Any, from_env: bool, where: str) -> bool:
@@ -203,6 +214,7 @@ def _coerce(value: Any, kind: Any, where: str, *, secret: bool = False) -> Any:
 def _validate(config: Config) -> None:
     """Checks on values beyond their types."""
     src = config.source or "defaults"
+    url = config.database.url
     checks: list[tuple[str, str, bool, str]] = [
         ("scraper", "interval_minutes", config.scraper.interval_minutes > 0, "must be greater than 0"),
         ("scraper", "backfill_days", 0 <= config.scraper.backfill_days <= 3650, "must be 0..3650"),
@@ -214,6 +226,8 @@ def _validate(config: Config) -> None:
         ("alerts", "max_per_guild", config.alerts.max_per_guild >= 1, "must be at least 1"),
         ("alerts", "hourly_cap_per_channel", config.alerts.hourly_cap_per_channel >= 1, "must be at least 1"),
         ("database", "path", bool(config.database.path), "must not be empty"),
+        ("database", "url", not url or url.startswith(("postgresql://", "postgres://")),
+         "must be empty or start with postgresql://"),
         ("discord", "api_base", config.discord.api_base.startswith(("http://", "https://")),
          "must start with http:// or https://"),
         ("discord", "gateway_url", config.discord.gateway_url.startswith(("ws://", "wss://")),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,8 +11,32 @@ from tests.fakes.discord_fixtures import LabDiscord, make_lab_discord
 from tests.fakes.harness import BotHarness
 from tests.fakes.hf_fixtures import fake_hf
 from tests.fakes.hf_server import FakeHuggingFace
+from tests.fakes.postgres import PostgresServer, start_server
 
 __all__ = ["fake_hf", "harness", "world"]
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server per test session (per xdist worker), started on first use.
+
+    Missing binaries raise PostgresUnavailable: the Postgres tests error out, they are never skipped.
+    """
+    server = start_server()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The URL of a fresh, empty database on the session's server, dropped after the test."""
+    url = postgres_server.create_database()
+    try:
+        yield url
+    finally:
+        postgres_server.drop_database(url)
 
 
 @pytest.fixture

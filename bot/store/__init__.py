@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
+from bot.clock import Clock
+from bot.config import DatabaseConfig
 from bot.store.alerts import AlertsMixin
 from bot.store.base import latest_version
 from bot.store.deliveries import DeliveriesMixin
@@ -22,6 +25,9 @@ from bot.store.papers import PapersMixin, StoreCounts
 from bot.store.search import SearchMixin
 from bot.store.subscriptions import DuplicateSubscription, LimitReached, SubscriptionsMixin
 
+if TYPE_CHECKING:
+    from bot.store.postgres import PostgresStore
+
 log = logging.getLogger(__name__)
 
 
@@ -33,7 +39,36 @@ class Store(PapersMixin, MetaMixin, DeliveriesMixin, DigestsMixin, Subscriptions
     """
 
 
+class BackendUnavailable(StoreError):
+    """The configured backend cannot serve this use yet (search and the bot need SQLite for now)."""
+
+
+def uses_postgres(database: DatabaseConfig) -> bool:
+    """Whether the config selects the Postgres backend ([database] url set)."""
+    return bool(database.url)
+
+
+async def open_store(database: DatabaseConfig, *, migrate: bool = True, clock: Clock | None = None) -> Store:
+    """The full Store (search included) for the configured database; BackendUnavailable on Postgres."""
+    if uses_postgres(database):
+        raise BackendUnavailable(
+            "search on Postgres is not available yet, so only `paperboy db` runs on Postgres so far: leave "
+            "[database] url empty to use the SQLite file at [database] path"
+        )
+    return await Store.open(database.path, migrate=migrate, clock=clock)
+
+
+async def open_any_store(database: DatabaseConfig, *, migrate: bool = True) -> Store | PostgresStore:
+    """The configured backend's store, for upkeep that both have (migrate, check, backup, counts, settings)."""
+    if uses_postgres(database):
+        from bot.store.postgres import PostgresStore
+
+        return await PostgresStore.open(database.url, migrate=migrate)
+    return await Store.open(database.path, migrate=migrate)
+
+
 __all__ = [
+    "BackendUnavailable",
     "CannotOpen",
     "DatabaseBusy",
     "DatabaseCorrupt",
@@ -45,4 +80,7 @@ __all__ = [
     "StoreCounts",
     "StoreError",
     "latest_version",
+    "open_any_store",
+    "open_store",
+    "uses_postgres",
 ]
