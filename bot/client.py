@@ -23,7 +23,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import BadQuery, UserError
 from bot.outbox import SendError, ShuttingDown
-from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, query_error_text
+from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, plural, query_error_text
 from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.search import Search
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
@@ -336,7 +336,8 @@ class PaperBot(commands.Bot):
                 self.tree.copy_global_to(guild=guild)
                 await self.tree.sync(guild=guild)
             guilds = ", ".join(str(guild_id) for guild_id in self.config.discord.dev_guild_ids)
-            log.info("synced commands %s to %s %s: usable there now", names, plural(len(self.config.discord.dev_guild_ids), "dev guild"), guilds)
+            count = plural(len(self.config.discord.dev_guild_ids), "dev guild")
+            log.info("synced commands %s to %s %s: usable there now", names, count, guilds)
             return
         digest = hashlib.sha256(
             json.dumps(self.command_payload(), sort_keys=True, default=str).encode()
