@@ -40,7 +40,7 @@ FREQUENT_PAPERS = 500
 REFRESH_GROWTH = 0.1
 REFRESH_SECONDS = 24 * 3600.0
 VOCABULARY_STEP = 2000  # terms read per step while counting the frequent ones
-COMMON_SHARE = 0.2
+COMMON_SHARE = 0.5
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 100
 # Columns a paper's terms are taken from and matched in: every searchable one but the authors.
