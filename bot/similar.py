@@ -35,7 +35,7 @@ from bot.store import Store
 log = logging.getLogger(__name__)
 
 MAX_TERMS = 16
-POSTING_BUDGET = 8_000
+POSTING_BUDGET = 5_000
 FREQUENT_PAPERS = 500
 REFRESH_GROWTH = 0.1
 REFRESH_SECONDS = 24 * 3600.0
