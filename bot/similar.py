@@ -15,8 +15,12 @@ live. A count a few percent out of date changes no choice of terms that matters.
 
 Two bounds keep a lookup quick however large the cache grows: at most MAX_TERMS terms, and at most
 POSTING_BUDGET (paper, term) pairs for bm25 to read in all; a term that would go over the budget is
-passed over for a rarer one. A term held by this paper alone matches nothing else and is not chosen;
-nor is one held by more than COMMON_SHARE of the papers, which says little about what a paper is about.
+passed over for a rarer one.
+
+A term must weigh MIN_TERM_WEIGHT in the paper (as a more-like-this query usually asks a term to occur
+twice): a word said once in the abstract is as likely chance as topic, one in the title or keywords counts.
+A term held by this paper alone matches nothing else and is not chosen; nor is one held by more than
+COMMON_SHARE of the papers, which says little about what a paper is about.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ REFRESH_GROWTH = 0.1
 REFRESH_SECONDS = 24 * 3600.0
 VOCABULARY_STEP = 2000  # terms read per step while counting the frequent ones
 COMMON_SHARE = 0.5
+MIN_TERM_WEIGHT = 2.0
 DEFAULT_LIMIT = 5
 MAX_LIMIT = 100
 # Columns a paper's terms are taken from and matched in: every searchable one but the authors.
@@ -77,7 +82,7 @@ def distinctive_terms(
     scored = []
     for term, weight in weights.items():
         df = frequencies.get(term, 0)
-        if 2 <= df <= common:
+        if 2 <= df <= common and weight >= MIN_TERM_WEIGHT:
             scored.append((weight * math.log(papers / df), -df, term))
     scored.sort(reverse=True)
     chosen: list[str] = []

@@ -74,9 +74,10 @@ def test_term_weights_count_columns_by_their_bm25_weight_and_skip_authors_and_no
 
 
 def test_distinctive_terms_prefers_rare_terms_within_the_bounds() -> None:
-    weights = {"rare": 1.0, "common": 5.0, "alone": 9.0, "everywhere": 9.0, "mid": 1.0}
-    frequencies = {"rare": 2, "common": 15, "alone": 1, "everywhere": 60, "mid": 10}
-    # "alone" matches no other paper and "everywhere" is in over half of them: neither is chosen.
+    weights = {"rare": 2.0, "common": 5.0, "alone": 9.0, "everywhere": 9.0, "mid": 2.0, "once": 1.0}
+    frequencies = {"rare": 2, "common": 15, "alone": 1, "everywhere": 60, "mid": 10, "once": 3}
+    # "alone" matches no other paper, "everywhere" is in over half of them, and "once" is said once in
+    # the abstract: none is chosen.
     assert distinctive_terms(weights, frequencies, 100) == ["common", "rare", "mid"]
     assert distinctive_terms(weights, frequencies, 100, max_terms=1) == ["common"]
     # A budget of 14 postings cannot take "common" (15): the rarer terms come instead.
