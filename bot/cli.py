@@ -374,10 +374,12 @@ async def cmd_alerts(args: argparse.Namespace, config: Config) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser for every command."""
     from bot.cli_db import cmd_db
+    from bot.cli_papers import cmd_cite, cmd_similar
 
     handlers: dict[str, Handler] = {
         "run": cmd_run, "invite": cmd_invite, "digest": cmd_digest, "db": cmd_db, "scrape": cmd_scrape,
         "show": cmd_show, "search": cmd_search, "alerts": cmd_alerts,
+        "similar": cmd_similar, "cite": cmd_cite,
     }
     return cli_parser.build_parser(handlers, package_version())
 

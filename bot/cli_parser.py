@@ -116,6 +116,22 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
             ),
         ),
     ),
+    "similar": (
+        "the cached papers closest in content to a paper",
+        "List the cached papers closest in content to a paper, closest first, as /paper similar does: the\n"
+        "paper's most distinctive words (by tf-idf over the cache) ranked by bm25, the paper itself left out.\n"
+        "The paper comes from the cache when it is there, else it is fetched from huggingface.co and cached\n"
+        "(the only case that uses the network); the similar papers always come from the cache.",
+        _examples("paperboy similar 2406.12345", "paperboy similar https://huggingface.co/papers/2406.12345 "
+                  "--limit 10 --json"),
+    ),
+    "cite": (
+        "a paper's BibTeX entry",
+        "Print a paper's BibTeX entry (@misc with eprint and archivePrefix = {arXiv}; authors as\n"
+        "\"Last, First\"; TeX's special characters escaped, accents kept as UTF-8). The paper comes from\n"
+        "the cache when it is there (no network), else it is fetched from huggingface.co and cached.",
+        _examples("paperboy cite 2406.12345", "paperboy cite https://arxiv.org/abs/2406.12345v2 >> refs.bib"),
+    ),
     "alerts": (
         "keyword alerts from the terminal: try a query",
         "Try a keyword alert's query on the cache before adding it in Discord with /alerts add. No network.",
@@ -260,6 +276,16 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
                         help="order of results: best match, newest day, most upvotes")
     search.add_argument("--json", action="store_true", help="print one JSON document")
     search.set_defaults(handler=handlers["search"])
+
+    similar = _command(commands, "similar", COMMANDS["similar"], logging_options)
+    similar.add_argument("ref", metavar="ID_OR_URL", help="arXiv id, arXiv URL or huggingface.co/papers URL")
+    similar.add_argument("--limit", type=positive_int(100), default=5, metavar="N", help="how many papers, 1-100")
+    similar.add_argument("--json", action="store_true", help="print a JSON list of papers")
+    similar.set_defaults(handler=handlers["similar"])
+
+    cite = _command(commands, "cite", COMMANDS["cite"], logging_options)
+    cite.add_argument("ref", metavar="ID_OR_URL", help="arXiv id, arXiv URL or huggingface.co/papers URL")
+    cite.set_defaults(handler=handlers["cite"])
 
     alerts = _command(commands, "alerts", COMMANDS["alerts"], [])
     alerts_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)

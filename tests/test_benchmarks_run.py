@@ -16,6 +16,7 @@ SMALL_RUNS = {
     "search.py": ["--papers", "300", "--rounds", "1"],
     "alerts.py": ["--subs", "300", "--papers", "30", "--runs", "1", "--history", "50", "--baseline-runs", "1"],
     "fanout.py": ["--channels", "8", "--runs", "1"],
+    "similar_relevance.py": ["--papers", "300", "--queries", "3"],
 }
 
 

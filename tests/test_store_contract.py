@@ -38,11 +38,13 @@ from tests.fakes.postgres import BIN_ENV, PostgresServer, PostgresUnavailable, f
 AnyStore = Store | PostgresStore
 DAY = dt.date(2026, 6, 12)
 START = dt.datetime(2026, 6, 12, 8, 0, tzinfo=dt.UTC)
-# Search over FTS5 and its index upkeep: the part of the Store the Postgres backend does not offer yet.
+# Search over FTS5, its index upkeep and similar papers over its vocabulary: the part of the Store the
+# Postgres backend does not offer yet.
 SQLITE_ONLY = {
     "bulk_insert_papers", "ids_and_titles", "ids_with_prefix", "latest_paper_day", "match_counts", "match_hits",
     "merge_search_index", "paper_rowid_high_mark", "paper_titles", "papers_by_rowid", "search_count",
     "search_page", "titles_updated_since", "top_papers_between",
+    "indexed_paper_count", "document_frequencies", "frequent_terms", "papers_matching_terms",
 }  # fmt: skip
 
 

@@ -23,6 +23,7 @@ from bot.store.errors import (
 from bot.store.meta import MetaMixin
 from bot.store.papers import PapersMixin, StoreCounts
 from bot.store.search import SearchMixin
+from bot.store.similar import SimilarMixin
 from bot.store.subscriptions import DuplicateSubscription, LimitReached, SubscriptionsMixin
 
 if TYPE_CHECKING:
@@ -32,7 +33,8 @@ log = logging.getLogger(__name__)
 
 
 @raises_store_errors
-class Store(PapersMixin, MetaMixin, DeliveriesMixin, DigestsMixin, SubscriptionsMixin, SearchMixin, AlertsMixin):
+class Store(PapersMixin, MetaMixin, DeliveriesMixin, DigestsMixin, SubscriptionsMixin, SearchMixin, AlertsMixin,
+            SimilarMixin):
     """Async SQLite cache of papers plus per-channel settings and delivery records.
 
     Every public method raises StoreError (a subclass saying what went wrong), never a raw sqlite3 error.
