@@ -29,7 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from search import TOPICS, Corpus, remove_database  # noqa: E402
+from corpus import TOPICS, Corpus  # noqa: E402
+from search import remove_database  # noqa: E402
 
 from bot.models import Paper  # noqa: E402
 from bot.similar import SimilarPapers  # noqa: E402

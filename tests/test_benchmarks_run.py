@@ -21,7 +21,9 @@ SMALL_RUNS = {
 
 
 def test_every_benchmark_has_a_small_run() -> None:
-    assert {p.name for p in (ROOT / "bench").glob("*.py")} == set(SMALL_RUNS)
+    # A benchmark is a script; modules the scripts share (the synthetic corpus) have no __main__ block.
+    scripts = {p.name for p in (ROOT / "bench").glob("*.py") if '__name__ == "__main__"' in p.read_text()}
+    assert scripts == set(SMALL_RUNS)
 
 
 @pytest.mark.slow
