@@ -27,6 +27,7 @@ from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, plu
 from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.search import Search
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
+from bot.similar import SimilarPapers
 from bot.sources.http import HostRateLimiter
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store
@@ -283,6 +284,8 @@ class PaperBot(commands.Bot):
         self.store = store
         # The one Search of this bot, built with the store; its title index warms up after login.
         self.search = Search(store)
+        # Similar papers keep the counts of the index's frequent terms between lookups.
+        self.similar = SimilarPapers(store)
         self.http_client = http_client
         self.clock: Clock = clock or SystemClock()
         self.started_at = self.clock.now()

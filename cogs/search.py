@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import logging
 from typing import Literal
 
@@ -10,11 +11,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.bibtex import bibtex_entry
 from bot.client import PaperBot
 from bot.errors import BadQuery, UnknownPaper, UserError
 from bot.models import Paper
 from bot.query import QueryError
-from bot.render import NO_MENTIONS, result_options, trending_order, trending_page
+from bot.render import NO_MENTIONS, citation_block, result_options, similar_page, trending_order, trending_page
 from bot.search import Period
 from bot.services.index import IndexMaintenance
 from bot.sources.huggingface import parse_paper_ref
@@ -127,10 +129,64 @@ class SearchCog(commands.Cog):
         self, interaction: discord.Interaction[PaperBot], current: str
     ) -> list[app_commands.Choice[str]]:
         """Titles and ids matching what was typed (at most 25)."""
+        return await self.paper_choices(current)
+
+    async def paper_choices(self, current: str) -> list[app_commands.Choice[str]]:
+        """Autocomplete choices for a `paper` option: titles and ids matching what was typed (at most 25)."""
         if not current.strip():
             return []
         suggestions = await self.search.autocomplete(current[:300], limit=25)
         return [app_commands.Choice(name=choice_name(pid, title), value=pid) for pid, title in suggestions[:25]]
+
+    @group.command(name="similar", description="The cached papers closest in content to one paper (only you see them)")
+    @app_commands.describe(paper="arXiv id (2406.12345), a paper URL, or start typing a title")
+    async def similar(self, interaction: discord.Interaction[PaperBot], paper: app_commands.Range[str, 1, 300]) -> None:
+        """Papers sharing the paper's most distinctive words, with a menu that opens one as a card."""
+        found = await self.find_paper(interaction, paper)
+        if not interaction.response.is_done():
+            # Counting the index's frequent terms may take a moment on the first lookup after start.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        closest = await self.bot.similar.similar(found, limit=PAGE_SIZE)
+        embed = similar_page(found, closest)
+        if not closest:
+            await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        view = CardMenuView(self.bot.store, result_options(closest), menu_id="similar:open", timeout=self.view_timeout)
+        view.share_opened = True  # the list is private: a card opened from it may be posted
+        # Fills the private "thinking" placeholder; the view needs that message to expire its menu.
+        view.message = await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+
+    @group.command(name="cite", description="A BibTeX entry for a paper (only you see it)")
+    @app_commands.describe(paper="arXiv id (2406.12345), a paper URL, or start typing a title")
+    async def cite(self, interaction: discord.Interaction[PaperBot], paper: app_commands.Range[str, 1, 300]) -> None:
+        """The paper's BibTeX entry in a code block, or as a .bib file when it is too long for a message."""
+        found = await self.find_paper(interaction, paper)
+        entry = bibtex_entry(found)
+        block = citation_block(entry)
+        if not interaction.response.is_done():
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        if block is not None:
+            await interaction.followup.send(block, ephemeral=True, allowed_mentions=NO_MENTIONS)
+            return
+        entry_file = discord.File(io.BytesIO(entry.encode()), filename=f"{found.id.replace('/', '_')}.bib")
+        await interaction.followup.send(
+            "The entry is too long for a message: here it is as a file.",
+            file=entry_file, ephemeral=True, allowed_mentions=NO_MENTIONS,
+        )
+
+    @similar.autocomplete("paper")
+    async def similar_autocomplete(
+        self, interaction: discord.Interaction[PaperBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Titles and ids matching what was typed, as for /paper show."""
+        return await self.paper_choices(current)
+
+    @cite.autocomplete("paper")
+    async def cite_autocomplete(
+        self, interaction: discord.Interaction[PaperBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """Titles and ids matching what was typed, as for /paper show."""
+        return await self.paper_choices(current)
 
     @group.command(name="trending", description="The most upvoted cached papers of a recent period")
     @app_commands.describe(period="day: the latest day; week: the last 7 days; month: the last 30 days")

@@ -19,6 +19,7 @@ from bot.render.alerts import (
     snippet,
 )
 from bot.render.cards import (
+    citation_block,
     facts_line,
     full_abstract_messages,
     has_more_abstract,
@@ -43,6 +44,7 @@ from bot.render.lists import (
     result_options,
     results_page,
     results_text,
+    similar_page,
     trending_order,
     trending_page,
 )
@@ -146,6 +148,8 @@ __all__ = [
     "query_stems",
     "result_options",
     "results_page",
+    "similar_page",
+    "citation_block",
     "results_text",
     "safe_url",
     "short_summary",

@@ -23,6 +23,7 @@ from bot.render.markup import (
 )
 from bot.render.payload import (
     BUTTON_LABEL_LIMIT,
+    CONTENT_LIMIT,
     DESCRIPTION_LIMIT,
     EMBEDS_PER_MESSAGE,
     FOOTER_LIMIT,
@@ -203,3 +204,10 @@ def paper_text(paper: Paper) -> str:
     ]
     lines.extend(f"{name}: {url}" for name, url in links if url)
     return "\n".join(lines)
+
+
+def citation_block(entry: str) -> str | None:
+    """A BibTeX entry as a code block for a message, or None when it is too long for one (send it as a file)."""
+    # Entries never hold a backtick (bot.bibtex writes it as a macro), so the block cannot be closed early.
+    block = f"```bibtex\n{entry.rstrip()}\n```"
+    return block if len(block) <= CONTENT_LIMIT and "`" not in entry else None

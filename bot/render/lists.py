@@ -152,3 +152,16 @@ def results_text(papers: Sequence[Paper], *, start_index: int = 1) -> str:
         lines.append(f"{number}. {clean(paper.title) or '(untitled)'}")
         lines.append(" " * (len(str(number)) + 2) + " · ".join(facts))
     return "\n".join(lines)
+
+
+def similar_page(paper: Paper, similar: Sequence[Paper]) -> discord.Embed:
+    """The papers closest in content to `paper`: numbered linked titles with their facts, most similar first."""
+    heading = escape_words(paper.title, TITLE_LIMIT - len("Similar to: "))
+    embed = new_embed(f"Similar to: {heading}" if heading else "Similar papers", safe_url(paper.url))
+    title_chars = max(30, min(LINE_TITLE_CHARS, DESCRIPTION_LIMIT // max(1, len(similar)) - 160))
+    blocks = [_result_block(number, found, title_chars) for number, found in enumerate(similar, 1)]
+    embed.description = (
+        fit_lines(blocks, DESCRIPTION_LIMIT) if blocks else "No cached paper is close enough in content yet."
+    )
+    embed.set_footer(text=f"{plural(len(similar), 'paper')} sharing its most distinctive words")
+    return validated_embed(embed)
