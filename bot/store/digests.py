@@ -20,7 +20,6 @@ class DigestsMixin(StoreBase):
         `effective_from` (default: now) marks when the settings took effect: earlier due times don't count.
         """
         now = self.now_text()
-        since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, min_upvotes, "
@@ -31,7 +30,7 @@ class DigestsMixin(StoreBase):
                 "weekdays_only = excluded.weekdays_only, style = excluded.style, "
                 "post_empty = excluded.post_empty, enabled = 1, disabled_reason = NULL, "
                 "created_at = excluded.created_at, updated_at = excluded.updated_at",
-                settings_values(settings, since=since, now=now),
+                settings_values(settings, now=now),
             )
         stored = await self.get_digest_settings(settings.channel_id)
         assert stored is not None

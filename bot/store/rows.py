@@ -213,9 +213,10 @@ def settings_from_row(row: Sequence[Any]) -> DigestSettings:
     )
 
 
-def settings_values(settings: DigestSettings, *, since: str, now: str) -> tuple[Any, ...]:
+def settings_values(settings: DigestSettings, *, now: str) -> tuple[Any, ...]:
     """Values for (channel_id, guild_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty,
-    created_at, updated_at) of a digest_settings write."""
+    created_at, updated_at) of a digest_settings write; created_at is `effective_from`, or `now` without one."""
+    since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
     return (
         settings.channel_id,
         settings.guild_id,

@@ -29,7 +29,6 @@ class PostgresSettingsMixin(PostgresStoreBase):
         `effective_from` (default: now) marks when the settings took effect: earlier due times don't count.
         """
         now = self.now_text()
-        since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
         await self._execute(
             "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, min_upvotes, "
             "weekdays_only, style, post_empty, enabled, disabled_reason, created_at, updated_at) "
@@ -39,7 +38,7 @@ class PostgresSettingsMixin(PostgresStoreBase):
             "weekdays_only = excluded.weekdays_only, style = excluded.style, "
             "post_empty = excluded.post_empty, enabled = TRUE, disabled_reason = NULL, "
             "created_at = excluded.created_at, updated_at = excluded.updated_at",
-            settings_values(settings, since=since, now=now),
+            settings_values(settings, now=now),
         )
         stored = await self.get_digest_settings(settings.channel_id)
         assert stored is not None
