@@ -55,11 +55,8 @@ class FullAbstractButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Answer privately with the whole abstract, over as many messages as it needs."""
-        bot = cast(PaperBot, interaction.client)
         try:
-            paper = await bot.store.get_paper(self.paper_id)
-            if paper is None:
-                raise UnknownPaper(self.paper_id)
+            paper = await stored_paper(interaction, self.paper_id)
             first, *rest = full_abstract_messages(paper)
             await interaction.response.send_message(
                 content=first.content, embeds=first.embeds, ephemeral=True, allowed_mentions=NO_MENTIONS
@@ -96,15 +93,21 @@ class PostCardButton(
 
     async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Post the card publicly, as the answer to this click."""
-        bot = cast(PaperBot, interaction.client)
         try:
-            paper = await bot.store.get_paper(self.paper_id)
-            if paper is None:
-                raise UnknownPaper(self.paper_id)
+            paper = await stored_paper(interaction, self.paper_id)
             sharer = escape_text(interaction.user.display_name, SHARER_CHARS) or "a member"
             await send_card(interaction, paper, private=False, content=f"Shared by {sharer}")
         except Exception as error:
             await answer_error(interaction, error, "post to channel")
+
+
+async def stored_paper(interaction: discord.Interaction[Any], paper_id: str) -> Paper:
+    """The stored paper a button names; UnknownPaper if it has left the cache since the button was made."""
+    bot = cast(PaperBot, interaction.client)
+    paper = await bot.store.get_paper(paper_id)
+    if paper is None:
+        raise UnknownPaper(paper_id)
+    return paper
 
 
 def fits_custom_id(paper_id: str) -> bool:

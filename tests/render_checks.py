@@ -155,6 +155,16 @@ def assert_no_mentions(markdown: str) -> None:
     assert not re.search(r"<(?!t:-?\d{1,13}:[tTdDfFR]>)(?:[@#/:]|[A-Za-z]{1,2}:)", markdown)
 
 
+def checked_markdown(payloads: Iterable[MessagePayload]) -> str:
+    """Assert every payload is within Discord's limits and mentions no one; return all their markdown."""
+    payloads = list(payloads)
+    for payload in payloads:
+        assert_within_limits(payload)
+    markdown = all_markdown(payloads)
+    assert_no_mentions(markdown)
+    return markdown
+
+
 def trusted_urls(paper: Paper) -> set[str]:
     """Where a rendered paper may link: its own pages, its https code repository and project page."""
     trusted = {paper.url, paper.arxiv_url, paper.pdf_url}

@@ -24,6 +24,7 @@ from tests.render_checks import (
     assert_no_mentions,
     assert_plain_urls,
     assert_within_limits,
+    checked_markdown,
     make_paper,
     masked_links,
     papers,
@@ -229,11 +230,8 @@ def test_paper_card_with_empty_fields_is_still_valid() -> None:
 @SLOW
 def test_paper_card_within_limits_for_any_paper(paper: Paper) -> None:
     card = paper_card(paper, inline_links=True)
-    payload = MessagePayload(embeds=[card])
-    assert_within_limits(payload)
+    markdown = checked_markdown([MessagePayload(embeds=[card])])
     assert all(len(link.label) <= 80 for link in paper_links(paper))
-    markdown = all_markdown([payload])
-    assert_no_mentions(markdown)
     assert set(masked_links(markdown)) <= trusted_urls(paper)
     assert_plain_urls(masked_links(markdown))
 
@@ -279,10 +277,7 @@ def test_results_page_link_label_cannot_break_out() -> None:
 @SLOW
 def test_results_page_within_limits(found: list[Paper], query: str) -> None:
     embed = results_page(found, query=query, page=1, pages=1, total=len(found), start_index=1)
-    payload = MessagePayload(embeds=[embed])
-    assert_within_limits(payload)
-    markdown = all_markdown([payload])
-    assert_no_mentions(markdown)
+    markdown = checked_markdown([MessagePayload(embeds=[embed])])
     assert set(masked_links(markdown)) <= {url for paper in found for url in trusted_urls(paper)}
 
 

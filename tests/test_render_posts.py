@@ -30,9 +30,9 @@ from tests.render_checks import (
     SLOW,
     all_markdown,
     any_text,
-    assert_no_mentions,
     assert_plain_urls,
     assert_within_limits,
+    checked_markdown,
     make_paper,
     masked_links,
     papers,
@@ -126,10 +126,7 @@ def test_digest_within_limits_for_any_papers(
 ) -> None:
     messages = digest_messages(found, day=DAY, total_that_day=total, style=style, late_note=late)
     assert messages
-    for message in messages:
-        assert_within_limits(message)
-    markdown = all_markdown(messages)
-    assert_no_mentions(markdown)
+    markdown = checked_markdown(messages)
     if style == "compact":
         ranks = re.findall(r"^\*\*(\d+)\. ", markdown, re.MULTILINE)
         assert ranks == [str(i) for i in range(1, len(found) + 1)]
@@ -172,10 +169,7 @@ def test_alert_more_line_ends_the_last_message() -> None:
     matches = [(_huge(i), [f"query {i} " + "@everyone `tick` " * 40]) for i in range(1, 41)]
     messages = alert_messages(matches, more=17, more_query="diffusion `x` @here <@1>")
     assert len(messages) > 1
-    for message in messages:
-        assert_within_limits(message)
-    markdown = all_markdown(messages)
-    assert_no_mentions(markdown)
+    markdown = checked_markdown(messages)
     assert [url for url in masked_links(markdown) if "github" not in url] == [paper.url for paper, _ in matches]
     last = messages[-1].embeds[-1].description
     assert last is not None
@@ -195,10 +189,7 @@ def test_alert_more_line_alone() -> None:
 def test_alerts_within_limits_for_any_input(matches: list[tuple[Paper, list[str]]], more: int,
                                             more_query: str | None) -> None:
     messages = alert_messages(matches, more=more, more_query=more_query)
-    for message in messages:
-        assert_within_limits(message)
-    markdown = all_markdown(messages)
-    assert_no_mentions(markdown)
+    markdown = checked_markdown(messages)
     assert len([url for url in masked_links(markdown) if "huggingface.co/papers/" in url]) == len(matches)
     assert_plain_urls(masked_links(markdown))
     if more > 0:

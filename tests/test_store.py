@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
-from bot.models import Paper, ScrapeRun
+from bot.models import ScrapeRun
 from bot.store import (
     CannotOpen,
     DatabaseBusy,
@@ -25,27 +25,12 @@ from bot.store import (
 )
 from bot.store.errors import classify
 from tests.fakes.clock import ManualClock
-
-DAY = dt.date(2026, 6, 12)
-
-
-def paper(pid: str, title: str = "Sparse Mixture of Experts", upvotes: int = 3, **extra: object) -> Paper:
-    return Paper(
-        id=pid,
-        title=title,
-        authors=("Ada Lovelace", "Tri Dao"),
-        summary="We study routing in large language models.",
-        published=dt.date(2026, 6, 10),
-        day=DAY,
-        upvotes=upvotes,
-        ai_keywords=("routing", "experts"),
-        **extra,  # type: ignore[arg-type]
-    )
+from tests.store_checks import DAY, sample_run
+from tests.store_checks import sample_paper as paper
 
 
 def run(day: dt.date = DAY) -> ScrapeRun:
-    now = dt.datetime.now(dt.UTC)
-    return ScrapeRun(source="api", day=day, started=now, finished=now, outcome="ok", fetched=2)
+    return sample_run(day, at=dt.datetime.now(dt.UTC))
 
 
 def raw_rows(path: Path, sql: str) -> list[tuple[object, ...]]:

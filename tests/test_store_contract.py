@@ -34,9 +34,9 @@ from bot.store.postgres import latest_version as postgres_latest_version
 from bot.store.postgres.errors import classify
 from tests.fakes.clock import ManualClock
 from tests.fakes.postgres import BIN_ENV, PostgresServer, PostgresUnavailable, find_bin_dir, start_server
+from tests.store_checks import DAY, full_paper, sample_run
 
 AnyStore = Store | PostgresStore
-DAY = dt.date(2026, 6, 12)
 START = dt.datetime(2026, 6, 12, 8, 0, tzinfo=dt.UTC)
 # Search over FTS5, its index upkeep and similar papers over its vocabulary: the part of the Store the
 # Postgres backend does not offer yet.
@@ -69,27 +69,11 @@ def clock_of(store: AnyStore) -> ManualClock:
 
 
 def paper(pid: str, upvotes: int = 3, day: dt.date | None = DAY, title: str = "") -> Paper:
-    return Paper(
-        id=pid,
-        title=title or f"Paper {pid}: Sparse Mixture of Experts",
-        authors=("Ada Lovelace", "Tri Dao"),
-        summary="We study routing in large language models.",
-        published=dt.date(2026, 6, 10),
-        day=day,
-        upvotes=upvotes,
-        ai_summary="Routing, summarised.",
-        ai_keywords=("routing", "experts"),
-        github_repo="https://github.com/example/moe",
-        github_stars=12,
-        project_page="https://example.org/moe",
-        thumbnail="https://example.org/moe.png",
-        num_comments=4,
-        organization="Example Lab",
-    )
+    return full_paper(pid, upvotes=upvotes, day=day, title=title or f"Paper {pid}: Sparse Mixture of Experts")
 
 
 def run(day: dt.date | None = DAY, outcome: str = "ok") -> ScrapeRun:
-    return ScrapeRun(source="api", day=day, started=START, finished=START, outcome=outcome, fetched=2)
+    return sample_run(day, at=START, outcome=outcome)
 
 
 def test_postgres_store_offers_every_store_method_but_search() -> None:

@@ -7,12 +7,11 @@ from collections.abc import Sequence
 
 from bot.models import Paper
 from bot.store.base import StoreBase
-from bot.store.papers import PAPER_COLUMNS, paper_from_row
+from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 500
-_P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
 
 
 class AlertsMixin(StoreBase):
@@ -25,7 +24,7 @@ class AlertsMixin(StoreBase):
         `since` (a stored instant), ordered by that instant then id, starting after `after`, at most `limit`."""
         first_after, id_after = after
         async with self._db.execute(
-            f"SELECT e.first, {_P_COLUMNS} FROM ("
+            f"SELECT e.first, {P_COLUMNS} FROM ("
             "  SELECT paper_id, min(first_seen) AS first FROM daily_entries"
             "  WHERE paper_id IN (SELECT paper_id FROM daily_entries WHERE first_seen >= ?)"
             "  GROUP BY paper_id HAVING min(first_seen) >= ?"

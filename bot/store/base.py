@@ -32,9 +32,9 @@ class Migration:
     sql: str
 
 
-def load_migrations() -> list[Migration]:
-    """The packaged migrations in version order; versions must run 1, 2, 3 without gaps."""
-    folder = importlib.resources.files("bot.store") / "migrations"
+def load_migrations(package: str = "bot.store") -> list[Migration]:
+    """The migrations packaged in `package` (default: SQLite's) in order; versions must run 1, 2, 3 without gaps."""
+    folder = importlib.resources.files(package) / "migrations"
     found = []
     for entry in folder.iterdir():
         match = _MIGRATION_NAME.match(entry.name)
@@ -47,9 +47,9 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-def latest_version() -> int:
-    """The schema version this code expects."""
-    migrations = load_migrations()
+def latest_version(package: str = "bot.store") -> int:
+    """The schema version this code expects of the migrations in `package` (default: SQLite's)."""
+    migrations = load_migrations(package)
     return migrations[-1].version if migrations else 0
 
 

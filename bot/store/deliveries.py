@@ -3,64 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from bot.models import DELIVERY_KINDS, DELIVERY_STATUSES, Delivery, DeliveryKind, DeliveryStatus
+from bot.models import Delivery
 from bot.store.base import StoreBase
-from bot.store.errors import StoreError
+from bot.store.rows import DELIVERY_COLUMNS, delivery_from_row, delivery_payload, payload_with_part_sent, stored_instant
 
 log = logging.getLogger(__name__)
-
-_COLUMNS = (
-    "channel_id, kind, key, status, nonce, message_id, attempts, payload, error, batch, outcome, "
-    "created_at, updated_at, next_attempt_at"
-)
-
-
-def _instant(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text) if text else None
-
-
-def _kind(text: str) -> DeliveryKind:
-    for kind in DELIVERY_KINDS:
-        if kind == text:
-            return kind
-    raise StoreError(f"unknown delivery kind {text!r} in the deliveries table")
-
-
-def _status(text: str) -> DeliveryStatus:
-    for status in DELIVERY_STATUSES:
-        if status == text:
-            return status
-    raise StoreError(f"unknown delivery status {text!r} in the deliveries table")
-
-
-def _delivery_from_row(row: Sequence[Any]) -> Delivery:
-    payload = json.loads(row[7]) if row[7] else {}
-    return Delivery(
-        channel_id=row[0],
-        kind=_kind(row[1]),
-        key=row[2],
-        status=_status(row[3]),
-        nonce=row[4],
-        message_id=row[5],
-        attempts=row[6],
-        parts=tuple(payload.get("parts", ())),
-        sent_ids=tuple(payload.get("sent", ())),
-        error=row[8],
-        batch=row[9],
-        outcome=row[10],
-        created_at=_instant(row[11]),
-        updated_at=_instant(row[12]),
-        next_attempt_at=_instant(row[13]),
-    )
-
-
-def _payload(parts: Sequence[dict[str, Any]], sent: Sequence[int | None]) -> str:
-    return json.dumps({"parts": list(parts), "sent": list(sent)}, ensure_ascii=False)
 
 
 class DeliveriesMixin(StoreBase):
@@ -69,11 +20,11 @@ class DeliveriesMixin(StoreBase):
     async def get_delivery(self, channel_id: int, kind: str, key: str) -> Delivery | None:
         """The delivery record for (channel, kind, key), if any."""
         async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE channel_id = ? AND kind = ? AND key = ?",
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE channel_id = ? AND kind = ? AND key = ?",
             (channel_id, kind, key),
         ) as cursor:
             row = await cursor.fetchone()
-        return _delivery_from_row(row) if row else None
+        return delivery_from_row(row) if row else None
 
     async def claim_delivery(
         self,
@@ -96,7 +47,7 @@ class DeliveriesMixin(StoreBase):
             cursor = await db.execute(
                 "INSERT INTO deliveries (channel_id, kind, key, status, nonce, payload, outcome, created_at, "
                 "updated_at) VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                (channel_id, kind, key, nonce, _payload(parts, [None] * len(parts)), outcome, now, now),
+                (channel_id, kind, key, nonce, delivery_payload(parts, [None] * len(parts)), outcome, now, now),
             )
             created = cursor.rowcount > 0
             if created:
@@ -128,11 +79,9 @@ class DeliveriesMixin(StoreBase):
             ) as cursor:
                 row = await cursor.fetchone()
             assert row is not None
-            payload = json.loads(row[0])
-            payload["sent"][index] = message_id
             await db.execute(
                 "UPDATE deliveries SET payload = ?, updated_at = ? WHERE channel_id = ? AND kind = ? AND key = ?",
-                (json.dumps(payload, ensure_ascii=False), self.now_text(), channel_id, kind, key),
+                (payload_with_part_sent(row[0], index, message_id), self.now_text(), channel_id, kind, key),
             )
 
     async def mark_delivered(
@@ -179,14 +128,14 @@ class DeliveriesMixin(StoreBase):
     async def open_deliveries(self, kinds: Sequence[str], due_by: dt.datetime | None = None) -> list[Delivery]:
         """Pending deliveries of these kinds whose next attempt is due by `due_by` (all if None)."""
         marks = ",".join("?" * len(kinds))
-        sql = f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'pending' AND kind IN ({marks})"
+        sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' AND kind IN ({marks})"
         params: list[Any] = list(kinds)
         if due_by is not None:
             sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= ?)"
             params.append(due_by.isoformat(timespec="seconds"))
         async with self._db.execute(sql + " ORDER BY created_at, channel_id, key", params) as cursor:
             rows = await cursor.fetchall()
-        return [_delivery_from_row(row) for row in rows]
+        return [delivery_from_row(row) for row in rows]
 
     async def next_retry_at(self, kinds: Sequence[str]) -> dt.datetime | None:
         """The earliest scheduled retry among pending deliveries of these kinds."""
@@ -196,7 +145,7 @@ class DeliveriesMixin(StoreBase):
             list(kinds),
         ) as cursor:
             row = await cursor.fetchone()
-        return _instant(row[0]) if row else None
+        return stored_instant(row[0]) if row else None
 
     async def delivered_keys(self, channel_id: int, kind: str, keys: Sequence[str]) -> set[str]:
         """Which of `keys` already have a delivery record of `kind` in this channel (in any state)."""
@@ -214,12 +163,12 @@ class DeliveriesMixin(StoreBase):
     async def latest_delivery(self, channel_id: int, kind: str) -> Delivery | None:
         """The most recently created delivery of `kind` to a channel."""
         async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE channel_id = ? AND kind = ? "
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE channel_id = ? AND kind = ? "
             "ORDER BY created_at DESC, key DESC LIMIT 1",
             (channel_id, kind),
         ) as cursor:
             row = await cursor.fetchone()
-        return _delivery_from_row(row) if row else None
+        return delivery_from_row(row) if row else None
 
     async def delivered_pairs(self, kind: str, keys: Sequence[str]) -> set[tuple[int, str]]:
         """(channel, key) pairs that have a delivery record of `kind` for any of `keys`."""

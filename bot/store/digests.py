@@ -2,38 +2,13 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
-from collections.abc import Sequence
-from typing import Any
 
 from bot.models import DigestSettings
 from bot.store.base import StoreBase
+from bot.store.rows import DIGEST_COLUMNS, settings_from_row, settings_values
 
 log = logging.getLogger(__name__)
-
-_COLUMNS = (
-    "guild_id, channel_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty, enabled, "
-    "disabled_reason, created_at"
-)
-
-
-def _settings_from_row(row: Sequence[Any]) -> DigestSettings:
-    hour, minute = (int(part) for part in row[2].split(":"))
-    return DigestSettings(
-        guild_id=row[0],
-        channel_id=row[1],
-        time=dt.time(hour, minute),
-        timezone=row[3],
-        top=row[4],
-        min_upvotes=row[5],
-        weekdays_only=bool(row[6]),
-        style=row[7],
-        post_empty=bool(row[8]),
-        enabled=bool(row[9]),
-        disabled_reason=row[10],
-        effective_from=dt.datetime.fromisoformat(row[11]),
-    )
 
 
 class DigestsMixin(StoreBase):
@@ -45,7 +20,6 @@ class DigestsMixin(StoreBase):
         `effective_from` (default: now) marks when the settings took effect: earlier due times don't count.
         """
         now = self.now_text()
-        since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, min_upvotes, "
@@ -56,19 +30,7 @@ class DigestsMixin(StoreBase):
                 "weekdays_only = excluded.weekdays_only, style = excluded.style, "
                 "post_empty = excluded.post_empty, enabled = 1, disabled_reason = NULL, "
                 "created_at = excluded.created_at, updated_at = excluded.updated_at",
-                (
-                    settings.channel_id,
-                    settings.guild_id,
-                    settings.time.strftime("%H:%M"),
-                    settings.timezone,
-                    settings.top,
-                    settings.min_upvotes,
-                    int(settings.weekdays_only),
-                    settings.style,
-                    int(settings.post_empty),
-                    since,
-                    now,
-                ),
+                settings_values(settings, now=now),
             )
         stored = await self.get_digest_settings(settings.channel_id)
         assert stored is not None
@@ -77,10 +39,10 @@ class DigestsMixin(StoreBase):
     async def get_digest_settings(self, channel_id: int) -> DigestSettings | None:
         """A channel's digest settings, if it has any."""
         async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM digest_settings WHERE channel_id = ?", (channel_id,)
+            f"SELECT {DIGEST_COLUMNS} FROM digest_settings WHERE channel_id = ?", (channel_id,)
         ) as cursor:
             row = await cursor.fetchone()
-        return _settings_from_row(row) if row else None
+        return settings_from_row(row) if row else None
 
     async def list_digest_settings(
         self, guild_id: int | None = None, *, enabled_only: bool = False
@@ -94,10 +56,10 @@ class DigestsMixin(StoreBase):
             clauses.append("enabled = 1")
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
         async with self._db.execute(
-            f"SELECT {_COLUMNS} FROM digest_settings {where} ORDER BY channel_id", params
+            f"SELECT {DIGEST_COLUMNS} FROM digest_settings {where} ORDER BY channel_id", params
         ) as cursor:
             rows = await cursor.fetchall()
-        return [_settings_from_row(row) for row in rows]
+        return [settings_from_row(row) for row in rows]
 
     async def delete_digest_settings(self, channel_id: int) -> bool:
         """Turn a channel's digest off; True if it had one."""

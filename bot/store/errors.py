@@ -70,25 +70,35 @@ def classify(exc: sqlite3.Error, path: str) -> StoreError:
     return error
 
 
-def _translating(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    @functools.wraps(method)
-    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(*args, **kwargs)
-        except sqlite3.Error as exc:
-            path = str(getattr(args[0], "path", "?")) if args else "?"
-            raise classify(exc, path) from exc
+def translate_errors(
+    cls: C, raw: tuple[type[Exception], ...], classify: Callable[[Any, str], StoreError], marker: str
+) -> C:
+    """Wrap every public coroutine method of `cls` (and its bases) so `raw` errors leave as `classify` makes them.
 
-    call.__dict__["translates_sqlite_errors"] = True
-    return call
+    `marker` flags wrapped methods, so a method inherited by several decorated classes is wrapped once.
+    """
 
+    def translating(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
+        @functools.wraps(method)
+        async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return await method(*args, **kwargs)
+            except raw as exc:
+                where = str(getattr(args[0], "path", "?")) if args else "?"
+                raise classify(exc, where) from exc
 
-def raises_store_errors(cls: C) -> C:
-    """Wrap every public coroutine method of `cls` (and its bases) so sqlite3 errors leave as StoreError."""
+        call.__dict__[marker] = True
+        return call
+
     for name in dir(cls):
         if name.startswith("_"):
             continue
         method = inspect.getattr_static(cls, name)
-        if inspect.iscoroutinefunction(method) and not getattr(method, "translates_sqlite_errors", False):
-            setattr(cls, name, _translating(method))
+        if inspect.iscoroutinefunction(method) and not getattr(method, marker, False):
+            setattr(cls, name, translating(method))
     return cls
+
+
+def raises_store_errors(cls: C) -> C:
+    """Wrap every public coroutine method of `cls` (and its bases) so sqlite3 errors leave as StoreError."""
+    return translate_errors(cls, (sqlite3.Error,), classify, "translates_sqlite_errors")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import sqlite3
 from collections.abc import Iterable, Sequence
@@ -12,28 +11,22 @@ from typing import Any
 
 from bot.models import DailyEntry, Paper, ScrapeRun, UpsertResult
 from bot.store.base import StoreBase
+from bot.store.rows import (
+    P_COLUMNS,
+    PAPER_COLUMNS,
+    RUN_COLUMNS,
+    moved_columns,
+    paper_from_row,
+    paper_values,
+    run_from_row,
+    run_values,
+    stored_date,
+)
+
+# The paper row helpers live in bot.store.rows; they stay importable from here for the SQLite modules.
+__all__ = ["PAPER_COLUMNS", "PapersMixin", "StoreCounts", "paper_from_row"]
 
 log = logging.getLogger(__name__)
-
-PAPER_COLUMNS = (
-    "id, title, authors, summary, published, day, upvotes, ai_summary, ai_keywords, github_repo, "
-    "github_stars, project_page, thumbnail, num_comments, organization"
-)
-# Columns whose change counts as new metadata (the rest are bookkeeping).
-_CONTENT_FIELDS = (
-    "title",
-    "authors",
-    "summary",
-    "published",
-    "ai_summary",
-    "ai_keywords",
-    "github_repo",
-    "github_stars",
-    "project_page",
-    "thumbnail",
-    "num_comments",
-    "organization",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,51 +38,6 @@ class StoreCounts:
     daily_entries: int
     digests: int
     subscriptions: int
-
-
-def _date(text: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(text) if text else None
-
-
-def paper_from_row(row: sqlite3.Row | Sequence[Any]) -> Paper:
-    """Build a Paper from a row selected with PAPER_COLUMNS."""
-    return Paper(
-        id=row[0],
-        title=row[1],
-        authors=tuple(json.loads(row[2])),
-        summary=row[3],
-        published=_date(row[4]),
-        day=_date(row[5]),
-        upvotes=row[6],
-        ai_summary=row[7],
-        ai_keywords=tuple(json.loads(row[8])),
-        github_repo=row[9],
-        github_stars=row[10],
-        project_page=row[11],
-        thumbnail=row[12],
-        num_comments=row[13],
-        organization=row[14],
-    )
-
-
-def _paper_values(paper: Paper) -> dict[str, Any]:
-    return {
-        "id": paper.id,
-        "title": paper.title,
-        "authors": json.dumps(list(paper.authors), ensure_ascii=False),
-        "summary": paper.summary,
-        "published": paper.published.isoformat() if paper.published else None,
-        "day": paper.day.isoformat() if paper.day else None,
-        "upvotes": paper.upvotes,
-        "ai_summary": paper.ai_summary,
-        "ai_keywords": json.dumps(list(paper.ai_keywords), ensure_ascii=False),
-        "github_repo": paper.github_repo,
-        "github_stars": paper.github_stars,
-        "project_page": paper.project_page,
-        "thumbnail": paper.thumbnail,
-        "num_comments": paper.num_comments,
-        "organization": paper.organization,
-    }
 
 
 class PapersMixin(StoreBase):
@@ -115,7 +63,7 @@ class PapersMixin(StoreBase):
         async with self.transaction() as db:
             existing = await self._rows_by_id(db, [p.id for p in papers])
             for paper in papers:
-                values = _paper_values(paper)
+                values = paper_values(paper)
                 old = existing.get(paper.id)
                 if old is None:
                     values.update(first_seen=now, updated_at=now)
@@ -128,23 +76,16 @@ class PapersMixin(StoreBase):
                     )
                     new.append(paper.id)
                 else:
-                    latest_day = max(filter(None, (old["day"], values["day"])), default=None)
-                    values["day"] = latest_day
-                    content_moved = any(old[name] != values[name] for name in _CONTENT_FIELDS)
-                    # Metadata-only fetches (no day) carry no upvote news unless they differ.
-                    upvotes_moved = old["upvotes"] != values["upvotes"]
-                    if content_moved or upvotes_moved or old["day"] != latest_day:
-                        assignments = ", ".join(
-                            f"{name} = :{name}"
-                            for name in (*_CONTENT_FIELDS, "day", "upvotes")
-                            if old[name] != values[name]
-                        )
+                    moved = moved_columns(old, values)
+                    if moved:
+                        assignments = ", ".join(f"{name} = :{name}" for name in moved)
                         values["updated_at"] = now
                         await db.execute(
                             f"UPDATE papers SET {assignments}, updated_at = :updated_at WHERE id = :id",
                             values,
                         )
-                    if upvotes_moved:
+                    # Metadata-only fetches (no day) carry no upvote news unless they differ.
+                    if old["upvotes"] != values["upvotes"]:
                         changed.append(paper.id)
                     else:
                         unchanged += 1
@@ -178,18 +119,7 @@ class PapersMixin(StoreBase):
         await db.execute(
             "INSERT INTO scrape_runs (source, day, started, finished, outcome, fetched, new, updated, "
             "skipped, error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                run.source,
-                run.day.isoformat() if run.day else None,
-                run.started.isoformat(timespec="seconds"),
-                run.finished.isoformat(timespec="seconds"),
-                run.outcome,
-                run.fetched,
-                new,
-                updated,
-                run.skipped,
-                run.error,
-            ),
+            run_values(run, new=new, updated=updated),
         )
 
     async def record_scrape_run(self, run: ScrapeRun) -> None:
@@ -211,7 +141,7 @@ class PapersMixin(StoreBase):
     async def papers_of_day(self, day: dt.date) -> list[Paper]:
         """Papers featured on `day`, most upvoted first, with that day's upvotes."""
         async with self._db.execute(
-            f"SELECT {', '.join('p.' + c.strip() for c in PAPER_COLUMNS.split(','))}, e.upvotes "
+            f"SELECT {P_COLUMNS}, e.upvotes "
             "FROM daily_entries e JOIN papers p ON p.id = e.paper_id WHERE e.day = ? "
             "ORDER BY e.upvotes DESC, p.id",
             (day.isoformat(),),
@@ -253,7 +183,7 @@ class PapersMixin(StoreBase):
         """The most recent Daily Papers day with entries."""
         async with self._db.execute("SELECT max(day) FROM daily_entries") as cursor:
             row = await cursor.fetchone()
-        return _date(row[0]) if row else None
+        return stored_date(row[0]) if row else None
 
     async def last_scrape_run(self, day: dt.date | None = None) -> ScrapeRun | None:
         """The latest recorded fetch (of `day` if given)."""
@@ -264,26 +194,7 @@ class PapersMixin(StoreBase):
         """The most recent scrape runs (of `day` if given), newest first."""
         where, params = ("WHERE day = ?", [day.isoformat()]) if day else ("", [])
         async with self._db.execute(
-            f"SELECT {_RUN_COLUMNS} FROM scrape_runs {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+            f"SELECT {RUN_COLUMNS} FROM scrape_runs {where} ORDER BY id DESC LIMIT ?", [*params, limit]
         ) as cursor:
             rows = await cursor.fetchall()
-        return [_run_from_row(row) for row in rows]
-
-
-_RUN_COLUMNS = "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error"
-
-
-def _run_from_row(row: Sequence[Any]) -> ScrapeRun:
-    return ScrapeRun(
-        id=row[0],
-        source=row[1],
-        day=_date(row[2]),
-        started=dt.datetime.fromisoformat(row[3]),
-        finished=dt.datetime.fromisoformat(row[4]),
-        outcome=row[5],
-        fetched=row[6],
-        new=row[7],
-        updated=row[8],
-        skipped=row[9],
-        error=row[10],
-    )
+        return [run_from_row(row) for row in rows]

@@ -12,14 +12,13 @@ from typing import NamedTuple
 from bot.models import Paper
 from bot.query import ALL_COLUMNS, BM25_WEIGHTS, Filter, Sort
 from bot.store.base import StoreBase
-from bot.store.papers import PAPER_COLUMNS, paper_from_row
+from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
 
 log = logging.getLogger(__name__)
 
 # bm25 over papers_fts with one weight per column (bot.query.columns), given as parameters.
 _BM25 = f"bm25(papers_fts, {', '.join('?' for _ in ALL_COLUMNS)})"
 
-_P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
 # Orders over hits (rid, score, upvotes, day): inside the query that finds them and over the page.
 _ORDERS = {
     "relevance": "score, upvotes DESC, day DESC, rid DESC",
@@ -129,7 +128,7 @@ class SearchMixin(StoreBase):
             f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {_ORDERS[sort]} LIMIT ? OFFSET ?"
         )
         sql = (
-            f"SELECT {_P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
+            f"SELECT {P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
             f"ORDER BY {', '.join('hit.' + key for key in _ORDERS[sort].split(', '))}"
         )
         async with self._db.execute(sql, [*score_params, *plan.params, spec.limit, spec.offset]) as cursor:
@@ -269,7 +268,7 @@ class SearchMixin(StoreBase):
     async def top_papers_between(self, first: dt.date, last: dt.date, limit: int) -> list[Paper]:
         """Papers featured between `first` and `last` (inclusive), most upvoted first."""
         async with self._db.execute(
-            f"SELECT {_P_COLUMNS} FROM papers p WHERE p.day BETWEEN ? AND ? "
+            f"SELECT {P_COLUMNS} FROM papers p WHERE p.day BETWEEN ? AND ? "
             "ORDER BY p.upvotes DESC, p.day DESC, p.id LIMIT ?",
             (first.isoformat(), last.isoformat(), limit),
         ) as cursor:

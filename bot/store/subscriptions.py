@@ -2,36 +2,20 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import sqlite3
 from collections.abc import Sequence
-from typing import Any
 
 from bot.models import Subscription
 from bot.store.base import StoreBase
 from bot.store.errors import StoreError
+from bot.store.rows import SUBSCRIPTION_COLUMNS, subscription_from_row
 
 log = logging.getLogger(__name__)
-
-_COLUMNS = "id, guild_id, channel_id, query, normalized, created_by, created_at, skip_digest_papers"
 
 
 class DuplicateSubscription(StoreError):
     """The channel already has a subscription with the same normalised query."""
-
-
-def _subscription_from_row(row: Sequence[Any]) -> Subscription:
-    return Subscription(
-        id=row[0],
-        guild_id=row[1],
-        channel_id=row[2],
-        query=row[3],
-        normalized=row[4],
-        created_by=row[5],
-        created_at=dt.datetime.fromisoformat(row[6]),
-        skip_digest_papers=bool(row[7]),
-    )
 
 
 class SubscriptionsMixin(StoreBase):
@@ -58,10 +42,7 @@ class SubscriptionsMixin(StoreBase):
             ) as cursor:
                 row = await cursor.fetchone()
             assert row is not None
-            if row[0] >= max_per_channel:
-                raise LimitReached("channel", max_per_channel)
-            if row[1] >= max_per_guild:
-                raise LimitReached("server", max_per_guild)
+            check_subscription_limits(row, max_per_channel=max_per_channel, max_per_guild=max_per_guild)
             try:
                 cursor = await db.execute(
                     "INSERT INTO subscriptions (guild_id, channel_id, query, normalized, created_by, created_at, "
@@ -77,9 +58,11 @@ class SubscriptionsMixin(StoreBase):
 
     async def get_subscription(self, subscription_id: int) -> Subscription | None:
         """One subscription by id."""
-        async with self._db.execute(f"SELECT {_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)) as cursor:
+        async with self._db.execute(
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = ?", (subscription_id,)
+        ) as cursor:
             row = await cursor.fetchone()
-        return _subscription_from_row(row) if row else None
+        return subscription_from_row(row) if row else None
 
     async def list_subscriptions(
         self, *, guild_id: int | None = None, channel_id: int | None = None
@@ -93,9 +76,11 @@ class SubscriptionsMixin(StoreBase):
             clauses.append("channel_id = ?")
             params.append(channel_id)
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        async with self._db.execute(f"SELECT {_COLUMNS} FROM subscriptions {where} ORDER BY id", params) as cursor:
+        async with self._db.execute(
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions {where} ORDER BY id", params
+        ) as cursor:
             rows = await cursor.fetchall()
-        return [_subscription_from_row(row) for row in rows]
+        return [subscription_from_row(row) for row in rows]
 
     async def remove_subscription(self, subscription_id: int, *, guild_id: int) -> Subscription | None:
         """Delete a subscription of this guild; return it, or None if there was none."""
@@ -114,3 +99,11 @@ class LimitReached(StoreError):
         super().__init__(f"{scope} limit of {limit} reached")
         self.scope = scope
         self.limit = limit
+
+
+def check_subscription_limits(counts: Sequence[int], *, max_per_channel: int, max_per_guild: int) -> None:
+    """Raise LimitReached if (subscriptions in the channel, in the guild) already reach a limit."""
+    if counts[0] >= max_per_channel:
+        raise LimitReached("channel", max_per_channel)
+    if counts[1] >= max_per_guild:
+        raise LimitReached("server", max_per_guild)

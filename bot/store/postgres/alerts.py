@@ -6,12 +6,10 @@ import logging
 from collections.abc import Sequence
 
 from bot.models import Paper
-from bot.store.papers import PAPER_COLUMNS, paper_from_row
 from bot.store.postgres.base import PostgresStoreBase
+from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
 
 log = logging.getLogger(__name__)
-
-_P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
 
 
 class PostgresAlertsMixin(PostgresStoreBase):
@@ -25,7 +23,7 @@ class PostgresAlertsMixin(PostgresStoreBase):
         first_after, id_after = after
         # Byte order ("C") on every text comparison: the same order SQLite uses, whatever the server's locale.
         rows = await self._fetchall(
-            f"SELECT e.first, {_P_COLUMNS} FROM ("
+            f"SELECT e.first, {P_COLUMNS} FROM ("
             '  SELECT paper_id, min(first_seen COLLATE "C") AS first FROM daily_entries'
             '  WHERE paper_id IN (SELECT paper_id FROM daily_entries WHERE first_seen COLLATE "C" >= %s)'
             '  GROUP BY paper_id HAVING min(first_seen COLLATE "C") >= %s'

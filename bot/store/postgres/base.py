@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib.resources
 import logging
 import os
-import re
 import shutil
 from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
@@ -18,13 +16,14 @@ import psycopg_pool
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from bot.clock import Clock, SystemClock
-from bot.store.base import Migration
+from bot.store.base import latest_version as latest_packaged_version
+from bot.store.base import load_migrations
 from bot.store.errors import StoreError
 from bot.store.postgres.errors import classify
 
 log = logging.getLogger(__name__)
 
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+_MIGRATIONS_PACKAGE = "bot.store.postgres"
 # Key of the transaction-level advisory lock that lets one process at a time migrate the schema.
 _MIGRATE_LOCK = 0x70617065_72626F79
 # The oldest PostgreSQL release supported; older ones are refused rather than half working.
@@ -32,25 +31,9 @@ MIN_SERVER_VERSION = 150000
 _TABLES = ("papers", "daily_entries", "digest_settings", "subscriptions", "deliveries", "scrape_runs", "meta")
 
 
-def load_migrations() -> list[Migration]:
-    """The packaged Postgres migrations in version order; versions must run 1, 2, 3 without gaps."""
-    folder = importlib.resources.files("bot.store.postgres") / "migrations"
-    found = []
-    for entry in folder.iterdir():
-        match = _MIGRATION_NAME.match(entry.name)
-        if match:
-            found.append(Migration(int(match.group(1)), entry.name, entry.read_text("utf-8")))
-    found.sort(key=lambda m: m.version)
-    for expected, migration in enumerate(found, start=1):
-        if migration.version != expected:
-            raise StoreError(f"migration {migration.name} is out of sequence (expected {expected:04d})")
-    return found
-
-
 def latest_version() -> int:
     """The Postgres schema version this code expects."""
-    migrations = load_migrations()
-    return migrations[-1].version if migrations else 0
+    return latest_packaged_version(_MIGRATIONS_PACKAGE)
 
 
 def _version_text(number: int) -> str:
@@ -156,7 +139,7 @@ class PostgresStoreBase:
 
     async def migrate(self) -> list[int]:
         """Apply each pending migration in its own transaction (one process at a time); return versions applied."""
-        migrations = load_migrations()
+        migrations = load_migrations(_MIGRATIONS_PACKAGE)
         newest = migrations[-1].version if migrations else 0
         applied: list[int] = []
         async with self._pool.connection() as conn:

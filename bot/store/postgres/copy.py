@@ -11,9 +11,9 @@ import psycopg
 from bot.store import Store
 from bot.store.errors import StoreError
 from bot.store.errors import classify as classify_sqlite
-from bot.store.papers import PAPER_COLUMNS
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.errors import classify
+from bot.store.rows import PAPER_COLUMNS
 
 log = logging.getLogger(__name__)
 

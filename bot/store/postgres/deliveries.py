@@ -3,20 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from bot.models import Delivery
-from bot.store.deliveries import _COLUMNS, _delivery_from_row, _payload
 from bot.store.postgres.base import PostgresStoreBase
+from bot.store.rows import DELIVERY_COLUMNS, delivery_from_row, delivery_payload, payload_with_part_sent, stored_instant
 
 log = logging.getLogger(__name__)
-
-
-def _instant(text: str | None) -> dt.datetime | None:
-    return dt.datetime.fromisoformat(text) if text else None
 
 
 class PostgresDeliveriesMixin(PostgresStoreBase):
@@ -25,10 +20,10 @@ class PostgresDeliveriesMixin(PostgresStoreBase):
     async def get_delivery(self, channel_id: int, kind: str, key: str) -> Delivery | None:
         """The delivery record for (channel, kind, key), if any."""
         row = await self._fetchone(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE channel_id = %s AND kind = %s AND key = %s",
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE channel_id = %s AND kind = %s AND key = %s",
             (channel_id, kind, key),
         )
-        return _delivery_from_row(row) if row else None
+        return delivery_from_row(row) if row else None
 
     async def claim_delivery(
         self,
@@ -52,7 +47,7 @@ class PostgresDeliveriesMixin(PostgresStoreBase):
             cursor = await conn.execute(
                 "INSERT INTO deliveries (channel_id, kind, key, status, nonce, payload, outcome, created_at, "
                 "updated_at) VALUES (%s, %s, %s, 'pending', %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (channel_id, kind, key, nonce, _payload(parts, [None] * len(parts)), outcome, now, now),
+                (channel_id, kind, key, nonce, delivery_payload(parts, [None] * len(parts)), outcome, now, now),
             )
             created = cursor.rowcount > 0
             if created:
@@ -84,11 +79,9 @@ class PostgresDeliveriesMixin(PostgresStoreBase):
             )
             row = await cursor.fetchone()
             assert row is not None
-            payload = json.loads(row[0])
-            payload["sent"][index] = message_id
             await conn.execute(
                 "UPDATE deliveries SET payload = %s, updated_at = %s WHERE channel_id = %s AND kind = %s AND key = %s",
-                (json.dumps(payload, ensure_ascii=False), self.now_text(), channel_id, kind, key),
+                (payload_with_part_sent(row[0], index, message_id), self.now_text(), channel_id, kind, key),
             )
 
     async def mark_delivered(
@@ -133,20 +126,20 @@ class PostgresDeliveriesMixin(PostgresStoreBase):
 
     async def open_deliveries(self, kinds: Sequence[str], due_by: dt.datetime | None = None) -> list[Delivery]:
         """Pending deliveries of these kinds whose next attempt is due by `due_by` (all if None)."""
-        sql = f"SELECT {_COLUMNS} FROM deliveries WHERE status = 'pending' AND kind = ANY(%s)"
+        sql = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE status = 'pending' AND kind = ANY(%s)"
         params: list[Any] = [list(kinds)]
         if due_by is not None:
             sql += " AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
             params.append(due_by.isoformat(timespec="seconds"))
         rows = await self._fetchall(sql + ' ORDER BY created_at, channel_id, key COLLATE "C"', params)
-        return [_delivery_from_row(row) for row in rows]
+        return [delivery_from_row(row) for row in rows]
 
     async def next_retry_at(self, kinds: Sequence[str]) -> dt.datetime | None:
         """The earliest scheduled retry among pending deliveries of these kinds."""
         row = await self._fetchone(
             "SELECT min(next_attempt_at) FROM deliveries WHERE status = 'pending' AND kind = ANY(%s)", (list(kinds),)
         )
-        return _instant(row[0]) if row else None
+        return stored_instant(row[0]) if row else None
 
     async def delivered_keys(self, channel_id: int, kind: str, keys: Sequence[str]) -> set[str]:
         """Which of `keys` already have a delivery record of `kind` in this channel (in any state)."""
@@ -159,11 +152,11 @@ class PostgresDeliveriesMixin(PostgresStoreBase):
     async def latest_delivery(self, channel_id: int, kind: str) -> Delivery | None:
         """The most recently created delivery of `kind` to a channel."""
         row = await self._fetchone(
-            f"SELECT {_COLUMNS} FROM deliveries WHERE channel_id = %s AND kind = %s "
+            f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE channel_id = %s AND kind = %s "
             'ORDER BY created_at DESC, key COLLATE "C" DESC LIMIT 1',
             (channel_id, kind),
         )
-        return _delivery_from_row(row) if row else None
+        return delivery_from_row(row) if row else None
 
     async def delivered_pairs(self, kind: str, keys: Sequence[str]) -> set[tuple[int, str]]:
         """(channel, key) pairs that have a delivery record of `kind` for any of `keys`."""

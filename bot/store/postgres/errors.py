@@ -2,21 +2,24 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import logging
-from collections.abc import Callable, Coroutine
-from typing import Any, ParamSpec, TypeVar
+from typing import TypeVar
 
 import psycopg
 import psycopg_pool
 
-from bot.store.errors import CannotOpen, DatabaseBusy, DatabaseCorrupt, DiskFull, ReadOnlyDatabase, StoreError
+from bot.store.errors import (
+    CannotOpen,
+    DatabaseBusy,
+    DatabaseCorrupt,
+    DiskFull,
+    ReadOnlyDatabase,
+    StoreError,
+    translate_errors,
+)
 
 log = logging.getLogger(__name__)
 
-P = ParamSpec("P")
-R = TypeVar("R")
 C = TypeVar("C", bound=type)
 
 # SQLSTATE codes (PostgreSQL manual, appendix A) and the StoreError each one means.
@@ -64,25 +67,6 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
-def _translating(method: Callable[P, Coroutine[Any, Any, R]]) -> Callable[P, Coroutine[Any, Any, R]]:
-    @functools.wraps(method)
-    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return await method(*args, **kwargs)
-        except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:
-            where = str(getattr(args[0], "path", "?")) if args else "?"
-            raise classify(exc, where) from exc
-
-    call.__dict__["translates_postgres_errors"] = True
-    return call
-
-
 def raises_store_errors(cls: C) -> C:
     """Wrap every public coroutine method of `cls` (and its bases) so psycopg errors leave as StoreError."""
-    for name in dir(cls):
-        if name.startswith("_"):
-            continue
-        method = inspect.getattr_static(cls, name)
-        if inspect.iscoroutinefunction(method) and not getattr(method, "translates_postgres_errors", False):
-            setattr(cls, name, _translating(method))
-    return cls
+    return translate_errors(cls, (psycopg.Error, psycopg_pool.PoolTimeout), classify, "translates_postgres_errors")

@@ -12,13 +12,22 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bot.models import DailyEntry, Paper, ScrapeRun, UpsertResult
-from bot.store.papers import _CONTENT_FIELDS, PAPER_COLUMNS, StoreCounts, _paper_values, _run_from_row, paper_from_row
+from bot.store.papers import StoreCounts
 from bot.store.postgres.base import PostgresStoreBase
+from bot.store.rows import (
+    P_COLUMNS,
+    PAPER_COLUMNS,
+    RUN_COLUMNS,
+    moved_columns,
+    paper_from_row,
+    paper_values,
+    run_from_row,
+    run_values,
+    stored_date,
+)
 
 log = logging.getLogger(__name__)
 
-_P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
-_RUN_COLUMNS = "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error"
 _INSERT_PAPER = (
     f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES "
     "(%(id)s, %(title)s, %(authors)s, %(summary)s, %(published)s, %(day)s, %(upvotes)s, "
@@ -62,16 +71,14 @@ class PostgresPapersMixin(PostgresStoreBase):
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PAPERS_WRITE_LOCK,))
             existing = await _rows_by_id(conn, [p.id for p in papers])
             for paper in papers:
-                values = _paper_values(paper)
+                values = paper_values(paper)
                 old = existing.get(paper.id)
                 if old is None:
                     values.update(first_seen=now, updated_at=now)
                     inserts.append(values)
                     new.append(paper.id)
                 else:
-                    latest_day = max(filter(None, (old["day"], values["day"])), default=None)
-                    values["day"] = latest_day
-                    moved = [name for name in (*_CONTENT_FIELDS, "day", "upvotes") if old[name] != values[name]]
+                    moved = moved_columns(old, values)
                     if moved:
                         assignments = ", ".join(f"{name} = %({name})s" for name in moved)
                         values["updated_at"] = now
@@ -114,7 +121,7 @@ class PostgresPapersMixin(PostgresStoreBase):
     async def papers_of_day(self, day: dt.date) -> list[Paper]:
         """Papers featured on `day`, most upvoted first, with that day's upvotes."""
         rows = await self._fetchall(
-            f"SELECT {_P_COLUMNS}, e.upvotes FROM daily_entries e JOIN papers p ON p.id = e.paper_id "
+            f"SELECT {P_COLUMNS}, e.upvotes FROM daily_entries e JOIN papers p ON p.id = e.paper_id "
             'WHERE e.day = %s ORDER BY e.upvotes DESC, p.id COLLATE "C"',
             (day.isoformat(),),
         )
@@ -148,7 +155,7 @@ class PostgresPapersMixin(PostgresStoreBase):
     async def newest_day(self) -> dt.date | None:
         """The most recent Daily Papers day with entries."""
         row = await self._fetchone("SELECT max(day) FROM daily_entries")
-        return dt.date.fromisoformat(row[0]) if row and row[0] else None
+        return stored_date(row[0]) if row else None
 
     async def last_scrape_run(self, day: dt.date | None = None) -> ScrapeRun | None:
         """The latest recorded fetch (of `day` if given)."""
@@ -158,13 +165,13 @@ class PostgresPapersMixin(PostgresStoreBase):
     async def scrape_runs(self, limit: int = 50, day: dt.date | None = None) -> list[ScrapeRun]:
         """The most recent scrape runs (of `day` if given), newest first."""
         if day is None:
-            rows = await self._fetchall(f"SELECT {_RUN_COLUMNS} FROM scrape_runs ORDER BY id DESC LIMIT %s", (limit,))
+            rows = await self._fetchall(f"SELECT {RUN_COLUMNS} FROM scrape_runs ORDER BY id DESC LIMIT %s", (limit,))
         else:
             rows = await self._fetchall(
-                f"SELECT {_RUN_COLUMNS} FROM scrape_runs WHERE day = %s ORDER BY id DESC LIMIT %s",
+                f"SELECT {RUN_COLUMNS} FROM scrape_runs WHERE day = %s ORDER BY id DESC LIMIT %s",
                 (day.isoformat(), limit),
             )
-        return [_run_from_row(row) for row in rows]
+        return [run_from_row(row) for row in rows]
 
 
 async def _rows_by_id(conn: psycopg.AsyncConnection[Any], ids: list[str]) -> dict[str, dict[str, Any]]:
@@ -177,16 +184,5 @@ async def _insert_run(conn: psycopg.AsyncConnection[Any], run: ScrapeRun, *, new
     await conn.execute(
         "INSERT INTO scrape_runs (source, day, started, finished, outcome, fetched, new, updated, skipped, error) "
         "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-        (
-            run.source,
-            run.day.isoformat() if run.day else None,
-            run.started.isoformat(timespec="seconds"),
-            run.finished.isoformat(timespec="seconds"),
-            run.outcome,
-            run.fetched,
-            new,
-            updated,
-            run.skipped,
-            run.error,
-        ),
+        run_values(run, new=new, updated=updated),
     )

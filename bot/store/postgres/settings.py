@@ -7,11 +7,15 @@ import logging
 import psycopg
 
 from bot.models import DigestSettings, Subscription
-from bot.store.digests import _COLUMNS as _DIGEST_COLUMNS
-from bot.store.digests import _settings_from_row
 from bot.store.postgres.base import PostgresStoreBase
-from bot.store.subscriptions import _COLUMNS as _SUBSCRIPTION_COLUMNS
-from bot.store.subscriptions import DuplicateSubscription, LimitReached, _subscription_from_row
+from bot.store.rows import (
+    DIGEST_COLUMNS,
+    SUBSCRIPTION_COLUMNS,
+    settings_from_row,
+    settings_values,
+    subscription_from_row,
+)
+from bot.store.subscriptions import DuplicateSubscription, check_subscription_limits
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +29,6 @@ class PostgresSettingsMixin(PostgresStoreBase):
         `effective_from` (default: now) marks when the settings took effect: earlier due times don't count.
         """
         now = self.now_text()
-        since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
         await self._execute(
             "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, min_upvotes, "
             "weekdays_only, style, post_empty, enabled, disabled_reason, created_at, updated_at) "
@@ -35,19 +38,7 @@ class PostgresSettingsMixin(PostgresStoreBase):
             "weekdays_only = excluded.weekdays_only, style = excluded.style, "
             "post_empty = excluded.post_empty, enabled = TRUE, disabled_reason = NULL, "
             "created_at = excluded.created_at, updated_at = excluded.updated_at",
-            (
-                settings.channel_id,
-                settings.guild_id,
-                settings.time.strftime("%H:%M"),
-                settings.timezone,
-                settings.top,
-                settings.min_upvotes,
-                settings.weekdays_only,
-                settings.style,
-                settings.post_empty,
-                since,
-                now,
-            ),
+            settings_values(settings, now=now),
         )
         stored = await self.get_digest_settings(settings.channel_id)
         assert stored is not None
@@ -55,21 +46,19 @@ class PostgresSettingsMixin(PostgresStoreBase):
 
     async def get_digest_settings(self, channel_id: int) -> DigestSettings | None:
         """A channel's digest settings, if it has any."""
-        row = await self._fetchone(
-            f"SELECT {_DIGEST_COLUMNS} FROM digest_settings WHERE channel_id = %s", (channel_id,)
-        )
-        return _settings_from_row(row) if row else None
+        row = await self._fetchone(f"SELECT {DIGEST_COLUMNS} FROM digest_settings WHERE channel_id = %s", (channel_id,))
+        return settings_from_row(row) if row else None
 
     async def list_digest_settings(
         self, guild_id: int | None = None, *, enabled_only: bool = False
     ) -> list[DigestSettings]:
         """Digest settings of one guild (or all), by channel id."""
         rows = await self._fetchall(
-            f"SELECT {_DIGEST_COLUMNS} FROM digest_settings "
+            f"SELECT {DIGEST_COLUMNS} FROM digest_settings "
             "WHERE (%s::bigint IS NULL OR guild_id = %s) AND (enabled OR NOT %s) ORDER BY channel_id",
             (guild_id, guild_id, enabled_only),
         )
-        return [_settings_from_row(row) for row in rows]
+        return [settings_from_row(row) for row in rows]
 
     async def delete_digest_settings(self, channel_id: int) -> bool:
         """Turn a channel's digest off; True if it had one."""
@@ -105,10 +94,7 @@ class PostgresSettingsMixin(PostgresStoreBase):
             )
             row = await cursor.fetchone()
             assert row is not None
-            if row[0] >= max_per_channel:
-                raise LimitReached("channel", max_per_channel)
-            if row[1] >= max_per_guild:
-                raise LimitReached("server", max_per_guild)
+            check_subscription_limits(row, max_per_channel=max_per_channel, max_per_guild=max_per_guild)
             try:
                 # A savepoint, so the unique violation leaves the transaction usable for the clean exit.
                 async with conn.transaction():
@@ -128,28 +114,28 @@ class PostgresSettingsMixin(PostgresStoreBase):
     async def get_subscription(self, subscription_id: int) -> Subscription | None:
         """One subscription by id."""
         row = await self._fetchone(
-            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = %s", (subscription_id,)
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions WHERE id = %s", (subscription_id,)
         )
-        return _subscription_from_row(row) if row else None
+        return subscription_from_row(row) if row else None
 
     async def list_subscriptions(
         self, *, guild_id: int | None = None, channel_id: int | None = None
     ) -> list[Subscription]:
         """Subscriptions of a guild or channel (all if neither), oldest first."""
         rows = await self._fetchall(
-            f"SELECT {_SUBSCRIPTION_COLUMNS} FROM subscriptions "
+            f"SELECT {SUBSCRIPTION_COLUMNS} FROM subscriptions "
             "WHERE (%s::bigint IS NULL OR guild_id = %s) AND (%s::bigint IS NULL OR channel_id = %s) ORDER BY id",
             (guild_id, guild_id, channel_id, channel_id),
         )
-        return [_subscription_from_row(row) for row in rows]
+        return [subscription_from_row(row) for row in rows]
 
     async def remove_subscription(self, subscription_id: int, *, guild_id: int) -> Subscription | None:
         """Delete a subscription of this guild; return it, or None if there was none."""
         row = await self._fetchone(
-            f"DELETE FROM subscriptions WHERE id = %s AND guild_id = %s RETURNING {_SUBSCRIPTION_COLUMNS}",
+            f"DELETE FROM subscriptions WHERE id = %s AND guild_id = %s RETURNING {SUBSCRIPTION_COLUMNS}",
             (subscription_id, guild_id),
         )
-        return _subscription_from_row(row) if row else None
+        return subscription_from_row(row) if row else None
 
     async def get_meta(self, key: str) -> str | None:
         """The value stored under `key`, if any."""
