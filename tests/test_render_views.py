@@ -236,3 +236,10 @@ def test_status_shows_times_as_discord_timestamps() -> None:
     assert discord_time(moment, "R") == "<t:1796435700:R>"
     with pytest.raises(ValueError):
         discord_time(moment.replace(tzinfo=None), "f")
+
+
+def test_alert_snippet_stays_short_when_a_matched_word_is_enormous() -> None:
+    # Underscores count as letters, so "__under____under__…" is one word thousands of characters long.
+    stems = query_stems(["under"])
+    shown = snippet("x " + "__under__" * 700, stems, limit=120)
+    assert shown.startswith("x **") and len(shown) < 400

@@ -75,12 +75,14 @@ def snippet(text: str | None, stems: Collection[str], limit: int = SNIPPET_CHARS
     end = min(len(cleaned), start + limit)
     if end < len(cleaned):
         space = cleaned.rfind(" ", start, end)
-        end = space if space > anchor[1] else max(end, anchor[1])
+        # Never past `limit`: a "word" can be thousands of characters (underscores count as letters).
+        end = space if space > anchor[1] else min(max(end, anchor[1]), start + limit)
     pieces: list[str] = [ELLIPSIS] if start > 0 else []
     position = start
-    for hit_start, hit_end, _ in hits:
-        if hit_start < start or hit_end > end:
+    for hit_start, whole_end, _ in hits:
+        if hit_start < start or hit_start >= end:
             continue
+        hit_end = min(whole_end, end)  # a hit cut by the window is bolded as far as it is shown
         pieces.append(markdown(cleaned[position:hit_start]))
         pieces.append(f"**{markdown(cleaned[hit_start:hit_end])}**")
         position = hit_end
