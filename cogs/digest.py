@@ -60,13 +60,19 @@ class DigestCog(commands.Cog):
     async def _settings_or_defaults(self, channel: discord.TextChannel) -> DigestSettings:
         return await self.bot.store.get_digest_settings(channel.id) or self._defaults(channel)
 
-    async def _thread_note(self, channel: discord.TextChannel) -> str:
-        """', with a discussion thread' (and a warning when the bot may not open one there), or nothing."""
-        if await thread_mode(self.bot.store, channel.id) == "none":
+    async def _thread_note(self, channel: discord.TextChannel, style: str) -> str:
+        """', with a discussion thread' (or one per paper; with what stands in the way), or nothing."""
+        mode = await thread_mode(self.bot.store, channel.id)
+        if mode == "none":
             return ""
+        note = ", with a discussion thread"
+        if mode == "papers":
+            note = ", with a discussion thread per paper" if style == "cards" else (
+                ", with one discussion thread per digest (a thread per paper needs style cards)"
+            )
         if not channel.permissions_for(channel.guild.me).create_public_threads:
-            return ", with a discussion thread (but the bot lacks Create Public Threads there, so none will open)"
-        return ", with a discussion thread"
+            note += " (but the bot lacks Create Public Threads there, so none will open)"
+        return note
 
     # ------------------------------------------------------------------ commands
 
@@ -80,7 +86,7 @@ class DigestCog(commands.Cog):
         weekdays_only="Skip Saturdays and Sundays",
         style="compact: one list; cards: one card per paper",
         empty_days="On days without papers: post a short line, or stay quiet",
-        threads="digest: open a public discussion thread on each digest; none: no threads",
+        threads="digest: a public discussion thread on each digest; papers: one per paper card (cards style)",
     )
     async def set_digest(
         self,
@@ -109,7 +115,7 @@ class DigestCog(commands.Cog):
         upcoming = await self.scheduler.next_run(stored)
         await interaction.response.send_message(
             f"Digest for {target.mention}: {describe_settings(stored)}"
-            f"{await self._thread_note(target)}.\nNext one: {describe_next(upcoming)}.",
+            f"{await self._thread_note(target, stored.style)}.\nNext one: {describe_next(upcoming)}.",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )

@@ -117,3 +117,29 @@ async def test_missing_create_public_threads_posts_the_digest_and_show_says_why(
     assert harness.discord.threads == {} and thread_starts(harness) == 1  # refused once, not retried
     delivery = await harness.store.get_delivery(harness.channel.id, "digest", DAY.isoformat())
     assert delivery is not None and delivery.status == "sent"
+
+
+async def test_threads_papers_opens_one_thread_per_card_named_by_the_title(harness: BotHarness) -> None:
+    serve_day(harness)
+    result = await set_digest(harness, threads="papers", style="cards", top=3)
+    assert "with a discussion thread per paper" in (result.content or "")
+    harness.clock.set(at(9))
+    posted = await harness.discord.wait_for_messages(harness.channel, 3)
+    assert [len(m.embeds) for m in posted] == [1, 1, 1] and "2026-06-12" in posted[0].text
+    await wait_until(lambda: len(harness.discord.threads) == 3, what="three threads")
+    names = [harness.discord.threads[m.id]["name"] for m in posted]
+    assert names == ["Paper 1 on sparse routing", "Paper 3 on sparse routing", "Paper 0 on sparse routing"]
+    assert "Threads: 3, one per paper" in await show(harness)
+    harness.clock.set(at(12))
+    await wait_until(lambda: harness.clock.sleepers != [], what="scheduler asleep again")
+    assert thread_starts(harness) == 3
+
+
+async def test_threads_papers_with_compact_says_so_and_opens_one_thread(harness: BotHarness) -> None:
+    serve_day(harness)
+    result = await set_digest(harness, threads="papers")
+    assert "a thread per paper needs style cards" in (result.content or "")
+    harness.clock.set(at(9))
+    (posted,) = await harness.discord.wait_for_messages(harness.channel, 1)
+    await wait_until(lambda: harness.discord.thread_of(posted.id) is not None, what="the thread")
+    assert len(harness.discord.threads) == 1 and harness.discord.threads[posted.id]["name"] == THREAD_NAME

@@ -23,7 +23,7 @@ from bot.render import (
 )
 from bot.render.markup import long_day
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
-from bot.services.threads import describe_thread, open_digest_thread
+from bot.services.threads import describe_thread, effective_mode, one_card_per_message, open_digest_thread, thread_mode
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -270,6 +270,8 @@ class DigestScheduler:
         """Render and deliver a channel's digest of `day`, exactly once."""
         plan = await schedule.plan_digest(self.store, settings, day, papers=papers)
         payloads = render(settings, plan, late_note)
+        if effective_mode(await thread_mode(self.store, settings.channel_id), settings.style) == "papers":
+            payloads = one_card_per_message(payloads)  # a thread per paper needs a message per card
         if not payloads:
             await self.store.claim_delivery(
                 settings.channel_id, KIND, day.isoformat(), nonce="", parts=[], outcome="empty, not posted"
