@@ -22,6 +22,8 @@ BOT_PERMISSIONS: dict[str, str] = {
     "send_messages": "post digests, alerts and /paper answers shared in the channel",
     "embed_links": "post digests and alerts as embeds",
     "read_message_history": "after a crash, look for a digest it may already have posted, so as not to post twice",
+    "create_public_threads": "open a discussion thread on a digest or on each paper (/digest set threads)",
+    "send_messages_in_threads": "post in the discussion threads it opens",
 }
 CHECKED_AT_RUN_TIME = (
     "checked at run time: /digest set and /alerts add refuse a channel where the bot lacks View Channel, "

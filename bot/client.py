@@ -10,7 +10,7 @@ import json
 import logging
 import signal
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 import discord
@@ -50,6 +50,9 @@ POSTS_PER_SECOND = 47.0
 
 LOGIN_REJECTED = "Discord rejected the token (401 Unauthorized)"
 GATEWAY_AUTHENTICATION_FAILED = 4004  # the gateway's close code for a token it no longer accepts
+THREAD_ALREADY_CREATED = 160004  # Discord's code when a message already has a thread
+THREAD_CHANNEL_TYPES = (10, 11, 12)  # news, public and private thread channels
+THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a discussion thread hides after a day without messages
 
 
 def make_post_limiter(posts_per_second: float = POSTS_PER_SECOND) -> HostRateLimiter:
@@ -138,6 +141,44 @@ class DiscordTransport:
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise SendError(f"could not check the channel: {exc}", permanent=False) from exc
         return None
+
+
+    async def open_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        """Open a public thread on a message; an existing one (same id as the message) is returned, not doubled."""
+        await self.limiter.acquire("discord")
+        self._refuse_if_stopping()
+        try:
+            existing = await self._existing_thread(message_id)
+            if existing is not None:
+                return existing
+            thread = await self.bot.http.start_thread_with_message(
+                channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+            )
+            return int(thread["id"])
+        except discord.Forbidden as exc:
+            raise SendError(
+                "the bot may not open threads there (needs Create Public Threads)", permanent=True
+            ) from exc
+        except discord.NotFound as exc:
+            raise SendError("the message or its channel no longer exists", permanent=True) from exc
+        except discord.HTTPException as exc:
+            if exc.code == THREAD_ALREADY_CREATED:
+                return message_id  # a thread started from a message takes the message's id
+            if exc.status == 401:
+                raise self._token_rejected() from exc
+            permanent = 400 <= exc.status < 500 and exc.status != 429
+            reason = f"Discord refused the thread ({exc.status}): {exc.text[:200]}"
+            raise SendError(reason, permanent=permanent) from exc
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            raise SendError(f"could not reach Discord: {type(exc).__name__}", permanent=False) from exc
+
+    async def _existing_thread(self, message_id: int) -> int | None:
+        """The thread already started from a message: Discord gives it the message's id."""
+        try:
+            channel = await self.bot.http.get_channel(message_id)
+        except (discord.NotFound, discord.Forbidden):
+            return None
+        return int(channel["id"]) if channel.get("type") in THREAD_CHANNEL_TYPES else None
 
 
 class CurrentScraper:

@@ -65,6 +65,13 @@ class Transport(Protocol):
         """The id of a message equal to `part` the bot posted since `since`, if any."""
         ...
 
+    async def open_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        """Open a public thread on a posted message, or find the one already there; return its id.
+
+        Raises SendError (permanent when Discord refuses: missing permission, archived or locked channel).
+        """
+        ...
+
 
 class Outcome(enum.Enum):
     """What a delivery attempt ended in."""

@@ -18,6 +18,7 @@ from bot.outbox import Outcome
 from bot.render import NO_MENTIONS
 from bot.render.markup import long_day
 from bot.services.digests import DigestScheduler, describe_next, describe_settings
+from bot.services.threads import ThreadMode, set_thread_mode, thread_mode
 from cogs.checks import require_bot_can_post, require_guild_text_channel, require_manage_channels
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,20 @@ class DigestCog(commands.Cog):
     async def _settings_or_defaults(self, channel: discord.TextChannel) -> DigestSettings:
         return await self.bot.store.get_digest_settings(channel.id) or self._defaults(channel)
 
+    async def _thread_note(self, channel: discord.TextChannel, style: str) -> str:
+        """', with a discussion thread' (or one per paper; with what stands in the way), or nothing."""
+        mode = await thread_mode(self.bot.store, channel.id)
+        if mode == "none":
+            return ""
+        note = ", with a discussion thread"
+        if mode == "papers":
+            note = ", with a discussion thread per paper" if style == "cards" else (
+                ", with one discussion thread per digest (a thread per paper needs style cards)"
+            )
+        if not channel.permissions_for(channel.guild.me).create_public_threads:
+            note += " (but the bot lacks Create Public Threads there, so none will open)"
+        return note
+
     # ------------------------------------------------------------------ commands
 
     @group.command(name="set", description="Post a daily digest in a channel (needs Manage Channels)")
@@ -71,6 +86,7 @@ class DigestCog(commands.Cog):
         weekdays_only="Skip Saturdays and Sundays",
         style="compact: one list; cards: one card per paper",
         empty_days="On days without papers: post a short line, or stay quiet",
+        threads="digest: a public discussion thread on each digest; papers: one per paper card (cards style)",
     )
     async def set_digest(
         self,
@@ -83,6 +99,7 @@ class DigestCog(commands.Cog):
         weekdays_only: bool | None = None,
         style: Literal["compact", "cards"] | None = None,
         empty_days: Literal["post", "skip"] | None = None,
+        threads: ThreadMode | None = None,
     ) -> None:
         """Create or change a channel's digest."""
         target = require_guild_text_channel(interaction, channel)
@@ -92,10 +109,13 @@ class DigestCog(commands.Cog):
         current = await self.bot.store.get_digest_settings(target.id)
         settings = schedule.apply_change(current, change, self._defaults(target), now=self.bot.clock.now())
         stored = await self.bot.store.save_digest_settings(settings)
+        if threads is not None:
+            await set_thread_mode(self.bot.store, target.id, threads)
         self.scheduler.wake()
         upcoming = await self.scheduler.next_run(stored)
         await interaction.response.send_message(
-            f"Digest for {target.mention}: {describe_settings(stored)}.\nNext one: {describe_next(upcoming)}.",
+            f"Digest for {target.mention}: {describe_settings(stored)}"
+            f"{await self._thread_note(target, stored.style)}.\nNext one: {describe_next(upcoming)}.",
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )

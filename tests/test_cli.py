@@ -20,7 +20,7 @@ from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.process import write_config
 
 # View Channel 1024 + Send Messages 2048 + Embed Links 16384 + Read Message History 65536.
-EXPECTED_PERMISSIONS = 84992
+EXPECTED_PERMISSIONS = 309237730304
 TIMEOUT = 60  # far above the 5 s these commands must take: a hang fails the test, a slow machine does not
 
 
@@ -61,9 +61,11 @@ def test_invite_with_a_client_id_prints_the_url_with_exactly_the_permissions_use
     assert "client_id=123456789012345678" in url and "scope=bot+applications.commands" in url
     assert f"permissions={EXPECTED_PERMISSIONS}" in url
     expected = discord.Permissions(view_channel=True, send_messages=True, embed_links=True,
-                                   read_message_history=True)
+                                   read_message_history=True, create_public_threads=True,
+                                   send_messages_in_threads=True)
     assert expected.value == EXPECTED_PERMISSIONS
-    for name in ("View Channel", "Send Messages", "Embed Links", "Read Message History"):
+    for name in ("View Channel", "Send Messages", "Embed Links", "Read Message History", "Create Public Threads",
+                 "Send Messages In Threads"):
         assert name in result.stdout
     assert "checked at run time" in result.stdout and "Manage Channels" in result.stdout
 

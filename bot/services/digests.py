@@ -23,6 +23,7 @@ from bot.render import (
 )
 from bot.render.markup import long_day
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
+from bot.services.threads import describe_thread, effective_mode, one_card_per_message, open_digest_thread, thread_mode
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -200,6 +201,7 @@ class DigestScheduler:
                 fresh = await self.store.get_delivery(delivery.channel_id, KIND, delivery.key)
                 if fresh is not None:
                     await self._finish(delivery.channel_id, await deliver(self.store, self.transport, fresh, now=now))
+        await self._open_missing_threads()
 
     async def due_now(self, now: dt.datetime) -> tuple[Due, dt.datetime | None]:
         """The digests due and not yet delivered at `now`, and when the next one that will post comes due."""
@@ -268,6 +270,8 @@ class DigestScheduler:
         """Render and deliver a channel's digest of `day`, exactly once."""
         plan = await schedule.plan_digest(self.store, settings, day, papers=papers)
         payloads = render(settings, plan, late_note)
+        if effective_mode(await thread_mode(self.store, settings.channel_id), settings.style) == "papers":
+            payloads = one_card_per_message(payloads)  # a thread per paper needs a message per card
         if not payloads:
             await self.store.claim_delivery(
                 settings.channel_id, KIND, day.isoformat(), nonce="", parts=[], outcome="empty, not posted"
@@ -312,6 +316,9 @@ class DigestScheduler:
                 last = dataclasses.replace(last, error=None)  # said once, on the line above
             if last is not None:
                 lines.append(f"Last: {describe_last(last)}")
+                thread_line = await describe_thread(self.store, last)
+                if thread_line:
+                    lines.append(thread_line)
             entries.append("\n".join(lines))
         return fit_entries(entries)
 
@@ -336,9 +343,24 @@ class DigestScheduler:
                 outcome=outcome,
             )
         await self._finish(channel_id, result)
+        await self._open_thread(channel_id, day.isoformat())
         if result.outcome is Outcome.RETRY:
             self.wake()  # the scheduler must sleep no longer than the retry (e.g. after /digest now)
         return result.outcome
+
+    async def _open_thread(self, channel_id: int, key: str) -> None:
+        """The thread step of a delivery: after the post, open its discussion thread if the channel wants one."""
+        async with self._lock(channel_id):
+            delivery = await self.store.get_delivery(channel_id, KIND, key)
+            if delivery is not None:
+                await open_digest_thread(self.store, self.transport, delivery)
+
+    async def _open_missing_threads(self) -> None:
+        """After a restart: a digest posted but whose thread was neither opened nor refused gets it now."""
+        for settings in await self.store.list_digest_settings(enabled_only=True):
+            last = await self.store.latest_delivery(settings.channel_id, KIND)
+            if last is not None and last.status == "sent":
+                await self._open_thread(settings.channel_id, last.key)
 
     async def _finish(self, channel_id: int, result: DeliveryResult) -> None:
         if result.outcome is Outcome.FAILED and result.error:

@@ -163,6 +163,7 @@ class RecordedMessage:
     edited_at: dt.datetime | None = None
     deleted: bool = False
     history: list[dict[str, Any]] = field(default_factory=list)
+    thread: dict[str, Any] | None = None  # the thread started from this message, as its channel object
 
     @property
     def channel_id(self) -> int:
@@ -280,6 +281,8 @@ class RecordedMessage:
             payload["message_reference"] = self.message_reference
         if self.interaction is not None:
             payload["interaction_metadata"] = self.interaction.metadata()
+        if self.thread is not None:
+            payload["thread"] = {k: v for k, v in self.thread.items() if k != "member"}
         return payload
 
     def __repr__(self) -> str:

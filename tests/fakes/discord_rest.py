@@ -276,6 +276,8 @@ _ROUTE_TABLE = [
     ("PATCH", "/channels/{channel_id}/messages/{message_id}", "edit_message", "bot", "route"),
     ("DELETE", "/channels/{channel_id}/messages/{message_id}", "delete_message", "bot", "route"),
     ("POST", "/channels/{channel_id}/typing", "typing", "bot", "route"),
+    ("POST", "/channels/{channel_id}/messages/{message_id}/threads", "start_thread", "bot", "route"),
+    ("GET", "/guilds/{guild_id}/threads/active", "get_active_threads", "bot", "route"),
     ("GET", "/guilds/{guild_id}", "get_guild", "bot", "route"),
     ("GET", "/guilds/{guild_id}/channels", "get_guild_channels", "bot", "route"),
     ("GET", "/guilds/{guild_id}/members/{user_id}", "get_member", "bot", "route"),

@@ -71,6 +71,7 @@ from .discord_records import (
     Stats,
 )
 from .discord_rest import API_PREFIX, Bucket, Fault, RateLimitSettings
+from .discord_threads import ThreadApi
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def point_discord_at(server: FakeDiscord) -> Iterator[FakeDiscord]:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
-class FakeDiscord(InteractionDriver):
+class FakeDiscord(ThreadApi, InteractionDriver):
     """A Discord REST API and gateway on 127.0.0.1 for the real discord.py, with a driver API for tests.
 
     Identity: `token`, `application_id`, `bot_user_id` (deliberately different from the application id),
@@ -161,6 +162,7 @@ class FakeDiscord(InteractionDriver):
         self.channels: dict[int, FakeChannel] = {}
         self._dm_by_user: dict[int, FakeChannel] = {}
         self.messages: dict[int, RecordedMessage] = {}
+        self.threads: dict[int, dict[str, Any]] = {}
         self._channel_log: dict[int, list[RecordedMessage]] = {}
         self._nonces: dict[tuple[int, int, str], tuple[RecordedMessage, float]] = {}
         self.interactions: dict[int, InteractionResult] = {}

@@ -39,6 +39,8 @@ class MemoryTransport:
         self.failures: list[SendError] = []  # raised by the next sends, in order
         self.hold: asyncio.Event | None = None  # when set to an unset event, sends wait for it
         self.waiting = 0  # sends currently held
+        self.threads: dict[int, tuple[int, str]] = {}  # thread id (= its message's id) -> channel id, name
+        self.thread_failures: list[SendError] = []  # raised by the next thread opens, in order
 
     async def send(self, channel_id: int, part: dict[str, Any], nonce: str) -> int:
         """Accept one message (or raise the next planned failure)."""
@@ -60,6 +62,13 @@ class MemoryTransport:
     async def find_sent(self, channel_id: int, part: dict[str, Any], since: dt.datetime) -> int | None:
         """The id of an equal message already posted in the channel."""
         return next((p.id for p in self.posts if p.channel_id == channel_id and p.part == part), None)
+
+    async def open_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        """Open a thread on a message, or return the one already opened there (same id as the message)."""
+        if self.thread_failures:
+            raise self.thread_failures.pop(0)
+        self.threads.setdefault(message_id, (channel_id, name))
+        return message_id
 
     def in_channel(self, channel_id: int) -> list[Post]:
         """The messages posted in one channel, oldest first."""
