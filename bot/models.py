@@ -127,6 +127,8 @@ class DigestSettings:
     enabled: bool = True
     disabled_reason: str | None = None
     effective_from: dt.datetime | None = None  # when these settings took effect; earlier runs don't count
+    frequency: Literal["daily", "weekly"] = "daily"
+    weekday: int = 0  # 0 = Monday; the day a weekly digest posts on
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ log = logging.getLogger(__name__)
 
 _COLUMNS = (
     "guild_id, channel_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty, enabled, "
-    "disabled_reason, created_at"
+    "disabled_reason, created_at, frequency, weekday"
 )
 
 
@@ -33,6 +33,8 @@ def _settings_from_row(row: Sequence[Any]) -> DigestSettings:
         enabled=bool(row[9]),
         disabled_reason=row[10],
         effective_from=dt.datetime.fromisoformat(row[11]),
+        frequency="weekly" if row[12] == "weekly" else "daily",
+        weekday=row[13],
     )
 
 
@@ -49,13 +51,15 @@ class DigestsMixin(StoreBase):
         async with self.transaction() as db:
             await db.execute(
                 "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, min_upvotes, "
-                "weekdays_only, style, post_empty, enabled, disabled_reason, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
+                "weekdays_only, style, post_empty, enabled, disabled_reason, created_at, updated_at, "
+                "frequency, weekday) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, 1, NULL, ?, ?, ?, ?) ON CONFLICT (channel_id) DO UPDATE SET "
                 "guild_id = excluded.guild_id, time = excluded.time, timezone = excluded.timezone, "
                 "top = excluded.top, min_upvotes = excluded.min_upvotes, "
                 "weekdays_only = excluded.weekdays_only, style = excluded.style, "
                 "post_empty = excluded.post_empty, enabled = 1, disabled_reason = NULL, "
-                "created_at = excluded.created_at, updated_at = excluded.updated_at",
+                "created_at = excluded.created_at, updated_at = excluded.updated_at, "
+                "frequency = excluded.frequency, weekday = excluded.weekday",
                 (
                     settings.channel_id,
                     settings.guild_id,
@@ -68,6 +72,8 @@ class DigestsMixin(StoreBase):
                     int(settings.post_empty),
                     since,
                     now,
+                    settings.frequency,
+                    settings.weekday,
                 ),
             )
         stored = await self.get_digest_settings(settings.channel_id)
