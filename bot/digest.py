@@ -21,6 +21,15 @@ log = logging.getLogger(__name__)
 UTC = dt.UTC
 _SEARCH_LIMIT_MINUTES = 24 * 60  # no real zone skips more than a day
 ZONE_CHOICES = 25  # Discord shows at most 25 autocomplete choices
+WEEK_DAYS = 7
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEK_KEY_PREFIX = "week:"
+
+
+def week_key(local_date: dt.date) -> str:
+    """A weekly digest's delivery key, e.g. 'week:2026-W49': one per ISO week, never a daily key."""
+    year, week, _ = local_date.isocalendar()
+    return f"{WEEK_KEY_PREFIX}{year}-W{week:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +38,23 @@ class Occurrence:
 
     local_date: dt.date
     due: dt.datetime  # UTC
-    papers_day: dt.date
+    papers_day: dt.date  # a weekly digest's last day
+    weekly: bool = False
+
+    @property
+    def first_day(self) -> dt.date:
+        """The first papers day covered: the papers day itself, or six days before it for a weekly digest."""
+        return self.papers_day - dt.timedelta(days=WEEK_DAYS - 1) if self.weekly else self.papers_day
+
+    @property
+    def days(self) -> list[dt.date]:
+        """Every papers day covered, oldest first."""
+        return [self.first_day + dt.timedelta(days=n) for n in range((self.papers_day - self.first_day).days + 1)]
+
+    @property
+    def key(self) -> str:
+        """The delivery key: the papers day (ISO) for a daily digest, the ISO week of the run for a weekly one."""
+        return week_key(self.local_date) if self.weekly else self.papers_day.isoformat()
 
 
 def _exists(naive: dt.datetime, zone: zoneinfo.ZoneInfo) -> bool:
@@ -64,14 +89,16 @@ def papers_day_for(local_date: dt.date, due: dt.datetime) -> dt.date:
 
 
 def runs_on(settings: DigestSettings, local_date: dt.date) -> bool:
-    """Whether the channel gets a digest on this local date."""
+    """Whether the channel gets a digest on this local date (a weekly one only on its weekday)."""
+    if settings.frequency == "weekly":
+        return local_date.weekday() == settings.weekday
     return not (settings.weekdays_only and local_date.weekday() >= 5)
 
 
 def occurrence_on(settings: DigestSettings, local_date: dt.date) -> Occurrence:
     """The digest of `local_date` for a channel."""
     due = due_instant(local_date, settings.time, settings.timezone)
-    return Occurrence(local_date, due, papers_day_for(local_date, due))
+    return Occurrence(local_date, due, papers_day_for(local_date, due), weekly=settings.frequency == "weekly")
 
 
 def local_today(now: dt.datetime, timezone: str) -> dt.date:
@@ -82,7 +109,7 @@ def local_today(now: dt.datetime, timezone: str) -> dt.date:
 def next_occurrence(settings: DigestSettings, after: dt.datetime) -> Occurrence:
     """The first digest due strictly after `after`."""
     day = local_today(after, settings.timezone) - dt.timedelta(days=1)
-    for _ in range(9):
+    for _ in range(WEEK_DAYS + 3):
         if runs_on(settings, day):
             occurrence = occurrence_on(settings, day)
             if occurrence.due > after:
@@ -113,7 +140,7 @@ def outlook(settings: DigestSettings, now: dt.datetime, count: int = RUNS_IN_VIE
     day = local_today(now, settings.timezone) - dt.timedelta(days=1)
     latest: Occurrence | None = None
     upcoming: list[Occurrence] = []
-    for _ in range(9 * count):
+    for _ in range((WEEK_DAYS + 3) * count):
         if runs_on(settings, day):
             occurrence = occurrence_on(settings, day)
             if occurrence.due <= now:
@@ -141,7 +168,7 @@ def next_run(view: Outlook, delivered_days: Container[dt.date]) -> Occurrence:
 def latest_occurrence(settings: DigestSettings, at_or_before: dt.datetime) -> Occurrence | None:
     """The most recent digest due at or before `at_or_before` (None if none in the last week)."""
     day = local_today(at_or_before, settings.timezone) + dt.timedelta(days=1)
-    for _ in range(9):
+    for _ in range(WEEK_DAYS + 3):
         if runs_on(settings, day):
             occurrence = occurrence_on(settings, day)
             if occurrence.due <= at_or_before:
@@ -155,6 +182,15 @@ def select_papers(papers: Sequence[Paper], *, top: int, min_upvotes: int) -> lis
     eligible = [p for p in papers if p.upvotes >= min_upvotes]
     eligible.sort(key=lambda p: (-p.upvotes, p.id))
     return eligible[:top]
+
+
+def select_week_papers(papers: Sequence[Paper], *, top: int, min_upvotes: int) -> list[Paper]:
+    """A week's papers for a weekly digest: each paper once (its most upvoted entry), then as `select_papers`."""
+    best: dict[str, Paper] = {}
+    for paper in papers:
+        if paper.id not in best or paper.upvotes > best[paper.id].upvotes:
+            best[paper.id] = paper
+    return select_papers(list(best.values()), top=top, min_upvotes=min_upvotes)
 
 
 @dataclass(frozen=True, slots=True)
