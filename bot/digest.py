@@ -130,9 +130,9 @@ class Outlook:
     latest: Occurrence | None
     upcoming: tuple[Occurrence, ...]
 
-    def days(self) -> list[dt.date]:
-        """The papers days whose deliveries decide what the channel posts next."""
-        return ([self.latest.papers_day] if self.latest else []) + [o.papers_day for o in self.upcoming]
+    def delivery_keys(self) -> list[str]:
+        """The delivery keys that decide what the channel posts next."""
+        return ([self.latest.key] if self.latest else []) + [o.key for o in self.upcoming]
 
 
 def outlook(settings: DigestSettings, now: dt.datetime, count: int = RUNS_IN_VIEW) -> Outlook:
@@ -155,14 +155,14 @@ def outlook(settings: DigestSettings, now: dt.datetime, count: int = RUNS_IN_VIE
     return Outlook(latest, tuple(upcoming))
 
 
-def still_to_post(occurrence: Occurrence, delivered_days: Container[dt.date]) -> bool:
-    """Whether a digest will really post: its papers day has no delivery in the channel yet."""
-    return occurrence.papers_day not in delivered_days
+def still_to_post(occurrence: Occurrence, delivered_keys: Container[str]) -> bool:
+    """Whether a digest will really post: its key (papers day or week) has no delivery in the channel yet."""
+    return occurrence.key not in delivered_keys
 
 
-def next_run(view: Outlook, delivered_days: Container[dt.date]) -> Occurrence:
+def next_run(view: Outlook, delivered_keys: Container[str]) -> Occurrence:
     """The first upcoming digest that will really post (one whose day was delivered early is skipped)."""
-    return next((o for o in view.upcoming if still_to_post(o, delivered_days)), view.upcoming[-1])
+    return next((o for o in view.upcoming if still_to_post(o, delivered_keys)), view.upcoming[-1])
 
 
 def latest_occurrence(settings: DigestSettings, at_or_before: dt.datetime) -> Occurrence | None:
@@ -242,9 +242,15 @@ async def ensure_fresh(store: Store, refresher: DayRefresher | None, day: dt.dat
 class DigestPlan:
     """What one channel gets for one digest."""
 
-    day: dt.date
+    day: dt.date  # a weekly digest's last day
     papers: list[Paper]
-    total: int  # papers featured that day, before filtering
+    total: int  # papers featured that day (or week), before filtering
+    first_day: dt.date | None = None  # set for a weekly digest
+
+
+def week_ending(day: dt.date) -> list[dt.date]:
+    """The seven papers days a weekly digest ending with `day` covers, oldest first."""
+    return [day - dt.timedelta(days=n) for n in range(WEEK_DAYS - 1, -1, -1)]
 
 
 async def plan_digest(
@@ -255,7 +261,16 @@ async def plan_digest(
     top: int | None = None,
     papers: Sequence[Paper] | None = None,
 ) -> DigestPlan:
-    """The papers of `day` a channel's digest shows, from the cache (or from `papers` of that day)."""
+    """The papers a channel's digest shows, from the cache (or from `papers` of those days).
+
+    A daily digest shows `day`; a weekly one the seven days ending with `day`.
+    """
+    if settings.frequency == "weekly":
+        days = week_ending(day)
+        if papers is None:
+            papers = [paper for each in days for paper in await store.papers_of_day(each)]
+        chosen = select_week_papers(papers, top=top or settings.top, min_upvotes=settings.min_upvotes)
+        return DigestPlan(day=day, papers=chosen, total=len({p.id for p in papers}), first_day=days[0])
     if papers is None:
         papers = await store.papers_of_day(day)
     chosen = select_papers(papers, top=top or settings.top, min_upvotes=settings.min_upvotes)
@@ -284,8 +299,13 @@ def default_settings(
 
 
 def covered_day(settings: DigestSettings, now: dt.datetime) -> dt.date:
-    """The papers day a digest of this channel posted at `now` would cover."""
+    """The papers day a digest of this channel posted at `now` would cover (a weekly one's last day)."""
     return papers_day_for(local_today(now, settings.timezone), now)
+
+
+def key_now(settings: DigestSettings, day: dt.date, now: dt.datetime) -> str:
+    """The delivery key of a digest of `day` posted at `now`: the day, or for a weekly digest the current week."""
+    return week_key(local_today(now, settings.timezone)) if settings.frequency == "weekly" else day.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
