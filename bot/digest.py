@@ -9,7 +9,7 @@ import logging
 import zoneinfo
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.config import DigestConfig, check_timezone, parse_hhmm
 from bot.errors import UserError
@@ -319,6 +319,31 @@ class SettingsChange:
     weekdays_only: bool | None = None
     style: str | None = None
     empty_days: str | None = None  # "post" | "skip"
+    frequency: str | None = None  # "daily" | "weekly"
+    weekday: str | None = None  # "mon" .. "sun"
+
+
+WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekday_note(change: SettingsChange, stored: DigestSettings) -> str | None:
+    """A remark for the reply when a weekday was given but the digest is daily, where it has no effect."""
+    if change.weekday is not None and stored.frequency != "weekly":
+        return "The weekday only applies to weekly digests: this one is daily (add `frequency: weekly`)."
+    return None
+
+
+def _frequency(change: SettingsChange, start: DigestSettings) -> Literal["daily", "weekly"]:
+    if change.frequency is None:
+        return start.frequency
+    return "weekly" if change.frequency == "weekly" else "daily"
+
+
+def _checked_weekday(code: str) -> int:
+    try:
+        return WEEKDAY_CODES.index(code.strip().lower()[:3])
+    except ValueError as exc:
+        raise UserError(f"Weekday: {code!r} is not one of {', '.join(WEEKDAY_CODES)}.") from exc
 
 
 def _checked_time(text: str) -> dt.time:
@@ -354,6 +379,8 @@ def apply_change(
         enabled=True,
         disabled_reason=None,
         effective_from=now,
+        frequency=_frequency(change, start),
+        weekday=_checked_weekday(change.weekday) if change.weekday is not None else start.weekday,
     )
 
 

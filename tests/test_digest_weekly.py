@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from bot.digest import SettingsChange, apply_change, weekday_note
+from bot.errors import UserError
 from bot.models import DigestSettings, Paper
 from bot.render import digest_messages
 from bot.services.digests import KIND, DigestScheduler, describe_settings
@@ -103,3 +105,18 @@ def test_a_weekly_top_ten_keeps_the_compact_layout_within_a_screen() -> None:
     assert len(text) <= DIGEST_VISIBLE_LIMIT, len(text)
     assert messages[0].embeds[0].title == "Weekly Papers · 6 Jun – 12 Jun"
     assert f"Top 10 of {total * 5} papers that week" in text
+
+
+def test_a_weekday_needs_a_weekly_digest_and_must_be_a_day() -> None:
+    base = DigestSettings(guild_id=1, channel_id=2)
+    now = SATURDAY
+    weekly = apply_change(None, SettingsChange(frequency="weekly", weekday="fri"), base, now=now)
+    assert (weekly.frequency, weekly.weekday) == ("weekly", 4)
+    assert weekday_note(SettingsChange(weekday="fri"), weekly) is None
+    kept = apply_change(weekly, SettingsChange(top=5), base, now=now)
+    assert (kept.frequency, kept.weekday) == ("weekly", 4)
+    daily = apply_change(weekly, SettingsChange(frequency="daily"), base, now=now)
+    note = weekday_note(SettingsChange(weekday="mon"), daily)
+    assert daily.frequency == "daily" and note is not None and "only applies to weekly" in note
+    with pytest.raises(UserError, match="Weekday"):
+        apply_change(None, SettingsChange(weekday="someday"), base, now=now)
