@@ -1,4 +1,4 @@
-"""The daily digest: when each channel is due (zoneinfo, DST-safe) and which papers it gets."""
+"""Daily and weekly digests: when each channel is due (zoneinfo, DST-safe) and which papers it gets."""
 
 from __future__ import annotations
 

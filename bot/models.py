@@ -113,7 +113,7 @@ class ScrapeRun:
 
 @dataclass(frozen=True, slots=True)
 class DigestSettings:
-    """How and when one channel gets its daily digest."""
+    """How and when one channel gets its daily or weekly digest."""
 
     guild_id: int
     channel_id: int

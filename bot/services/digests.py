@@ -1,4 +1,4 @@
-"""The digest scheduler: posts each channel's digest at its local time, once, late within the grace window."""
+"""The digest scheduler: posts each channel's daily or weekly digest at its local time, once, late within grace."""
 
 from __future__ import annotations
 
