@@ -1,4 +1,4 @@
-"""The daily digest: when each channel is due (zoneinfo, DST-safe) and which papers it gets."""
+"""Daily and weekly digests: when each channel is due (zoneinfo, DST-safe) and which papers it gets."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import logging
 import zoneinfo
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Literal, Protocol
 
 from bot.config import DigestConfig, check_timezone, parse_hhmm
 from bot.errors import UserError
@@ -21,6 +21,15 @@ log = logging.getLogger(__name__)
 UTC = dt.UTC
 _SEARCH_LIMIT_MINUTES = 24 * 60  # no real zone skips more than a day
 ZONE_CHOICES = 25  # Discord shows at most 25 autocomplete choices
+WEEK_DAYS = 7
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+WEEK_KEY_PREFIX = "week:"
+
+
+def week_key(local_date: dt.date) -> str:
+    """A weekly digest's delivery key, e.g. 'week:2026-W49': one per ISO week, never a daily key."""
+    year, week, _ = local_date.isocalendar()
+    return f"{WEEK_KEY_PREFIX}{year}-W{week:02d}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +38,23 @@ class Occurrence:
 
     local_date: dt.date
     due: dt.datetime  # UTC
-    papers_day: dt.date
+    papers_day: dt.date  # a weekly digest's last day
+    weekly: bool = False
+
+    @property
+    def first_day(self) -> dt.date:
+        """The first papers day covered: the papers day itself, or six days before it for a weekly digest."""
+        return self.papers_day - dt.timedelta(days=WEEK_DAYS - 1) if self.weekly else self.papers_day
+
+    @property
+    def days(self) -> list[dt.date]:
+        """Every papers day covered, oldest first."""
+        return [self.first_day + dt.timedelta(days=n) for n in range((self.papers_day - self.first_day).days + 1)]
+
+    @property
+    def key(self) -> str:
+        """The delivery key: the papers day (ISO) for a daily digest, the ISO week of the run for a weekly one."""
+        return week_key(self.local_date) if self.weekly else self.papers_day.isoformat()
 
 
 def _exists(naive: dt.datetime, zone: zoneinfo.ZoneInfo) -> bool:
@@ -64,14 +89,16 @@ def papers_day_for(local_date: dt.date, due: dt.datetime) -> dt.date:
 
 
 def runs_on(settings: DigestSettings, local_date: dt.date) -> bool:
-    """Whether the channel gets a digest on this local date."""
+    """Whether the channel gets a digest on this local date (a weekly one only on its weekday)."""
+    if settings.frequency == "weekly":
+        return local_date.weekday() == settings.weekday
     return not (settings.weekdays_only and local_date.weekday() >= 5)
 
 
 def occurrence_on(settings: DigestSettings, local_date: dt.date) -> Occurrence:
     """The digest of `local_date` for a channel."""
     due = due_instant(local_date, settings.time, settings.timezone)
-    return Occurrence(local_date, due, papers_day_for(local_date, due))
+    return Occurrence(local_date, due, papers_day_for(local_date, due), weekly=settings.frequency == "weekly")
 
 
 def local_today(now: dt.datetime, timezone: str) -> dt.date:
@@ -82,7 +109,7 @@ def local_today(now: dt.datetime, timezone: str) -> dt.date:
 def next_occurrence(settings: DigestSettings, after: dt.datetime) -> Occurrence:
     """The first digest due strictly after `after`."""
     day = local_today(after, settings.timezone) - dt.timedelta(days=1)
-    for _ in range(9):
+    for _ in range(WEEK_DAYS + 3):
         if runs_on(settings, day):
             occurrence = occurrence_on(settings, day)
             if occurrence.due > after:
@@ -103,9 +130,9 @@ class Outlook:
     latest: Occurrence | None
     upcoming: tuple[Occurrence, ...]
 
-    def days(self) -> list[dt.date]:
-        """The papers days whose deliveries decide what the channel posts next."""
-        return ([self.latest.papers_day] if self.latest else []) + [o.papers_day for o in self.upcoming]
+    def delivery_keys(self) -> list[str]:
+        """The delivery keys that decide what the channel posts next."""
+        return ([self.latest.key] if self.latest else []) + [o.key for o in self.upcoming]
 
 
 def outlook(settings: DigestSettings, now: dt.datetime, count: int = RUNS_IN_VIEW) -> Outlook:
@@ -113,7 +140,7 @@ def outlook(settings: DigestSettings, now: dt.datetime, count: int = RUNS_IN_VIE
     day = local_today(now, settings.timezone) - dt.timedelta(days=1)
     latest: Occurrence | None = None
     upcoming: list[Occurrence] = []
-    for _ in range(9 * count):
+    for _ in range((WEEK_DAYS + 3) * count):
         if runs_on(settings, day):
             occurrence = occurrence_on(settings, day)
             if occurrence.due <= now:
@@ -128,20 +155,20 @@ def outlook(settings: DigestSettings, now: dt.datetime, count: int = RUNS_IN_VIE
     return Outlook(latest, tuple(upcoming))
 
 
-def still_to_post(occurrence: Occurrence, delivered_days: Container[dt.date]) -> bool:
-    """Whether a digest will really post: its papers day has no delivery in the channel yet."""
-    return occurrence.papers_day not in delivered_days
+def still_to_post(occurrence: Occurrence, delivered_keys: Container[str]) -> bool:
+    """Whether a digest will really post: its key (papers day or week) has no delivery in the channel yet."""
+    return occurrence.key not in delivered_keys
 
 
-def next_run(view: Outlook, delivered_days: Container[dt.date]) -> Occurrence:
+def next_run(view: Outlook, delivered_keys: Container[str]) -> Occurrence:
     """The first upcoming digest that will really post (one whose day was delivered early is skipped)."""
-    return next((o for o in view.upcoming if still_to_post(o, delivered_days)), view.upcoming[-1])
+    return next((o for o in view.upcoming if still_to_post(o, delivered_keys)), view.upcoming[-1])
 
 
 def latest_occurrence(settings: DigestSettings, at_or_before: dt.datetime) -> Occurrence | None:
     """The most recent digest due at or before `at_or_before` (None if none in the last week)."""
     day = local_today(at_or_before, settings.timezone) + dt.timedelta(days=1)
-    for _ in range(9):
+    for _ in range(WEEK_DAYS + 3):
         if runs_on(settings, day):
             occurrence = occurrence_on(settings, day)
             if occurrence.due <= at_or_before:
@@ -155,6 +182,15 @@ def select_papers(papers: Sequence[Paper], *, top: int, min_upvotes: int) -> lis
     eligible = [p for p in papers if p.upvotes >= min_upvotes]
     eligible.sort(key=lambda p: (-p.upvotes, p.id))
     return eligible[:top]
+
+
+def select_week_papers(papers: Sequence[Paper], *, top: int, min_upvotes: int) -> list[Paper]:
+    """A week's papers for a weekly digest: each paper once (its most upvoted entry), then as `select_papers`."""
+    best: dict[str, Paper] = {}
+    for paper in papers:
+        if paper.id not in best or paper.upvotes > best[paper.id].upvotes:
+            best[paper.id] = paper
+    return select_papers(list(best.values()), top=top, min_upvotes=min_upvotes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,9 +242,15 @@ async def ensure_fresh(store: Store, refresher: DayRefresher | None, day: dt.dat
 class DigestPlan:
     """What one channel gets for one digest."""
 
-    day: dt.date
+    day: dt.date  # a weekly digest's last day
     papers: list[Paper]
-    total: int  # papers featured that day, before filtering
+    total: int  # papers featured that day (or week), before filtering
+    first_day: dt.date | None = None  # set for a weekly digest
+
+
+def week_ending(day: dt.date) -> list[dt.date]:
+    """The seven papers days a weekly digest ending with `day` covers, oldest first."""
+    return [day - dt.timedelta(days=n) for n in range(WEEK_DAYS - 1, -1, -1)]
 
 
 async def plan_digest(
@@ -219,7 +261,16 @@ async def plan_digest(
     top: int | None = None,
     papers: Sequence[Paper] | None = None,
 ) -> DigestPlan:
-    """The papers of `day` a channel's digest shows, from the cache (or from `papers` of that day)."""
+    """The papers a channel's digest shows, from the cache (or from `papers` of those days).
+
+    A daily digest shows `day`; a weekly one the seven days ending with `day`.
+    """
+    if settings.frequency == "weekly":
+        days = week_ending(day)
+        if papers is None:
+            papers = [paper for each in days for paper in await store.papers_of_day(each)]
+        chosen = select_week_papers(papers, top=top or settings.top, min_upvotes=settings.min_upvotes)
+        return DigestPlan(day=day, papers=chosen, total=len({p.id for p in papers}), first_day=days[0])
     if papers is None:
         papers = await store.papers_of_day(day)
     chosen = select_papers(papers, top=top or settings.top, min_upvotes=settings.min_upvotes)
@@ -248,8 +299,13 @@ def default_settings(
 
 
 def covered_day(settings: DigestSettings, now: dt.datetime) -> dt.date:
-    """The papers day a digest of this channel posted at `now` would cover."""
+    """The papers day a digest of this channel posted at `now` would cover (a weekly one's last day)."""
     return papers_day_for(local_today(now, settings.timezone), now)
+
+
+def key_now(settings: DigestSettings, day: dt.date, now: dt.datetime) -> str:
+    """The delivery key of a digest of `day` posted at `now`: the day, or for a weekly digest the current week."""
+    return week_key(local_today(now, settings.timezone)) if settings.frequency == "weekly" else day.isoformat()
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +319,31 @@ class SettingsChange:
     weekdays_only: bool | None = None
     style: str | None = None
     empty_days: str | None = None  # "post" | "skip"
+    frequency: str | None = None  # "daily" | "weekly"
+    weekday: str | None = None  # "mon" .. "sun"
+
+
+WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+def weekday_note(change: SettingsChange, stored: DigestSettings) -> str | None:
+    """A remark for the reply when a weekday was given but the digest is daily, where it has no effect."""
+    if change.weekday is not None and stored.frequency != "weekly":
+        return "The weekday only applies to weekly digests: this one is daily (add `frequency: weekly`)."
+    return None
+
+
+def _frequency(change: SettingsChange, start: DigestSettings) -> Literal["daily", "weekly"]:
+    if change.frequency is None:
+        return start.frequency
+    return "weekly" if change.frequency == "weekly" else "daily"
+
+
+def _checked_weekday(code: str) -> int:
+    try:
+        return WEEKDAY_CODES.index(code.strip().lower()[:3])
+    except ValueError as exc:
+        raise UserError(f"Weekday: {code!r} is not one of {', '.join(WEEKDAY_CODES)}.") from exc
 
 
 def _checked_time(text: str) -> dt.time:
@@ -298,6 +379,8 @@ def apply_change(
         enabled=True,
         disabled_reason=None,
         effective_from=now,
+        frequency=_frequency(change, start),
+        weekday=_checked_weekday(change.weekday) if change.weekday is not None else start.weekday,
     )
 
 

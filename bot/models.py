@@ -113,7 +113,7 @@ class ScrapeRun:
 
 @dataclass(frozen=True, slots=True)
 class DigestSettings:
-    """How and when one channel gets its daily digest."""
+    """How and when one channel gets its daily or weekly digest."""
 
     guild_id: int
     channel_id: int
@@ -127,6 +127,8 @@ class DigestSettings:
     enabled: bool = True
     disabled_reason: str | None = None
     effective_from: dt.datetime | None = None  # when these settings took effect; earlier runs don't count
+    frequency: Literal["daily", "weekly"] = "daily"
+    weekday: int = 0  # 0 = Monday; the day a weekly digest posts on
 
 
 @dataclass(frozen=True, slots=True)

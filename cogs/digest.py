@@ -16,6 +16,7 @@ from bot.errors import UserError
 from bot.models import DigestSettings
 from bot.outbox import Outcome
 from bot.render import NO_MENTIONS
+from bot.render.digest import week_span
 from bot.render.markup import long_day
 from bot.services.digests import DigestScheduler, describe_next, describe_settings
 from bot.services.threads import ThreadMode, set_thread_mode, thread_mode
@@ -32,7 +33,7 @@ NOW_REPLIES = {
 
 
 class DigestCog(commands.Cog):
-    """Per-channel daily digests."""
+    """Per-channel daily or weekly digests."""
 
     group = app_commands.Group(name="digest", description="Daily digest of top Hugging Face papers", guild_only=True)
 
@@ -76,7 +77,7 @@ class DigestCog(commands.Cog):
 
     # ------------------------------------------------------------------ commands
 
-    @group.command(name="set", description="Post a daily digest in a channel (needs Manage Channels)")
+    @group.command(name="set", description="Post a daily or weekly digest in a channel (needs Manage Channels)")
     @app_commands.describe(
         channel="Channel to post in (default: this one)",
         time="Local time to post, 24-hour HH:MM (default from the bot's config, usually 09:00)",
@@ -86,6 +87,8 @@ class DigestCog(commands.Cog):
         weekdays_only="Skip Saturdays and Sundays",
         style="compact: one list; cards: one card per paper",
         empty_days="On days without papers: post a short line, or stay quiet",
+        frequency="daily: each day's top papers; weekly: the top of the last seven days, once a week",
+        weekday="The day a weekly digest posts on (weekly digests only; default Monday)",
         threads="digest: a public discussion thread on each digest; papers: one per paper card (cards style)",
     )
     async def set_digest(
@@ -99,13 +102,17 @@ class DigestCog(commands.Cog):
         weekdays_only: bool | None = None,
         style: Literal["compact", "cards"] | None = None,
         empty_days: Literal["post", "skip"] | None = None,
+        frequency: Literal["daily", "weekly"] | None = None,
+        weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None,
         threads: ThreadMode | None = None,
     ) -> None:
         """Create or change a channel's digest."""
         target = require_guild_text_channel(interaction, channel)
         require_manage_channels(interaction, target)
         require_bot_can_post(target)
-        change = schedule.SettingsChange(time, timezone, top, min_upvotes, weekdays_only, style, empty_days)
+        change = schedule.SettingsChange(
+            time, timezone, top, min_upvotes, weekdays_only, style, empty_days, frequency=frequency, weekday=weekday
+        )
         current = await self.bot.store.get_digest_settings(target.id)
         settings = schedule.apply_change(current, change, self._defaults(target), now=self.bot.clock.now())
         stored = await self.bot.store.save_digest_settings(settings)
@@ -113,9 +120,11 @@ class DigestCog(commands.Cog):
             await set_thread_mode(self.bot.store, target.id, threads)
         self.scheduler.wake()
         upcoming = await self.scheduler.next_run(stored)
+        note = schedule.weekday_note(change, stored)
         await interaction.response.send_message(
             f"Digest for {target.mention}: {describe_settings(stored)}"
-            f"{await self._thread_note(target, stored.style)}.\nNext one: {describe_next(upcoming)}.",
+            f"{await self._thread_note(target, stored.style)}.\nNext one: {describe_next(upcoming)}."
+            + (f"\n{note}" if note else ""),
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
@@ -171,7 +180,10 @@ class DigestCog(commands.Cog):
         await interaction.response.defer(ephemeral=True, thinking=True)
         day = schedule.covered_day(settings, self.bot.clock.now())
         outcome = await self.scheduler.post_now(settings, day)
-        text = NOW_REPLIES[outcome].format(day=long_day(day), channel=target.mention)
+        label = long_day(day)
+        if settings.frequency == "weekly":
+            label = f"the week {week_span(schedule.week_ending(day)[0], day)}"
+        text = NOW_REPLIES[outcome].format(day=label, channel=target.mention)
         if outcome in (Outcome.SENT, Outcome.ALREADY_SENT):
             text += f"\nNext one: {describe_next(await self.scheduler.next_run(settings))}."
         await send_ephemeral(interaction, text)

@@ -39,7 +39,8 @@ async def test_login_ready_and_sync_with_option_schemas(harness: BotHarness) -> 
     synced = {c["name"]: c for c in harness.discord.synced_commands()}
     assert {"paperboy", "digest"} <= set(synced)
     assert option_names(synced["digest"], "set") == [
-        "channel", "time", "timezone", "top", "min_upvotes", "weekdays_only", "style", "empty_days", "threads"]
+        "channel", "time", "timezone", "top", "min_upvotes", "weekdays_only", "style", "empty_days",
+        "frequency", "weekday", "threads"]
     for command in synced.values():
         for sub in command.get("options", []):
             assert sub["description"], f"/{command['name']} {sub['name']} has no description"

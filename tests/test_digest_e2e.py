@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.sources.huggingface import parse_daily_papers
 from tests.fakes.discord_records import RecordedMessage
 from tests.fakes.harness import BotHarness, eventually, wait_until
 from tests.fakes.hf_items import load_fixture, make_daily_item
@@ -286,3 +287,36 @@ async def test_cards_digest_shows_one_short_embed_per_paper(harness: BotHarness)
     for card in cards:
         description = card.get("description", "")
         assert description.startswith("▲ ") and len(visible(description)) < 400, description
+
+
+async def test_a_weekly_digest_posts_on_its_weekday_only(harness: BotHarness) -> None:
+    # The week before Sat 13 Jun: one paper a day, more upvotes later in the week, the last day served by HF.
+    for offset in range(1, 7):
+        day = DAY - dt.timedelta(days=offset)
+        items = [make_daily_item(f"2606.{90 + offset:05d}", f"Week paper {offset} days back", day=day,
+                                 upvotes=50 - offset)]  # fmt: skip
+        harness.hf.set_day(day, items)
+        await harness.store.upsert_papers(parse_daily_papers(items, day).papers, day=day)
+    serve_day(harness)
+    result = await set_digest(harness, top=3, frequency="weekly", weekday="sat")
+    content = result.content or ""
+    assert "weekly on Saturdays" in content and f"Next one: {stamps(at(9))}, papers of 6 Jun – 12 Jun" in content
+    harness.clock.set(at(9))
+    (posted,) = await harness.discord.wait_for_messages(harness.channel, 1)
+    shown = posted.text
+    assert "Weekly Papers · 6 Jun – 12 Jun" in shown and "Top 3 of 11 papers that week" in shown
+    assert shown.index("Week paper 1 days") < shown.index("Week paper 2 days") < shown.index("Week paper 3 days")
+    assert "Paper 1 " not in shown and "Week paper 4 days" not in shown
+    for day in range(14, 20):  # Sunday to Friday: nothing
+        harness.clock.set(at(9, day=day))
+        await wait_until(lambda: harness.clock.sleepers != [], what="scheduler asleep again")
+        assert len(harness.discord.messages_in(harness.channel)) == 1
+    serve_day(harness, dt.date(2026, 6, 19), [5])
+    harness.clock.set(at(9, day=20))
+    messages = await harness.discord.wait_for_messages(harness.channel, 2)
+    assert "Weekly Papers · 13 Jun – 19 Jun" in messages[1].text
+
+
+async def test_a_weekday_on_a_daily_digest_is_explained(harness: BotHarness) -> None:
+    result = await set_digest(harness, weekday="fri")
+    assert "every day" in (result.content or "") and "only applies to weekly digests" in (result.content or "")

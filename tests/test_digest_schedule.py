@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given, settings
@@ -17,6 +18,8 @@ from bot.digest import (
     outlook,
     papers_day_for,
     select_papers,
+    select_week_papers,
+    week_key,
 )
 from bot.models import DigestSettings, Paper
 
@@ -135,5 +138,93 @@ def test_outlook_agrees_with_latest_and_next_occurrence(
     assert view.upcoming == (first, next_occurrence(settings_, first.due))
     # Nothing delivered: the next run is the next occurrence; its day delivered early: the one after.
     assert next_run(view, set()) == first
-    assert next_run(view, {first.papers_day}) == view.upcoming[1]
-    assert view.days()[-2:] == [first.papers_day, view.upcoming[1].papers_day]
+    assert next_run(view, {first.papers_day.isoformat()}) == view.upcoming[1]
+    assert view.delivery_keys()[-2:] == [first.papers_day.isoformat(), view.upcoming[1].papers_day.isoformat()]
+
+
+WEEKLY_ZONES = ["UTC", "America/New_York", "Europe/Berlin", "Asia/Kolkata", "Australia/Lord_Howe", "Pacific/Chatham"]
+
+
+@given(
+    zone=st.sampled_from(WEEKLY_ZONES),
+    minute_of_day=st.integers(0, 24 * 60 - 1),
+    weekday=st.integers(0, 6),
+    start=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2027, 12, 31)),  # noqa: DTZ001
+)
+@settings(max_examples=150, deadline=None)
+def test_weekly_runs_once_per_iso_week_on_its_weekday(
+    zone: str, minute_of_day: int, weekday: int, start: dt.datetime
+) -> None:
+    at = dt.time(minute_of_day // 60, minute_of_day % 60)
+    settings_ = channel(f"{at:%H:%M}", zone, frequency="weekly", weekday=weekday)
+    now = start.replace(tzinfo=UTC)
+    occurrences = []
+    for _ in range(6):  # six weeks span DST changes for many starts
+        occurrence = next_occurrence(settings_, now)
+        assert occurrence.due > now
+        assert latest_occurrence(settings_, occurrence.due) == occurrence
+        assert occurrence.local_date.weekday() == weekday and occurrence.weekly
+        local = occurrence.due.astimezone(ZoneInfo(zone))
+        assert local.date() == occurrence.local_date
+        wall = dt.datetime.combine(occurrence.local_date, at)
+        exists = wall.replace(tzinfo=ZoneInfo(zone)).astimezone(UTC).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+        if exists == wall:
+            assert local.time() == at  # the local time when it exists that day
+        else:
+            assert local.time() > at  # skipped by a DST jump: the first valid minute after it
+        assert occurrence.days == [occurrence.papers_day - dt.timedelta(days=n) for n in range(6, -1, -1)]
+        occurrences.append(occurrence)
+        now = occurrence.due
+    dues = [o.due for o in occurrences]
+    assert dues == sorted(dues) and len(set(dues)) == len(dues)
+    weeks = [o.local_date.isocalendar()[:2] for o in occurrences]
+    dates = [o.local_date for o in occurrences]
+    assert all((b - a).days == 7 for a, b in zip(dates, dates[1:], strict=False))
+    assert len(set(weeks)) == len(weeks)
+    assert len({o.key for o in occurrences}) == len(occurrences)
+
+
+@given(
+    zone=st.sampled_from(WEEKLY_ZONES),
+    minute_of_day=st.integers(0, 24 * 60 - 1),
+    weekday=st.integers(0, 6),
+    start=st.datetimes(min_value=dt.datetime(2025, 1, 1), max_value=dt.datetime(2027, 12, 31)),  # noqa: DTZ001
+)
+@settings(max_examples=100, deadline=None)
+def test_weekly_outlook_agrees_with_latest_and_next_occurrence(
+    zone: str, minute_of_day: int, weekday: int, start: dt.datetime
+) -> None:
+    at = f"{minute_of_day // 60:02d}:{minute_of_day % 60:02d}"
+    settings_ = channel(at, zone, frequency="weekly", weekday=weekday)
+    now = start.replace(tzinfo=UTC)
+    view = outlook(settings_, now)
+    first = next_occurrence(settings_, now)
+    assert view.latest == latest_occurrence(settings_, now)
+    assert view.latest is not None and now - view.latest.due < dt.timedelta(days=8)
+    assert view.upcoming == (first, next_occurrence(settings_, first.due))
+
+
+def test_weekly_digest_on_saturday_covers_the_previous_seven_days() -> None:
+    settings_ = channel("09:00", "Europe/Berlin", frequency="weekly", weekday=5)
+    saturday = next_occurrence(settings_, utc(2026, 12, 1, 12))
+    assert saturday.local_date == dt.date(2026, 12, 5) and saturday.due == utc(2026, 12, 5, 8)
+    assert (saturday.first_day, saturday.papers_day) == (dt.date(2026, 11, 28), dt.date(2026, 12, 4))
+    assert saturday.key == "week:2026-W49" == week_key(dt.date(2026, 11, 30))
+    daily = next_occurrence(channel("09:00", "Europe/Berlin"), utc(2026, 12, 5, 7))
+    assert daily.key == "2026-12-04" and daily.days == [dt.date(2026, 12, 4)]
+
+
+def test_weekdays_only_does_not_limit_a_weekly_digest() -> None:
+    sunday = next_occurrence(channel(frequency="weekly", weekday=6, weekdays_only=True), utc(2026, 12, 1))
+    assert sunday.local_date == dt.date(2026, 12, 6)
+
+
+def test_select_week_papers_counts_each_paper_once_at_its_best() -> None:
+    week = [
+        Paper(id="2612.00001", title="A", upvotes=7),
+        Paper(id="2612.00001", title="A", upvotes=30),  # featured again later with more upvotes
+        Paper(id="2612.00002", title="B", upvotes=20),
+        Paper(id="2612.00003", title="C", upvotes=2),
+    ]
+    chosen = select_week_papers(week, top=5, min_upvotes=5)
+    assert [(p.id, p.upvotes) for p in chosen] == [("2612.00001", 30), ("2612.00002", 20)]

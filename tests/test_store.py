@@ -23,6 +23,7 @@ from bot.store import (
     StoreError,
     latest_version,
 )
+from bot.store.base import load_migrations
 from bot.store.errors import classify
 from tests.fakes.clock import ManualClock
 from tests.store_checks import DAY, sample_run
@@ -73,6 +74,25 @@ async def test_migrates_an_empty_database_and_rerun_is_a_no_op(tmp_path: Path) -
         "scrape_runs",
     } <= tables
     assert raw_rows(path, "PRAGMA journal_mode") == [("wal",)]
+
+
+async def test_weekly_digest_migration_keeps_existing_digests_daily(tmp_path: Path) -> None:
+    path = tmp_path / "v4.db"
+    with sqlite3.connect(path) as conn:
+        for migration in load_migrations()[:4]:
+            conn.executescript(migration.sql)
+        conn.execute("PRAGMA user_version = 4")
+        conn.execute(
+            "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, created_at, updated_at) "
+            "VALUES (10, 1, '08:00', 'UTC', 5, '2026-06-01T00:00:00+00:00', '2026-06-01T00:00:00+00:00')"
+        )
+    store = await Store.open(path)
+    try:
+        assert await store.schema_version() == latest_version() >= 5
+        kept = await store.get_digest_settings(10)
+        assert kept is not None and (kept.frequency, kept.weekday, kept.top) == ("daily", 0, 5)
+    finally:
+        await store.close()
 
 
 async def test_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -168,7 +188,9 @@ async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     data = bytearray(path.read_bytes())
-    for page in range(3, len(data) // page_size, 2):
+    pages = len(data) // page_size
+    # Only the data pages in the file's later part: the schema's own pages (written first) must stay readable.
+    for page in range(max(3, pages // 4), pages, 2):
         start = page * page_size
         data[start + 8 : start + 200] = b"\xff" * 192
     path.write_bytes(bytes(data))

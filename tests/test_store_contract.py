@@ -197,6 +197,14 @@ async def test_digest_settings_round_trip(store: AnyStore) -> None:
     assert await store.get_digest_settings(10) is None
 
 
+async def test_weekly_digest_settings_round_trip_and_change_back(store: AnyStore) -> None:
+    weekly = DigestSettings(guild_id=1, channel_id=30, frequency="weekly", weekday=4)
+    assert await store.save_digest_settings(weekly) == dataclasses.replace(weekly, effective_from=START)
+    assert [(s.frequency, s.weekday) for s in await store.list_digest_settings(1)] == [("weekly", 4)]
+    daily = await store.save_digest_settings(dataclasses.replace(weekly, frequency="daily", weekday=0))
+    assert (daily.frequency, daily.weekday) == ("daily", 0)
+
+
 async def test_subscriptions_limits_duplicates_and_removal(store: AnyStore) -> None:
     def add(channel: int, query: str, **limits: int) -> object:
         return store.add_subscription(guild_id=1, channel_id=channel, query=query, normalized=query.lower(),

@@ -21,6 +21,7 @@ from bot.services.threads import (
     set_thread_mode,
     thread_mode,
     thread_name,
+    thread_name_for_key,
     thread_state,
 )
 from bot.store import Store
@@ -154,3 +155,8 @@ async def test_papers_mode_on_a_compact_digest_opens_one_thread(store: Store) ->
                         parts=parts, sent_ids=(11,))
     assert await open_digest_thread(store, transport, delivery) == 11
     assert transport.threads == {11: (CHANNEL, "Discuss: Daily Papers, 4 Dec")}
+
+
+def test_thread_names_follow_the_digest_key_daily_or_weekly() -> None:
+    assert thread_name_for_key("2026-12-04") == "Discuss: Daily Papers, 4 Dec"
+    assert thread_name_for_key("week:2026-W49") == "Discuss: Weekly Papers, week 49 of 2026"

@@ -1,4 +1,4 @@
-"""The daily digest: compact (one embed, three lines per paper) or cards (one short embed per paper)."""
+"""The daily or weekly digest: compact (one embed, three lines per paper) or cards (one short embed per paper)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from bot.models import Paper
 from bot.render.cards import LINE_SUMMARY_CHARS, facts_line, short_summary
-from bot.render.markup import count, day_url, escape_text, escape_words, link, plural, safe_url
+from bot.render.markup import count, day_url, escape_text, escape_words, link, plural, safe_url, short_day
 from bot.render.payload import TITLE_LIMIT, MessagePayload, new_embed, pack_blocks, pack_embeds, validated
 
 log = logging.getLogger(__name__)
@@ -23,17 +23,29 @@ def _digest_day(day: dt.date) -> str:
     return f"{day:%a} {day.isoformat()}"
 
 
-def digest_title(day: dt.date) -> str:
-    """'Daily Papers · Fri 2026-06-12'."""
+def week_span(first_day: dt.date, last_day: dt.date) -> str:
+    """'28 Nov – 4 Dec': the papers days a weekly digest covers."""
+    return f"{short_day(first_day)} – {short_day(last_day)}"
+
+
+def _period(day: dt.date, first_day: dt.date | None) -> str:
+    """The days a digest covers as its messages name them: one day, or a week's span."""
+    return week_span(first_day, day) if first_day is not None else _digest_day(day)
+
+
+def digest_title(day: dt.date, first_day: dt.date | None = None) -> str:
+    """'Daily Papers · Fri 2026-06-12', or 'Weekly Papers · 28 Nov – 4 Dec' when a first day is given."""
+    if first_day is not None:
+        return f"Weekly Papers · {week_span(first_day, day)}"
     return f"Daily Papers · {_digest_day(day)}"
 
 
-def digest_count_line(shown: int, total_that_day: int) -> str:
-    """'Top 10 of 30 papers that day', 'All 4 papers that day' or 'The only paper that day'."""
+def digest_count_line(shown: int, total_that_day: int, period: str = "day") -> str:
+    """'Top 10 of 30 papers that day', 'All 4 papers that day' or 'The only paper that day' (or week)."""
     total = max(total_that_day, shown)
     if shown == total:
-        return f"All {plural(total, 'paper')} that day" if total != 1 else "The only paper that day"
-    return f"Top {count(shown)} of {plural(total, 'paper')} that day"
+        return f"All {plural(total, 'paper')} that {period}" if total != 1 else f"The only paper that {period}"
+    return f"Top {count(shown)} of {plural(total, 'paper')} that {period}"
 
 
 def digest_block(rank: int, paper: Paper) -> str:
@@ -69,16 +81,20 @@ def digest_messages(
     total_that_day: int,
     style: str = "compact",
     late_note: str | None = None,
+    first_day: dt.date | None = None,
 ) -> list[MessagePayload]:
-    """A day's digest as messages: "compact" lists papers in one embed, "cards" gives each paper an embed."""
+    """A digest as messages: "compact" lists papers in one embed, "cards" gives each paper an embed.
+
+    With `first_day` it is a weekly digest of `first_day` to `day`; `total_that_day` then counts the week.
+    """
     if style not in ("compact", "cards"):
         raise ValueError(f"unknown digest style {style!r}: use 'compact' or 'cards'")
     note = escape_text(late_note, NOTE_CHARS) or None
     if not papers:
-        text = digest_empty_text(day)
+        text = digest_empty_text(day, first_day)
         return validated([MessagePayload(content=f"{note}\n{text}" if note else text)])
-    title = digest_title(day)
-    count_line = digest_count_line(len(papers), total_that_day)
+    title = digest_title(day, first_day)
+    count_line = digest_count_line(len(papers), total_that_day, "week" if first_day is not None else "day")
     if style == "compact":
         blocks = [count_line + "\n"] + [digest_block(rank, paper) for rank, paper in enumerate(papers, 1)]
         return validated(
@@ -98,14 +114,15 @@ def digest_messages(
     return validated(pack_embeds(cards, content))
 
 
-def digest_empty_text(day: dt.date) -> str:
-    """The one line posted for a day without papers."""
-    return f"No papers on Hugging Face Daily Papers for {_digest_day(day)}."
+def digest_empty_text(day: dt.date, first_day: dt.date | None = None) -> str:
+    """The one line posted for a day (or, with `first_day`, a week) without papers."""
+    return f"No papers on Hugging Face Daily Papers for {_period(day, first_day)}."
 
 
-def digest_missed_text(day: dt.date) -> str:
+def digest_missed_text(day: dt.date, first_day: dt.date | None = None) -> str:
     """The one line posted instead of a digest that came due too long ago while the bot was down."""
+    kind = "weekly digest" if first_day is not None else "digest"
     return (
-        f"The digest for {_digest_day(day)} was skipped: the bot was offline past the grace window. "
+        f"The {kind} for {_period(day, first_day)} was skipped: the bot was offline past the grace window. "
         f"The papers are at <{day_url(day)}>."
     )

@@ -1,4 +1,4 @@
-"""The digest scheduler: posts each channel's digest at its local time, once, late within the grace window."""
+"""The digest scheduler: posts each channel's daily or weekly digest at its local time, once, late within grace."""
 
 from __future__ import annotations
 
@@ -21,6 +21,7 @@ from bot.render import (
     plural,
     when,
 )
+from bot.render.digest import week_span
 from bot.render.markup import long_day
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
 from bot.services.threads import describe_thread, effective_mode, one_card_per_message, open_digest_thread, thread_mode
@@ -38,6 +39,8 @@ Due = list[tuple[DigestSettings, schedule.Occurrence]]
 def describe_settings(settings: DigestSettings) -> str:
     """One line summarising a channel's digest settings."""
     days = "weekdays" if settings.weekdays_only else "every day"
+    if settings.frequency == "weekly":
+        days = f"weekly on {schedule.WEEKDAY_NAMES[settings.weekday]}s"
     extra = f", at least {plural(settings.min_upvotes, 'upvote')}" if settings.min_upvotes else ""
     empty = "" if settings.post_empty else ", quiet on empty days"
     return (
@@ -70,7 +73,9 @@ def describe_last(last: Delivery) -> str:
 
 
 def _papers_day(key: str) -> str:
-    """'papers of Fri 12 Jun 2026' for a digest delivery key (the papers day, ISO)."""
+    """'papers of Fri 12 Jun 2026' for a digest delivery key (the papers day, ISO), 'week 2026-W49' for a weekly one."""
+    if key.startswith(schedule.WEEK_KEY_PREFIX):
+        return f"week {key.removeprefix(schedule.WEEK_KEY_PREFIX)}"
     try:
         return f"papers of {long_day(dt.date.fromisoformat(key))}"
     except ValueError:
@@ -79,6 +84,8 @@ def _papers_day(key: str) -> str:
 
 def describe_next(occurrence: schedule.Occurrence) -> str:
     """When a digest will post, as a Discord timestamp, and which day's papers it covers."""
+    if occurrence.weekly:
+        return f"{when(occurrence.due)}, papers of {week_span(occurrence.first_day, occurrence.papers_day)}"
     return f"{when(occurrence.due)}, {_papers_day(occurrence.papers_day.isoformat())}"
 
 
@@ -96,13 +103,13 @@ def fit_entries(entries: list[str], limit: int = OVERVIEW_LIMIT) -> str:
     return "\n\n".join(shown)
 
 
-async def delivered_days(store: Store, views: dict[int, schedule.Outlook]) -> dict[int, set[dt.date]]:
-    """Per channel, which of the papers days in its outlook (latest and next digests) already have a delivery."""
-    days = sorted({day.isoformat() for view in views.values() for day in view.days()})
-    found: dict[int, set[dt.date]] = collections.defaultdict(set)
-    for channel_id, key in await store.delivered_pairs(KIND, days):
+async def delivered_keys(store: Store, views: dict[int, schedule.Outlook]) -> dict[int, set[str]]:
+    """Per channel, which of the keys in its outlook (latest and next digests) already have a delivery."""
+    keys = sorted({key for view in views.values() for key in view.delivery_keys()})
+    found: dict[int, set[str]] = collections.defaultdict(set)
+    for channel_id, key in await store.delivered_pairs(KIND, keys):
         if channel_id in views:
-            found[channel_id].add(dt.date.fromisoformat(key))
+            found[channel_id].add(key)
     return found
 
 
@@ -110,7 +117,7 @@ async def channel_next_run(store: Store, settings: DigestSettings, now: dt.datet
     """The channel's next digest that will really post, its deliveries read row by row (cheap for one)."""
     view = schedule.outlook(settings, now)
     delivered = {
-        day for day in view.days() if await store.get_delivery(settings.channel_id, KIND, day.isoformat()) is not None
+        key for key in view.delivery_keys() if await store.get_delivery(settings.channel_id, KIND, key) is not None
     }
     return schedule.next_run(view, delivered)
 
@@ -120,10 +127,15 @@ def render(settings: DigestSettings, plan: schedule.DigestPlan, late_note: str |
     if not plan.papers:
         if not settings.post_empty:
             return []
-        text = digest_empty_text(plan.day)
+        text = digest_empty_text(plan.day, plan.first_day)
         return [MessagePayload(content=f"{late_note}\n{text}" if late_note else text, embeds=[])]
     return digest_messages(
-        plan.papers, day=plan.day, total_that_day=plan.total, style=settings.style, late_note=late_note
+        plan.papers,
+        day=plan.day,
+        total_that_day=plan.total,
+        style=settings.style,
+        late_note=late_note,
+        first_day=plan.first_day,
     )
 
 
@@ -209,7 +221,7 @@ class DigestScheduler:
         next_due: dt.datetime | None = None
         every = await self.store.list_digest_settings(enabled_only=True)
         views = {settings.channel_id: schedule.outlook(settings, now) for settings in every}
-        delivered = await delivered_days(self.store, views)
+        delivered = await delivered_keys(self.store, views)
         for settings in every:
             view, done = views[settings.channel_id], delivered.get(settings.channel_id, set())
             latest = view.latest
@@ -228,14 +240,16 @@ class DigestScheduler:
         """Post the due digests concurrently; False if any of them raised."""
         papers_by_day: dict[dt.date, list[Paper]] = {}
         for day in sorted({o.papers_day for _, o in due}):
-            await schedule.ensure_fresh(self.store, self.refresher, day, now)
+            await schedule.ensure_fresh(self.store, self.refresher, day, now)  # earlier days of a week are settled
+        for day in sorted({day for _, o in due for day in o.days}):
             papers_by_day[day] = await self.store.papers_of_day(day)
         limit = asyncio.Semaphore(FANOUT_CONCURRENCY)
 
         async def post(settings: DigestSettings, occurrence: schedule.Occurrence) -> bool:
             async with limit:
                 try:
-                    await self.post_scheduled(settings, occurrence, now, papers_by_day[occurrence.papers_day])
+                    papers = [paper for day in occurrence.days for paper in papers_by_day[day]]
+                    await self.post_scheduled(settings, occurrence, now, papers)
                 except Exception:
                     log.exception("digest for channel %s failed", settings.channel_id)
                     return False
@@ -253,10 +267,13 @@ class DigestScheduler:
         """Post (late, or as a missed note) the digest of one occurrence."""
         timing = schedule.lateness(occurrence.due, now, self.grace)
         if timing.missed:
-            payloads = [MessagePayload(content=digest_missed_text(occurrence.papers_day), embeds=[])]
-            await self._deliver(settings.channel_id, occurrence.papers_day, payloads, now, outcome="missed")
+            first_day = occurrence.first_day if occurrence.weekly else None
+            payloads = [MessagePayload(content=digest_missed_text(occurrence.papers_day, first_day), embeds=[])]
+            await self._deliver(settings.channel_id, occurrence.key, payloads, now, outcome="missed")
             return
-        await self.post_digest(settings, occurrence.papers_day, now, late_note=timing.note, papers=papers)
+        await self.post_digest(
+            settings, occurrence.papers_day, now, late_note=timing.note, papers=papers, key=occurrence.key
+        )
 
     async def post_digest(
         self,
@@ -266,35 +283,40 @@ class DigestScheduler:
         *,
         late_note: str | None = None,
         papers: list[Paper] | None = None,
+        key: str | None = None,
     ) -> Outcome:
-        """Render and deliver a channel's digest of `day`, exactly once."""
+        """Render and deliver a channel's digest of `day` (a weekly one's last day), exactly once per `key`."""
+        key = key or day.isoformat()
         plan = await schedule.plan_digest(self.store, settings, day, papers=papers)
         payloads = render(settings, plan, late_note)
         if effective_mode(await thread_mode(self.store, settings.channel_id), settings.style) == "papers":
             payloads = one_card_per_message(payloads)  # a thread per paper needs a message per card
         if not payloads:
             await self.store.claim_delivery(
-                settings.channel_id, KIND, day.isoformat(), nonce="", parts=[], outcome="empty, not posted"
+                settings.channel_id, KIND, key, nonce="", parts=[], outcome="empty, not posted"
             )
-            await self.store.mark_delivered(settings.channel_id, KIND, day.isoformat(), None)
+            await self.store.mark_delivered(settings.channel_id, KIND, key, None)
             return Outcome.SENT
         outcome = "late" if late_note else ("empty" if not plan.papers else "posted")
-        return await self._deliver(settings.channel_id, day, payloads, now, outcome=outcome)
+        return await self._deliver(settings.channel_id, key, payloads, now, outcome=outcome)
 
     async def post_now(self, settings: DigestSettings, day: dt.date) -> Outcome:
-        """Post a channel's digest of `day` right away (it counts as that day's); ALREADY_SENT if it was."""
-        existing = await self.store.get_delivery(settings.channel_id, KIND, day.isoformat())
+        """Post a channel's digest of `day` now (it counts as that day's, or this week's); ALREADY_SENT if it was."""
+        now = self.clock.now()
+        key = schedule.key_now(settings, day, now)
+        existing = await self.store.get_delivery(settings.channel_id, KIND, key)
         if existing is not None and existing.status == "sent":
             return Outcome.ALREADY_SENT
-        now = self.clock.now()
         await schedule.ensure_fresh(self.store, self.refresher, day, now)
-        return await self.post_digest(settings, day, now)
+        return await self.post_digest(settings, day, now, key=key)
 
     async def preview(self, settings: DigestSettings, day: dt.date) -> list[MessagePayload]:
         """What the channel's digest of `day` would post now (a note when it would stay quiet)."""
         plan = await schedule.prepare_digest(self.store, self.refresher, settings, day, self.clock.now())
         return render(settings, plan, None) or [
-            MessagePayload(content=f"{digest_empty_text(day)} (this channel stays quiet on such days)", embeds=[])
+            MessagePayload(
+                content=f"{digest_empty_text(day, plan.first_day)} (this channel stays quiet on such days)", embeds=[]
+            )
         ]
 
     async def overview(self, guild_id: int) -> str | None:
@@ -328,7 +350,7 @@ class DigestScheduler:
         return self._channel_locks.setdefault(channel_id, asyncio.Lock())
 
     async def _deliver(
-        self, channel_id: int, day: dt.date, payloads: list[MessagePayload], now: dt.datetime, *, outcome: str
+        self, channel_id: int, key: str, payloads: list[MessagePayload], now: dt.datetime, *, outcome: str
     ) -> Outcome:
         parts = [payload_to_part(p) for p in payloads]
         async with self._lock(channel_id):
@@ -337,13 +359,13 @@ class DigestScheduler:
                 self.transport,
                 channel_id=channel_id,
                 kind=KIND,
-                key=day.isoformat(),
+                key=key,
                 parts=parts,
                 now=now,
                 outcome=outcome,
             )
         await self._finish(channel_id, result)
-        await self._open_thread(channel_id, day.isoformat())
+        await self._open_thread(channel_id, key)
         if result.outcome is Outcome.RETRY:
             self.wake()  # the scheduler must sleep no longer than the retry (e.g. after /digest now)
         return result.outcome

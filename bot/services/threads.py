@@ -13,6 +13,7 @@ import logging
 import re
 from typing import Any, Literal
 
+from bot.digest import WEEK_KEY_PREFIX
 from bot.models import Delivery
 from bot.outbox import SendError, ShuttingDown, Transport
 from bot.render import MessagePayload
@@ -68,6 +69,14 @@ def thread_name(day: dt.date) -> str:
     return f"Discuss: Daily Papers, {day.day} {day:%b}"
 
 
+def thread_name_for_key(key: str) -> str:
+    """A thread name from a digest's delivery key: a day ('2026-12-04') or a week ('week:2026-W49')."""
+    if key.startswith(WEEK_KEY_PREFIX):
+        year, week = key.removeprefix(WEEK_KEY_PREFIX).split("-W")
+        return f"Discuss: Weekly Papers, week {int(week)} of {year}"
+    return thread_name(dt.date.fromisoformat(key))
+
+
 async def thread_mode(store: Store, channel_id: int) -> ThreadMode:
     """A channel's thread mode ("none" unless set)."""
     value = await store.get_meta(_mode_key(channel_id))
@@ -104,7 +113,7 @@ async def open_digest_thread(store: Store, transport: Transport, delivery: Deliv
         return None
     cards = _card_threads(delivery) if mode == "papers" else []
     if not cards:  # one thread on the digest (also a papers mode digest without cards)
-        cards = [(-1, delivery.message_id, thread_name(dt.date.fromisoformat(key)))]
+        cards = [(-1, delivery.message_id, thread_name_for_key(key))]
     first: int | None = None
     for index, message_id, name in cards:
         card_key = _card_key(channel_id, key, index)

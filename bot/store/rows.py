@@ -51,7 +51,7 @@ DELIVERY_COLUMNS = (
 )
 DIGEST_COLUMNS = (
     "guild_id, channel_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty, enabled, "
-    "disabled_reason, created_at"
+    "disabled_reason, created_at, frequency, weekday"
 )
 SUBSCRIPTION_COLUMNS = "id, guild_id, channel_id, query, normalized, created_by, created_at, skip_digest_papers"
 
@@ -210,12 +210,15 @@ def settings_from_row(row: Sequence[Any]) -> DigestSettings:
         enabled=bool(row[9]),
         disabled_reason=row[10],
         effective_from=dt.datetime.fromisoformat(row[11]),
+        frequency="weekly" if row[12] == "weekly" else "daily",
+        weekday=row[13],
     )
 
 
 def settings_values(settings: DigestSettings, *, now: str) -> tuple[Any, ...]:
     """Values for (channel_id, guild_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty,
-    created_at, updated_at) of a digest_settings write; created_at is `effective_from`, or `now` without one."""
+    created_at, updated_at, frequency, weekday) of a digest_settings write; created_at is `effective_from`, or
+    `now` without one."""
     since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
     return (
         settings.channel_id,
@@ -229,6 +232,8 @@ def settings_values(settings: DigestSettings, *, now: str) -> tuple[Any, ...]:
         settings.post_empty,
         since,
         now,
+        settings.frequency,
+        settings.weekday,
     )
 
 
