@@ -365,7 +365,9 @@ class DigestScheduler:
                 outcome=outcome,
             )
         await self._finish(channel_id, result)
-        await self._open_thread(channel_id, key)
+        if result.outcome in (Outcome.SENT, Outcome.ALREADY_SENT):
+            # Only a posted digest gets a thread; a refused or failed send may mean the bot is closing.
+            await self._open_thread(channel_id, key)
         if result.outcome is Outcome.RETRY:
             self.wake()  # the scheduler must sleep no longer than the retry (e.g. after /digest now)
         return result.outcome
