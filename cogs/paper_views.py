@@ -373,3 +373,30 @@ class CiteButton(
             await answer_cite(interaction, paper)
         except Exception as error:
             await answer_error(interaction, error, "cite")
+
+
+class DigestSaveMenu(
+    discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]],
+    template=r"digest:save",
+):
+    """A compact digest's "Save a paper…" menu: saves the chosen paper for whoever picked it, after restarts too."""
+
+    def __init__(self) -> None:
+        super().__init__(discord.ui.Select(placeholder="Save a paper…", custom_id="digest:save"))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DigestSaveMenu:
+        """Rebuild the menu from a pick on any digest."""
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Save the picked paper for the member who picked it and tell only them."""
+        try:
+            picked = self.item.values
+            if not picked:
+                raise UserError("Pick a paper to save.")
+            await save_for_member(interaction, str(picked[0]))
+        except Exception as error:
+            await answer_error(interaction, error, "save from digest")

@@ -21,6 +21,7 @@ from bot.sources.huggingface import parse_paper_ref
 from cogs.paper_views import (
     CardMenuView,
     CiteButton,
+    DigestSaveMenu,
     FullAbstractButton,
     PostCardButton,
     SaveButton,
@@ -218,5 +219,5 @@ class SearchCog(commands.Cog):
 
 async def setup(bot: PaperBot) -> None:
     """Extension entry point."""
-    bot.add_dynamic_items(FullAbstractButton, PostCardButton, SaveButton, SimilarButton, CiteButton)
+    bot.add_dynamic_items(FullAbstractButton, PostCardButton, SaveButton, SimilarButton, CiteButton, DigestSaveMenu)
     await bot.add_cog(SearchCog(bot))

@@ -161,3 +161,37 @@ async def test_the_bound_is_explained_at_500_papers(harness: BotHarness) -> None
     assert await harness.store.saved_count(harness.member.id) == 500
     again = await harness.discord.click(card, "paper:save:2606.50001", as_user=harness.admin)
     assert "Saved" in again.text  # the bound is per member
+
+
+async def post_digest(harness: BotHarness, style: str) -> list[RecordedMessage]:
+    await harness.discord.slash("digest", "set", as_user=harness.admin, channel=harness.channel, time="09:00",
+                                timezone="UTC", style=style)  # fmt: skip
+    await harness.discord.slash("digest", "now", as_user=harness.admin, channel=harness.channel)
+    return await harness.discord.wait_for_messages(harness.channel, 1)
+
+
+async def test_a_cards_digest_has_a_save_button_per_card_that_outlives_a_restart(harness: BotHarness) -> None:
+    await serve_topics(harness)
+    (digest,) = await post_digest(harness, "cards")
+    ids = [c for c in digest.custom_ids if c.startswith("paper:save:")]
+    assert len(ids) == len(digest.embeds) >= 2
+    assert digest.component(ids[0])["label"] == "Save 1"
+    await harness.restart()
+    saved = await harness.discord.click(digest, ids[1], as_user=harness.member)
+    assert saved.ephemeral and "Saved **" in saved.text
+    assert await saved_ids(harness, harness.member.id) == [ids[1].removeprefix("paper:save:")]
+
+
+async def test_a_compact_digest_offers_a_save_menu_that_outlives_a_restart(harness: BotHarness) -> None:
+    await serve_topics(harness)
+    (digest,) = await post_digest(harness, "compact")
+    menu = digest.component("digest:save")
+    assert menu["placeholder"] == "Save a paper…" and menu["options"][0]["label"].startswith("1. ")
+    first = menu["options"][0]["value"]
+    await harness.restart()
+    saved = await harness.discord.select(digest, "digest:save", [first], as_user=harness.member)
+    assert saved.ephemeral and "Saved **" in saved.text
+    again = await harness.discord.select(digest, "digest:save", [first], as_user=harness.member)
+    assert "already on your reading list" in again.text
+    assert await saved_ids(harness, harness.member.id) == [first]
+    assert await saved_ids(harness, harness.admin.id) == []
