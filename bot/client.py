@@ -63,11 +63,37 @@ def make_post_limiter(posts_per_second: float = POSTS_PER_SECOND) -> HostRateLim
 
 def part_to_kwargs(part: dict[str, Any]) -> dict[str, Any]:
     """Keyword arguments for `Messageable.send` from a stored part."""
-    return {
+    kwargs: dict[str, Any] = {
         "content": part.get("content"),
         "embeds": [discord.Embed.from_dict(data) for data in part.get("embeds", [])],
         "allowed_mentions": NO_MENTIONS,
     }
+    if part.get("components"):
+        kwargs["view"] = components_view(part["components"])
+    return kwargs
+
+
+def components_view(rows: list[dict[str, Any]]) -> discord.ui.View:
+    """Stored action rows as a view to send; stopped, so clicks go to the persistent items registered for them."""
+    view = discord.ui.View(timeout=None)
+    for row_number, row in enumerate(rows):
+        for component in row.get("components", []):
+            if component.get("type") == discord.ComponentType.button.value:
+                view.add_item(discord.ui.Button(
+                    label=component.get("label"), custom_id=component.get("custom_id"), row=row_number,
+                    style=discord.ButtonStyle(component.get("style", discord.ButtonStyle.secondary.value)),
+                ))  # fmt: skip
+            elif component.get("type") == discord.ComponentType.select.value:
+                options = [
+                    discord.SelectOption(label=o["label"], value=o["value"], description=o.get("description"))
+                    for o in component.get("options", [])
+                ]
+                view.add_item(discord.ui.Select(
+                    custom_id=component["custom_id"], placeholder=component.get("placeholder"), options=options,
+                    row=row_number,
+                ))  # fmt: skip
+    view.stop()
+    return view
 
 
 def _same_message(message: discord.Message, part: dict[str, Any]) -> bool:

@@ -93,7 +93,10 @@ class DeliveryResult:
 
 def payload_to_part(payload: MessagePayload) -> dict[str, Any]:
     """A message as the JSON the outbox stores (so it can be re-sent after a restart)."""
-    return {"content": payload.content, "embeds": [embed.to_dict() for embed in payload.embeds]}
+    part: dict[str, Any] = {"content": payload.content, "embeds": [embed.to_dict() for embed in payload.embeds]}
+    if payload.components:
+        part["components"] = payload.components
+    return part
 
 
 def make_nonce(channel_id: int, kind: str, key: str, part: int = 0) -> str:

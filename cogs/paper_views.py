@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from collections.abc import Sequence
@@ -9,19 +10,23 @@ from typing import Any, cast
 
 import discord
 
+from bot.bibtex import bibtex_entry
 from bot.client import PaperBot, describe_error, send_ephemeral
-from bot.errors import UnknownPaper
+from bot.errors import UnknownPaper, UserError
 from bot.models import Paper
 from bot.render import (
     NO_MENTIONS,
     MenuOption,
+    citation_block,
     escape_text,
     full_abstract_messages,
     has_more_abstract,
     paper_card,
     paper_links,
+    result_options,
+    similar_page,
 )
-from bot.store import Store
+from bot.store import ReadingListFull, Store
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +35,9 @@ LINK_BUTTONS_PER_ROW = 5
 SHARER_CHARS = 80
 CUSTOM_ID_LIMIT = 100
 PAPER_ID_PATTERN = r"[0-9A-Za-z._/-]{1,80}"
+MAX_SAVED_PER_MEMBER = 500
+SIMILAR_LIMIT = 10
+TITLE_CHARS = 120
 
 
 class FullAbstractButton(
@@ -116,7 +124,8 @@ def fits_custom_id(paper_id: str) -> bool:
 
 
 def card_view(paper: Paper, *, shareable: bool = False) -> discord.ui.View | None:
-    """Link buttons for the paper's pages, "Full abstract" when the card leaves some out, and "Post to channel"."""
+    """Link buttons for the paper's pages; "Full abstract" when the card leaves some out, "Post to channel",
+    Save, Similar and Cite (at most five: one row)."""
     view = discord.ui.View(timeout=None)
     for link in paper_links(paper)[:LINK_BUTTONS_PER_ROW]:
         view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=link.label, url=link.url, row=0))
@@ -126,6 +135,7 @@ def card_view(paper: Paper, *, shareable: bool = False) -> discord.ui.View | Non
             actions.append(FullAbstractButton(paper.id))
         if shareable:
             actions.append(PostCardButton(paper.id))
+        actions += [SaveButton(paper.id), SimilarButton(paper.id), CiteButton(paper.id)]
     for action in actions:  # a row of their own: the links fill the first
         action.row = 1
         view.add_item(action)
@@ -222,3 +232,174 @@ class CardMenuView(discord.ui.View):
     ) -> None:
         """Send component errors through the same handler as commands."""
         await answer_error(interaction, error, "list action")
+
+
+async def paper_or_unknown(bot: PaperBot, paper_id: str) -> Paper:
+    """The cached paper, or UnknownPaper."""
+    paper = await bot.store.get_paper(paper_id)
+    if paper is None:
+        raise UnknownPaper(paper_id)
+    return paper
+
+
+async def save_for_member(interaction: discord.Interaction[Any], paper_id: str) -> None:
+    """Put a paper on the clicking member's reading list and tell them privately how it went."""
+    bot = cast(PaperBot, interaction.client)
+    paper = await paper_or_unknown(bot, paper_id)
+    try:
+        added = await bot.store.save_paper(interaction.user.id, paper.id, limit=MAX_SAVED_PER_MEMBER)
+    except ReadingListFull as full:
+        raise UserError(
+            f"Your reading list is full ({full.limit} papers). Remove some with `/paper saved` to save more."
+        ) from full
+    title = escape_text(paper.title, TITLE_CHARS)
+    if added:
+        message = f"Saved **{title}** to your reading list: see it with `/paper saved`."
+    else:
+        message = f"**{title}** is already on your reading list (`/paper saved`)."
+    await send_ephemeral(interaction, message)
+
+
+async def answer_similar(interaction: discord.Interaction[Any], paper: Paper, *, menu_seconds: float | None) -> None:
+    """Privately list the cached papers closest to `paper`, with a menu that opens one as a card."""
+    bot = cast(PaperBot, interaction.client)
+    if not interaction.response.is_done():
+        # Counting the index's frequent terms may take a moment on the first lookup after start.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    closest = await bot.similar.similar(paper, limit=SIMILAR_LIMIT)
+    embed = similar_page(paper, closest)
+    if not closest:
+        await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    view = CardMenuView(bot.store, result_options(closest), menu_id="similar:open", timeout=menu_seconds)
+    view.share_opened = True  # the list is private: a card opened from it may be posted
+    # Fills the private "thinking" placeholder; the view needs that message to expire its menu.
+    view.message = await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+
+
+async def answer_cite(interaction: discord.Interaction[Any], paper: Paper) -> None:
+    """Privately, the paper's BibTeX entry in a code block, or as a .bib file when too long for a message."""
+    entry = bibtex_entry(paper)
+    block = citation_block(entry)
+    if not interaction.response.is_done():
+        await interaction.response.defer(ephemeral=True, thinking=True)
+    if block is not None:
+        await interaction.followup.send(block, ephemeral=True, allowed_mentions=NO_MENTIONS)
+        return
+    entry_file = discord.File(io.BytesIO(entry.encode()), filename=f"{paper.id.replace('/', '_')}.bib")
+    await interaction.followup.send(
+        "The entry is too long for a message: here it is as a file.",
+        file=entry_file, ephemeral=True, allowed_mentions=NO_MENTIONS,
+    )  # fmt: skip
+
+
+class SaveButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=rf"paper:save:(?P<paper_id>{PAPER_ID_PATTERN})",
+):
+    """Saves the paper to the reading list of whoever clicks; works on cards posted before a restart."""
+
+    def __init__(self, paper_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(label="Save", style=discord.ButtonStyle.secondary, custom_id=f"paper:save:{paper_id}")
+        )
+        self.paper_id = paper_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> SaveButton:
+        """Rebuild the button from a click on any card."""
+        return cls(match["paper_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Save the paper for the member who clicked and tell only them."""
+        try:
+            await save_for_member(interaction, self.paper_id)
+        except Exception as error:
+            await answer_error(interaction, error, "save")
+
+
+class SimilarButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=rf"paper:similar:(?P<paper_id>{PAPER_ID_PATTERN})",
+):
+    """Lists the papers closest to this one, privately, as /paper similar does."""
+
+    def __init__(self, paper_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Similar", style=discord.ButtonStyle.secondary, custom_id=f"paper:similar:{paper_id}"
+            )
+        )
+        self.paper_id = paper_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> SimilarButton:
+        """Rebuild the button from a click on any card."""
+        return cls(match["paper_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Answer the clicking member with the similar papers."""
+        try:
+            paper = await paper_or_unknown(cast(PaperBot, interaction.client), self.paper_id)
+            await answer_similar(interaction, paper, menu_seconds=VIEW_TIMEOUT_SECONDS)
+        except Exception as error:
+            await answer_error(interaction, error, "similar")
+
+
+class CiteButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=rf"paper:cite:(?P<paper_id>{PAPER_ID_PATTERN})",
+):
+    """Gives the paper's BibTeX entry privately, as /paper cite does."""
+
+    def __init__(self, paper_id: str) -> None:
+        super().__init__(
+            discord.ui.Button(label="Cite", style=discord.ButtonStyle.secondary, custom_id=f"paper:cite:{paper_id}")
+        )
+        self.paper_id = paper_id
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CiteButton:
+        """Rebuild the button from a click on any card."""
+        return cls(match["paper_id"])
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Answer the clicking member with the BibTeX entry."""
+        try:
+            paper = await paper_or_unknown(cast(PaperBot, interaction.client), self.paper_id)
+            await answer_cite(interaction, paper)
+        except Exception as error:
+            await answer_error(interaction, error, "cite")
+
+
+class DigestSaveMenu(
+    discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]],
+    template=r"digest:save",
+):
+    """A compact digest's "Save a paper…" menu: saves the chosen paper for whoever picked it, after restarts too."""
+
+    def __init__(self) -> None:
+        super().__init__(discord.ui.Select(placeholder="Save a paper…", custom_id="digest:save"))
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> DigestSaveMenu:
+        """Rebuild the menu from a pick on any digest."""
+        return cls()
+
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Save the picked paper for the member who picked it and tell only them."""
+        try:
+            picked = self.item.values
+            if not picked:
+                raise UserError("Pick a paper to save.")
+            await save_for_member(interaction, str(picked[0]))
+        except Exception as error:
+            await answer_error(interaction, error, "save from digest")

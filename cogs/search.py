@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import logging
-from typing import Literal
+from typing import Any, Literal
 
 import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.bibtex import bibtex_entry
 from bot.client import PaperBot
 from bot.errors import BadQuery, UnknownPaper, UserError
 from bot.models import Paper
 from bot.query import QueryError
-from bot.render import NO_MENTIONS, citation_block, result_options, similar_page, trending_order, trending_page
+from bot.render import NO_MENTIONS, result_options, trending_order, trending_page
 from bot.search import Period
 from bot.services.index import IndexMaintenance
 from bot.sources.huggingface import parse_paper_ref
-from cogs.paper_views import CardMenuView, FullAbstractButton, PostCardButton, send_card
+from cogs.paper_views import (
+    CardMenuView,
+    CiteButton,
+    DigestSaveMenu,
+    FullAbstractButton,
+    PostCardButton,
+    SaveButton,
+    SimilarButton,
+    answer_cite,
+    answer_similar,
+    send_card,
+)
+from cogs.saved_views import ClearSavedView, SavedListView
 from cogs.search_views import PAGE_SIZE, VIEW_TIMEOUT_SECONDS, ResultsView, choice_name
 
 log = logging.getLogger(__name__)
@@ -143,36 +153,14 @@ class SearchCog(commands.Cog):
     async def similar(self, interaction: discord.Interaction[PaperBot], paper: app_commands.Range[str, 1, 300]) -> None:
         """Papers sharing the paper's most distinctive words, with a menu that opens one as a card."""
         found = await self.find_paper(interaction, paper)
-        if not interaction.response.is_done():
-            # Counting the index's frequent terms may take a moment on the first lookup after start.
-            await interaction.response.defer(ephemeral=True, thinking=True)
-        closest = await self.bot.similar.similar(found, limit=PAGE_SIZE)
-        embed = similar_page(found, closest)
-        if not closest:
-            await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
-        view = CardMenuView(self.bot.store, result_options(closest), menu_id="similar:open", timeout=self.view_timeout)
-        view.share_opened = True  # the list is private: a card opened from it may be posted
-        # Fills the private "thinking" placeholder; the view needs that message to expire its menu.
-        view.message = await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+        await answer_similar(interaction, found, menu_seconds=self.view_timeout)
 
     @group.command(name="cite", description="A BibTeX entry for a paper (only you see it)")
     @app_commands.describe(paper="arXiv id (2406.12345), a paper URL, or start typing a title")
     async def cite(self, interaction: discord.Interaction[PaperBot], paper: app_commands.Range[str, 1, 300]) -> None:
         """The paper's BibTeX entry in a code block, or as a .bib file when it is too long for a message."""
         found = await self.find_paper(interaction, paper)
-        entry = bibtex_entry(found)
-        block = citation_block(entry)
-        if not interaction.response.is_done():
-            await interaction.response.defer(ephemeral=True, thinking=True)
-        if block is not None:
-            await interaction.followup.send(block, ephemeral=True, allowed_mentions=NO_MENTIONS)
-            return
-        entry_file = discord.File(io.BytesIO(entry.encode()), filename=f"{found.id.replace('/', '_')}.bib")
-        await interaction.followup.send(
-            "The entry is too long for a message: here it is as a file.",
-            file=entry_file, ephemeral=True, allowed_mentions=NO_MENTIONS,
-        )
+        await answer_cite(interaction, found)
 
     @similar.autocomplete("paper")
     async def similar_autocomplete(
@@ -187,6 +175,30 @@ class SearchCog(commands.Cog):
     ) -> list[app_commands.Choice[str]]:
         """Titles and ids matching what was typed, as for /paper show."""
         return await self.paper_choices(current)
+
+    @group.command(name="saved", description="Your reading list: the papers you saved (only you see it)")
+    @app_commands.describe(
+        export="Also attach the whole list as a BibTeX .bib file",
+        clear="Empty your reading list (you confirm with a button first)",
+    )
+    async def saved(
+        self, interaction: discord.Interaction[PaperBot], export: bool = False, clear: bool = False
+    ) -> None:
+        """The member's own reading list, privately: pages, a remove menu, a .bib export, or clearing it."""
+        if clear:
+            total = await self.bot.store.saved_count(interaction.user.id)
+            confirm = ClearSavedView(self.bot.store, interaction.user.id, timeout=self.view_timeout)
+            await interaction.response.send_message(
+                f"Remove all {total} papers from your reading list?", view=confirm, ephemeral=True
+            )
+            return
+        view = SavedListView(self.bot.store, interaction.user.id, timeout=self.view_timeout)
+        await view.load(1)
+        extra: dict[str, Any] = {"file": await view.export()} if export and view.total else {}
+        await interaction.response.send_message(
+            embed=view.embed(), view=view, ephemeral=True, allowed_mentions=NO_MENTIONS, **extra
+        )
+        view.message = await interaction.original_response()
 
     @group.command(name="trending", description="The most upvoted cached papers of a recent period")
     @app_commands.describe(period="day: the latest day; week: the last 7 days; month: the last 30 days")
@@ -207,5 +219,5 @@ class SearchCog(commands.Cog):
 
 async def setup(bot: PaperBot) -> None:
     """Extension entry point."""
-    bot.add_dynamic_items(FullAbstractButton, PostCardButton)
+    bot.add_dynamic_items(FullAbstractButton, PostCardButton, SaveButton, SimilarButton, CiteButton, DigestSaveMenu)
     await bot.add_cog(SearchCog(bot))

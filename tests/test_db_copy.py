@@ -65,6 +65,8 @@ async def fill_sqlite(path: Path) -> None:
         await store.mark_delivered(10, "digest", DAY.isoformat(), 900)
         await store.claim_delivery(10, "alert_batch", "b1", nonce="m", parts=[{}], members=[("alert", "p2")])
         await store.set_meta("alerts.cursor", "2026-06-12T08:00:00+00:00|p3")
+        for paper_id in ("p1", "p3"):
+            await store.save_paper(7, paper_id, limit=500)
     finally:
         await store.close()
 
@@ -86,6 +88,7 @@ async def snapshot(store: Store | PostgresStore) -> dict[str, object]:
         "runs": await store.scrape_runs(),
         "meta": await store.get_meta("alerts.cursor"),
         "listed": await store.first_listed_since(START.isoformat(timespec="seconds")),
+        "saved": await store.saved_papers(7),
     }
 
 
@@ -127,6 +130,7 @@ def test_copy_moves_every_table_and_the_counts_match(
         "deliveries: 3 rows",
         "scrape_runs: 2 rows",
         "meta: 1 rows",
+        "saved_papers: 2 rows",
         "every table's row count matches",
     ):
         assert line in out

@@ -161,6 +161,14 @@ async def papers_shown(world: World, result: InteractionResult, shown: str) -> N
     assert "Sparse routing paper" in shown
 
 
+async def cited(world: World, result: InteractionResult, shown: str) -> None:
+    assert result.ephemeral and "eprint = {2606.00004}" in shown
+
+
+async def reading_list_shown(world: World, result: InteractionResult, shown: str) -> None:
+    assert result.ephemeral and "Your reading list" in shown
+
+
 COMMANDS: list[CommandSpec] = [
     CommandSpec(("paperboy", "status"), "where typed", False, False, False, lambda w: {}, status_shown),
     CommandSpec(("paper", "search"), "where typed", False, False, False, lambda w: {"query": "sparse"}, papers_shown),
@@ -171,7 +179,8 @@ COMMANDS: list[CommandSpec] = [
     CommandSpec(("paper", "similar"), "where typed", False, False, False, lambda w: {"paper": "2606.00004"},
                 papers_shown),
     CommandSpec(("paper", "cite"), "where typed", False, False, False, lambda w: {"paper": "2606.00004"},
-                papers_shown),
+                cited),
+    CommandSpec(("paper", "saved"), "where typed", False, False, False, lambda w: {}, reading_list_shown),
     CommandSpec(("digest", "show"), "where typed", True, False, False, lambda w: {}, lists_only("lab")),
     CommandSpec(("digest", "preview"), "channel option", True, False, False, lambda w: {}, preview_shown),
     CommandSpec(("digest", "set"), "channel option", True, True, True, lambda w: {"time": "10:30"},

@@ -131,7 +131,7 @@ async def test_a_paper_url_typed_into_search_opens_its_card(harness: BotHarness)
         links = ["Hugging Face", "arXiv", "PDF", "Code ★ 12k", "Project page"]
         assert list(link_buttons(result.message)) == links
         rows = [[c["label"] for c in row["components"]] for row in result.message.components]
-        assert rows == [links, ["Full abstract", "Post to channel"]]  # links fill a row; the actions get their own
+        assert rows == [links, ["Full abstract", "Post to channel", "Save", "Similar", "Cite"]]  # links fill a row
     assert result.message is not None
     await harness.discord.click(result.message, "paper:post:2606.30001", as_user=harness.member)
     assert [m.embeds[0]["title"] for m in harness.discord.messages_in(harness.channel)] == [
@@ -152,7 +152,8 @@ async def test_full_abstract_button_works_on_a_card_posted_before_a_restart(harn
     assert card.component("paper:abstract:2606.30001")["label"] == "Full abstract"
     short = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
                                         paper="2606.30002")
-    assert short.message is not None and short.message.custom_ids == []  # nothing more to show: no button
+    assert short.message is not None  # nothing more to show: no abstract button
+    assert short.message.custom_ids == ["paper:save:2606.30002", "paper:similar:2606.30002", "paper:cite:2606.30002"]
 
     await harness.restart()
     answer = await harness.discord.click(card, "paper:abstract:2606.30001", as_user=harness.admin)

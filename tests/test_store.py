@@ -180,6 +180,12 @@ async def test_backup_round_trip(store: Store, tmp_path: Path) -> None:
 async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
     path = tmp_path / "damaged.db"
     store = await Store.open(path)
+    await store.close()
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        # Damage only pages the papers fill, not the schema's, so the file still opens.
+        schema_pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    store = await Store.open(path)
     await store.upsert_papers(
         [paper(f"2606.{i:05d}", title=f"Paper number {i} " + "x" * 400) for i in range(300)], day=DAY
     )
@@ -188,9 +194,7 @@ async def test_integrity_check_reports_a_damaged_file(tmp_path: Path) -> None:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         page_size = conn.execute("PRAGMA page_size").fetchone()[0]
     data = bytearray(path.read_bytes())
-    pages = len(data) // page_size
-    # Only the data pages in the file's later part: the schema's own pages (written first) must stay readable.
-    for page in range(max(3, pages // 4), pages, 2):
+    for page in range(schema_pages + 1, len(data) // page_size, 2):
         start = page * page_size
         data[start + 8 : start + 200] = b"\xff" * 192
     path.write_bytes(bytes(data))
@@ -305,3 +309,22 @@ async def test_a_write_blocked_by_another_process_is_reported_as_busy(store: Sto
 
 def test_subscription_refusals_are_store_errors() -> None:
     assert issubclass(DuplicateSubscription, StoreError) and issubclass(LimitReached, StoreError)
+
+
+async def test_the_reading_list_migration_upgrades_an_existing_cache(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    store = await Store.open(path)
+    await store.upsert_papers([paper("2606.00001")], day=DAY)
+    await store.close()
+    # Back to the cache as it was before saved papers existed.
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE saved_papers")
+        conn.execute(f"PRAGMA user_version = {latest_version() - 1:d}")
+    upgraded = await Store.open(path)
+    try:
+        assert await upgraded.schema_version() == latest_version()
+        assert await upgraded.save_paper(7, "2606.00001", limit=500) is True
+        assert [p.id for p in await upgraded.saved_papers(7)] == ["2606.00001"]
+        assert await upgraded.check() == []
+    finally:
+        await upgraded.close()

@@ -24,6 +24,7 @@ from bot.store import (
     DiskFull,
     DuplicateSubscription,
     LimitReached,
+    ReadingListFull,
     ReadOnlyDatabase,
     Store,
     StoreError,
@@ -235,6 +236,31 @@ async def test_subscriptions_limits_duplicates_and_removal(store: AnyStore) -> N
     assert await store.remove_subscription(first.id, guild_id=1) == first
     assert await store.remove_subscription(first.id, guild_id=1) is None
     assert (await store.counts()).subscriptions == 2
+
+
+async def test_reading_lists_are_per_member_newest_first_bounded_and_cleared(store: AnyStore) -> None:
+    await store.upsert_papers([paper(f"2606.0000{n}") for n in range(1, 5)], day=DAY)
+    assert await store.save_paper(7, "2606.00001", limit=3) is True
+    assert await store.save_paper(7, "2606.00001", limit=3) is False
+    assert await store.save_paper(7, "2606.00002", limit=3) is True
+    assert await store.save_paper(8, "2606.00004", limit=3) is True
+    assert await store.save_paper(7, "2606.00003", limit=3) is True
+    with pytest.raises(ReadingListFull) as full:
+        await store.save_paper(7, "2606.00004", limit=3)
+    assert full.value.limit == 3 and "3 papers" in str(full.value)
+    assert await store.save_paper(7, "2606.00003", limit=3) is False
+    assert [p.id for p in await store.saved_papers(7)] == ["2606.00003", "2606.00002", "2606.00001"]
+    assert [p.id for p in await store.saved_papers(7, offset=1, limit=1)] == ["2606.00002"]
+    assert (await store.saved_papers(8))[0] == paper("2606.00004")
+    assert (await store.saved_count(7), await store.saved_count(8), await store.saved_count(9)) == (3, 1, 0)
+    assert await store.unsave_paper(7, "2606.00002") is True
+    assert await store.unsave_paper(7, "2606.00002") is False
+    assert await store.unsave_paper(8, "2606.00001") is False
+    assert await store.delete_paper("2606.00003") is True
+    assert [p.id for p in await store.saved_papers(7)] == ["2606.00001"]
+    assert await store.clear_saved(7) == 1
+    assert await store.clear_saved(7) == 0
+    assert [p.id for p in await store.saved_papers(8)] == ["2606.00004"]
 
 
 async def test_meta_replaces_values(store: AnyStore) -> None:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from bot.models import Paper
 from bot.render.cards import LINE_SUMMARY_CHARS, facts_line, short_summary
+from bot.render.lists import result_options
 from bot.render.markup import count, day_url, escape_text, escape_words, link, plural, safe_url, short_day
 from bot.render.payload import TITLE_LIMIT, MessagePayload, new_embed, pack_blocks, pack_embeds, validated
 
@@ -16,6 +19,12 @@ log = logging.getLogger(__name__)
 DIGEST_TITLE_CHARS = 90
 DIGEST_SUMMARY_CHARS = 105  # with the titles, keeps a top-10 digest near 2,000 visible characters
 NOTE_CHARS = 500
+# Discord's component JSON: type numbers, the secondary button style, and its limits.
+ACTION_ROW, BUTTON, STRING_SELECT, SECONDARY = 1, 2, 3, 2
+ROW_WIDTH = 5
+MENU_OPTIONS = 25
+CUSTOM_ID_LIMIT = 100
+DIGEST_SAVE_ID = "digest:save"
 
 
 def _digest_day(day: dt.date) -> str:
@@ -97,21 +106,51 @@ def digest_messages(
     count_line = digest_count_line(len(papers), total_that_day, "week" if first_day is not None else "day")
     if style == "compact":
         blocks = [count_line + "\n"] + [digest_block(rank, paper) for rank, paper in enumerate(papers, 1)]
-        return validated(
-            pack_blocks(
-                blocks,
-                title=title,
-                url=day_url(day),
-                continued_title=f"{title} (continued)",
-                first_content=note,
-                separator="\n",
-            )
+        packed = pack_blocks(
+            blocks,
+            title=title,
+            url=day_url(day),
+            continued_title=f"{title} (continued)",
+            first_content=note,
+            separator="\n",
         )
+        packed[-1] = dataclasses.replace(packed[-1], components=save_menu(papers))
+        return validated(packed)
     # The angle brackets keep Discord from adding a preview of the day's page under the header.
     header = f"**[{title}](<{day_url(day)}>)** · {count_line}"
     content = f"{note}\n{header}" if note else header
     cards = [digest_card(rank, paper).embeds[0] for rank, paper in enumerate(papers, 1)]
-    return validated(pack_embeds(cards, content))
+    messages, first_rank = [], 1
+    for message in pack_embeds(cards, content):
+        shown = len(message.embeds)
+        buttons = save_buttons(papers[first_rank - 1 : first_rank - 1 + shown], first_rank)
+        messages.append(dataclasses.replace(message, components=buttons))
+        first_rank += shown
+    return validated(messages)
+
+
+def save_buttons(papers: Sequence[Paper], first_rank: int) -> list[dict[str, Any]]:
+    """Action rows of "Save N" buttons, one per card (custom ids the persistent Save button answers)."""
+    buttons = [
+        {"type": BUTTON, "style": SECONDARY, "label": f"Save {rank}", "custom_id": f"paper:save:{paper.id}"}
+        for rank, paper in enumerate(papers, first_rank)
+        if len(f"paper:save:{paper.id}") <= CUSTOM_ID_LIMIT
+    ]
+    return [{"type": ACTION_ROW, "components": buttons[i : i + ROW_WIDTH]} for i in range(0, len(buttons), ROW_WIDTH)]
+
+
+def save_menu(papers: Sequence[Paper]) -> list[dict[str, Any]]:
+    """One action row with a "Save a paper…" menu whose values are the papers' ids."""
+    options = [
+        {"label": o.label, "value": o.value, "description": o.description} if o.description
+        else {"label": o.label, "value": o.value}
+        for o in result_options(papers)[:MENU_OPTIONS]
+        if len(o.value) <= CUSTOM_ID_LIMIT
+    ]  # fmt: skip
+    if not options:
+        return []
+    menu = {"type": STRING_SELECT, "custom_id": DIGEST_SAVE_ID, "placeholder": "Save a paper…", "options": options}
+    return [{"type": ACTION_ROW, "components": [menu]}]
 
 
 def digest_empty_text(day: dt.date, first_day: dt.date | None = None) -> str:

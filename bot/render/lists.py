@@ -165,3 +165,16 @@ def similar_page(paper: Paper, similar: Sequence[Paper]) -> discord.Embed:
     )
     embed.set_footer(text=f"{plural(len(similar), 'paper')} sharing its most distinctive words")
     return validated_embed(embed)
+
+
+def saved_page(papers: Sequence[Paper], *, page: int, pages: int, total: int, start_index: int = 1) -> discord.Embed:
+    """One page of a member's reading list, the latest saved first."""
+    embed = new_embed("Your reading list")
+    title_chars = max(30, min(LINE_TITLE_CHARS, DESCRIPTION_LIMIT // max(1, len(papers)) - 160))
+    blocks = [_result_block(number, paper, title_chars) for number, paper in enumerate(papers, start_index)]
+    embed.description = (
+        fit_lines(blocks, DESCRIPTION_LIMIT) if blocks else "Nothing saved yet: press Save under a paper's card."
+    )
+    saved = f"{plural(total, 'paper')} saved"
+    embed.set_footer(text=f"page {count(page)}/{count(pages)} · {saved}" if pages > 1 else saved)
+    return validated_embed(embed)

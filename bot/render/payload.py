@@ -6,6 +6,7 @@ import logging
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import discord
 
@@ -41,6 +42,8 @@ class MessagePayload:
 
     content: str | None = None
     embeds: list[discord.Embed] = field(default_factory=list)
+    # Buttons and menus as Discord's JSON action rows; their custom ids are handled by persistent items.
+    components: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,6 +22,7 @@ from bot.store.errors import (
 )
 from bot.store.meta import MetaMixin
 from bot.store.papers import PapersMixin, StoreCounts
+from bot.store.saved import ReadingListFull, SavedMixin
 from bot.store.search import SearchMixin
 from bot.store.similar import SimilarMixin
 from bot.store.subscriptions import DuplicateSubscription, LimitReached, SubscriptionsMixin
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 @raises_store_errors
 class Store(PapersMixin, MetaMixin, DeliveriesMixin, DigestsMixin, SubscriptionsMixin, SearchMixin, AlertsMixin,
-            SimilarMixin):
+            SimilarMixin, SavedMixin):
     """Async SQLite cache of papers plus per-channel settings and delivery records.
 
     Every public method raises StoreError (a subclass saying what went wrong), never a raw sqlite3 error.
@@ -78,6 +79,7 @@ __all__ = [
     "DuplicateSubscription",
     "LimitReached",
     "ReadOnlyDatabase",
+    "ReadingListFull",
     "Store",
     "StoreCounts",
     "StoreError",

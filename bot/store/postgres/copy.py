@@ -36,11 +36,12 @@ _TABLES: tuple[tuple[str, str, str], ...] = (
     ),
     ("scrape_runs", "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error", ""),
     ("meta", "key, value", ""),
+    ("saved_papers", "id, member_id, paper_id, saved_at", ""),
 )
 # SQLite keeps these as 0/1 integers; Postgres has booleans.
 _BOOLEANS = frozenset({"weekdays_only", "post_empty", "enabled", "skip_digest_papers"})
 # Identity columns given explicit values: their sequences must continue after the copied ones.
-_IDENTITIES = (("papers", "seq"), ("subscriptions", "id"), ("scrape_runs", "id"))
+_IDENTITIES = (("papers", "seq"), ("subscriptions", "id"), ("scrape_runs", "id"), ("saved_papers", "id"))
 _BATCH = 2000
 
 
