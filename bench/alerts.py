@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 TODAY = dt.date(2026, 6, 12)
 CREATED = dt.datetime(2026, 6, 1, tzinfo=dt.UTC)
 
+
 def split_words(text: str) -> list[str]:
     """The whitespace-separated words of a block of text."""
     return text.split()
@@ -163,8 +164,7 @@ class World:
             upvotes=int(rng.paretovariate(1.2)) - 1 + rng.randint(0, 5),
             ai_summary=self.words(rng.randint(25, 45), focus) if has_ai else None,
             ai_keywords=(
-                tuple(self._topic_phrase(rng.choice(areas), focus) for _ in range(rng.randint(4, 8)))
-                if has_ai else ()
+                tuple(self._topic_phrase(rng.choice(areas), focus) for _ in range(rng.randint(4, 8))) if has_ai else ()
             ),
             github_repo=f"https://github.com/lab/repo{index}" if rng.random() < 0.4 else None,
         )
@@ -207,8 +207,13 @@ class World:
         """`count` subscriptions spread over channels of up to 25 each."""
         return [
             Subscription(
-                id=index + 1, guild_id=index // 100, channel_id=1000 + index // 10, query=self.query(),
-                normalized="", created_by=1, created_at=CREATED,
+                id=index + 1,
+                guild_id=index // 100,
+                channel_id=1000 + index // 10,
+                query=self.query(),
+                normalized="",
+                created_by=1,
+                created_at=CREATED,
             )
             for index in range(count)
         ]
@@ -306,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5, help="batches timed; the median is reported")
     parser.add_argument("--history", type=int, default=2000, help="earlier papers the matcher learns terms from")
     parser.add_argument(
-        "--baseline-papers", type=int, default=20,
+        "--baseline-papers",
+        type=int,
+        default=20,
         help="papers the baseline is timed on (scaled to --papers when fewer)",
     )
     parser.add_argument("--baseline-runs", type=int, default=3, help="baseline timings; the median is used")

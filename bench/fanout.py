@@ -45,8 +45,9 @@ async def run_once(channels: int, workdir: Path) -> dict[str, float | int | bool
     guild = discord_server.add_guild("Fanout")
     targets = [discord_server.add_text_channel(guild, f"c{i}") for i in range(channels)]
     config = Config(
-        discord=DiscordConfig(token=discord_server.token, api_base=discord_server.api_base,
-                              gateway_url=discord_server.gateway_url),
+        discord=DiscordConfig(
+            token=discord_server.token, api_base=discord_server.api_base, gateway_url=discord_server.gateway_url
+        ),
         database=DatabaseConfig(path=str(workdir / f"fanout-{time.monotonic_ns()}.db")),
         huggingface=HuggingFaceConfig(base_url=hf.base_url),
         # Only the fan-out is measured: no backfill, and no pacing of requests to the loopback source.
@@ -54,8 +55,11 @@ async def run_once(channels: int, workdir: Path) -> dict[str, float | int | bool
     )
     store = await Store.open(config.database.path)
     for channel in targets:
-        await store.save_digest_settings(DigestSettings(
-            guild_id=guild.id, channel_id=channel.id, time=dt.time(9), timezone="UTC", effective_from=START))
+        await store.save_digest_settings(
+            DigestSettings(
+                guild_id=guild.id, channel_id=channel.id, time=dt.time(9), timezone="UTC", effective_from=START
+            )
+        )
     clock = ManualClock(START)
     http_client = httpx.AsyncClient()
     with point_discord_at(discord_server):

@@ -24,10 +24,39 @@ log = logging.getLogger(__name__)
 
 DAY = dt.date(2026, 6, 12)
 WORDS = [
-    "model", "training", "data", "attention", "diffusion", "agent", "reasoning", "benchmark", "policy",
-    "token", "sparse", "retrieval", "language", "vision", "video", "reward", "alignment", "scaling",
-    "memory", "context", "graph", "protein", "robot", "planning", "search", "evaluation", "inference",
-    "latency", "compression", "distillation", "transformer", "mixture", "experts",
+    "model",
+    "training",
+    "data",
+    "attention",
+    "diffusion",
+    "agent",
+    "reasoning",
+    "benchmark",
+    "policy",
+    "token",
+    "sparse",
+    "retrieval",
+    "language",
+    "vision",
+    "video",
+    "reward",
+    "alignment",
+    "scaling",
+    "memory",
+    "context",
+    "graph",
+    "protein",
+    "robot",
+    "planning",
+    "search",
+    "evaluation",
+    "inference",
+    "latency",
+    "compression",
+    "distillation",
+    "transformer",
+    "mixture",
+    "experts",
 ]
 
 
@@ -49,8 +78,7 @@ def synthetic_day(count: int, seed: int = 7) -> list[dict[str, Any]]:
                 sentence(rng, rng.randint(6, 14)),
                 day=DAY,
                 upvotes=rng.randint(0, 200),
-                authors=[f"{rng.choice(WORDS).title()} {rng.choice(WORDS).title()}"
-                         for _ in range(rng.randint(2, 20))],
+                authors=[f"{rng.choice(WORDS).title()} {rng.choice(WORDS).title()}" for _ in range(rng.randint(2, 20))],
                 summary=" ".join(sentence(rng, rng.randint(12, 30)) for _ in range(10)),
                 ai_summary=sentence(rng, 35) if has_ai else None,
                 ai_keywords=[rng.choice(WORDS) for _ in range(12)] if has_ai else None,
@@ -67,8 +95,7 @@ def daily_page(items: list[dict[str, Any]]) -> str:
     """The items in a /papers/date page, as the site carries them in data-props."""
     props = {"dateString": DAY.isoformat(), "dailyPapers": items, "periodType": "day"}
     cards = "".join(
-        f'<article><a href="/papers/{item["paper"]["id"]}"><h3>{html.escape(item["title"])}</h3></a>'
-        "</article>"
+        f'<article><a href="/papers/{item["paper"]["id"]}"><h3>{html.escape(item["title"])}</h3></a></article>'
         for item in items
     )
     return (
@@ -112,16 +139,20 @@ def main(argv: list[str] | None = None) -> int:
     parse_page()  # warm up imports and caches
     api_ms = median_ms(parse_api, args.runs)
     page_ms = median_ms(parse_page, args.runs)
-    print(json.dumps({
-        "benchmark": "parse",
-        "items": args.items,
-        "runs": args.runs,
-        "api_bytes": len(body.encode()),
-        "api_median_ms": round(api_ms, 3),
-        "api_per_item_us": round(api_ms * 1000 / args.items, 1),
-        "page_bytes": len(page.encode()),
-        "page_median_ms": round(page_ms, 3),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "parse",
+                "items": args.items,
+                "runs": args.runs,
+                "api_bytes": len(body.encode()),
+                "api_median_ms": round(api_ms, 3),
+                "api_per_item_us": round(api_ms * 1000 / args.items, 1),
+                "page_bytes": len(page.encode()),
+                "page_median_ms": round(page_ms, 3),
+            }
+        )
+    )
     return 0
 
 

@@ -39,6 +39,7 @@ from bot.store import Store  # noqa: E402
 
 log = logging.getLogger(__name__)
 
+
 def typo(rng: random.Random, text: str) -> str:
     """One or two character slips: a dropped, doubled or swapped letter."""
     chars = list(text)
@@ -364,18 +365,26 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260612, help="seed of the synthetic corpus")
     parser.add_argument("--similar-papers", type=int, default=200, help="papers whose similar papers are timed")
     parser.add_argument(
-        "--baseline-queries", type=int, default=-1,
+        "--baseline-queries",
+        type=int,
+        default=-1,
         help="run the scanning baseline on this many queries; -1: all up to 100k papers, else 6",
     )
     parser.add_argument(
-        "--db-dir", type=Path,
+        "--db-dir",
+        type=Path,
         help=f"folder of the database (default: {KEEP_DIR} with --keep or --reuse, else a new temporary folder)",
     )
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the database after the run; its path is printed and recorded as database_path")
-    parser.add_argument("--reuse", action="store_true",
-                        help="measure on the database an earlier --keep run left in --db-dir (or its default); "
-                             "fails if there is none")
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="keep the database after the run; its path is printed and recorded as database_path",
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure on the database an earlier --keep run left in --db-dir (or its default); fails if there is none",
+    )
     args = parser.parse_args()
     if args.baseline_queries < 0:
         args.baseline_queries = 0 if args.papers <= 100_000 else 6

@@ -49,8 +49,24 @@ _PARTICLES = frozenset(str.split("van von der den de del della di da du dos das 
 _KEY_SKIPPED_WORDS = frozenset(str.split("a an the on of in for to towards toward with"))
 # Letters NFKD leaves alone but that have a usual ASCII spelling.
 _ASCII_SPELLINGS = str.maketrans(
-    {"ß": "ss", "æ": "ae", "Æ": "AE", "ø": "o", "Ø": "O", "ł": "l", "Ł": "L", "đ": "d", "Đ": "D",
-     "ð": "d", "Ð": "D", "þ": "th", "Þ": "Th", "œ": "oe", "Œ": "OE", "ı": "i"}
+    {
+        "ß": "ss",
+        "æ": "ae",
+        "Æ": "AE",
+        "ø": "o",
+        "Ø": "O",
+        "ł": "l",
+        "Ł": "L",
+        "đ": "d",
+        "Đ": "D",
+        "ð": "d",
+        "Ð": "D",
+        "þ": "th",
+        "Þ": "Th",
+        "œ": "oe",
+        "Œ": "OE",
+        "ı": "i",
+    }
 )
 _SAFE_ID = re.compile(r"[^A-Za-z0-9./-]")
 _OLD_STYLE_YEAR = re.compile(r"/(\d{2})\d{2}")

@@ -59,9 +59,7 @@ async def open_store(config: Config, *, migrate: bool = True) -> Store:
 async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """paperboy run: start the bot until SIGTERM or Ctrl-C."""
     if not config.discord.token:
-        raise CommandError(
-            "no Discord token: set the DISCORD_TOKEN environment variable (or [discord] token)"
-        )
+        raise CommandError("no Discord token: set the DISCORD_TOKEN environment variable (or [discord] token)")
     # Imported here so terminal commands don't pay for discord.py's import time.
     import aiohttp
     import discord
@@ -84,9 +82,7 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     except discord.PrivilegedIntentsRequired as exc:
         raise CommandError("Discord refused the gateway intents requested") from exc
     except (aiohttp.ClientError, OSError) as exc:
-        raise CommandError(
-            f"cannot reach Discord at {config.discord.api_base}: {type(exc).__name__}"
-        ) from exc
+        raise CommandError(f"cannot reach Discord at {config.discord.api_base}: {type(exc).__name__}") from exc
     finally:
         await store.close()
     log.info("stopped cleanly")
@@ -94,6 +90,7 @@ async def cmd_run(args: argparse.Namespace, config: Config) -> int:
 
 
 # ---------------------------------------------------------------- invite
+
 
 async def cmd_invite(args: argparse.Namespace, config: Config) -> int:
     """paperboy invite [--client-id ID]: the URL that adds the bot to a server, with its permissions."""
@@ -194,9 +191,7 @@ async def cmd_scrape(args: argparse.Namespace, config: Config) -> int:
     from bot.sources.huggingface import HuggingFaceSource
 
     try:
-        days = days_to_scrape(
-            today=utcnow().date(), date=args.date, days=args.days, start=args.start, end=args.end
-        )
+        days = days_to_scrape(today=utcnow().date(), date=args.date, days=args.days, start=args.start, end=args.end)
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
     interactive = sys.stderr.isatty()
@@ -206,9 +201,7 @@ async def cmd_scrape(args: argparse.Namespace, config: Config) -> int:
         async with make_http_client(config) as http:
             client = PoliteClient.from_config(http, config)
             scraper = Scraper(store, HuggingFaceSource(client, config.huggingface.base_url))
-            with tqdm(
-                total=len(days), unit="day", desc="scraping", file=sys.stderr, disable=not interactive
-            ) as bar:
+            with tqdm(total=len(days), unit="day", desc="scraping", file=sys.stderr, disable=not interactive) as bar:
 
                 def progress(report: DayReport) -> None:
                     line = _day_line(report)
@@ -291,10 +284,7 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
 def query_problem(query: str, error: Any) -> str:
     """A QueryError for the terminal: the message, the query with a caret under the position, the hint."""
     shown = "".join(" " if ch.isspace() or not ch.isprintable() else ch for ch in query)
-    return (
-        f"bad query: {error.message}\n  {shown}\n  {' ' * min(error.position, len(shown))}^\n"
-        f"  hint: {error.hint}"
-    )
+    return f"bad query: {error.message}\n  {shown}\n  {' ' * min(error.position, len(shown))}^\n  hint: {error.hint}"
 
 
 async def cmd_search(args: argparse.Namespace, config: Config) -> int:
@@ -350,14 +340,16 @@ async def cmd_alerts(args: argparse.Namespace, config: Config) -> int:
         await store.close()
     since = results.since
     if args.json:
-        print_json({
-            "query": args.query,
-            "normalized": query.normalized(),
-            "days": args.days,
-            "since": since.isoformat(),
-            "total": results.total,
-            "papers": [p.to_json() for p in results.papers],
-        })
+        print_json(
+            {
+                "query": args.query,
+                "normalized": query.normalized(),
+                "days": args.days,
+                "since": since.isoformat(),
+                "total": results.total,
+                "papers": [p.to_json() for p in results.papers],
+            }
+        )
         return EXIT_OK
     from bot.render import results_text
 
@@ -377,9 +369,16 @@ def build_parser() -> argparse.ArgumentParser:
     from bot.cli_papers import cmd_cite, cmd_similar
 
     handlers: dict[str, Handler] = {
-        "run": cmd_run, "invite": cmd_invite, "digest": cmd_digest, "db": cmd_db, "scrape": cmd_scrape,
-        "show": cmd_show, "search": cmd_search, "alerts": cmd_alerts,
-        "similar": cmd_similar, "cite": cmd_cite,
+        "run": cmd_run,
+        "invite": cmd_invite,
+        "digest": cmd_digest,
+        "db": cmd_db,
+        "scrape": cmd_scrape,
+        "show": cmd_show,
+        "search": cmd_search,
+        "alerts": cmd_alerts,
+        "similar": cmd_similar,
+        "cite": cmd_cite,
     }
     return cli_parser.build_parser(handlers, package_version())
 

@@ -87,8 +87,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "database upkeep: migrate, check, backup",
         "Look after the database: the SQLite file at [database] path, or Postgres when [database] url is\n"
         "set. No network beyond the database server.",
-        _examples("paperboy db migrate", "paperboy db backup /var/backups/paperboy.db",
-                  "paperboy db copy --to postgresql://paperboy@db.internal/paperboy"),
+        _examples(
+            "paperboy db migrate",
+            "paperboy db backup /var/backups/paperboy.db",
+            "paperboy db copy --to postgresql://paperboy@db.internal/paperboy",
+        ),
     ),
     "scrape": (
         "fetch Daily Papers days into the cache",
@@ -99,14 +102,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "show": (
         "one paper, from the cache or else fetched",
-        "Print one paper. From the cache when it is there (no network), else fetched from\n"
-        "huggingface.co and cached.",
+        "Print one paper. From the cache when it is there (no network), else fetched from\nhuggingface.co and cached.",
         _examples("paperboy show 2406.12345", "paperboy show https://huggingface.co/papers/2406.12345 --json"),
     ),
     "search": (
-        "search the cache (words, \"phrases\", OR, -word, fields, filters)",
-        "Search the papers in the cache, as /paper search does. No network: run `paperboy scrape` to\n"
-        "fill the cache.",
+        'search the cache (words, "phrases", OR, -word, fields, filters)',
+        "Search the papers in the cache, as /paper search does. No network: run `paperboy scrape` to\nfill the cache.",
         _epilog(
             QUERY_LANGUAGE,
             _examples(
@@ -122,13 +123,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "paper's most distinctive words (by tf-idf over the cache) ranked by bm25, the paper itself left out.\n"
         "The paper comes from the cache when it is there, else it is fetched from huggingface.co and cached\n"
         "(the only case that uses the network); the similar papers always come from the cache.",
-        _examples("paperboy similar 2406.12345", "paperboy similar https://huggingface.co/papers/2406.12345 "
-                  "--limit 10 --json"),
+        _examples(
+            "paperboy similar 2406.12345", "paperboy similar https://huggingface.co/papers/2406.12345 --limit 10 --json"
+        ),
     ),
     "cite": (
         "a paper's BibTeX entry",
         "Print a paper's BibTeX entry (@misc with eprint and archivePrefix = {arXiv}; authors as\n"
-        "\"Last, First\"; TeX's special characters escaped, accents kept as UTF-8). The paper comes from\n"
+        '"Last, First"; TeX\'s special characters escaped, accents kept as UTF-8). The paper comes from\n'
         "the cache when it is there (no network), else it is fetched from huggingface.co and cached.",
         _examples("paperboy cite 2406.12345", "paperboy cite https://arxiv.org/abs/2406.12345v2 >> refs.bib"),
     ),
@@ -145,18 +147,24 @@ ALERTS_TEST = (
     "what an alert with that query would have posted. No network: run `paperboy scrape --days N` first.",
     _epilog(
         QUERY_LANGUAGE,
-        _examples("paperboy alerts test 'diffusion video -survey'",
-                  "paperboy alerts test 'title:mamba upvotes:>=20' --days 30 --json"),
+        _examples(
+            "paperboy alerts test 'diffusion video -survey'",
+            "paperboy alerts test 'title:mamba upvotes:>=20' --days 30 --json",
+        ),
     ),
 )
 
 DB_ACTIONS = {
     "migrate": ("upgrade the schema to the newest version", _examples("paperboy db migrate")),
     "check": ("run the integrity check and verify the schema version", _examples("paperboy db check")),
-    "backup": ("copy the live database (SQLite's online backup, or pg_dump on Postgres; safe while the bot runs)",
-               _examples("paperboy db backup paperboy-backup.db")),
-    "copy": ("copy the SQLite file ([database] path) with its settings and history into an empty Postgres",
-             _examples("paperboy db copy --to postgresql://paperboy@db.internal:5432/paperboy")),
+    "backup": (
+        "copy the live database (SQLite's online backup, or pg_dump on Postgres; safe while the bot runs)",
+        _examples("paperboy db backup paperboy-backup.db"),
+    ),
+    "copy": (
+        "copy the SQLite file ([database] path) with its settings and history into an empty Postgres",
+        _examples("paperboy db copy --to postgresql://paperboy@db.internal:5432/paperboy"),
+    ),
 }
 
 
@@ -191,19 +199,26 @@ def _verbosity_options() -> argparse.ArgumentParser:
     # separate names keep the two counts from overwriting each other.
     options = argparse.ArgumentParser(add_help=False)
     group = options.add_argument_group("logging")
-    group.add_argument("-v", "--verbose", dest="command_verbose", action="count", default=0,
-                       help=VERBOSE_HELP)
+    group.add_argument("-v", "--verbose", dest="command_verbose", action="count", default=0, help=VERBOSE_HELP)
     group.add_argument("-q", "--quiet", dest="command_quiet", action="count", default=0, help=QUIET_HELP)
     return options
 
 
 def _command(
-    commands: Any, name: str, texts: tuple[str, str, str], parents: list[argparse.ArgumentParser],
-    *, exit_codes: bool = True,
+    commands: Any,
+    name: str,
+    texts: tuple[str, str, str],
+    parents: list[argparse.ArgumentParser],
+    *,
+    exit_codes: bool = True,
 ) -> argparse.ArgumentParser:
     summary, description, epilog = texts
     return commands.add_parser(  # type: ignore[no-any-return]
-        name, help=summary, description=description, parents=parents, formatter_class=HelpFormatter,
+        name,
+        help=summary,
+        description=description,
+        parents=parents,
+        formatter_class=HelpFormatter,
         epilog=_epilog(epilog, EXIT_CODES if exit_codes else ""),
     )
 
@@ -213,14 +228,19 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
     parser = argparse.ArgumentParser(
         prog="paperboy",
         description="Hugging Face Daily Papers for Discord: digests, search and keyword alerts.\n"
-                    "Run `paperboy COMMAND --help` for what a command does, its defaults and examples.",
+        "Run `paperboy COMMAND --help` for what a command does, its defaults and examples.",
         formatter_class=HelpFormatter,
-        epilog=_epilog(_examples("paperboy scrape --days 7", "paperboy search 'diffusion video'",
-                                 "DISCORD_TOKEN=... paperboy run"), EXIT_CODES),
+        epilog=_epilog(
+            _examples(
+                "paperboy scrape --days 7", "paperboy search 'diffusion video'", "DISCORD_TOKEN=... paperboy run"
+            ),
+            EXIT_CODES,
+        ),
     )
     parser.add_argument("--version", action="version", version=f"paperboy {version}")
     parser.add_argument(
-        "--config", metavar="PATH",
+        "--config",
+        metavar="PATH",
         help="TOML config file (default: $PAPERBOY_CONFIG, else ./config.toml if present, else built-in defaults)",
     )
     parser.add_argument("-v", "--verbose", action="count", default=0, help=VERBOSE_HELP)
@@ -232,24 +252,39 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
     run.set_defaults(handler=handlers["run"])
 
     invite = _command(commands, "invite", COMMANDS["invite"], logging_options)
-    invite.add_argument("--client-id", type=application_id, metavar="ID",
-                        help="the application id from the Developer Portal (default: asked from Discord "
-                             "with $DISCORD_TOKEN)")
+    invite.add_argument(
+        "--client-id",
+        type=application_id,
+        metavar="ID",
+        help="the application id from the Developer Portal (default: asked from Discord with $DISCORD_TOKEN)",
+    )
     invite.set_defaults(handler=handlers["invite"])
 
     digest = _command(commands, "digest", COMMANDS["digest"], logging_options)
-    digest.add_argument("--date", type=iso_date, metavar="D",
-                        help="Daily Papers day YYYY-MM-DD (default: the day today's digest covers)")
-    digest.add_argument("--top", type=positive_int(25), metavar="N",
-                        help="how many papers, 1-25 (default: [digest] default_top, 10 unless configured)")
+    digest.add_argument(
+        "--date",
+        type=iso_date,
+        metavar="D",
+        help="Daily Papers day YYYY-MM-DD (default: the day today's digest covers)",
+    )
+    digest.add_argument(
+        "--top",
+        type=positive_int(25),
+        metavar="N",
+        help="how many papers, 1-25 (default: [digest] default_top, 10 unless configured)",
+    )
     digest.add_argument("--json", action="store_true", help="print one JSON document")
     digest.set_defaults(handler=handlers["digest"])
 
     db = _command(commands, "db", COMMANDS["db"], [])
     db_commands = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
     for action, (summary, examples) in DB_ACTIONS.items():
-        sub = _command(db_commands, action, (summary, summary[0].upper() + summary[1:] + ". No network.", examples),
-                       logging_options)
+        sub = _command(
+            db_commands,
+            action,
+            (summary, summary[0].upper() + summary[1:] + ". No network.", examples),
+            logging_options,
+        )
         if action == "backup":
             sub.add_argument("path", metavar="PATH", help="where to write the copy")
         if action == "copy":
@@ -272,8 +307,12 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
     search = _command(commands, "search", COMMANDS["search"], logging_options)
     search.add_argument("query", metavar="QUERY", help="what to look for (see the query language below)")
     search.add_argument("--limit", type=positive_int(100), default=10, metavar="N", help="how many results, 1-100")
-    search.add_argument("--sort", choices=("relevance", "new", "top"), default="relevance",
-                        help="order of results: best match, newest day, most upvotes")
+    search.add_argument(
+        "--sort",
+        choices=("relevance", "new", "top"),
+        default="relevance",
+        help="order of results: best match, newest day, most upvotes",
+    )
     search.add_argument("--json", action="store_true", help="print one JSON document")
     search.set_defaults(handler=handlers["search"])
 
@@ -291,8 +330,9 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
     alerts_commands = alerts.add_subparsers(dest="alerts_command", metavar="ACTION", required=True)
     alerts_test = _command(alerts_commands, "test", ALERTS_TEST, logging_options)
     alerts_test.add_argument("query", metavar="QUERY", help="the alert's query (see the query language below)")
-    alerts_test.add_argument("--days", type=positive_int(3650), default=7, metavar="N",
-                             help="how many days back, today included")
+    alerts_test.add_argument(
+        "--days", type=positive_int(3650), default=7, metavar="N", help="how many days back, today included"
+    )
     alerts_test.add_argument("--json", action="store_true", help="print one JSON document")
     alerts.set_defaults(handler=handlers["alerts"])
     return parser

@@ -168,7 +168,6 @@ class DiscordTransport:
             raise SendError(f"could not check the channel: {exc}", permanent=False) from exc
         return None
 
-
     async def open_thread(self, channel_id: int, message_id: int, name: str) -> int:
         """Open a public thread on a message; an existing one (same id as the message) is returned, not doubled."""
         await self.limiter.acquire("discord")
@@ -182,9 +181,7 @@ class DiscordTransport:
             )
             return int(thread["id"])
         except discord.Forbidden as exc:
-            raise SendError(
-                "the bot may not open threads there (needs Create Public Threads)", permanent=True
-            ) from exc
+            raise SendError("the bot may not open threads there (needs Create Public Threads)", permanent=True) from exc
         except discord.NotFound as exc:
             raise SendError("the message or its channel no longer exists", permanent=True) from exc
         except discord.HTTPException as exc:
@@ -250,9 +247,7 @@ class PaperTree(app_commands.CommandTree["PaperBot"]):
             return False  # no suggestions; the command itself is refused when sent
         raise app_commands.NoPrivateMessage()
 
-    async def on_error(
-        self, interaction: discord.Interaction[PaperBot], error: app_commands.AppCommandError
-    ) -> None:
+    async def on_error(self, interaction: discord.Interaction[PaperBot], error: app_commands.AppCommandError) -> None:
         """Answer the user with what went wrong; log what they cannot fix."""
         message = describe_error(error)
         if message is None:
@@ -307,9 +302,7 @@ async def send_ephemeral(interaction: discord.Interaction[Any], content: str, **
         if interaction.response.is_done():
             await interaction.followup.send(content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
         else:
-            await interaction.response.send_message(
-                content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs
-            )
+            await interaction.response.send_message(content, ephemeral=True, allowed_mentions=NO_MENTIONS, **kwargs)
     except discord.HTTPException:
         log.warning("could not deliver an error reply for interaction %s", interaction.id)
 
@@ -409,9 +402,7 @@ class PaperBot(commands.Bot):
             count = plural(len(self.config.discord.dev_guild_ids), "dev guild")
             log.info("synced commands %s to %s %s: usable there now", names, count, guilds)
             return
-        digest = hashlib.sha256(
-            json.dumps(self.command_payload(), sort_keys=True, default=str).encode()
-        ).hexdigest()
+        digest = hashlib.sha256(json.dumps(self.command_payload(), sort_keys=True, default=str).encode()).hexdigest()
         if await self.store.get_meta(COMMAND_HASH_KEY) == digest:
             log.info("global commands %s unchanged since the last sync; not syncing", names)
             return
@@ -419,7 +410,8 @@ class PaperBot(commands.Bot):
         await self.store.set_meta(COMMAND_HASH_KEY, digest)
         log.info(
             "synced commands %s globally: Discord may take up to an hour to show changes "
-            "(set dev_guild_ids for instant sync to test servers)", names,
+            "(set dev_guild_ids for instant sync to test servers)",
+            names,
         )
 
     def uptime(self) -> dt.timedelta:

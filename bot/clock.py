@@ -48,4 +48,3 @@ async def sleep_until_or_woken(clock: Clock, when: dt.datetime | None, wake: asy
     finally:
         for waiter in waiters:
             waiter.cancel()
-

@@ -218,22 +218,37 @@ def _validate(config: Config) -> None:
     checks: list[tuple[str, str, bool, str]] = [
         ("scraper", "interval_minutes", config.scraper.interval_minutes > 0, "must be greater than 0"),
         ("scraper", "backfill_days", 0 <= config.scraper.backfill_days <= 3650, "must be 0..3650"),
-        ("scraper", "max_requests_per_minute", config.scraper.max_requests_per_minute > 0,
-         "must be greater than 0"),
+        ("scraper", "max_requests_per_minute", config.scraper.max_requests_per_minute > 0, "must be greater than 0"),
         ("digest", "default_top", 1 <= config.digest.default_top <= 25, "must be 1..25"),
         ("digest", "grace_hours", config.digest.grace_hours >= 0, "must be 0 or more"),
         ("alerts", "max_per_channel", config.alerts.max_per_channel >= 1, "must be at least 1"),
         ("alerts", "max_per_guild", config.alerts.max_per_guild >= 1, "must be at least 1"),
         ("alerts", "hourly_cap_per_channel", config.alerts.hourly_cap_per_channel >= 1, "must be at least 1"),
         ("database", "path", bool(config.database.path), "must not be empty"),
-        ("database", "url", not url or url.startswith(("postgresql://", "postgres://")),
-         "must be empty or start with postgresql://"),
-        ("discord", "api_base", config.discord.api_base.startswith(("http://", "https://")),
-         "must start with http:// or https://"),
-        ("discord", "gateway_url", config.discord.gateway_url.startswith(("ws://", "wss://")),
-         "must start with ws:// or wss://"),
-        ("huggingface", "base_url", config.huggingface.base_url.startswith(("http://", "https://")),
-         "must start with http:// or https://"),
+        (
+            "database",
+            "url",
+            not url or url.startswith(("postgresql://", "postgres://")),
+            "must be empty or start with postgresql://",
+        ),
+        (
+            "discord",
+            "api_base",
+            config.discord.api_base.startswith(("http://", "https://")),
+            "must start with http:// or https://",
+        ),
+        (
+            "discord",
+            "gateway_url",
+            config.discord.gateway_url.startswith(("ws://", "wss://")),
+            "must start with ws:// or wss://",
+        ),
+        (
+            "huggingface",
+            "base_url",
+            config.huggingface.base_url.startswith(("http://", "https://")),
+            "must start with http:// or https://",
+        ),
     ]
     for section, key, ok, message in checks:
         if not ok:
@@ -269,14 +284,13 @@ def build_config(data: Mapping[str, Any], env: Mapping[str, str], source: str | 
             env_name = f"{ENV_PREFIX}{section.upper()}__{key.upper()}"
             if env_name in env:
                 values[key] = _coerce(
-                    env[env_name], hints[key], _where("environment", section, key),
+                    env[env_name],
+                    hints[key],
+                    _where("environment", section, key),
                     secret=(section, key) in SECRET_KEYS,
                 )
         sections[section] = cls(**values)
-    unknown_env = [
-        name for name in env
-        if name.startswith(ENV_PREFIX) and "__" in name and _env_target(name) is None
-    ]
+    unknown_env = [name for name in env if name.startswith(ENV_PREFIX) and "__" in name and _env_target(name) is None]
     if unknown_env:
         raise ConfigError(f"unknown setting in environment: {unknown_env[0]}")
     if env.get(TOKEN_ENV):
@@ -287,7 +301,7 @@ def build_config(data: Mapping[str, Any], env: Mapping[str, str], source: str | 
 
 
 def _env_target(name: str) -> tuple[str, str] | None:
-    section, _, key = name[len(ENV_PREFIX):].partition("__")
+    section, _, key = name[len(ENV_PREFIX) :].partition("__")
     cls = _SECTIONS.get(section.lower())
     if cls is None or key.lower() not in {f.name for f in dataclasses.fields(cls)}:
         return None

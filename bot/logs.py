@@ -56,8 +56,13 @@ def setup_logging(verbosity: int = 0, *, terminal: bool = False) -> None:
     command leaves the per-day scrape news to its own output lines.
     """
     level = (
-        logging.ERROR if verbosity < 0 else logging.WARNING if verbosity == 0
-        else logging.INFO if verbosity == 1 else logging.DEBUG
+        logging.ERROR
+        if verbosity < 0
+        else logging.WARNING
+        if verbosity == 0
+        else logging.INFO
+        if verbosity == 1
+        else logging.DEBUG
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))

@@ -175,7 +175,12 @@ async def claim_and_deliver(
 ) -> DeliveryResult:
     """Record the intent (unless it exists) and deliver it; an existing sent record is never re-sent."""
     delivery, _ = await store.claim_delivery(
-        channel_id, kind, key, nonce=make_nonce(channel_id, kind, key), parts=parts, outcome=outcome,
+        channel_id,
+        kind,
+        key,
+        nonce=make_nonce(channel_id, kind, key),
+        parts=parts,
+        outcome=outcome,
         members=members,
     )
     return await deliver(store, transport, delivery, now=now)

@@ -95,9 +95,7 @@ ProgressCallback = Callable[[DayReport], None]
 class Scraper:
     """Scrapes days from one source into one store."""
 
-    def __init__(
-        self, store: Store, source: PaperSource, *, clock: Callable[[], dt.datetime] = utcnow
-    ) -> None:
+    def __init__(self, store: Store, source: PaperSource, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.store = store
         self.source = source
         self._clock = clock
@@ -115,33 +113,51 @@ class Scraper:
                 log.warning("scraping %s failed: %s", day, exc)
             await self.store.record_scrape_run(
                 ScrapeRun(
-                    source=self.source.name, day=day, started=started, finished=self._clock(),
-                    outcome=outcome, error=str(exc),
+                    source=self.source.name,
+                    day=day,
+                    started=started,
+                    finished=self._clock(),
+                    outcome=outcome,
+                    error=str(exc),
                 )
             )
             return DayReport(day, outcome, error=str(exc))
         run = ScrapeRun(
-            source=self.source.name, day=day, started=started, finished=self._clock(),
-            outcome=fetch.outcome, fetched=len(fetch.papers), skipped=fetch.skipped,
+            source=self.source.name,
+            day=day,
+            started=started,
+            finished=self._clock(),
+            outcome=fetch.outcome,
+            fetched=len(fetch.papers),
+            skipped=fetch.skipped,
             error=fetch.note if fetch.via == "page" else None,
         )
         result = await self.store.upsert_papers(fetch.papers, day=day, run=run)
         by_id = {paper.id: paper for paper in fetch.papers}
         report = DayReport(
-            day, fetch.outcome, fetched=len(fetch.papers), new=len(result.new), updated=len(result.changed),
-            skipped=fetch.skipped, via=fetch.via, note=fetch.note,
+            day,
+            fetch.outcome,
+            fetched=len(fetch.papers),
+            new=len(result.new),
+            updated=len(result.changed),
+            skipped=fetch.skipped,
+            via=fetch.via,
+            note=fetch.note,
             new_papers=tuple(by_id[pid] for pid in result.new),
             changed_papers=tuple(by_id[pid] for pid in result.changed),
         )
         log.info(
             "scraped %s via %s: %d papers, %d new, %d updated, %d skipped",
-            day, fetch.via, report.fetched, report.new, report.updated, report.skipped,
+            day,
+            fetch.via,
+            report.fetched,
+            report.new,
+            report.updated,
+            report.skipped,
         )
         return report
 
-    async def scrape_days(
-        self, days: Iterable[dt.date], progress: ProgressCallback | None = None
-    ) -> ScrapeSummary:
+    async def scrape_days(self, days: Iterable[dt.date], progress: ProgressCallback | None = None) -> ScrapeSummary:
         """Scrape each day in turn (a failed day does not stop the others); `progress` hears each report."""
         summary = ScrapeSummary()
         for day in days:

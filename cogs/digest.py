@@ -68,8 +68,10 @@ class DigestCog(commands.Cog):
             return ""
         note = ", with a discussion thread"
         if mode == "papers":
-            note = ", with a discussion thread per paper" if style == "cards" else (
-                ", with one discussion thread per digest (a thread per paper needs style cards)"
+            note = (
+                ", with a discussion thread per paper"
+                if style == "cards"
+                else (", with one discussion thread per digest (a thread per paper needs style cards)")
             )
         if not channel.permissions_for(channel.guild.me).create_public_threads:
             note += " (but the bot lacks Create Public Threads there, so none will open)"

@@ -159,9 +159,7 @@ async def send_card(
     if interaction.response.is_done():
         await interaction.followup.send(embed=embed, ephemeral=private, allowed_mentions=NO_MENTIONS, **extra)
     else:
-        await interaction.response.send_message(
-            embed=embed, ephemeral=private, allowed_mentions=NO_MENTIONS, **extra
-        )
+        await interaction.response.send_message(embed=embed, ephemeral=private, allowed_mentions=NO_MENTIONS, **extra)
 
 
 async def answer_error(interaction: discord.Interaction[Any], error: Exception, action: str) -> None:

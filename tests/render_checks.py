@@ -20,35 +20,98 @@ from bot.render import (
 DAY = dt.date(2026, 6, 12)
 ZWSP = "\u200b"
 HOSTILE_BITS = [
-    "**bold**", "__under__", "~~strike~~", "||spoiler||", "`code`", "```block```", "*", "_", "\\",
-    "@everyone", "@here", "@EVERYONE", "<@123456789012345678>", "<@!42>", "<@&987>", "<#42>",
-    "</alerts test:1>", "<t:1700000000:R>", "<:emoji:123>", "<a:x:1>",
-    "[x](http://e)", "[click](https://evil.example/)", "](", ")[", "[", "]", "(", ")",
-    "# heading", "## h", "> quote", ">>> quote", "-# small", "- item", "1. item", " ",
-    "\u200b", "\u200d", "\u2060", "\ufeff", "\u202e", "\u2066", "\u200f", "עברית", "عربي",
-    "\n", "\t", "\r\n", "\x1b[2J", "\x00", "https://example.com/a_b*c", "é", "👨‍👩‍👧",
-    "\ufdd0", "\ufdd1", "\ufdd2", "\ud800",
+    "**bold**",
+    "__under__",
+    "~~strike~~",
+    "||spoiler||",
+    "`code`",
+    "```block```",
+    "*",
+    "_",
+    "\\",
+    "@everyone",
+    "@here",
+    "@EVERYONE",
+    "<@123456789012345678>",
+    "<@!42>",
+    "<@&987>",
+    "<#42>",
+    "</alerts test:1>",
+    "<t:1700000000:R>",
+    "<:emoji:123>",
+    "<a:x:1>",
+    "[x](http://e)",
+    "[click](https://evil.example/)",
+    "](",
+    ")[",
+    "[",
+    "]",
+    "(",
+    ")",
+    "# heading",
+    "## h",
+    "> quote",
+    ">>> quote",
+    "-# small",
+    "- item",
+    "1. item",
+    " ",
+    "\u200b",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u202e",
+    "\u2066",
+    "\u200f",
+    "עברית",
+    "عربي",
+    "\n",
+    "\t",
+    "\r\n",
+    "\x1b[2J",
+    "\x00",
+    "https://example.com/a_b*c",
+    "é",
+    "👨‍👩‍👧",
+    "\ufdd0",
+    "\ufdd1",
+    "\ufdd2",
+    "\ud800",
 ]
-LIMITS = {"title": 256, "description": 4096, "field_name": 256, "field_value": 1024, "footer": 2048,
-          "author": 256, "fields": 25, "embeds": 10, "total": 6000, "content": 2000}
+LIMITS = {
+    "title": 256,
+    "description": 4096,
+    "field_name": 256,
+    "field_value": 1024,
+    "footer": 2048,
+    "author": 256,
+    "fields": 25,
+    "embeds": 10,
+    "total": 6000,
+    "content": 2000,
+}
 
-hostile_text = st.lists(
-    st.one_of(st.sampled_from(HOSTILE_BITS), st.text(max_size=12)), max_size=30
-).map("".join)
-huge_text = st.builds(
-    lambda text, times: (text * times)[:20_000], hostile_text.filter(bool), st.integers(1, 3000)
-)
+hostile_text = st.lists(st.one_of(st.sampled_from(HOSTILE_BITS), st.text(max_size=12)), max_size=30).map("".join)
+huge_text = st.builds(lambda text, times: (text * times)[:20_000], hostile_text.filter(bool), st.integers(1, 3000))
 any_text = st.one_of(hostile_text, huge_text)
 authors = st.one_of(
     st.lists(hostile_text, max_size=40).map(tuple),
     st.builds(lambda name, n: tuple(f"{name}{i}" for i in range(n)), hostile_text, st.integers(1000, 3000)),
 )
 urls = st.one_of(
-    st.none(), hostile_text, st.sampled_from([
-        "https://github.com/owner/repo", "https://project.example.org/page", "http://insecure.example",
-        "javascript:alert(1)", "https://github.com/a/b)[x](https://evil", "https://evil.example/x",
-        "https://example.org/" + "a" * 3000,
-    ]),
+    st.none(),
+    hostile_text,
+    st.sampled_from(
+        [
+            "https://github.com/owner/repo",
+            "https://project.example.org/page",
+            "http://insecure.example",
+            "javascript:alert(1)",
+            "https://github.com/a/b)[x](https://evil",
+            "https://evil.example/x",
+            "https://example.org/" + "a" * 3000,
+        ]
+    ),
 )
 papers = st.builds(
     Paper,

@@ -38,28 +38,70 @@ NOW = dt.datetime(2026, 6, 13, 10, 30, tzinfo=dt.UTC)
 DAY = dt.date(2026, 6, 12)
 
 WORDS = [
-    "agent", "agents", "agentic", "diffusion", "video", "model", "models", "modeling", "flow", "mamba",
-    "state", "space", "spaces", "survey", "language", "of", "the", "café", "naïve", "3d", "llm", "x",
-    "mixture", "experts", "vision", "état",
+    "agent",
+    "agents",
+    "agentic",
+    "diffusion",
+    "video",
+    "model",
+    "models",
+    "modeling",
+    "flow",
+    "mamba",
+    "state",
+    "space",
+    "spaces",
+    "survey",
+    "language",
+    "of",
+    "the",
+    "café",
+    "naïve",
+    "3d",
+    "llm",
+    "x",
+    "mixture",
+    "experts",
+    "vision",
+    "état",
 ]
 NAMES = ["Tri Dao", "Albert Gu", "Ada Lovelace", "Zoë Müller", "Dao Tran"]
 FILTERS = [
-    "upvotes:>=5", "upvotes:<10", "upvotes:3..12", "upvotes:7", "-upvotes:>20", "day:2026-06-03",
-    "day:>2026-06-02", "day:2026-06-02..2026-06-04", "code:yes", "code:no", "-code:yes",
+    "upvotes:>=5",
+    "upvotes:<10",
+    "upvotes:3..12",
+    "upvotes:7",
+    "-upvotes:>20",
+    "day:2026-06-03",
+    "day:>2026-06-02",
+    "day:2026-06-02..2026-06-04",
+    "code:yes",
+    "code:no",
+    "-code:yes",
 ]
 
 
 def subscription(number: int, query: str, *, channel: int = 1, skip_digest: bool = False) -> Subscription:
     return Subscription(
-        id=number, guild_id=9, channel_id=channel, query=query, normalized=query, created_by=5,
-        created_at=NOW, skip_digest_papers=skip_digest,
+        id=number,
+        guild_id=9,
+        channel_id=channel,
+        query=query,
+        normalized=query,
+        created_by=5,
+        created_at=NOW,
+        skip_digest_papers=skip_digest,
     )
 
 
 def paper(number: int, title: str = "", **changes: object) -> Paper:
     base = Paper(
-        id=f"2606.{number:05d}", title=title or f"Paper {number}", authors=("Ada Lovelace",),
-        summary="We study things.", day=DAY, upvotes=number,
+        id=f"2606.{number:05d}",
+        title=title or f"Paper {number}",
+        authors=("Ada Lovelace",),
+        summary="We study things.",
+        day=DAY,
+        upvotes=number,
     )
     return dataclasses.replace(base, **changes)
 
@@ -78,12 +120,19 @@ _TERMS = terms(WORDS, NAMES, max_phrase=4)
 _EXPRESSIONS = expressions(_TERMS, max_leaves=6)
 # The shapes people type most, with words, phrases, fields or authors in the slots.
 SHAPES = [
-    "{0}", "{0} {1}", "{0} -{1}", "({0} OR {1}) {2}", "{0} OR {1}", "{0} -{1} -{2}", "{0} {1} {2}",
-    "{0} -({1} OR {2})", "{0} OR ({1} -{2})", "({0} {1}) OR {2}", "{0} NOT {1}",
+    "{0}",
+    "{0} {1}",
+    "{0} -{1}",
+    "({0} OR {1}) {2}",
+    "{0} OR {1}",
+    "{0} -{1} -{2}",
+    "{0} {1} {2}",
+    "{0} -({1} OR {2})",
+    "{0} OR ({1} -{2})",
+    "({0} {1}) OR {2}",
+    "{0} NOT {1}",
 ]
-_SHAPED = st.tuples(st.sampled_from(SHAPES), st.lists(_TERMS, min_size=3, max_size=3)).map(
-    lambda t: t[0].format(*t[1])
-)
+_SHAPED = st.tuples(st.sampled_from(SHAPES), st.lists(_TERMS, min_size=3, max_size=3)).map(lambda t: t[0].format(*t[1]))
 _WITH_FILTERS = st.tuples(st.one_of(_SHAPED, _EXPRESSIONS), st.lists(st.sampled_from(FILTERS), max_size=2)).map(
     lambda t: " ".join([t[0], *t[1]])
 )
@@ -158,12 +207,14 @@ def test_shared_queries_are_compiled_once_and_reach_every_subscription() -> None
 
 def test_word_forms_phrases_and_fields_match_like_search() -> None:
     matcher = AlertMatcher()
-    matcher.sync([
-        subscription(1, "agent"),
-        subscription(2, '"mixture of experts"'),
-        subscription(3, 'author:"Tri Dao"'),
-        subscription(4, "title:mamba -survey"),
-    ])
+    matcher.sync(
+        [
+            subscription(1, "agent"),
+            subscription(2, '"mixture of experts"'),
+            subscription(3, 'author:"Tri Dao"'),
+            subscription(4, "title:mamba -survey"),
+        ]
+    )
     papers = [
         paper(1, "Agents that plan", authors=("Tri Dao",)),
         paper(2, "Sparse Mixture-of-Experts routing"),
@@ -232,19 +283,25 @@ def test_rare_terms_are_chosen_as_keys() -> None:
 
 
 def test_grouping_names_each_matching_subscription_once_per_paper() -> None:
-    subs = [subscription(2, "video", channel=7), subscription(1, "diffusion", channel=7),
-            subscription(3, "video", channel=8)]
+    subs = [
+        subscription(2, "video", channel=7),
+        subscription(1, "diffusion", channel=7),
+        subscription(3, "video", channel=8),
+    ]
     matcher = AlertMatcher()
     matcher.sync(subs)
     grouped = group_by_channel(matcher.match([paper(1, "Video diffusion")]))
     assert {c: [(p.id, [s.id for s in ss]) for p, ss in m] for c, m in grouped.items()} == {
-        7: [("2606.00001", [1, 2])], 8: [("2606.00001", [3])],
+        7: [("2606.00001", [1, 2])],
+        8: [("2606.00001", [3])],
     }
 
 
 def test_new_papers_are_not_news_to_alerts_created_after_their_listing() -> None:
-    older, newer = subscription(1, "video", channel=7), dataclasses.replace(subscription(2, "video", channel=8),
-                                                                            created_at=NOW + dt.timedelta(hours=1))
+    older, newer = (
+        subscription(1, "video", channel=7),
+        dataclasses.replace(subscription(2, "video", channel=8), created_at=NOW + dt.timedelta(hours=1)),
+    )
     matcher = AlertMatcher()
     matcher.sync([older, newer])
     found = matcher.match([paper(1, "Video")])
@@ -270,8 +327,9 @@ def test_an_upvote_crossing_is_news_to_alerts_created_after_the_listing() -> Non
 def test_listing_cursor_rereads_a_little_and_remembers_what_it_saw() -> None:
     start = alerts.ListingCursor()
     assert start.reread_from == ""
-    cursor = start.advance([("2026-06-13T10:00:00+00:00", "a"), ("2026-06-13T10:05:00+00:00", "b"),
-                            ("2026-06-13T10:06:30+00:00", "c")])
+    cursor = start.advance(
+        [("2026-06-13T10:00:00+00:00", "a"), ("2026-06-13T10:05:00+00:00", "b"), ("2026-06-13T10:06:30+00:00", "c")]
+    )
     assert cursor.at == "2026-06-13T10:06:30+00:00" and cursor.reread_from == "2026-06-13T10:04:30+00:00"
     assert cursor.seen == {"b", "c"}  # "a" is before the window the next pass reads again
     assert alerts.ListingCursor.from_text(cursor.to_text()) == cursor
@@ -281,8 +339,9 @@ def test_listing_cursor_rereads_a_little_and_remembers_what_it_saw() -> None:
 def test_plan_orders_by_upvotes_skips_alerted_papers_and_spills_over_the_cap() -> None:
     sub = subscription(1, "diffusion")
     matches = [(paper(n), [sub]) for n in (5, 40, 12, 30, 8)]
-    batch = plan_batch(1, matches, already_alerted=["2606.00040"], in_digest=[], sent_this_hour=17,
-                       hourly_cap=20, now=NOW)
+    batch = plan_batch(
+        1, matches, already_alerted=["2606.00040"], in_digest=[], sent_this_hour=17, hourly_cap=20, now=NOW
+    )
     assert batch is not None
     assert [p.upvotes for p, _ in batch.listed] == [30, 12, 8]
     assert [p.upvotes for p, _ in batch.over_cap] == [5]
@@ -291,16 +350,18 @@ def test_plan_orders_by_upvotes_skips_alerted_papers_and_spills_over_the_cap() -
     )
     full = plan_batch(1, matches, already_alerted=[], in_digest=[], sent_this_hour=25, hourly_cap=20, now=NOW)
     assert full is not None and full.listed == [] and len(full.over_cap) == 5
-    none_left = plan_batch(1, matches[:1], already_alerted=["2606.00005"], in_digest=[], sent_this_hour=0,
-                           hourly_cap=20, now=NOW)
+    none_left = plan_batch(
+        1, matches[:1], already_alerted=["2606.00005"], in_digest=[], sent_this_hour=0, hourly_cap=20, now=NOW
+    )
     assert none_left is None
 
 
 def test_digest_papers_are_skipped_only_when_every_matching_alert_asks_for_it() -> None:
     skipping, keeping = subscription(1, "video", skip_digest=True), subscription(2, "diffusion")
     matches = [(paper(1), [skipping]), (paper(2), [skipping, keeping]), (paper(3), [skipping])]
-    batch = plan_batch(1, matches, already_alerted=[], in_digest=["2606.00001", "2606.00002"],
-                       sent_this_hour=0, hourly_cap=20, now=NOW)
+    batch = plan_batch(
+        1, matches, already_alerted=[], in_digest=["2606.00001", "2606.00002"], sent_this_hour=0, hourly_cap=20, now=NOW
+    )
     assert batch is not None and sorted(p.id for p, _ in batch.listed) == ["2606.00002", "2606.00003"]
 
 
@@ -353,16 +414,22 @@ async def test_store_reads_for_alerts(tmp_path: Path) -> None:
         assert await store.last_listed_at() == first
         assert [p.id for _, p in await store.first_listed_since("", after=(first, "2606.00001"))] == ["2606.00002"]
         # Listed again on a later day, a paper keeps its first listing; the looked-up one now has one.
-        await store.upsert_papers([paper(1, "One"), paper(3, "Looked up by id, never listed")],
-                                  day=DAY + dt.timedelta(days=1))
+        await store.upsert_papers(
+            [paper(1, "One"), paper(3, "Looked up by id, never listed")], day=DAY + dt.timedelta(days=1)
+        )
         listed = {p.id: when for when, p in await store.first_listed_since("")}
         assert listed["2606.00001"] == first and listed["2606.00003"] >= first
         assert await store.first_listed_since("9999") == []
         assert [p.id for p in await store.recent_papers(1)] == ["2606.00002"]
         key = batch_key(7, ["2606.00001", "2606.00002"], NOW)
-        await store.claim_delivery(7, "alert_batch", key, nonce="n", parts=[{"content": "x"}],
-                                   members=[("alert", "2606.00001"), ("alert", "2606.00002")])
-
+        await store.claim_delivery(
+            7,
+            "alert_batch",
+            key,
+            nonce="n",
+            parts=[{"content": "x"}],
+            members=[("alert", "2606.00001"), ("alert", "2606.00002")],
+        )
 
         async def in_window(now: dt.datetime) -> int:
             return await store.alerts_in_batches_from(7, window_start_key(now), kind="alert", batch_kind="alert_batch")
@@ -371,8 +438,13 @@ async def test_store_reads_for_alerts(tmp_path: Path) -> None:
         assert await in_window(NOW + dt.timedelta(hours=1, seconds=1)) == 0
         await store.mark_failed(7, "alert_batch", key, error="gone")
         assert await in_window(NOW) == 0  # a post that failed for good used none of the hour's room
-        await store.claim_delivery(7, "digest", DAY.isoformat(), nonce="d",
-                                   parts=[{"content": "[One](https://huggingface.co/papers/2606.00001)"}])
+        await store.claim_delivery(
+            7,
+            "digest",
+            DAY.isoformat(),
+            nonce="d",
+            parts=[{"content": "[One](https://huggingface.co/papers/2606.00001)"}],
+        )
         assert await store.digest_payloads_for(7, ["2606.00001"]) == {}  # not sent yet
         await store.mark_delivered(7, "digest", DAY.isoformat(), 1)
         found = await store.digest_payloads_for(7, ["2606.00001", "2606.00002"])

@@ -50,7 +50,10 @@ async def reply(result: Any) -> RecordedMessage:
 
 async def add_alert(harness: BotHarness, query: str, **options: Any) -> RecordedMessage:
     result = await harness.discord.slash(
-        "alerts", "add", as_user=options.pop("as_user", harness.admin), channel=harness.channel,
+        "alerts",
+        "add",
+        as_user=options.pop("as_user", harness.admin),
+        channel=harness.channel,
         options={"query": query, **options},
     )
     message = await reply(result)
@@ -80,8 +83,11 @@ async def retry_until_posted(harness: BotHarness, channel: Any = None) -> Record
         if posted(harness, channel):
             break
         harness.clock.advance(dt.timedelta(minutes=1))
-        await eventually(lambda: _retried(harness, channel, harness.clock.now()), timeout=10.0,
-                         what="the alert post to be tried again")
+        await eventually(
+            lambda: _retried(harness, channel, harness.clock.now()),
+            timeout=10.0,
+            what="the alert post to be tried again",
+        )
     (message,) = posted(harness, channel)
     return message
 
@@ -115,11 +121,14 @@ async def test_new_day_brings_one_bundled_alert_to_the_right_channel_once(harnes
     added = await add_alert(harness, "diffusion OR mamba", channel=harness.other_channel)
     assert "#1" in added.text and "diffusion OR mamba" in added.text
     await add_alert(harness, '"state space"')  # in #papers, matching nothing today
-    harness.hf.set_day(TODAY, [
-        item(1, "Video Diffusion Without Tears", upvotes=30),
-        item(2, "Mamba Goes Multimodal", upvotes=80),
-        item(3, "A Study of Tokenizers"),
-    ])
+    harness.hf.set_day(
+        TODAY,
+        [
+            item(1, "Video Diffusion Without Tears", upvotes=30),
+            item(2, "Mamba Goes Multimodal", upvotes=80),
+            item(3, "A Study of Tokenizers"),
+        ],
+    )
     await scrape(harness)
     (message,) = await harness.discord.wait_for_messages(harness.other_channel, 1)
     text = message.text
@@ -129,8 +138,9 @@ async def test_new_day_brings_one_bundled_alert_to_the_right_channel_once(harnes
     assert message.nonce and message.allowed_mentions == {"parse": []}
     assert posted(harness) == []
     # The same day scraped again, with new upvotes: nothing new to say.
-    harness.hf.set_day(TODAY, [item(1, "Video Diffusion Without Tears", upvotes=31),
-                               item(2, "Mamba Goes Multimodal", upvotes=90)])
+    harness.hf.set_day(
+        TODAY, [item(1, "Video Diffusion Without Tears", upvotes=31), item(2, "Mamba Goes Multimodal", upvotes=90)]
+    )
     await scrape(harness)
     assert len(posted(harness, harness.other_channel)) == 1
 
@@ -252,8 +262,9 @@ async def test_hourly_cap_spills_the_rest_into_one_line(capped: BotHarness) -> N
 async def test_skip_papers_the_digest_already_posted(harness: BotHarness) -> None:
     harness.hf.set_day(YESTERDAY, [item(1, "Protein Folding Again", day=YESTERDAY, upvotes=40)])
     await scrape(harness)
-    set_digest = await harness.discord.slash("digest", "set", as_user=harness.admin, channel=harness.channel,
-                                             time="09:00", timezone="UTC")
+    set_digest = await harness.discord.slash(
+        "digest", "set", as_user=harness.admin, channel=harness.channel, time="09:00", timezone="UTC"
+    )
     assert set_digest.ephemeral
     harness.clock.set(dt.datetime(2026, 6, 13, 9, tzinfo=dt.UTC))
     (digest,) = await harness.discord.wait_for_messages(harness.channel, 1)
@@ -270,22 +281,37 @@ async def test_skip_papers_the_digest_already_posted(harness: BotHarness) -> Non
 async def test_an_alert_post_says_which_alert_matched_and_shows_the_words_in_context(harness: BotHarness) -> None:
     await add_alert(harness, "agent memory")
     await add_alert(harness, "sparse attention")
-    abstract = ("Long contexts strain accelerators. We present MiniMax Sparse Attention, which serves agentic "
-                "workloads with bounded GPU memory and keeps quality. Experiments on long documents follow.")
-    harness.hf.set_day(TODAY, [
-        item(1, "MiniMax Sparse Attention", upvotes=40, summary=abstract,
-             ai_summary="A sparse attention kernel that cuts memory for long contexts."),
-        item(2, "Unrelated Protein Work", upvotes=90),
-        item(3, "Episodic Stores for Web Agents", upvotes=20,
-             summary="Web agents forget. We give each agent an episodic memory store; success rises."),
-    ])
+    abstract = (
+        "Long contexts strain accelerators. We present MiniMax Sparse Attention, which serves agentic "
+        "workloads with bounded GPU memory and keeps quality. Experiments on long documents follow."
+    )
+    harness.hf.set_day(
+        TODAY,
+        [
+            item(
+                1,
+                "MiniMax Sparse Attention",
+                upvotes=40,
+                summary=abstract,
+                ai_summary="A sparse attention kernel that cuts memory for long contexts.",
+            ),
+            item(2, "Unrelated Protein Work", upvotes=90),
+            item(
+                3,
+                "Episodic Stores for Web Agents",
+                upvotes=20,
+                summary="Web agents forget. We give each agent an episodic memory store; success rises.",
+            ),
+        ],
+    )
     await scrape(harness)
     (message,) = await harness.discord.wait_for_messages(harness.channel, 1)
     description = message.embeds[0]["description"]
     first, second = description.split("\n\n")
     # The quote already holds the abstract's first sentence: no summary line repeats it.
-    assert second.split("\n")[3:] == ["> Web **agents** forget. We give each **agent** an episodic **memory** store; "
-                                      "success rises."]
+    assert second.split("\n")[3:] == [
+        "> Web **agents** forget. We give each **agent** an episodic **memory** store; success rises."
+    ]
     block = first.split("\n")
     assert block[0].startswith("**[MiniMax Sparse Attention](https://huggingface.co/papers/2606.00001)**")
     assert block[1].startswith("▲ 40")
@@ -295,8 +321,7 @@ async def test_an_alert_post_says_which_alert_matched_and_shows_the_words_in_con
     assert "**Sparse** **Attention**" in block[3]
     assert block[4] == "A sparse attention kernel that cuts memory for long contexts."
     assert "Unrelated Protein Work" not in message.text
-    listed = await reply(await harness.discord.slash("alerts", "list", as_user=harness.member,
-                                                     channel=harness.channel))
+    listed = await reply(await harness.discord.slash("alerts", "list", as_user=harness.member, channel=harness.channel))
     moment = int(harness.clock.now().timestamp())
     assert listed.text.endswith(f"Last post <t:{moment}:f> (<t:{moment}:R>): 2 papers.")
 
@@ -310,13 +335,17 @@ async def test_add_shows_recent_matches_and_test_is_private(harness: BotHarness)
     added = await add_alert(harness, "decoding -music")
     assert "would have matched 1 paper" in added.text and "Speculative Decoding Explained" in added.text
     assert "Decoding Music" not in added.text
-    result = await harness.discord.slash("alerts", "test", as_user=harness.member, channel=harness.channel,
-                                         query="decoding", days=3)
+    result = await harness.discord.slash(
+        "alerts", "test", as_user=harness.member, channel=harness.channel, query="decoding", days=3
+    )
     message = await reply(result)
     assert message.ephemeral and "2 cached papers of the last 3 days match `decoding`." in message.text
     assert "Decoding Music" in message.text and "footer" not in message.embeds[0]  # the count is said once
-    nothing = await reply(await harness.discord.slash("alerts", "test", as_user=harness.member,
-                                                      channel=harness.channel, query="quantum", days=1))
+    nothing = await reply(
+        await harness.discord.slash(
+            "alerts", "test", as_user=harness.member, channel=harness.channel, query="quantum", days=1
+        )
+    )
     assert nothing.ephemeral and nothing.text == "No cached paper of today matches `quantum`."
     assert nothing.embeds == []
     # The alert does not announce the papers that were listed before it was added.
@@ -329,8 +358,7 @@ async def test_bad_query_and_paper_links_are_refused_with_a_hint(harness: BotHar
     assert "does not parse" in bad.text and 'closing "' in bad.text
     link = await add_alert(harness, "https://huggingface.co/papers/2405.12345")
     assert "one paper's id or link" in link.text
-    listed = await reply(await harness.discord.slash("alerts", "list", as_user=harness.member,
-                                                     channel=harness.channel))
+    listed = await reply(await harness.discord.slash("alerts", "list", as_user=harness.member, channel=harness.channel))
     assert "has no alerts" in listed.text
 
 
@@ -338,12 +366,12 @@ async def test_member_without_manage_channels_is_refused(harness: BotHarness) ->
     refused = await add_alert(harness, "diffusion", as_user=harness.member)
     assert "Manage Channels" in refused.text and "alerts" in refused.text
     await add_alert(harness, "diffusion")
-    removal = await reply(await harness.discord.slash("alerts", "remove", as_user=harness.member,
-                                                      channel=harness.channel, id=1))
+    removal = await reply(
+        await harness.discord.slash("alerts", "remove", as_user=harness.member, channel=harness.channel, id=1)
+    )
     assert "Manage Channels" in removal.text
     assert len(await harness.store.list_subscriptions()) == 1
-    listed = await reply(await harness.discord.slash("alerts", "list", as_user=harness.member,
-                                                     channel=harness.channel))
+    listed = await reply(await harness.discord.slash("alerts", "list", as_user=harness.member, channel=harness.channel))
     assert "#1" in listed.text and "`diffusion`" in listed.text
 
 
@@ -367,16 +395,20 @@ async def test_limits_per_channel_say_what_to_do(capped: BotHarness) -> None:
 async def test_remove_with_autocomplete(harness: BotHarness) -> None:
     await add_alert(harness, "diffusion")
     await add_alert(harness, '"mixture of experts"', channel=harness.other_channel)
-    choices = await harness.discord.autocomplete("alerts", "remove", focused="id", value="mixture",
-                                                 as_user=harness.admin, channel=harness.channel)
+    choices = await harness.discord.autocomplete(
+        "alerts", "remove", focused="id", value="mixture", as_user=harness.admin, channel=harness.channel
+    )
     assert choices == [{"name": '#2 in #general: "mixture of experts"', "value": 2}]
-    everything = await harness.discord.autocomplete("alerts", "remove", focused="id", value="",
-                                                    as_user=harness.admin, channel=harness.channel)
+    everything = await harness.discord.autocomplete(
+        "alerts", "remove", focused="id", value="", as_user=harness.admin, channel=harness.channel
+    )
     assert [c["value"] for c in everything] == [1, 2]
-    removed = await reply(await harness.discord.slash("alerts", "remove", as_user=harness.admin,
-                                                      channel=harness.channel, id=2))
+    removed = await reply(
+        await harness.discord.slash("alerts", "remove", as_user=harness.admin, channel=harness.channel, id=2)
+    )
     assert "Removed alert **#2**" in (removed.content or "")
-    missing = await reply(await harness.discord.slash("alerts", "remove", as_user=harness.admin,
-                                                      channel=harness.channel, id=2))
+    missing = await reply(
+        await harness.discord.slash("alerts", "remove", as_user=harness.admin, channel=harness.channel, id=2)
+    )
     assert "no alert #2 in this server" in missing.text
     assert [s.id for s in await harness.store.list_subscriptions()] == [1]

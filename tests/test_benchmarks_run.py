@@ -31,7 +31,11 @@ def test_every_benchmark_has_a_small_run() -> None:
 def test_benchmark_prints_one_json_object(script: str) -> None:
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / script), *SMALL_RUNS[script]],
-        capture_output=True, text=True, timeout=120, cwd=ROOT, check=False,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+        check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
     document = json.loads(done.stdout)  # one JSON document and nothing else on stdout

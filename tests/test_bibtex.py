@@ -14,13 +14,22 @@ from bot.models import Paper
 
 # The macros the entry may use, as a reader of the entry turns them back into text.
 MACROS = {
-    "textbackslash": "\\", "textbraceleft": "{", "textbraceright": "}", "textasciitilde": "~",
-    "textasciicircum": "^", "textasciigrave": "`", "textless": "<", "textgreater": ">",
+    "textbackslash": "\\",
+    "textbraceleft": "{",
+    "textbraceright": "}",
+    "textasciitilde": "~",
+    "textasciicircum": "^",
+    "textasciigrave": "`",
+    "textless": "<",
+    "textgreater": ">",
 }
 
 
-def paper(title: str = "Attention Is All You Need", authors: tuple[str, ...] = ("Ashish Vaswani", "Noam Shazeer"),
-          **extra: object) -> Paper:
+def paper(
+    title: str = "Attention Is All You Need",
+    authors: tuple[str, ...] = ("Ashish Vaswani", "Noam Shazeer"),
+    **extra: object,
+) -> Paper:
     return Paper(id="1706.03762", title=title, authors=authors, published=dt.date(2017, 6, 12), **extra)  # type: ignore[arg-type]
 
 
@@ -34,14 +43,14 @@ def parse_entries(text: str) -> list[tuple[str, str, dict[str, str]]]:
         if at == len(text):
             return entries
         header = re.compile(r"@(\w+)\{([^,\s{}]+),").match(text, at)
-        assert header, f"no entry header at {text[at:at + 40]!r}"
+        assert header, f"no entry header at {text[at : at + 40]!r}"
         kind, key, at = header.group(1), header.group(2), header.end()
         fields: dict[str, str] = {}
         while True:
             name = re.compile(r"\s*(\w+) = \{").match(text, at)
             if name is None:
                 closing = re.compile(r"\s*\}").match(text, at)
-                assert closing, f"expected a field or the end at {text[at:at + 40]!r}"
+                assert closing, f"expected a field or the end at {text[at : at + 40]!r}"
                 at = closing.end()
                 break
             at = name.end()
@@ -73,7 +82,7 @@ def read_text(value: str) -> str:
                 out.append(MACROS[macro.group(1)])
                 at = macro.end()
                 continue
-            assert value[at + 1] in "%&$#_", f"unknown escape {value[at:at + 5]!r}"
+            assert value[at + 1] in "%&$#_", f"unknown escape {value[at : at + 5]!r}"
             out.append(value[at + 1])
             at += 2
             continue

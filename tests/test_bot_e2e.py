@@ -39,8 +39,18 @@ async def test_login_ready_and_sync_with_option_schemas(harness: BotHarness) -> 
     synced = {c["name"]: c for c in harness.discord.synced_commands()}
     assert {"paperboy", "digest"} <= set(synced)
     assert option_names(synced["digest"], "set") == [
-        "channel", "time", "timezone", "top", "min_upvotes", "weekdays_only", "style", "empty_days",
-        "frequency", "weekday", "threads"]
+        "channel",
+        "time",
+        "timezone",
+        "top",
+        "min_upvotes",
+        "weekdays_only",
+        "style",
+        "empty_days",
+        "frequency",
+        "weekday",
+        "threads",
+    ]
     for command in synced.values():
         for sub in command.get("options", []):
             assert sub["description"], f"/{command['name']} {sub['name']} has no description"
@@ -69,8 +79,17 @@ async def test_status_is_ephemeral_and_complete(harness: BotHarness) -> None:
     result = await harness.discord.slash("paperboy", "status", as_user=harness.member, channel=harness.channel)
     assert result.ephemeral and result.elapsed is not None and result.elapsed < 3
     text = result.message.text if result.message else ""
-    for label in ("Version", "Uptime", "Gateway latency", "Papers cached", "Newest day cached", "Last scrape",
-                  "Next scrape", "Servers", "This server"):
+    for label in (
+        "Version",
+        "Uptime",
+        "Gateway latency",
+        "Papers cached",
+        "Newest day cached",
+        "Last scrape",
+        "Next scrape",
+        "Servers",
+        "This server",
+    ):
         assert label in text, label
     assert package_version() in text
     assert "1 paper over 1 day" in text and "Fri 12 Jun 2026" in text
@@ -153,8 +172,9 @@ async def test_paperboy_run_answers_status_and_stops_cleanly_on_sigterm(
     try:
         await discord_server.wait_until_connected(timeout=20)
         await wait_until(lambda: bool(discord_server.synced_commands()), timeout=20, what="command sync")
-        result = await discord_server.slash("paperboy", "status", as_user=discord_server.member,
-                                            channel=discord_server.papers, timeout=10)
+        result = await discord_server.slash(
+            "paperboy", "status", as_user=discord_server.member, channel=discord_server.papers, timeout=10
+        )
         assert result.ephemeral and "Version" in (result.message.text if result.message else "")
         process.signal(signal.SIGTERM)
         assert await process.wait(timeout=5) == 0
@@ -185,8 +205,14 @@ async def test_paperboy_run_with_a_rejected_token_exits_1_with_one_clear_line(
 async def test_paperboy_run_without_a_token_exits_1(tmp_path: Path) -> None:
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot", "run", cwd=tmp_path, env=env,
-        stderr=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot",
+        "run",
+        cwd=tmp_path,
+        env=env,
+        stderr=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
     )
     _, err = await process.communicate()
     assert process.returncode == 1

@@ -30,7 +30,12 @@ def paperboy(*args: str, cwd: Path, token: str | None = None) -> subprocess.Comp
     if token is not None:
         env["DISCORD_TOKEN"] = token
     return subprocess.run(
-        [sys.executable, "-m", "bot", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT,
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
         check=False,
     )
 
@@ -60,12 +65,23 @@ def test_invite_with_a_client_id_prints_the_url_with_exactly_the_permissions_use
     assert url.startswith("https://discord.com/oauth2/authorize?")
     assert "client_id=123456789012345678" in url and "scope=bot+applications.commands" in url
     assert f"permissions={EXPECTED_PERMISSIONS}" in url
-    expected = discord.Permissions(view_channel=True, send_messages=True, embed_links=True,
-                                   read_message_history=True, create_public_threads=True,
-                                   send_messages_in_threads=True)
+    expected = discord.Permissions(
+        view_channel=True,
+        send_messages=True,
+        embed_links=True,
+        read_message_history=True,
+        create_public_threads=True,
+        send_messages_in_threads=True,
+    )
     assert expected.value == EXPECTED_PERMISSIONS
-    for name in ("View Channel", "Send Messages", "Embed Links", "Read Message History", "Create Public Threads",
-                 "Send Messages In Threads"):
+    for name in (
+        "View Channel",
+        "Send Messages",
+        "Embed Links",
+        "Read Message History",
+        "Create Public Threads",
+        "Send Messages In Threads",
+    ):
         assert name in result.stdout
     assert "checked at run time" in result.stdout and "Manage Channels" in result.stdout
 
@@ -75,8 +91,9 @@ async def test_invite_asks_discord_for_the_application_id_of_the_token(
 ) -> None:
     discord_server, hf = world
     config = write_config(tmp_path / "config.toml", discord_server, hf, tmp_path / "paperboy.db")
-    result = await asyncio.to_thread(paperboy, "--config", str(config), "invite", cwd=tmp_path,
-                                     token=discord_server.token)
+    result = await asyncio.to_thread(
+        paperboy, "--config", str(config), "invite", cwd=tmp_path, token=discord_server.token
+    )
     assert result.returncode == 0, result.stderr
     assert f"client_id={discord_server.application_id}&" in result.stdout
     assert f"permissions={EXPECTED_PERMISSIONS}" in result.stdout
@@ -87,8 +104,9 @@ async def test_invite_with_a_rejected_token_exits_1(world: tuple[LabDiscord, Fak
     discord_server, hf = world
     discord_server.reject_token()
     config = write_config(tmp_path / "config.toml", discord_server, hf, tmp_path / "paperboy.db")
-    result = await asyncio.to_thread(paperboy, "--config", str(config), "invite", cwd=tmp_path,
-                                     token=discord_server.token)
+    result = await asyncio.to_thread(
+        paperboy, "--config", str(config), "invite", cwd=tmp_path, token=discord_server.token
+    )
     assert result.returncode == 1
     assert result.stderr.strip() == "paperboy: Discord rejected the token (401 Unauthorized): check DISCORD_TOKEN"
 
@@ -169,8 +187,20 @@ def leaf_parsers(parser: argparse.ArgumentParser, path: tuple[str, ...] = ()) ->
 
 def test_every_command_has_a_description_examples_and_exit_codes() -> None:
     commands = leaf_parsers(build_parser())
-    assert {"run", "invite", "digest", "db", "db migrate", "db check", "db backup", "scrape", "show", "search",
-            "alerts", "alerts test"} <= set(commands)
+    assert {
+        "run",
+        "invite",
+        "digest",
+        "db",
+        "db migrate",
+        "db check",
+        "db backup",
+        "scrape",
+        "show",
+        "search",
+        "alerts",
+        "alerts test",
+    } <= set(commands)
     for name, parser in commands.items():
         text = parser.format_help()
         assert parser.description, f"{name} has no description"
@@ -196,8 +226,9 @@ def test_query_help_lists_the_fields_and_filters(command: str) -> None:
 
 
 def test_help_runs_from_the_console() -> None:
-    result = subprocess.run([sys.executable, "-m", "bot", "search", "--help"], capture_output=True, text=True,
-                            timeout=TIMEOUT, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "search", "--help"], capture_output=True, text=True, timeout=TIMEOUT, check=False
+    )
     assert result.returncode == 0 and "query language:" in result.stdout
 
 
@@ -215,13 +246,22 @@ async def test_the_run_log_has_no_voice_warnings_and_one_sync_line(
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as sink:
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "--config", str(config), "run",
-            stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=sink, env=env,
+            sys.executable,
+            "-m",
+            "bot",
+            "--config",
+            str(config),
+            "run",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+            env=env,
         )
     try:
         await discord_server.wait_until_connected(timeout=20)
-        await wait_until(lambda: "synced commands" in log_path.read_text(encoding="utf-8"), timeout=20,
-                         what="the sync line")
+        await wait_until(
+            lambda: "synced commands" in log_path.read_text(encoding="utf-8"), timeout=20, what="the sync line"
+        )
         process.terminate()
         assert await asyncio.wait_for(process.wait(), 10) == 0
     finally:

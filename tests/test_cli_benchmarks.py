@@ -14,8 +14,13 @@ SMALL = ["--papers", "300", "--rounds", "1"]
 
 
 def search_bench(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, str(ROOT / "bench" / "search.py"), *SMALL, *args],
-                          capture_output=True, text=True, timeout=300, check=False)
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / "search.py"), *SMALL, *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
 
 
 @pytest.mark.slow
@@ -51,8 +56,13 @@ def option_entries(help_text: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("script", ["alerts.py", "fanout.py", "parse.py", "search.py"])
 def test_benchmark_help_shows_every_default(script: str) -> None:
-    result = subprocess.run([sys.executable, str(ROOT / "bench" / script), "--help"], capture_output=True,
-                            text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0
     entries = option_entries(result.stdout)
     valued = {name: text for name, text in entries.items() if len(text.split()) > 1 and text.split()[1].isupper()}

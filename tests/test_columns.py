@@ -90,7 +90,8 @@ async def test_a_stored_paper_has_the_column_texts_in_the_index(tmp_path: Path) 
     with closing(sqlite3.connect(tmp_path / "columns.db")) as db:
         row = db.execute(
             f"SELECT {', '.join('f.' + name for name in ALL_COLUMNS)} FROM papers_fts f "
-            "JOIN papers p ON p.rowid = f.rowid WHERE p.id = ?", (PAPER.id,)
+            "JOIN papers p ON p.rowid = f.rowid WHERE p.id = ?",
+            (PAPER.id,),
         ).fetchone()
     assert tuple(row) == column_texts(PAPER)
     assert column_texts(PAPER)[ALL_COLUMNS.index("authors")] == "Zoë Müller ; Tri Dao"

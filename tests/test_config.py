@@ -82,7 +82,7 @@ def test_environment_overrides_file_and_token_comes_from_env(tmp_path: Path) -> 
     [
         ('[database]\npathh = "x"\n', {}, "pathh"),
         ('[databse]\npath = "x"\n', {}, "[databse]"),
-        ("[scraper]\ninterval_minutes = \"often\"\n", {}, "interval_minutes"),
+        ('[scraper]\ninterval_minutes = "often"\n', {}, "interval_minutes"),
         ("[scraper]\nbackfill_days = 1.5\n", {}, "backfill_days"),
         ("[scraper]\ninterval_minutes = 0\n", {}, "interval_minutes"),
         ('[digest]\ndefault_time = "25:00"\n', {}, "default_time"),

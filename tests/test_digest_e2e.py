@@ -19,8 +19,9 @@ UPVOTES = [12, 40, 3, 25, 7]
 
 def serve_day(harness: BotHarness, day: dt.date = DAY, upvotes: list[int] = UPVOTES) -> list[dict[str, Any]]:
     items = [
-        make_daily_item(f"2606.{i:05d}", f"Paper {i} on sparse routing", day=day, upvotes=u,
-                        ai_summary=f"Summary of paper {i}.")
+        make_daily_item(
+            f"2606.{i:05d}", f"Paper {i} on sparse routing", day=day, upvotes=u, ai_summary=f"Summary of paper {i}."
+        )
         for i, u in enumerate(upvotes)
     ]
     harness.hf.set_day(day, items)
@@ -108,8 +109,9 @@ async def test_crash_between_send_and_record_neither_duplicates_nor_loses(
     monkeypatch.setattr(store, "record_part_sent", original)
     if not history_readable:
         # Without Read Message History the bot cannot look; the nonce must stop the duplicate.
-        harness.discord.set_overwrite(harness.channel, harness.discord.bot_member(harness.guild),
-                                      deny=["read_message_history"])
+        harness.discord.set_overwrite(
+            harness.channel, harness.discord.bot_member(harness.guild), deny=["read_message_history"]
+        )
     await harness.restart()
 
     async def sent() -> bool:
@@ -145,15 +147,15 @@ async def test_down_past_grace_posts_one_missed_line(harness: BotHarness) -> Non
 
 
 async def test_member_without_manage_channels_is_refused(harness: BotHarness) -> None:
-    result = await harness.discord.slash("digest", "set", as_user=harness.member, channel=harness.channel,
-                                         time="09:00")
+    result = await harness.discord.slash("digest", "set", as_user=harness.member, channel=harness.channel, time="09:00")
     assert result.ephemeral and "Manage Channels" in (result.content or "")
     assert await harness.store.list_digest_settings() == []
 
 
 async def test_channel_of_another_guild_is_refused(harness: BotHarness) -> None:
-    result = await harness.discord.slash("digest", "set", as_user=harness.admin, channel=harness.channel,
-                                         options={"channel": harness.foreign_channel})
+    result = await harness.discord.slash(
+        "digest", "set", as_user=harness.admin, channel=harness.channel, options={"channel": harness.foreign_channel}
+    )
     assert result.ephemeral and "channel" in (result.content or "").lower()
     assert await harness.store.list_digest_settings() == []
 
@@ -162,10 +164,10 @@ async def test_channel_of_another_guild_is_refused(harness: BotHarness) -> None:
     ("options", "needle"),
     [({"time": "25:00"}, "Time"), ({"timezone": "Mars/Olympus"}, "Time zone"), ({"time": "9am"}, "Time")],
 )
-async def test_bad_values_are_explained_and_change_nothing(harness: BotHarness, options: dict[str, str],
-                                                           needle: str) -> None:
-    result = await harness.discord.slash("digest", "set", as_user=harness.admin, channel=harness.channel,
-                                         **options)
+async def test_bad_values_are_explained_and_change_nothing(
+    harness: BotHarness, options: dict[str, str], needle: str
+) -> None:
+    result = await harness.discord.slash("digest", "set", as_user=harness.admin, channel=harness.channel, **options)
     assert result.ephemeral and needle in (result.content or "")
     assert await harness.store.list_digest_settings() == []
 
@@ -205,11 +207,13 @@ async def test_show_preview_now_off(harness: BotHarness) -> None:
 
 
 async def test_timezone_autocomplete(harness: BotHarness) -> None:
-    choices = await harness.discord.autocomplete("digest", "set", focused="timezone", value="kolk",
-                                                 as_user=harness.admin, channel=harness.channel)
+    choices = await harness.discord.autocomplete(
+        "digest", "set", focused="timezone", value="kolk", as_user=harness.admin, channel=harness.channel
+    )
     assert [c["value"] for c in choices] == ["Asia/Kolkata"]
-    many = await harness.discord.autocomplete("digest", "set", focused="timezone", value="america",
-                                              as_user=harness.admin, channel=harness.channel)
+    many = await harness.discord.autocomplete(
+        "digest", "set", focused="timezone", value="america", as_user=harness.admin, channel=harness.channel
+    )
     assert len(many) == 25
 
 
@@ -265,8 +269,16 @@ async def test_default_compact_digest_of_a_full_day_fits_one_screen(harness: Bot
     (posted,) = await harness.discord.wait_for_messages(harness.channel, 1)
     assert len(posted.embeds) == 1
     embed = posted.embeds[0]
-    shown = visible("\n".join([posted.content or "", embed.get("title", ""), embed.get("description", ""),
-                                (embed.get("footer") or {}).get("text", "")]))
+    shown = visible(
+        "\n".join(
+            [
+                posted.content or "",
+                embed.get("title", ""),
+                embed.get("description", ""),
+                (embed.get("footer") or {}).get("text", ""),
+            ]
+        )
+    )
     assert len(shown) <= 2200, len(shown)
     assert "Top 10 of 30" in shown
     assert embed["description"].count("](https://huggingface.co/papers/26") == 10

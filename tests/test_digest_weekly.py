@@ -36,8 +36,15 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
     await opened.upsert_papers([paper(90, dt.date(2026, 11, 27), upvotes=999)], day=dt.date(2026, 11, 27))
     await opened.upsert_papers([paper(91, dt.date(2026, 12, 5), upvotes=999)], day=dt.date(2026, 12, 5))
     await opened.save_digest_settings(
-        DigestSettings(guild_id=1, channel_id=11, top=3, min_upvotes=25, frequency="weekly", weekday=5,
-                       effective_from=SATURDAY - dt.timedelta(days=3))  # fmt: skip
+        DigestSettings(
+            guild_id=1,
+            channel_id=11,
+            top=3,
+            min_upvotes=25,
+            frequency="weekly",
+            weekday=5,
+            effective_from=SATURDAY - dt.timedelta(days=3),
+        )  # fmt: skip
     )
     yield opened
     await opened.close()

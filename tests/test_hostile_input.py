@@ -39,16 +39,95 @@ FUZZ = settings(
 # Fragments that have broken bots before: FTS5 syntax, SQL, Discord mentions and markdown, invisible and
 # reordering characters, and text shaped like the values the commands do accept.
 HOSTILE_PIECES = [
-    "AND", "OR", "NOT", "NEAR", "NEAR(a b, 3)", "*", "^", ":", "-", "+", "(", ")", '"', "'", '""', "{", "}",
-    "title:", "author:", "abstract:", "keyword:", "upvotes:>=", "day:2026-13-45", "code:maybe", "papers_fts:",
-    "'; DROP TABLE papers; --", "\" OR 1=1 --", "'); DELETE FROM subscriptions; --", "%", "_", "\\", "/*", "*/",
-    "@everyone", "@here", "<@123>", "<@!123>", "<@&456>", "<#789>", "</paper search:1>", "<t:0:R>", "<:e:1>",
-    "**bold**", "__u__", "~~s~~", "||spoiler||", "`code`", "```py\nx\n```", "> quote", "# heading", "-# small",
-    "[click](https://evil.example)", "[a](<https://evil.example>)", "<https://evil.example>", "https://evil.example",
-    "\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u202e", "\u202d", "\u2067", "\u200f", "\u061c",
-    "مرحبا", "שלום", "Zalgo\u0336\u0337\u0338", "e\u0301", "👩\u200d👩\u200d👧", "🇺🇳", "\x00", "\x1b[31m", "\r\n", "\t",
-    "09:00", "23:59", "24:00", "9:5", "Europe/Berlin", "UTC", "../../etc/passwd", "Europe", "2406.12345",
-    "https://huggingface.co/papers/2606.00001", "arxiv.org/abs/2606.00001v2", "2026-06-12", " ", "\n",
+    "AND",
+    "OR",
+    "NOT",
+    "NEAR",
+    "NEAR(a b, 3)",
+    "*",
+    "^",
+    ":",
+    "-",
+    "+",
+    "(",
+    ")",
+    '"',
+    "'",
+    '""',
+    "{",
+    "}",
+    "title:",
+    "author:",
+    "abstract:",
+    "keyword:",
+    "upvotes:>=",
+    "day:2026-13-45",
+    "code:maybe",
+    "papers_fts:",
+    "'; DROP TABLE papers; --",
+    '" OR 1=1 --',
+    "'); DELETE FROM subscriptions; --",
+    "%",
+    "_",
+    "\\",
+    "/*",
+    "*/",
+    "@everyone",
+    "@here",
+    "<@123>",
+    "<@!123>",
+    "<@&456>",
+    "<#789>",
+    "</paper search:1>",
+    "<t:0:R>",
+    "<:e:1>",
+    "**bold**",
+    "__u__",
+    "~~s~~",
+    "||spoiler||",
+    "`code`",
+    "```py\nx\n```",
+    "> quote",
+    "# heading",
+    "-# small",
+    "[click](https://evil.example)",
+    "[a](<https://evil.example>)",
+    "<https://evil.example>",
+    "https://evil.example",
+    "\u200b",
+    "\u200c",
+    "\u200d",
+    "\u2060",
+    "\ufeff",
+    "\u202e",
+    "\u202d",
+    "\u2067",
+    "\u200f",
+    "\u061c",
+    "مرحبا",
+    "שלום",
+    "Zalgo\u0336\u0337\u0338",
+    "e\u0301",
+    "👩\u200d👩\u200d👧",
+    "🇺🇳",
+    "\x00",
+    "\x1b[31m",
+    "\r\n",
+    "\t",
+    "09:00",
+    "23:59",
+    "24:00",
+    "9:5",
+    "Europe/Berlin",
+    "UTC",
+    "../../etc/passwd",
+    "Europe",
+    "2406.12345",
+    "https://huggingface.co/papers/2606.00001",
+    "arxiv.org/abs/2606.00001v2",
+    "2026-06-12",
+    " ",
+    "\n",
 ]
 
 _any_char = st.characters(exclude_categories=["Cs"])  # lone surrogates cannot travel in Discord's JSON
@@ -104,9 +183,9 @@ class DiscordWatch:
     def assert_all_accepted(self) -> None:
         """No request body was rejected, the fake understood every request, and nothing pings anyone."""
         server = self.harness.discord
-        refused = [r for r in server.requests[self.requests:] if r.status == 400]
+        refused = [r for r in server.requests[self.requests :] if r.status == 400]
         assert server.stats.rejected_bodies == self.rejected, refused[:3]
-        assert server.internal_errors[self.errors:] == []
+        assert server.internal_errors[self.errors :] == []
         for message in every_message(self.harness):
             assert not message.pings.anyone, (message.pings, message.content[:200])
             assert message.allowed_mentions is not None and message.allowed_mentions.get("parse") == [], message
@@ -131,26 +210,48 @@ def hostile_corpus(day: dt.date = DAY, prefix: str = "2606") -> list[dict[str, A
     """A few ordinary papers and papers whose every field is hostile or huge (ids start with `prefix`)."""
     nasty = "@everyone **bold** [click](https://evil.example) <@123> <@&456> <#789> ||x|| `c` \u202e \u200b "
     items = [
-        make_daily_item(f"{prefix}.{i:05d}", f"Diffusion models for video number {i}", day=day, upvotes=i,
-                        authors=("Tri Dao", f"Author {i}"), ai_summary=f"Summary {i}.", ai_keywords=["video"])
+        make_daily_item(
+            f"{prefix}.{i:05d}",
+            f"Diffusion models for video number {i}",
+            day=day,
+            upvotes=i,
+            authors=("Tri Dao", f"Author {i}"),
+            ai_summary=f"Summary {i}.",
+            ai_keywords=["video"],
+        )
         for i in range(12)
     ]
     items += [
         make_daily_item(
-            f"{prefix}.20000", ("@everyone " + nasty * 20)[:1000], day=day, upvotes=500,
+            f"{prefix}.20000",
+            ("@everyone " + nasty * 20)[:1000],
+            day=day,
+            upvotes=500,
             authors=[f"<@{n}> @here Author **{n}**" for n in range(3000)],
             summary=("We [click](https://evil.example) @everyone. " * 1200)[:50_000],
-            ai_summary=nasty * 40, ai_keywords=["@everyone", "<@123>", "**kw**"],
-            github_repo="https://evil.example/)[x](https://evil.example", project_page="javascript:alert(1)",
+            ai_summary=nasty * 40,
+            ai_keywords=["@everyone", "<@123>", "**kw**"],
+            github_repo="https://evil.example/)[x](https://evil.example",
+            project_page="javascript:alert(1)",
             organization=("evil", "@everyone <@&456>"),
         ),
         make_daily_item(
-            f"{prefix}.20001", "```\n@here\n```" + "\u202e" * 50 + "# Heading <t:0:R>", day=day, upvotes=400,
-            authors=["@everyone"] * 50, summary="x" * 50_000, github_repo="https://github.com/a/b",
+            f"{prefix}.20001",
+            "```\n@here\n```" + "\u202e" * 50 + "# Heading <t:0:R>",
+            day=day,
+            upvotes=400,
+            authors=["@everyone"] * 50,
+            summary="x" * 50_000,
+            github_repo="https://github.com/a/b",
         ),
         make_daily_item(
-            f"{prefix}.20002", "W" * 1000, day=day, upvotes=300, authors=["A" * 500, "</paper search:1>"],
-            summary=" ".join(["supercalifragilistic" * 20] * 100), ai_summary="",
+            f"{prefix}.20002",
+            "W" * 1000,
+            day=day,
+            upvotes=300,
+            authors=["A" * 500, "</paper search:1>"],
+            summary=" ".join(["supercalifragilistic" * 20] * 100),
+            ai_summary="",
         ),
     ]
     return items
@@ -178,6 +279,7 @@ async def alerts_caught_up(harness: BotHarness) -> None:
 
 # ---------------------------------------------------------------- fuzzed options
 
+
 @FUZZ
 @example(query="'; DROP TABLE papers; --", sort="relevance", since="'; DROP TABLE papers; --")
 @example(query="NEAR(a b, 3) OR title:* ^x:y", sort="top", since="9" * DISCORD_STRING_MAX)
@@ -195,8 +297,9 @@ async def test_paper_search_survives_hostile_options(
     options: dict[str, Any] = {"query": query, "sort": sort}
     if since is not None:
         options["since"] = since
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         options=options)
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, options=options
+    )
     shown = await answered(result)
     assert result.ephemeral  # results, cards and refusals alike: private unless public:true
     page = result.message
@@ -229,11 +332,11 @@ async def test_paper_show_and_its_autocomplete_survive_hostile_options(
     await serve_corpus(harness)
     before = table_snapshot(harness.config.database.path)
     watch = DiscordWatch(harness)
-    choices = await harness.discord.autocomplete("paper", "show", focused="paper", value=typed,
-                                                 as_user=harness.member, channel=harness.channel)
+    choices = await harness.discord.autocomplete(
+        "paper", "show", focused="paper", value=typed, as_user=harness.member, channel=harness.channel
+    )
     assert len(choices) <= 25 and all(1 <= len(c["name"]) <= 100 and len(c["value"]) <= 100 for c in choices)
-    result = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
-                                         paper=paper)
+    result = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel, paper=paper)
     shown = await answered(result)
     found = bool(result.embeds or (result.followups and result.followups[0].embeds))
     event("card" if found else "not found")
@@ -272,13 +375,15 @@ async def test_digest_set_refuses_hostile_values_without_writing(
 ) -> None:
     before = table_snapshot(harness.config.database.path)
     watch = DiscordWatch(harness)
-    choices = await harness.discord.autocomplete("digest", "set", focused="timezone", value=typed_zone,
-                                                 as_user=harness.admin, channel=harness.channel)
+    choices = await harness.discord.autocomplete(
+        "digest", "set", focused="timezone", value=typed_zone, as_user=harness.admin, channel=harness.channel
+    )
     assert len(choices) <= 25 and all(c["value"] in _ZONES for c in choices)
     given_options = {"time": time, "timezone": timezone, "top": top, "min_upvotes": min_upvotes, "style": style}
     options: dict[str, Any] = {k: v for k, v in given_options.items() if v is not None}
-    result = await harness.discord.slash("digest", "set", as_user=harness.admin, channel=harness.channel,
-                                         options=options)
+    result = await harness.discord.slash(
+        "digest", "set", as_user=harness.admin, channel=harness.channel, options=options
+    )
     shown = await answered(result)
     assert result.ephemeral
     valid = (time is None or _VALID_TIME.fullmatch(time) is not None) and (timezone is None or timezone in _ZONES)
@@ -323,8 +428,9 @@ async def test_alerts_commands_survive_hostile_options(
     assert "There is no alert" in await answered(missing)
     assert table_snapshot(database) == before
 
-    added = await server.slash("alerts", "add", as_user=harness.admin, query=query,
-                               options={"channel": harness.channel}, **where)
+    added = await server.slash(
+        "alerts", "add", as_user=harness.admin, query=query, options={"channel": harness.channel}, **where
+    )
     shown = await answered(added)
     assert added.ephemeral
     after = table_snapshot(database)
@@ -337,8 +443,9 @@ async def test_alerts_commands_survive_hostile_options(
         assert subscription.query == query.strip()
         listed = await server.slash("alerts", "list", as_user=harness.member, **where)
         assert f"#{subscription.id}" in await answered(listed)
-        choices = await server.autocomplete("alerts", "remove", focused="id", value=typed_id,
-                                            as_user=harness.admin, **where)
+        choices = await server.autocomplete(
+            "alerts", "remove", focused="id", value=typed_id, as_user=harness.admin, **where
+        )
         assert len(choices) <= 25 and all(len(c["name"]) <= 100 for c in choices)
         removed = await server.slash("alerts", "remove", as_user=harness.admin, id=subscription.id, **where)
         assert "Removed alert" in await answered(removed)
@@ -364,8 +471,9 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
     watch = DiscordWatch(harness)
     server = harness.discord
 
-    found = await server.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                               query="everyone", sort="top")
+    found = await server.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="everyone", sort="top"
+    )
     await answered(found)
     assert found.message is not None and "search:next" not in found.message.custom_ids  # one page: no paging
     for option in found.message.component("search:open")["options"]:
@@ -381,17 +489,20 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
             authors = next(f["value"] for f in embed["fields"] if f["name"] == "Authors")
             assert re.search(r"\+2,?9\d\d more$", authors), authors[-40:]
     for period in ("day", "week", "month"):
-        trending = await server.slash("paper", "trending", as_user=harness.member, channel=harness.channel,
-                                      period=period)
+        trending = await server.slash(
+            "paper", "trending", as_user=harness.member, channel=harness.channel, period=period
+        )
         await answered(trending)
         assert "2606.20000" in (trending.embeds[0]["description"] or "")
-    choices = await server.autocomplete("paper", "show", focused="paper", value="@everyone",
-                                        as_user=harness.member, channel=harness.channel)
+    choices = await server.autocomplete(
+        "paper", "show", focused="paper", value="@everyone", as_user=harness.member, channel=harness.channel
+    )
     assert all(len(c["name"]) <= 100 for c in choices)
 
     for channel, style in ((harness.channel, "compact"), (harness.other_channel, "cards")):
-        await server.slash("digest", "set", as_user=harness.admin, channel=channel, time="09:00", timezone="UTC",
-                           top=15, style=style)
+        await server.slash(
+            "digest", "set", as_user=harness.admin, channel=channel, time="09:00", timezone="UTC", top=15, style=style
+        )
     preview = await server.slash("digest", "preview", as_user=harness.member, channel=harness.other_channel)
     await answered(preview)
     harness.clock.set(dt.datetime(2026, 6, 13, 9, tzinfo=dt.UTC))
@@ -410,11 +521,14 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
 
     # Enough hostile papers for two pages: the footer, paging and menu of a multi-page search hold up too.
     next_day = DAY + dt.timedelta(days=1)
-    harness.hf.set_day(next_day, [item for prefix in ("2607", "2608", "2609", "2610", "2611")
-                                  for item in hostile_corpus(next_day, prefix)])
+    harness.hf.set_day(
+        next_day,
+        [item for prefix in ("2607", "2608", "2609", "2610", "2611") for item in hostile_corpus(next_day, prefix)],
+    )
     await harness.scrape()
-    many = await server.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                              query="everyone", sort="top")
+    many = await server.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="everyone", sort="top"
+    )
     await answered(many)
     assert many.message is not None and "page 1/2" in many.message.text
     await answered(await server.click(many.message, "search:next", as_user=harness.member))
@@ -446,11 +560,18 @@ async def test_hostile_paper_text_renders_within_limits_in_alerts(capped_harness
     alerts_channel = server.add_text_channel(harness.guild, "alerts")
     await wait_until(lambda: harness.running.get_channel(alerts_channel.id) is not None, what="the new channel")
     query = '"@everyone" OR diffusion OR <@123> OR [click](https://evil.example)'
-    added = await server.slash("alerts", "add", as_user=harness.admin, channel=harness.channel, query=query,
-                               options={"channel": alerts_channel})
+    added = await server.slash(
+        "alerts",
+        "add",
+        as_user=harness.admin,
+        channel=harness.channel,
+        query=query,
+        options={"channel": alerts_channel},
+    )
     assert "added" in await answered(added)
-    listed = await server.slash("alerts", "list", as_user=harness.member, channel=harness.channel,
-                                options={"channel": alerts_channel})
+    listed = await server.slash(
+        "alerts", "list", as_user=harness.member, channel=harness.channel, options={"channel": alerts_channel}
+    )
     assert "diffusion" in await answered(listed)
 
     # The next day brings new hostile papers: one bundled post, 5 listed, the rest summed up.

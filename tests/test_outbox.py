@@ -50,11 +50,13 @@ async def store(tmp_path: Path) -> Store:
 
 async def test_sends_each_part_once_and_records_ids(store: Store) -> None:
     transport = RecordingTransport()
-    result = await claim_and_deliver(store, transport, channel_id=7, kind="digest", key="2026-06-11",
-                                     parts=PARTS, now=NOW)
+    result = await claim_and_deliver(
+        store, transport, channel_id=7, kind="digest", key="2026-06-11", parts=PARTS, now=NOW
+    )
     assert result.outcome is Outcome.SENT and result.message_id == 1
-    again = await claim_and_deliver(store, transport, channel_id=7, kind="digest", key="2026-06-11",
-                                    parts=PARTS, now=NOW)
+    again = await claim_and_deliver(
+        store, transport, channel_id=7, kind="digest", key="2026-06-11", parts=PARTS, now=NOW
+    )
     assert again.outcome is Outcome.ALREADY_SENT
     assert [p[1]["content"] for p in transport.posted] == ["part one", "part two"]
     record = await store.get_delivery(7, "digest", "2026-06-11")
@@ -76,8 +78,16 @@ async def test_crash_between_send_and_record_neither_loses_nor_duplicates(store:
 async def test_transient_failure_reschedules_then_succeeds(store: Store) -> None:
     transport = RecordingTransport()
     transport.fail_with = SendError("Discord answered 500", permanent=False)
-    result = await claim_and_deliver(store, transport, channel_id=7, kind="alert_batch", key="b1",
-                                     parts=PARTS[:1], now=NOW, members=[("alert", "2606.00001")])
+    result = await claim_and_deliver(
+        store,
+        transport,
+        channel_id=7,
+        kind="alert_batch",
+        key="b1",
+        parts=PARTS[:1],
+        now=NOW,
+        members=[("alert", "2606.00001")],
+    )
     assert result.outcome is Outcome.RETRY
     assert await store.open_deliveries(["alert_batch"], due_by=NOW) == []
     (pending,) = await store.open_deliveries(["alert_batch"], due_by=NOW + dt.timedelta(hours=1))

@@ -56,8 +56,9 @@ class World:
 async def build_world(harness: BotHarness) -> World:
     """Papers for the day, a digest and an alert in each server, and the Lab people also (plainly) in the other
     server."""
-    harness.hf.set_day(DAY, [make_daily_item(f"2606.{i:05d}", f"Sparse routing paper {i}", day=DAY, upvotes=i)
-                             for i in range(5)])
+    harness.hf.set_day(
+        DAY, [make_daily_item(f"2606.{i:05d}", f"Sparse routing paper {i}", day=DAY, upvotes=i) for i in range(5)]
+    )
     await harness.scrape()
     await alerts_caught_up(harness)
     server = harness.discord
@@ -68,8 +69,10 @@ async def build_world(harness: BotHarness) -> World:
         made = await server.slash("digest", "set", as_user=who, channel=channel, time="09:00", timezone="UTC")
         assert made.ephemeral and (made.content or "").startswith("Digest for"), made.content
     alert_ids = []
-    for who, channel, query in ((harness.admin, harness.channel, "sparse routing"),
-                                (their_admin, harness.foreign_channel, "elsewhere only")):
+    for who, channel, query in (
+        (harness.admin, harness.channel, "sparse routing"),
+        (their_admin, harness.foreign_channel, "elsewhere only"),
+    ):
         added = await server.slash("alerts", "add", as_user=who, channel=channel, query=query)
         assert "added" in (await added.wait_final()).text
         (subscription,) = await harness.store.list_subscriptions(channel_id=channel.id)
@@ -172,27 +175,24 @@ async def reading_list_shown(world: World, result: InteractionResult, shown: str
 COMMANDS: list[CommandSpec] = [
     CommandSpec(("paperboy", "status"), "where typed", False, False, False, lambda w: {}, status_shown),
     CommandSpec(("paper", "search"), "where typed", False, False, False, lambda w: {"query": "sparse"}, papers_shown),
-    CommandSpec(("paper", "show"), "where typed", False, False, False, lambda w: {"paper": "2606.00004"},
-                papers_shown),
-    CommandSpec(("paper", "trending"), "where typed", False, False, False, lambda w: {"period": "week"},
-                papers_shown),
-    CommandSpec(("paper", "similar"), "where typed", False, False, False, lambda w: {"paper": "2606.00004"},
-                papers_shown),
-    CommandSpec(("paper", "cite"), "where typed", False, False, False, lambda w: {"paper": "2606.00004"},
-                cited),
+    CommandSpec(("paper", "show"), "where typed", False, False, False, lambda w: {"paper": "2606.00004"}, papers_shown),
+    CommandSpec(("paper", "trending"), "where typed", False, False, False, lambda w: {"period": "week"}, papers_shown),
+    CommandSpec(
+        ("paper", "similar"), "where typed", False, False, False, lambda w: {"paper": "2606.00004"}, papers_shown
+    ),
+    CommandSpec(("paper", "cite"), "where typed", False, False, False, lambda w: {"paper": "2606.00004"}, cited),
     CommandSpec(("paper", "saved"), "where typed", False, False, False, lambda w: {}, reading_list_shown),
     CommandSpec(("digest", "show"), "where typed", True, False, False, lambda w: {}, lists_only("lab")),
     CommandSpec(("digest", "preview"), "channel option", True, False, False, lambda w: {}, preview_shown),
-    CommandSpec(("digest", "set"), "channel option", True, True, True, lambda w: {"time": "10:30"},
-                digest_time_changed),
+    CommandSpec(
+        ("digest", "set"), "channel option", True, True, True, lambda w: {"time": "10:30"}, digest_time_changed
+    ),
     CommandSpec(("digest", "off"), "channel option", True, True, True, lambda w: {}, digest_gone),
     CommandSpec(("digest", "now"), "channel option", True, True, True, lambda w: {}, digest_posted),
-    CommandSpec(("alerts", "add"), "channel option", True, True, True, lambda w: {"query": "diffusion"},
-                alert_added),
+    CommandSpec(("alerts", "add"), "channel option", True, True, True, lambda w: {"query": "diffusion"}, alert_added),
     CommandSpec(("alerts", "remove"), "alert id", True, True, True, lambda w: {}, alert_removed),
     CommandSpec(("alerts", "list"), "channel option", True, False, False, lambda w: {}, alerts_listed),
-    CommandSpec(("alerts", "test"), "where typed", True, False, False, lambda w: {"query": "sparse"},
-                alert_tested),
+    CommandSpec(("alerts", "test"), "where typed", True, False, False, lambda w: {"query": "sparse"}, alert_tested),
 ]
 
 
@@ -212,8 +212,10 @@ async def final_text(result: InteractionResult) -> str:
     assert result.acknowledged and result.elapsed is not None and result.elapsed < 3, result
     if result.deferred:
         await result.wait_final()
-        await wait_until(lambda: bool(result.followups) or not (result.original and result.original.loading),
-                         what="the deferred answer")
+        await wait_until(
+            lambda: bool(result.followups) or not (result.original and result.original.loading),
+            what="the deferred answer",
+        )
     return "\n".join(m.text for m in result.messages)
 
 
@@ -250,8 +252,9 @@ async def test_only_allowed_combinations_change_anything(world: World, spec: Com
                 await harness.discord.slash(*spec.path, as_user=as_user, channel=channel, options=options)
             assert await world.guarded() == before, label
             continue
-        result = await harness.discord.slash(*spec.path, as_user=as_user, channel=channel, options=options,
-                                             enforce_default_permissions=False)
+        result = await harness.discord.slash(
+            *spec.path, as_user=as_user, channel=channel, options=options, enforce_default_permissions=False
+        )
         shown = await final_text(result)
         after = await world.guarded()
         if expected == "denied":

@@ -142,7 +142,7 @@ def test_each_syntax_element(query: str, expected: set[str]) -> None:
         ("p OR -q", '("q" NOT "p")', True),
         ("title:x author:y", '({title} : "x" AND {authors} : "y")', False),
         ('x"y"z', '("x" AND "y" AND "z")', False),
-        ('NEAR(p q) OR r* ^s', '(("near" AND "p" AND "q") OR ("r" AND "s"))', False),
+        ("NEAR(p q) OR r* ^s", '(("near" AND "p" AND "q") OR ("r" AND "s"))', False),
         ("the agent of", '"agent"', False),  # bare common words are left out
         ('"the" agent', '("the" AND "agent")', False),  # unless quoted
         ("the of", '("the" AND "of")', False),  # or all there is
@@ -294,12 +294,15 @@ _SUFFIXES = str.split(
 def test_stemming_agrees_with_sqlite_on_many_words() -> None:
     rng = random.Random(20260612)
     letters = "aeiouyybcdlmnrstwxz"
-    words = sorted({
-        "".join(rng.choice(letters) for _ in range(rng.randint(0, 7)))
-        + rng.choice(_SUFFIXES) * rng.randint(0, 1)
-        + rng.choice(_SUFFIXES) * rng.randint(0, 1)
-        for _ in range(20000)
-    } - {""})
+    words = sorted(
+        {
+            "".join(rng.choice(letters) for _ in range(rng.randint(0, 7)))
+            + rng.choice(_SUFFIXES) * rng.randint(0, 1)
+            + rng.choice(_SUFFIXES) * rng.randint(0, 1)
+            for _ in range(20000)
+        }
+        - {""}
+    )
     words += ["generalization", "agreed", "hopping", "probabilistically", "conditional", "y" * 70]
     assert [tokenize(w) for w in words] == fts_tokenize(words)
 
@@ -320,8 +323,27 @@ def test_folding_handles_marks_and_scripts() -> None:
 # ---------------------------------------------------------------- the parser never fails otherwise
 
 _QUERY_ALPHABET = st.sampled_from(
-    list('()"-:*^{}+.;,') + [" ", " OR ", " AND ", " NOT ", "NEAR", "title:", "author:", "upvotes:",
-                              "day:", "code:", ">=", "<", "..", "2026-06-12", "é", "\u0301", "🤖", "\x00"]
+    list('()"-:*^{}+.;,')
+    + [
+        " ",
+        " OR ",
+        " AND ",
+        " NOT ",
+        "NEAR",
+        "title:",
+        "author:",
+        "upvotes:",
+        "day:",
+        "code:",
+        ">=",
+        "<",
+        "..",
+        "2026-06-12",
+        "é",
+        "\u0301",
+        "🤖",
+        "\x00",
+    ]
     + list(string.ascii_letters + string.digits)
 )
 
@@ -349,10 +371,47 @@ def test_huge_input_is_refused_quickly() -> None:
 # ---------------------------------------------------------------- FTS5 and Python agree
 
 _WORDS = [
-    "agent", "agents", "Agentic", "AGENT", "diffusion", "diffuse", "video", "videos", "model", "models",
-    "modeling", "state", "space", "spaces", "of", "the", "art", "café", "cafe", "CAFÉ", "naïve", "Mamba",
-    "mamba", "rlhf", "RLHF", "retrieval", "retrieve", "language", "languages", "flow", "flows", "x", "C++",
-    "GPT-4o", "3D", "2026", "ÉCOLE", "ecole", "über", "e\u0301te\u0301", "日本",
+    "agent",
+    "agents",
+    "Agentic",
+    "AGENT",
+    "diffusion",
+    "diffuse",
+    "video",
+    "videos",
+    "model",
+    "models",
+    "modeling",
+    "state",
+    "space",
+    "spaces",
+    "of",
+    "the",
+    "art",
+    "café",
+    "cafe",
+    "CAFÉ",
+    "naïve",
+    "Mamba",
+    "mamba",
+    "rlhf",
+    "RLHF",
+    "retrieval",
+    "retrieve",
+    "language",
+    "languages",
+    "flow",
+    "flows",
+    "x",
+    "C++",
+    "GPT-4o",
+    "3D",
+    "2026",
+    "ÉCOLE",
+    "ecole",
+    "über",
+    "e\u0301te\u0301",
+    "日本",
 ]
 _NAMES = ["Tri Dao", "Albert Gu", "Dao Tri", "Zoë Müller", "Ada", "Lovelace Ada"]
 _SEPARATORS = [" ", " ", " ", ", ", ". ", "-", " ; ", " (", ") ", ": ", "\n"]
@@ -369,15 +428,28 @@ def _texts(draw: st.DrawFn, max_words: int = 12) -> str:
 
 
 _PAPERS = paper_lists(_texts(), _NAMES, max_upvotes=20, repos=[None, "", "org/repo"])
-_FILTERS = st.sampled_from([
-    "upvotes:>=5", "upvotes:<10", "upvotes:3..12", "upvotes:7", "day:2026-06-03", "day:>2026-06-02",
-    "day:<=2026-06-04", "day:2026-06-02..2026-06-04", "code:yes", "code:no", "-code:yes", "-upvotes:>10",
-])
+_FILTERS = st.sampled_from(
+    [
+        "upvotes:>=5",
+        "upvotes:<10",
+        "upvotes:3..12",
+        "upvotes:7",
+        "day:2026-06-03",
+        "day:>2026-06-02",
+        "day:<=2026-06-04",
+        "day:2026-06-02..2026-06-04",
+        "code:yes",
+        "code:no",
+        "-code:yes",
+        "-upvotes:>10",
+    ]
+)
 _EXPRESSIONS = expressions(terms(_WORDS, _NAMES, max_phrase=3), max_leaves=8)
 _QUERIES = st.tuples(_EXPRESSIONS, st.lists(_FILTERS, max_size=2)).map(lambda t: " ".join([t[0], *t[1]]))
 _LOOSE_QUERIES = st.lists(
     st.one_of(st.sampled_from(_WORDS), st.sampled_from(["OR", "AND", "NOT", "-", "(", ")", '"', "title:"])),
-    min_size=1, max_size=10,
+    min_size=1,
+    max_size=10,
 ).map(" ".join)
 
 
@@ -388,9 +460,7 @@ async def _ids_from_store(papers: list[Paper], queries: list[Query]) -> list[set
         found = []
         for query in queries:
             compiled = query.fts()
-            spec = SearchSpec(
-                match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, limit=1000
-            )
+            spec = SearchSpec(match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, limit=1000)
             page = await store.search_page(spec)
             assert await store.search_count(spec) == len(page)
             if compiled.match is not None and not compiled.exclude:

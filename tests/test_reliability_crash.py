@@ -67,10 +67,16 @@ class World:
             added = []
             for _ in range(count):
                 channel = self.discord.add_text_channel(self.discord.guild, f"digest-{len(self.channels)}")
-                await store.save_digest_settings(DigestSettings(
-                    guild_id=self.discord.guild.id, channel_id=channel.id, time=self.due.time(), timezone="UTC",
-                    top=5, effective_from=self.due - dt.timedelta(minutes=1),
-                ))
+                await store.save_digest_settings(
+                    DigestSettings(
+                        guild_id=self.discord.guild.id,
+                        channel_id=channel.id,
+                        time=self.due.time(),
+                        timezone="UTC",
+                        top=5,
+                        effective_from=self.due - dt.timedelta(minutes=1),
+                    )
+                )
                 self.channels.append(channel)
                 added.append(channel)
             return added
@@ -88,9 +94,13 @@ class World:
             for _ in range(count):
                 channel = self.discord.add_text_channel(self.discord.guild, f"alerts-{len(self.alert_channels)}")
                 await store.add_subscription(
-                    guild_id=self.discord.guild.id, channel_id=channel.id, query=ALERT_QUERY,
-                    normalized=check_alert_query(ALERT_QUERY).normalized(), created_by=self.discord.admin.id,
-                    max_per_channel=25, max_per_guild=100,
+                    guild_id=self.discord.guild.id,
+                    channel_id=channel.id,
+                    query=ALERT_QUERY,
+                    normalized=check_alert_query(ALERT_QUERY).normalized(),
+                    created_by=self.discord.admin.id,
+                    max_per_channel=25,
+                    max_per_guild=100,
                 )
                 self.alert_channels.append(channel)
         finally:
@@ -101,9 +111,14 @@ class World:
         today = dt.datetime.now(dt.UTC).date()
         for _ in range(count):
             number = 1000 + len(self.alert_items)
-            self.alert_items.append(make_daily_item(
-                f"2606.{number:05d}", f"Crash recovery study {number}", day=today, upvotes=number % 7,
-            ))
+            self.alert_items.append(
+                make_daily_item(
+                    f"2606.{number:05d}",
+                    f"Crash recovery study {number}",
+                    day=today,
+                    upvotes=number % 7,
+                )
+            )
         self.hf.set_day(today, self.alert_items)
 
     def alert_ids(self) -> list[str]:
@@ -140,16 +155,27 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
     due = now.replace(second=0, microsecond=0)
     database = tmp_path / "paperboy.db"
     config = write_config(
-        tmp_path / "config.toml", discord_server, hf, database,
+        tmp_path / "config.toml",
+        discord_server,
+        hf,
+        database,
         scraper={"interval_minutes": 0.05, "backfill_days": 1, "max_requests_per_minute": 6000},
         alerts={"hourly_cap_per_channel": 1000},
     )
     created = World(discord_server, hf, tmp_path, database, config, due)
-    hf.set_day(created.papers_day, [
-        make_daily_item(f"2606.{i:05d}", f"Paper {i} on exactly-once delivery", day=created.papers_day,
-                        upvotes=10 + i, ai_summary=f"Summary {i}.")
-        for i in range(8)
-    ])
+    hf.set_day(
+        created.papers_day,
+        [
+            make_daily_item(
+                f"2606.{i:05d}",
+                f"Paper {i} on exactly-once delivery",
+                day=created.papers_day,
+                upvotes=10 + i,
+                ai_summary=f"Summary {i}.",
+            )
+            for i in range(8)
+        ],
+    )
     try:
         yield created
     finally:
@@ -162,7 +188,11 @@ def db_check(config: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
     return subprocess.run(  # noqa: S603 - our own interpreter and module
         [sys.executable, "-m", "bot", "--config", str(config), "db", "check"],
-        capture_output=True, text=True, env=env, timeout=30, check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=30,
+        check=False,
     )
 
 
@@ -255,10 +285,18 @@ async def test_kill_9_during_digest_fan_out_and_alert_delivery_20_times_loses_an
     assert stats.rate_limited_global == 0
     alerts_posted = sum(len(world.discord.messages_in(c)) for c in world.alert_channels)
     record_faults(
-        "kill -9", ROUNDS, restarts=ROUNDS, digest_channels=len(world.channels),
-        digests_posted=len(world.channels), alert_channels=len(world.alert_channels),
-        alert_papers=len(world.alert_items), alerts_delivered=len(world.alert_channels) * len(world.alert_items),
-        alert_messages=alerts_posted, duplicates=0, lost=0, nonce_dedupes=stats.nonce_dedupes,
+        "kill -9",
+        ROUNDS,
+        restarts=ROUNDS,
+        digest_channels=len(world.channels),
+        digests_posted=len(world.channels),
+        alert_channels=len(world.alert_channels),
+        alert_papers=len(world.alert_items),
+        alerts_delivered=len(world.alert_channels) * len(world.alert_items),
+        alert_messages=alerts_posted,
+        duplicates=0,
+        lost=0,
+        nonce_dedupes=stats.nonce_dedupes,
         history_checks=len(world.discord.requests_to("GET", POSTS)),
         **{f"kills_{kind.replace(' ', '_').replace('-', '_')}": n for kind, n in kills.items()},
     )
@@ -312,9 +350,16 @@ async def test_sigterm_during_a_fan_out_leaves_every_digest_sent_or_pending_and_
         await process.stop()
     assert all(len(world.discord.messages_in(c)) == 1 for c in world.channels)
     assert world.discord.stats.rate_limited_global == 0
-    record_faults("SIGTERM during fan-out", 1, restarts=1, channels=len(world.channels),
-                  sent_at_stop=states.get("sent", 0), pending_at_stop=states.get("pending", 0),
-                  not_started_at_stop=states.get("not started", 0), duplicates=0)
+    record_faults(
+        "SIGTERM during fan-out",
+        1,
+        restarts=1,
+        channels=len(world.channels),
+        sent_at_stop=states.get("sent", 0),
+        pending_at_stop=states.get("pending", 0),
+        not_started_at_stop=states.get("not started", 0),
+        duplicates=0,
+    )
 
 
 # ================================================================ a read-only or full database
@@ -368,8 +413,12 @@ async def test_a_read_only_database_stops_paperboy_run_with_a_clear_line_and_sta
 
 def long_item(index: int, day: dt.date) -> dict[str, Any]:
     return make_daily_item(
-        f"2606.{index:05d}", f"Paper {index}: a long study of what happens when disks fill up", day=day,
-        upvotes=100 - index, summary="A sentence about storage. " * 40, ai_summary="Disks fill up; " * 10,
+        f"2606.{index:05d}",
+        f"Paper {index}: a long study of what happens when disks fill up",
+        day=day,
+        upvotes=100 - index,
+        summary="A sentence about storage. " * 40,
+        ai_summary="Disks fill up; " * 10,
     )
 
 
@@ -381,8 +430,16 @@ async def test_a_full_disk_is_reported_clearly_loses_nothing_and_the_digest_post
     await harness.scrape()
     db = harness.store._db  # the bot's own connection: what it can write is what the test limits
     await db.execute("VACUUM")  # no free pages left to reuse (run while the bot's loops are asleep)
-    result = await harness.discord.slash("digest", "set", as_user=harness.admin, channel=harness.channel,
-                                         time="09:00", timezone="UTC", top=25, style="cards")
+    result = await harness.discord.slash(
+        "digest",
+        "set",
+        as_user=harness.admin,
+        channel=harness.channel,
+        time="09:00",
+        timezone="UTC",
+        top=25,
+        style="cards",
+    )
     assert result.ephemeral
     async with db.execute("PRAGMA page_count") as cursor:
         (pages,) = await cursor.fetchone()  # type: ignore[misc]
@@ -396,8 +453,9 @@ async def test_a_full_disk_is_reported_clearly_loses_nothing_and_the_digest_post
         harness.clock.set(dt.datetime(2026, 6, 13, 9, 0, tzinfo=dt.UTC))
 
         async def refused() -> bool:
-            return any("is full" in r.getMessage() or "is full" in str(r.exc_info and r.exc_info[1])
-                       for r in caplog.records)
+            return any(
+                "is full" in r.getMessage() or "is full" in str(r.exc_info and r.exc_info[1]) for r in caplog.records
+            )
 
         await eventually(refused, what="the full disk to be reported")
         await wait_until(lambda: harness.clock.sleepers != [], what="the scheduler to go back to sleep")

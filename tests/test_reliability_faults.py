@@ -177,8 +177,7 @@ async def test_a_slow_loris_answer_is_cut_off_by_the_total_deadline(
     harness: BotHarness, short_http: httpx.AsyncClient
 ) -> None:
     # One byte every 0.05 s never trips the 0.3 s read timeout; only the total deadline stops it.
-    use_configured_source(harness, short_http, max_attempts=2, backoff_base=0.01, backoff_max=0.02,
-                          total_timeout=0.5)
+    use_configured_source(harness, short_http, max_attempts=2, backoff_base=0.01, backoff_max=0.02, total_timeout=0.5)
     serve_day(harness)
     harness.hf.trickle(0.05, path=DAILY_API, times=None)
     before = len(harness.hf.requests)
@@ -198,8 +197,7 @@ async def test_a_slow_loris_answer_is_cut_off_by_the_total_deadline(
     ("fault", "needle"),
     [("truncated", "not valid JSON"), ("object", "expected a JSON list")],
 )
-async def test_invalid_or_truncated_json_falls_back_to_the_page(harness: BotHarness, fault: str,
-                                                                 needle: str) -> None:
+async def test_invalid_or_truncated_json_falls_back_to_the_page(harness: BotHarness, fault: str, needle: str) -> None:
     serve_day(harness)
     if fault == "truncated":
         harness.hf.truncate(path=DAILY_API, times=None)
@@ -299,8 +297,12 @@ async def test_a_5xx_burst_delays_the_digest_which_arrives_once_after_recovery(h
 
         async def retry_scheduled(attempt: int = attempt) -> bool:
             delivery = await store.get_delivery(harness.channel.id, "digest", key)
-            return (delivery is not None and delivery.attempts == attempt and delivery.next_attempt_at is not None
-                    and delivery.next_attempt_at > harness.clock.now())
+            return (
+                delivery is not None
+                and delivery.attempts == attempt
+                and delivery.next_attempt_at is not None
+                and delivery.next_attempt_at > harness.clock.now()
+            )
 
         await eventually(retry_scheduled, what=f"retry {attempt} to be scheduled")
         assert harness.discord.messages_in(harness.channel) == []
@@ -320,8 +322,9 @@ async def test_a_5xx_burst_delays_the_digest_which_arrives_once_after_recovery(h
 
 
 async def test_a_5xx_burst_delays_an_alert_which_arrives_once_after_recovery(harness: BotHarness) -> None:
-    added = await harness.discord.slash("alerts", "add", as_user=harness.admin, channel=harness.channel,
-                                        query="sparse routing")
+    added = await harness.discord.slash(
+        "alerts", "add", as_user=harness.admin, channel=harness.channel, query="sparse routing"
+    )
     await added.wait_final()
     assert "added" in added.text, added.text
     serve_day(harness)
@@ -332,8 +335,12 @@ async def test_a_5xx_burst_delays_an_alert_which_arrives_once_after_recovery(har
 
         async def retry_scheduled(attempt: int = attempt) -> bool:
             batch = await store.latest_delivery(harness.channel.id, "alert_batch")
-            return (batch is not None and batch.attempts == attempt and batch.next_attempt_at is not None
-                    and batch.next_attempt_at > harness.clock.now())
+            return (
+                batch is not None
+                and batch.attempts == attempt
+                and batch.next_attempt_at is not None
+                and batch.next_attempt_at > harness.clock.now()
+            )
 
         await eventually(retry_scheduled, what=f"alert retry {attempt} to be scheduled")
         assert harness.discord.messages_in(harness.channel) == []
@@ -426,8 +433,9 @@ async def test_a_deleted_channel_and_a_lost_permission_disable_only_their_own_di
 
 
 async def start_process(tmp_path: Path, discord_server: LabDiscord, hf: FakeHuggingFace) -> BotProcess:
-    config = write_config(tmp_path / "config.toml", discord_server, hf, tmp_path / "paperboy.db",
-                          scraper={"backfill_days": 1})
+    config = write_config(
+        tmp_path / "config.toml", discord_server, hf, tmp_path / "paperboy.db", scraper={"backfill_days": 1}
+    )
     process = await BotProcess(config, discord_server.token, tmp_path / "bot.log").start()
     await discord_server.wait_until_connected(timeout=20)
     await wait_until(lambda: bool(discord_server.synced_commands()), timeout=20, what="command sync")
@@ -463,10 +471,14 @@ async def test_paperboy_run_exits_1_on_a_401_mid_run_and_keeps_the_digest_open(
     channel = discord_server.papers
     store = await Store.open(tmp_path / "paperboy.db")
     now = dt.datetime.now(dt.UTC)
-    await store.save_digest_settings(DigestSettings(
-        guild_id=discord_server.guild.id, channel_id=channel.id,
-        time=(now + dt.timedelta(hours=12)).time().replace(second=0, microsecond=0), timezone="UTC",
-    ))
+    await store.save_digest_settings(
+        DigestSettings(
+            guild_id=discord_server.guild.id,
+            channel_id=channel.id,
+            time=(now + dt.timedelta(hours=12)).time().replace(second=0, microsecond=0),
+            timezone="UTC",
+        )
+    )
     await store.close()
     process = await start_process(tmp_path, discord_server, hf)
     try:

@@ -148,8 +148,10 @@ def test_paper_card_shows_the_paper() -> None:
     assert summary == "Summary of paper 1."
     assert data["fields"] == [{"name": "Authors", "value": "Ada Lovelace, Alan Turing, Grace Hopper", "inline": False}]
     assert [(link.label, link.url) for link in paper_links(paper)] == [
-        ("Hugging Face", "https://huggingface.co/papers/2606.00001"), ("arXiv", "https://arxiv.org/abs/2606.00001"),
-        ("PDF", "https://arxiv.org/pdf/2606.00001"), ("Code ★ 1.2k", "https://github.com/owner/repo"),
+        ("Hugging Face", "https://huggingface.co/papers/2606.00001"),
+        ("arXiv", "https://arxiv.org/abs/2606.00001"),
+        ("PDF", "https://arxiv.org/pdf/2606.00001"),
+        ("Code ★ 1.2k", "https://github.com/owner/repo"),
         ("Project page", "https://project.example.org/page"),
     ]
     assert data["thumbnail"]["url"].endswith("2606.00001.png")
@@ -157,8 +159,9 @@ def test_paper_card_shows_the_paper() -> None:
 
 
 def test_paper_card_shows_no_zero_counters_and_no_day_label() -> None:
-    card = paper_card(make_paper(1, upvotes=0, num_comments=0, github_repo=None, project_page=None, day=None),
-                      inline_links=False)
+    card = paper_card(
+        make_paper(1, upvotes=0, num_comments=0, github_repo=None, project_page=None, day=None), inline_links=False
+    )
     assert card.description == "Summary of paper 1."
     card = paper_card(make_paper(1, upvotes=0, num_comments=0, github_stars=0, organization="Org"), inline_links=False)
     assert card.description is not None
@@ -190,7 +193,9 @@ def test_paper_card_with_thousands_of_authors_says_how_many_more() -> None:
 
 def test_paper_card_drops_unsafe_links() -> None:
     paper = make_paper(
-        4, github_repo="https://evil.example/owner/repo", project_page="javascript:alert(1)",
+        4,
+        github_repo="https://evil.example/owner/repo",
+        project_page="javascript:alert(1)",
         thumbnail="http://cdn.example/x.png",
     )
     card = paper_card(paper, inline_links=True)

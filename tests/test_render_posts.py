@@ -42,8 +42,9 @@ from tests.render_checks import (
 
 
 def test_compact_digest_header_and_lines() -> None:
-    messages = digest_messages([make_paper(1), make_paper(2)], day=DAY, total_that_day=30, style="compact",
-                               late_note=None)
+    messages = digest_messages(
+        [make_paper(1), make_paper(2)], day=DAY, total_that_day=30, style="compact", late_note=None
+    )
     assert len(messages) == 1
     assert messages[0].content is None
     (embed,) = messages[0].embeds
@@ -80,9 +81,7 @@ def test_digest_rejects_an_unknown_style() -> None:
 
 def _huge(number: int) -> Paper:
     """A paper whose title and summary are far over every budget."""
-    return make_paper(
-        number, title=f"T{number} " + "**x** " * 300, ai_summary=f"S{number} " + "[y](z) " * 3000
-    )
+    return make_paper(number, title=f"T{number} " + "**x** " * 300, ai_summary=f"S{number} " + "[y](z) " * 3000)
 
 
 def test_compact_digest_of_huge_papers_splits_and_keeps_every_paper() -> None:
@@ -118,12 +117,14 @@ def test_card_digest_splits_into_messages_of_at_most_ten_cards() -> None:
     assert [card.title.split(". ", 1)[0] for card in cards if card.title] == [str(i) for i in range(1, 26)]
 
 
-@given(found=st.lists(papers, max_size=30), style=st.sampled_from(["compact", "cards"]),
-       late=st.one_of(st.none(), any_text), total=st.integers(0, 500))
+@given(
+    found=st.lists(papers, max_size=30),
+    style=st.sampled_from(["compact", "cards"]),
+    late=st.one_of(st.none(), any_text),
+    total=st.integers(0, 500),
+)
 @SLOW
-def test_digest_within_limits_for_any_papers(
-    found: list[Paper], style: str, late: str | None, total: int
-) -> None:
+def test_digest_within_limits_for_any_papers(found: list[Paper], style: str, late: str | None, total: int) -> None:
     messages = digest_messages(found, day=DAY, total_that_day=total, style=style, late_note=late)
     assert messages
     markdown = checked_markdown(messages)
@@ -145,10 +146,18 @@ def test_digest_day_lines() -> None:
 
 
 def test_alert_bundle_names_the_matching_subscriptions() -> None:
-    subscription = Subscription(id=7, guild_id=1, channel_id=2, query='"video diffusion"', normalized="x",
-                                created_by=3, created_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
-    messages = alert_messages([(make_paper(1), [subscription, "llm agent"]), (make_paper(2), ["mamba"])],
-                              more=0, more_query=None)
+    subscription = Subscription(
+        id=7,
+        guild_id=1,
+        channel_id=2,
+        query='"video diffusion"',
+        normalized="x",
+        created_by=3,
+        created_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
+    )
+    messages = alert_messages(
+        [(make_paper(1), [subscription, "llm agent"]), (make_paper(2), ["mamba"])], more=0, more_query=None
+    )
     assert len(messages) == 1
     (embed,) = messages[0].embeds
     code = "[code](https://github.com/owner/repo)"
@@ -183,11 +192,15 @@ def test_alert_more_line_alone() -> None:
     assert alert_messages([], more=0, more_query="x") == []
 
 
-@given(matches=st.lists(st.tuples(papers, st.lists(any_text, max_size=50)), max_size=25),
-       more=st.integers(0, 10**6), more_query=st.one_of(st.none(), any_text))
+@given(
+    matches=st.lists(st.tuples(papers, st.lists(any_text, max_size=50)), max_size=25),
+    more=st.integers(0, 10**6),
+    more_query=st.one_of(st.none(), any_text),
+)
 @SLOW
-def test_alerts_within_limits_for_any_input(matches: list[tuple[Paper, list[str]]], more: int,
-                                            more_query: str | None) -> None:
+def test_alerts_within_limits_for_any_input(
+    matches: list[tuple[Paper, list[str]]], more: int, more_query: str | None
+) -> None:
     messages = alert_messages(matches, more=more, more_query=more_query)
     markdown = checked_markdown(messages)
     assert len([url for url in masked_links(markdown) if "huggingface.co/papers/" in url]) == len(matches)
@@ -204,7 +217,9 @@ def test_status_embed_lists_keys_and_values() -> None:
     embed = status_embed({"Papers cached": "12,345", "Last scrape": "2026-06-12 09:00 UTC (ok)"})
     assert embed.title == "Paperboy status"
     assert [(f.name, f.value) for f in embed.fields] == [
-        ("Papers cached", "12,345"), ("Last scrape", "2026-06-12 09:00 UTC (ok)")]
+        ("Papers cached", "12,345"),
+        ("Last scrape", "2026-06-12 09:00 UTC (ok)"),
+    ]
 
 
 def test_status_embed_with_too_many_or_huge_values_stays_valid() -> None:

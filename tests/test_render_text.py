@@ -81,8 +81,9 @@ def test_plurals() -> None:
 
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyzABCDEFGHIJ0123456789-", min_size=1, max_size=14)
 punctuation = st.sampled_from(["", "", "", ",", ".", ";", ":", "!", "?", ")", "%"])
-abstracts = st.lists(st.tuples(words, punctuation, st.sampled_from([" "] * 6 + ["", "\n"])), min_size=1,
-                     max_size=120).map(lambda parts: "".join(w + p + s for w, p, s in parts))
+abstracts = st.lists(
+    st.tuples(words, punctuation, st.sampled_from([" "] * 6 + ["", "\n"])), min_size=1, max_size=120
+).map(lambda parts: "".join(w + p + s for w, p, s in parts))
 
 
 def _is_word_prefix(cut: str, original: str) -> bool:

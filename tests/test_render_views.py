@@ -77,8 +77,13 @@ def assert_readable_digest(path: Path) -> None:
     embed = messages[0].embeds[0]
     assert embed.url == f"https://huggingface.co/papers/date/{day.isoformat()}"
     for cut in re.findall(r"(\w+)…", text):
-        assert any(re.search(rf"\b{re.escape(cut)}\b", paper.title + " " + paper.summary + " " +
-                             (paper.ai_summary or "") + " " + (paper.organization or "")) for paper in ranked), cut
+        assert any(
+            re.search(
+                rf"\b{re.escape(cut)}\b",
+                paper.title + " " + paper.summary + " " + (paper.ai_summary or "") + " " + (paper.organization or ""),
+            )
+            for paper in ranked
+        ), cut
     for paper in ranked[:10]:
         assert paper.url in (embed.description or "")
 
@@ -88,8 +93,9 @@ def test_project_day_digest_fits_a_screen() -> None:
 
 
 @needs_samples
-@pytest.mark.parametrize("name", ["hf_api_daily_papers_2026-06-12.json",
-                                  "hf_api_daily_papers_2026-07-13_and_2026-07-10.json"])
+@pytest.mark.parametrize(
+    "name", ["hf_api_daily_papers_2026-06-12.json", "hf_api_daily_papers_2026-07-13_and_2026-07-10.json"]
+)
 def test_real_day_digest_fits_a_screen(name: str) -> None:
     assert_readable_digest(SAMPLES / name)
 
@@ -108,10 +114,16 @@ def test_real_day_digest_uses_ai_summaries_and_cards_stay_short() -> None:
 def make_paper(number: int, **changes: object) -> Paper:
     """A plausible paper."""
     values: dict[str, object] = {
-        "id": f"2612.{number:05d}", "title": f"Sparse attention for long video, part {number}",
-        "authors": tuple(f"Author {i}" for i in range(9)), "summary": "We study attention. It scales well.",
-        "day": dt.date(2026, 12, 4), "upvotes": 38, "num_comments": 0, "github_repo": "https://github.com/o/r",
-        "github_stars": 1234, "organization": "Example Lab",
+        "id": f"2612.{number:05d}",
+        "title": f"Sparse attention for long video, part {number}",
+        "authors": tuple(f"Author {i}" for i in range(9)),
+        "summary": "We study attention. It scales well.",
+        "day": dt.date(2026, 12, 4),
+        "upvotes": 38,
+        "num_comments": 0,
+        "github_repo": "https://github.com/o/r",
+        "github_stars": 1234,
+        "organization": "Example Lab",
     }
     values.update(changes)
     return Paper(**values)  # type: ignore[arg-type]
@@ -161,8 +173,11 @@ def test_results_put_facts_under_the_title_with_an_unbreakable_date() -> None:
 
 
 def test_trending_groups_by_day_and_links_the_period_page() -> None:
-    papers = [make_paper(1, day=dt.date(2026, 12, 3), upvotes=90), make_paper(2, upvotes=50),
-              make_paper(3, day=dt.date(2026, 12, 3), upvotes=10)]
+    papers = [
+        make_paper(1, day=dt.date(2026, 12, 3), upvotes=90),
+        make_paper(2, upvotes=50),
+        make_paper(3, day=dt.date(2026, 12, 3), upvotes=10),
+    ]
     embed = trending_page(papers, period="week", first=dt.date(2026, 11, 28), last=dt.date(2026, 12, 4))
     assert embed.url == "https://huggingface.co/papers/week/2026-W49"
     assert embed.title == "Top 3 of the week · 28 Nov – 4 Dec 2026"
@@ -198,8 +213,15 @@ def test_alert_snippet_shows_the_stretch_with_the_most_query_words() -> None:
 
 
 def test_alert_post_says_which_alert_matched_and_why() -> None:
-    subscription = Subscription(id=3, guild_id=1, channel_id=2, query="agent memory", normalized="agent memory",
-                                created_by=5, created_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC))
+    subscription = Subscription(
+        id=3,
+        guild_id=1,
+        channel_id=2,
+        query="agent memory",
+        normalized="agent memory",
+        created_by=5,
+        created_at=dt.datetime(2026, 12, 1, tzinfo=dt.UTC),
+    )
     paper = make_paper(1, summary="Agents need long-term memory. We build it.")
     (message,) = alert_messages([(paper, [subscription])])
     description = message.embeds[0].description or ""

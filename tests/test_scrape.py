@@ -38,8 +38,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 @pytest.fixture
 async def scraper(fake_hf: FakeHuggingFace, store: Store) -> AsyncIterator[Scraper]:
     async with make_http_client(Config(), read_timeout=0.5) as http:
-        client = PoliteClient(http, max_requests_per_minute=60000, burst=1000, backoff_base=0.01,
-                              backoff_max=0.02, max_attempts=2)
+        client = PoliteClient(
+            http, max_requests_per_minute=60000, burst=1000, backoff_base=0.01, backoff_max=0.02, max_attempts=2
+        )
         yield Scraper(store, HuggingFaceSource(client, fake_hf.base_url))
 
 
@@ -60,9 +61,10 @@ def table_rows(path: str) -> dict[str, list[tuple[Any, ...]]]:
 
 def full_rows(path: str) -> list[tuple[Any, ...]]:
     with sqlite3.connect(path) as db:
-        return db.execute("SELECT * FROM papers ORDER BY id").fetchall() + db.execute(
-            "SELECT * FROM daily_entries ORDER BY day, paper_id"
-        ).fetchall()
+        return (
+            db.execute("SELECT * FROM papers ORDER BY id").fetchall()
+            + db.execute("SELECT * FROM daily_entries ORDER BY day, paper_id").fetchall()
+        )
 
 
 # ---------------------------------------------------------------- Scraper
@@ -83,7 +85,12 @@ async def test_a_day_is_stored_with_its_entries_and_a_run(
     run = await store.last_scrape_run(JUNE_12)
     assert run is not None
     assert (run.source, run.outcome, run.fetched, run.new, run.updated, run.skipped) == (
-        "huggingface", "ok", 30, 30, 0, 0,
+        "huggingface",
+        "ok",
+        30,
+        30,
+        0,
+        0,
     )
 
 
@@ -113,8 +120,10 @@ async def test_moved_upvotes_are_reported_with_the_new_counts(
     assert report.new == 1 and report.updated == 2
     assert [p.id for p in report.new_papers] == ["2606.99999"]
     changed = {p.id: p.upvotes for p in report.changed_papers}
-    assert changed == {items[0]["paper"]["id"]: items[0]["paper"]["upvotes"],
-                       items[5]["paper"]["id"]: items[5]["paper"]["upvotes"]}
+    assert changed == {
+        items[0]["paper"]["id"]: items[0]["paper"]["upvotes"],
+        items[5]["paper"]["id"]: items[5]["paper"]["upvotes"],
+    }
     assert {e.paper_id: e.upvotes for e in await store.daily_entries(JUNE_12)}[items[0]["paper"]["id"]] == (
         items[0]["paper"]["upvotes"]
     )
@@ -169,9 +178,7 @@ async def test_an_empty_day_is_recorded_as_empty(scraper: Scraper, store: Store)
     assert run is not None and run.outcome == "empty" and run.fetched == 0
 
 
-async def test_scrape_days_sums_up_and_reports_each_day(
-    fake_hf: FakeHuggingFace, scraper: Scraper
-) -> None:
+async def test_scrape_days_sums_up_and_reports_each_day(fake_hf: FakeHuggingFace, scraper: Scraper) -> None:
     fake_hf.set_day(JUNE_12, load_fixture("hf_daily_2026-06-12.json"))
     fake_hf.set_day(JUNE_11, [make_daily_item("2606.00001", "Skip me", day=JUNE_11), {"paper": {}}])
     fake_hf.fail(404, path="/api/daily_papers", times=1)  # the first day's API and page both fail
@@ -206,7 +213,10 @@ def test_days_to_scrape_defaults_to_yesterday_and_today() -> None:
     assert days_to_scrape(today=JUNE_12, date="2026-06-01") == [dt.date(2026, 6, 1)]
     assert days_to_scrape(today=JUNE_12, days=3) == [dt.date(2026, 6, 10), JUNE_11, JUNE_12]
     assert days_to_scrape(today=JUNE_12, start="2026-05-30", end="2026-06-02") == [
-        dt.date(2026, 5, 30), dt.date(2026, 5, 31), dt.date(2026, 6, 1), dt.date(2026, 6, 2),
+        dt.date(2026, 5, 30),
+        dt.date(2026, 5, 31),
+        dt.date(2026, 6, 1),
+        dt.date(2026, 6, 2),
     ]
 
 
@@ -318,9 +328,15 @@ async def test_cli_show_fetches_caches_and_prints_json(
     assert len(fake_hf.requests) == 1
     text = capsys.readouterr().out
     assert text.splitlines()[0] == "Learning to Route Tokens in Sparse Transformers"
-    for expected in ("Mira Okafor, Tomas Lindqvist, Aiko Tanaka", "57", "2024-05-21",
-                     "https://github.com/okafor-lab/token-router", "https://arxiv.org/abs/2405.12345",
-                     "https://huggingface.co/papers/2405.12345", "We propose a token router."):
+    for expected in (
+        "Mira Okafor, Tomas Lindqvist, Aiko Tanaka",
+        "57",
+        "2024-05-21",
+        "https://github.com/okafor-lab/token-router",
+        "https://arxiv.org/abs/2405.12345",
+        "https://huggingface.co/papers/2405.12345",
+        "We propose a token router.",
+    ):
         assert expected in text
 
 
@@ -332,8 +348,6 @@ async def test_cli_show_unknown_paper_exits_1(
     assert "no paper 2405.54321" in capsys.readouterr().err
 
 
-async def test_cli_show_unparseable_reference_exits_2(
-    cli_env: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+async def test_cli_show_unparseable_reference_exits_2(cli_env: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert await run_cli("show", "not a paper") == 2
     assert "is not a paper id or URL" in capsys.readouterr().err

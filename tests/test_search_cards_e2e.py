@@ -12,20 +12,29 @@ from tests.fakes.hf_items import make_daily_item
 DAY = dt.date(2026, 6, 12)
 NEXT_DAY = dt.date(2026, 6, 13)  # the harness scrapes yesterday and today
 LINK_STYLE = 5
-LONG_ABSTRACT = " ".join(
-    f"Sentence number {i} explains one more part of the method in some detail." for i in range(1, 31)
-) + " The final sentence is the one only the full abstract shows."
+LONG_ABSTRACT = (
+    " ".join(f"Sentence number {i} explains one more part of the method in some detail." for i in range(1, 31))
+    + " The final sentence is the one only the full abstract shows."
+)
 LONG_TITLE = " ".join(["Scalable"] + ["sparse mixture of experts routing"] * 6)
 
 
 async def serve_papers(harness: BotHarness) -> None:
     items = [
-        make_daily_item("2606.30001", "Mamba: Linear-Time Sequence Modeling", day=DAY, upvotes=99,
-                        summary=LONG_ABSTRACT, github_repo="https://github.com/state-spaces/mamba",
-                        github_stars=12000, project_page="https://mamba.example.org"),
+        make_daily_item(
+            "2606.30001",
+            "Mamba: Linear-Time Sequence Modeling",
+            day=DAY,
+            upvotes=99,
+            summary=LONG_ABSTRACT,
+            github_repo="https://github.com/state-spaces/mamba",
+            github_stars=12000,
+            project_page="https://mamba.example.org",
+        ),
         make_daily_item("2606.30002", "Mamba two: state space duality", day=DAY, upvotes=40),
-        make_daily_item("2606.30003", LONG_TITLE, day=DAY, upvotes=7,
-                        organization=("bigorg", "A Very Long Organisation Name " * 5)),
+        make_daily_item(
+            "2606.30003", LONG_TITLE, day=DAY, upvotes=7, organization=("bigorg", "A Very Long Organisation Name " * 5)
+        ),
         make_daily_item("2606.30004", "Mamba meets vision transformers", day=NEXT_DAY, upvotes=12),
     ]
     harness.hf.set_day(DAY, items[:3])
@@ -43,8 +52,9 @@ def options(message: RecordedMessage, custom_id: str) -> list[dict[str, Any]]:
 
 async def test_a_single_page_has_no_paging_buttons_and_no_page_footer(harness: BotHarness) -> None:
     await serve_papers(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="duality")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="duality"
+    )
     page = result.message
     assert page is not None and "Mamba two" in page.text
     assert "search:previous" not in page.custom_ids and "search:next" not in page.custom_ids
@@ -54,8 +64,14 @@ async def test_a_single_page_has_no_paging_buttons_and_no_page_footer(harness: B
 
 async def test_menu_options_have_short_descriptions_and_labels_cut_between_words(harness: BotHarness) -> None:
     await serve_papers(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="sparse experts routing OR mamba", sort="top")
+    result = await harness.discord.slash(
+        "paper",
+        "search",
+        as_user=harness.member,
+        channel=harness.channel,
+        query="sparse experts routing OR mamba",
+        sort="top",
+    )
     assert result.message is not None
     shown = options(result.message, "search:open")
     assert [o["value"] for o in shown] == ["2606.30001", "2606.30002", "2606.30004", "2606.30003"]
@@ -74,8 +90,9 @@ async def test_menu_options_have_short_descriptions_and_labels_cut_between_words
 
 async def test_post_to_channel_posts_exactly_the_card_opened(harness: BotHarness) -> None:
     await serve_papers(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="mamba", sort="top")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="mamba", sort="top"
+    )
     results = result.message
     assert results is not None and result.ephemeral
     assert results.component("paper:post:2606.30001")["label"] == "Post #1 to channel"
@@ -99,8 +116,9 @@ async def test_post_to_channel_posts_exactly_the_card_opened(harness: BotHarness
 
 async def test_post_to_channel_without_a_pick_posts_the_first_result(harness: BotHarness) -> None:
     await serve_papers(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="mamba", sort="top")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="mamba", sort="top"
+    )
     assert result.message is not None
     await harness.discord.click(result.message, "paper:post:2606.30001", as_user=harness.member)
     (card,) = harness.discord.messages_in(harness.channel)
@@ -109,8 +127,9 @@ async def test_post_to_channel_without_a_pick_posts_the_first_result(harness: Bo
 
 async def test_public_search_keeps_todays_behaviour(harness: BotHarness) -> None:
     await serve_papers(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="mamba", public=True)
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="mamba", public=True
+    )
     assert result.message is not None and not result.ephemeral
     assert harness.discord.messages_in(harness.channel) == [result.message]
     assert result.message.custom_ids == ["search:open"]  # no Post button: it is public already
@@ -123,8 +142,9 @@ async def test_public_search_keeps_todays_behaviour(harness: BotHarness) -> None
 async def test_a_paper_url_typed_into_search_opens_its_card(harness: BotHarness) -> None:
     await serve_papers(harness)
     for typed in ("https://huggingface.co/papers/2606.30001", "arxiv.org/abs/2606.30001v2", "2606.30001"):
-        result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                             query=typed)
+        result = await harness.discord.slash(
+            "paper", "search", as_user=harness.member, channel=harness.channel, query=typed
+        )
         assert result.ephemeral and result.message is not None, typed
         (embed,) = result.embeds
         assert embed["title"] == "Mamba: Linear-Time Sequence Modeling" and "Search" not in embed["title"]
@@ -137,21 +157,29 @@ async def test_a_paper_url_typed_into_search_opens_its_card(harness: BotHarness)
     assert [m.embeds[0]["title"] for m in harness.discord.messages_in(harness.channel)] == [
         "Mamba: Linear-Time Sequence Modeling"
     ]
-    public = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="https://arxiv.org/pdf/2606.30002", public=True)
+    public = await harness.discord.slash(
+        "paper",
+        "search",
+        as_user=harness.member,
+        channel=harness.channel,
+        query="https://arxiv.org/pdf/2606.30002",
+        public=True,
+    )
     assert not public.ephemeral and public.embeds[0]["title"] == "Mamba two: state space duality"
 
 
 async def test_full_abstract_button_works_on_a_card_posted_before_a_restart(harness: BotHarness) -> None:
     await serve_papers(harness)
-    shown = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
-                                        paper="2606.30001")
+    shown = await harness.discord.slash(
+        "paper", "show", as_user=harness.member, channel=harness.channel, paper="2606.30001"
+    )
     card = shown.message
     assert card is not None and not shown.ephemeral
     assert "only the full abstract shows" not in card.text  # the card keeps it short
     assert card.component("paper:abstract:2606.30001")["label"] == "Full abstract"
-    short = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
-                                        paper="2606.30002")
+    short = await harness.discord.slash(
+        "paper", "show", as_user=harness.member, channel=harness.channel, paper="2606.30002"
+    )
     assert short.message is not None  # nothing more to show: no abstract button
     assert short.message.custom_ids == ["paper:save:2606.30002", "paper:similar:2606.30002", "paper:cite:2606.30002"]
 
@@ -168,8 +196,9 @@ async def test_full_abstract_button_works_on_a_card_posted_before_a_restart(harn
 
 async def test_trending_menu_numbers_match_the_list_and_open_cards(harness: BotHarness) -> None:
     await serve_papers(harness)
-    result = await harness.discord.slash("paper", "trending", as_user=harness.member, channel=harness.channel,
-                                         period="week")
+    result = await harness.discord.slash(
+        "paper", "trending", as_user=harness.member, channel=harness.channel, period="week"
+    )
     listing = result.message
     assert listing is not None and not result.ephemeral
     description = listing.embeds[0]["description"]
@@ -188,8 +217,9 @@ async def test_trending_menu_numbers_match_the_list_and_open_cards(harness: BotH
 
 async def test_a_query_error_points_at_the_one_based_position(harness: BotHarness) -> None:
     await serve_papers(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query='mamba "state space')
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query='mamba "state space'
+    )
     assert result.ephemeral
     text = result.content or ""
     sentence, block, hint = text.split("```")

@@ -16,22 +16,38 @@ DAY = dt.date(2026, 6, 12)
 
 async def serve_corpus(harness: BotHarness) -> None:
     items = [
-        make_daily_item(f"2606.{i:05d}", f"Diffusion models for video number {i}", day=DAY, upvotes=i,
-                        authors=("Tri Dao", f"Author {i}"))
+        make_daily_item(
+            f"2606.{i:05d}",
+            f"Diffusion models for video number {i}",
+            day=DAY,
+            upvotes=i,
+            authors=("Tri Dao", f"Author {i}"),
+        )
         for i in range(25)
     ]
-    items.append(make_daily_item("2606.10000", "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
-                                 day=DAY, upvotes=99, authors=("Albert Gu", "Tri Dao")))
-    items.append(make_daily_item("2606.10001", "A survey of @everyone **bold** [click](https://evil.example)",
-                                 day=DAY, upvotes=1))
+    items.append(
+        make_daily_item(
+            "2606.10000",
+            "Mamba: Linear-Time Sequence Modeling with Selective State Spaces",
+            day=DAY,
+            upvotes=99,
+            authors=("Albert Gu", "Tri Dao"),
+        )
+    )
+    items.append(
+        make_daily_item(
+            "2606.10001", "A survey of @everyone **bold** [click](https://evil.example)", day=DAY, upvotes=1
+        )
+    )
     harness.hf.set_day(DAY, items)
     await harness.scrape()
 
 
 async def test_search_results_are_private_and_page_for_the_searcher(harness: BotHarness) -> None:
     await serve_corpus(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="diffusion video", sort="top")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion video", sort="top"
+    )
     assert result.ephemeral and result.elapsed is not None and result.elapsed < 3
     assert harness.discord.messages_in(harness.channel) == []  # nothing in front of everyone
     first = result.message
@@ -54,8 +70,15 @@ async def test_search_results_are_private_and_page_for_the_searcher(harness: Bot
 
 async def test_public_results_page_for_the_searcher_only(harness: BotHarness) -> None:
     await serve_corpus(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="diffusion video", sort="top", public=True)
+    result = await harness.discord.slash(
+        "paper",
+        "search",
+        as_user=harness.member,
+        channel=harness.channel,
+        query="diffusion video",
+        sort="top",
+        public=True,
+    )
     first = result.message
     assert first is not None and not result.ephemeral
     assert harness.discord.messages_in(harness.channel) == [first]
@@ -72,12 +95,14 @@ async def test_a_total_counted_only_within_the_ranking_window_shows_as_at_least(
 ) -> None:
     await serve_corpus(harness)
     monkeypatch.setattr("bot.search.engine.DENSE_WINDOW", 20)  # 25 papers match: more than the window
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="diffusion video")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion video"
+    )
     assert result.message is not None
     assert "page 1/2" in result.message.text and "20+ results" in result.message.text
-    exact = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                        query="mamba")
+    exact = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="mamba"
+    )
     assert exact.message is not None and "1 result" in exact.message.text and "+" not in exact.message.text
 
 
@@ -98,15 +123,17 @@ async def test_the_running_bot_merges_the_search_index_once_a_day_after_a_scrape
     await harness.scrape()
     await eventually(merged_again, what="the next day's merge")
     assert await harness.store.merge_search_index(10, start=True) is False  # in one piece again
-    found = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                        query="stored after the merge")
+    found = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="stored after the merge"
+    )
     assert found.message is not None and "A paper stored after the merge" in found.message.text
 
 
 async def test_a_result_opens_as_a_card(harness: BotHarness) -> None:
     await serve_corpus(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="mamba")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="mamba"
+    )
     assert result.message is not None and "Mamba" in result.message.text
     card = await harness.discord.select(result.message, "search:open", ["2606.10000"], as_user=harness.member)
     assert card.ephemeral
@@ -118,8 +145,9 @@ async def test_a_result_opens_as_a_card(harness: BotHarness) -> None:
     assert links["arXiv"] == "https://arxiv.org/abs/2606.10000" and links["PDF"].startswith("https://arxiv.org/pdf/")
     assert "](https://arxiv.org" not in card.text  # the links are buttons, not a line of text
 
-    public = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="mamba selective", public=True)
+    public = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="mamba selective", public=True
+    )
     assert public.message is not None and not public.ephemeral
     opened = await harness.discord.select(public.message, "search:open", ["2606.10000"], as_user=harness.admin)
     assert opened.ephemeral and opened.embeds[0]["title"].startswith("Mamba")  # anyone opens it, privately
@@ -127,11 +155,13 @@ async def test_a_result_opens_as_a_card(harness: BotHarness) -> None:
 
 async def test_typo_in_a_title_still_finds_the_paper_first(harness: BotHarness) -> None:
     await serve_corpus(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="mamba linear tme sequence modelling")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="mamba linear tme sequence modelling"
+    )
     assert result.message is not None
     assert result.message.text.index("Mamba") < result.message.text.find("Diffusion") or "Diffusion" not in (
-        result.message.text)
+        result.message.text
+    )
 
 
 @pytest.mark.parametrize(
@@ -148,8 +178,9 @@ async def test_typo_in_a_title_still_finds_the_paper_first(harness: BotHarness) 
     ],
 )
 async def test_bad_queries_get_an_ephemeral_hint(harness: BotHarness, query: str, needle: str) -> None:
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query=query.strip())
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query=query.strip()
+    )
     assert result.ephemeral
     text = result.content or ""
     assert needle.lower() in text.lower() and re.search(r"\(character \d+\)\.\n```\n", text), text
@@ -159,43 +190,52 @@ async def test_bad_queries_get_an_ephemeral_hint(harness: BotHarness, query: str
 
 async def test_no_results_and_bad_since_are_explained(harness: BotHarness) -> None:
     await serve_corpus(harness)
-    none = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                       query="quantum gravity")
+    none = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="quantum gravity"
+    )
     assert none.ephemeral and "No cached papers match" in (none.content or "")
-    bad = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                      query="diffusion", since="yesterday")
+    bad = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion", since="yesterday"
+    )
     assert bad.ephemeral and "2026-06-12" in (bad.content or "")
-    later = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                        query="diffusion", since="2026-06-13")
+    later = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion", since="2026-06-13"
+    )
     assert later.ephemeral and "No cached papers match" in (later.content or "")
 
 
 async def test_show_autocomplete_and_card(harness: BotHarness) -> None:
     await serve_corpus(harness)
-    choices = await harness.discord.autocomplete("paper", "show", focused="paper", value="mamb",
-                                                 as_user=harness.member, channel=harness.channel)
+    choices = await harness.discord.autocomplete(
+        "paper", "show", focused="paper", value="mamb", as_user=harness.member, channel=harness.channel
+    )
     assert choices and choices[0]["value"] == "2606.10000"
     assert all(len(c["name"]) <= 100 for c in choices) and len(choices) <= 25
-    many = await harness.discord.autocomplete("paper", "show", focused="paper", value="diffusion",
-                                              as_user=harness.member, channel=harness.channel)
+    many = await harness.discord.autocomplete(
+        "paper", "show", focused="paper", value="diffusion", as_user=harness.member, channel=harness.channel
+    )
     assert 1 <= len(many) <= 25
-    by_id = await harness.discord.autocomplete("paper", "show", focused="paper", value="2606.1000",
-                                               as_user=harness.member, channel=harness.channel)
+    by_id = await harness.discord.autocomplete(
+        "paper", "show", focused="paper", value="2606.1000", as_user=harness.member, channel=harness.channel
+    )
     assert "2606.10000" in [c["value"] for c in by_id]
 
-    shown = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
-                                        paper="https://arxiv.org/abs/2606.10000v2")
+    shown = await harness.discord.slash(
+        "paper", "show", as_user=harness.member, channel=harness.channel, paper="https://arxiv.org/abs/2606.10000v2"
+    )
     assert shown.embeds and shown.embeds[0]["title"].startswith("Mamba")
-    titled = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
-                                         paper="mamba selective state spaces")
+    titled = await harness.discord.slash(
+        "paper", "show", as_user=harness.member, channel=harness.channel, paper="mamba selective state spaces"
+    )
     assert titled.embeds and titled.embeds[0]["title"].startswith("Mamba")
 
 
 async def test_show_fetches_an_uncached_paper_and_explains_unknown_ones(harness: BotHarness) -> None:
     item = make_daily_item("2405.12345", "A paper from last year", day=dt.date(2024, 5, 20), upvotes=7)
     harness.hf.add_paper(paper_object(item))
-    fetched = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
-                                          paper="2405.12345")
+    fetched = await harness.discord.slash(
+        "paper", "show", as_user=harness.member, channel=harness.channel, paper="2405.12345"
+    )
     await wait_until(lambda: bool(fetched.embeds), what="the card")
     assert fetched.embeds[0]["title"] == "A paper from last year"
     assert await harness.store.get_paper("2405.12345") is not None
@@ -204,16 +244,18 @@ async def test_show_fetches_an_uncached_paper_and_explains_unknown_ones(harness:
     await harness.discord.click(fetched.message, "paper:post:2405.12345", as_user=harness.member)
     (posted,) = harness.discord.messages_in(harness.channel)
     assert posted.embeds[0]["title"] == "A paper from last year" and "paper:post:2405.12345" not in posted.custom_ids
-    unknown = await harness.discord.slash("paper", "show", as_user=harness.member, channel=harness.channel,
-                                          paper="2401.99999")
+    unknown = await harness.discord.slash(
+        "paper", "show", as_user=harness.member, channel=harness.channel, paper="2401.99999"
+    )
     await wait_until(lambda: "No paper found" in unknown.text, what="the refusal")
     assert unknown.ephemeral, "the refusal must be private: a public deferral cannot turn ephemeral"
 
 
 async def test_hostile_paper_text_does_not_ping_or_inject(harness: BotHarness) -> None:
     await serve_corpus(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="survey")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="survey"
+    )
     assert result.message is not None
     assert not result.message.pings.anyone
     assert "](https://evil.example)" not in result.message.text
@@ -225,8 +267,9 @@ async def test_trending_periods(harness: BotHarness) -> None:
     assert day.message is not None and not day.ephemeral
     assert day.embeds[0]["title"] == "Top 10 of the day · Fri 12 Jun 2026", day.embeds[0]["title"]
     assert day.message.text.index("Mamba") < day.message.text.index("number 24")
-    week = await harness.discord.slash("paper", "trending", as_user=harness.member, channel=harness.channel,
-                                       period="week")
+    week = await harness.discord.slash(
+        "paper", "trending", as_user=harness.member, channel=harness.channel, period="week"
+    )
     assert week.message is not None and "of the week" in week.embeds[0]["title"]
     assert "page" not in week.message.text
 
@@ -235,8 +278,9 @@ async def test_buttons_disable_after_the_timeout(harness: BotHarness) -> None:
     await serve_corpus(harness)
     cog = harness.running.get_cog("SearchCog")
     cog.view_timeout = 0.3  # type: ignore[union-attr]
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="diffusion")
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion"
+    )
     message = result.message
     assert message is not None
     await wait_until(lambda: message.component("search:next").get("disabled") is True, what="disabled buttons")
@@ -245,8 +289,15 @@ async def test_buttons_disable_after_the_timeout(harness: BotHarness) -> None:
 
 async def test_since_combines_with_the_query_filters(harness: BotHarness) -> None:
     await serve_corpus(harness)
-    result = await harness.discord.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                         query="diffusion upvotes:>=20", since="2026-06-01", sort="top")
+    result = await harness.discord.slash(
+        "paper",
+        "search",
+        as_user=harness.member,
+        channel=harness.channel,
+        query="diffusion upvotes:>=20",
+        since="2026-06-01",
+        sort="top",
+    )
     assert result.message is not None and result.ephemeral
     assert "5 results" in result.message.text and "number 24" in result.message.text
     assert "number 19" not in result.message.text

@@ -72,17 +72,18 @@ async def test_token_stays_out_of_debug_logs_replies_and_status_in_process(
     await harness.scrape()
     replies = []
     replies.append(await server.slash("paperboy", "status", as_user=harness.admin, channel=harness.channel))
-    replies.append(await server.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                      query="routing"))
-    replies.append(await server.slash("paper", "search", as_user=harness.member, channel=harness.channel,
-                                      query='"unclosed'))
+    replies.append(
+        await server.slash("paper", "search", as_user=harness.member, channel=harness.channel, query="routing")
+    )
+    replies.append(
+        await server.slash("paper", "search", as_user=harness.member, channel=harness.channel, query='"unclosed')
+    )
     replies.append(await server.slash("boom", as_user=harness.member, channel=harness.channel))  # a bug
-    replies.append(await server.slash("digest", "set", as_user=harness.admin, channel=harness.channel,
-                                      time="09:00"))
-    replies.append(await server.slash("alerts", "add", as_user=harness.admin, channel=harness.channel,
-                                      query="routing"))
-    replies.append(await server.slash("alerts", "test", as_user=harness.member, channel=harness.channel,
-                                      query="routing"))
+    replies.append(await server.slash("digest", "set", as_user=harness.admin, channel=harness.channel, time="09:00"))
+    replies.append(await server.slash("alerts", "add", as_user=harness.admin, channel=harness.channel, query="routing"))
+    replies.append(
+        await server.slash("alerts", "test", as_user=harness.member, channel=harness.channel, query="routing")
+    )
     server.fail_next_posts(1, status=403, code=50013, message="Missing Permissions")
     replies.append(await server.slash("digest", "now", as_user=harness.admin, channel=harness.channel))
     assert "Could not post" in (await replies[-1].wait_final()).text
@@ -100,9 +101,13 @@ async def test_token_stays_out_of_debug_logs_replies_and_status_in_process(
     assert "discord.gateway" in logged and "discord.http" in logged, "discord.py's DEBUG lines were not captured"
     assert "command /boom failed" in logged and "kaboom" in logged
     captured = capsys.readouterr()
-    for where, text in (("logs", logged), ("stdout", captured.out), ("stderr", captured.err),
-                        ("messages and request bodies", everything_sent(harness)),
-                        ("replies", "\n".join(r.text for r in replies))):
+    for where, text in (
+        ("logs", logged),
+        ("stdout", captured.out),
+        ("stderr", captured.err),
+        ("messages and request bodies", everything_sent(harness)),
+        ("replies", "\n".join(r.text for r in replies)),
+    ):
         assert token not in text, f"the token appeared in {where}"
 
 
@@ -195,8 +200,17 @@ async def run_paperboy(config: Path, log_path: Path, *, token_env: str | None) -
         env["DISCORD_TOKEN"] = token_env
     with log_path.open("ab") as sink:
         return await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "-vv", "--config", str(config), "run",
-            stdin=asyncio.subprocess.DEVNULL, stdout=sink, stderr=sink, env=env,
+            sys.executable,
+            "-m",
+            "bot",
+            "-vv",
+            "--config",
+            str(config),
+            "run",
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=sink,
+            stderr=sink,
+            env=env,
         )
 
 
@@ -245,8 +259,9 @@ async def test_paperboy_run_with_a_rejected_token_at_debug_never_prints_it(
     token = discord_server.token
     config = write_config(tmp_path / "config.toml", discord_server, hf, tmp_path / "paperboy.db")
     # This time the token comes from the config file rather than the environment.
-    config.write_text(config.read_text(encoding="utf-8").replace("[discord]\n", f'[discord]\ntoken = "{token}"\n'),
-                      encoding="utf-8")
+    config.write_text(
+        config.read_text(encoding="utf-8").replace("[discord]\n", f'[discord]\ntoken = "{token}"\n'), encoding="utf-8"
+    )
     output = tmp_path / "bot.log"
     process = await run_paperboy(config, output, token_env=None)
     try:

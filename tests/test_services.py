@@ -175,8 +175,15 @@ async def test_the_scrape_refresher_names_the_next_run_from_the_start_and_while_
 
     clock = ManualClock(DUE)
     scheduled: list[dt.datetime] = []
-    refresher = ScrapeRefresher(store, HeldScraper(), clock, interval=dt.timedelta(minutes=30), backfill=0,
-                                on_scraped=lambda _: None, on_scheduled=scheduled.append)
+    refresher = ScrapeRefresher(
+        store,
+        HeldScraper(),
+        clock,
+        interval=dt.timedelta(minutes=30),
+        backfill=0,
+        on_scraped=lambda _: None,
+        on_scheduled=scheduled.append,
+    )
     gate = asyncio.Event()
     refresher.start(gate.wait)
     try:

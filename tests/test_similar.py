@@ -65,8 +65,13 @@ async def store(tmp_path: Path) -> Store:
 
 
 def test_term_weights_count_columns_by_their_bm25_weight_and_skip_authors_and_noise() -> None:
-    paper = Paper(id="1", title="Folding folding", authors=("Zed Zebra",), summary="the folding of 2024 x proteins",
-                  ai_keywords=("proteins",))
+    paper = Paper(
+        id="1",
+        title="Folding folding",
+        authors=("Zed Zebra",),
+        summary="the folding of 2024 x proteins",
+        ai_keywords=("proteins",),
+    )
     weights = term_weights(paper)
     assert weights["fold"] == 2 * 10.0 + 1.0
     assert weights["protein"] == 4.0 + 1.0
@@ -145,9 +150,10 @@ async def test_the_store_refuses_unknown_columns_and_wrong_weights(store: Store)
     with pytest.raises(ValueError, match="weight"):
         await store.papers_matching_terms(["x"], columns=TEXT_COLUMNS, weights=(1.0,), exclude_id=None, limit=5)
     hostile = ['"', "OR", "NEAR(", "title:x", "*", ")"]
-    assert await store.papers_matching_terms(
-        hostile, columns=TEXT_COLUMNS, weights=BM25_WEIGHTS, exclude_id=None, limit=5
-    ) == []
+    assert (
+        await store.papers_matching_terms(hostile, columns=TEXT_COLUMNS, weights=BM25_WEIGHTS, exclude_id=None, limit=5)
+        == []
+    )
 
 
 async def test_the_vocabulary_migration_upgrades_an_existing_cache(tmp_path: Path) -> None:
@@ -203,8 +209,20 @@ def test_cli_similar_prints_json_papers_of_the_same_topic(cached: Path, capsys: 
     document = json.loads(capsys.readouterr().out)
     assert isinstance(document, list) and len(document) == 3
     assert {p["id"][:6] for p in document} == {"2606.2"} and "2606.20001" not in {p["id"] for p in document}
-    assert {"id", "title", "authors", "summary", "ai_summary", "upvotes", "day", "published", "github_repo",
-            "url", "arxiv_url", "pdf_url"} <= set(document[0])
+    assert {
+        "id",
+        "title",
+        "authors",
+        "summary",
+        "ai_summary",
+        "upvotes",
+        "day",
+        "published",
+        "github_repo",
+        "url",
+        "arxiv_url",
+        "pdf_url",
+    } <= set(document[0])
     assert main(["similar", "2606.20001"]) == 0
     out = capsys.readouterr().out
     assert "2606.20001" in out.splitlines()[0] and "Robot Grasping" in out
@@ -237,8 +255,15 @@ async def test_cli_cite_fetches_a_paper_the_cache_lacks(tmp_path: Path) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("PAPERBOY_", "DISCORD_"))}
         env |= {"PAPERBOY_DATABASE__PATH": str(tmp_path / "f.db"), "PAPERBOY_HUGGINGFACE__BASE_URL": hf.base_url}
         process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "cite", "2606.55555", cwd=tmp_path, env=env,
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            sys.executable,
+            "-m",
+            "bot",
+            "cite",
+            "2606.55555",
+            cwd=tmp_path,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
         )
         out, err = await asyncio.wait_for(process.communicate(), 60)
     finally:

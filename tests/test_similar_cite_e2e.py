@@ -17,13 +17,29 @@ ROBOTS = "Robot manipulation policies learn grasping from teleoperated demonstra
 async def serve_topics(harness: BotHarness) -> None:
     items = [
         make_daily_item("2606.40001", "Latent Video Diffusion at Scale", day=DAY, upvotes=50, summary=DIFFUSION),
-        make_daily_item("2606.40002", "Temporal Attention for Video Diffusion", day=DAY, upvotes=20,
-                        summary=DIFFUSION + " We study temporal consistency."),
+        make_daily_item(
+            "2606.40002",
+            "Temporal Attention for Video Diffusion",
+            day=DAY,
+            upvotes=20,
+            summary=DIFFUSION + " We study temporal consistency.",
+        ),
         make_daily_item("2606.40003", "Grasping with Robot Arms", day=DAY, upvotes=30, summary=ROBOTS),
-        make_daily_item("2606.40004", "Dexterous Robot Manipulation", day=NEXT_DAY, upvotes=10,
-                        summary=ROBOTS + " Dexterous hands too."),
-        make_daily_item("2606.40005", "A {Braced} Title & 100% Escapes", day=NEXT_DAY, upvotes=5,
-                        authors=["Ada Lovelace", "José Núñez"], summary="Nothing in common with anything else."),
+        make_daily_item(
+            "2606.40004",
+            "Dexterous Robot Manipulation",
+            day=NEXT_DAY,
+            upvotes=10,
+            summary=ROBOTS + " Dexterous hands too.",
+        ),
+        make_daily_item(
+            "2606.40005",
+            "A {Braced} Title & 100% Escapes",
+            day=NEXT_DAY,
+            upvotes=5,
+            authors=["Ada Lovelace", "José Núñez"],
+            summary="Nothing in common with anything else.",
+        ),
     ]
     harness.hf.set_day(DAY, items[:3])
     harness.hf.set_day(NEXT_DAY, items[3:])
@@ -32,8 +48,9 @@ async def serve_topics(harness: BotHarness) -> None:
 
 async def test_similar_lists_the_same_topic_privately_with_a_card_menu(harness: BotHarness) -> None:
     await serve_topics(harness)
-    result = await harness.discord.slash("paper", "similar", as_user=harness.member, channel=harness.channel,
-                                         paper="2606.40001")
+    result = await harness.discord.slash(
+        "paper", "similar", as_user=harness.member, channel=harness.channel, paper="2606.40001"
+    )
     listing = await result.wait_final()
     assert result.ephemeral
     embed = listing.embeds[0]
@@ -53,19 +70,22 @@ async def test_similar_lists_the_same_topic_privately_with_a_card_menu(harness: 
 
 async def test_similar_autocompletes_titles_and_explains_unknown_papers(harness: BotHarness) -> None:
     await serve_topics(harness)
-    choices = await harness.discord.autocomplete("paper", "similar", focused="paper", value="dexterous robot",
-                                                 as_user=harness.member, channel=harness.channel)
+    choices = await harness.discord.autocomplete(
+        "paper", "similar", focused="paper", value="dexterous robot", as_user=harness.member, channel=harness.channel
+    )
     assert choices and choices[0]["value"] == "2606.40004"
-    unknown = await harness.discord.slash("paper", "similar", as_user=harness.member, channel=harness.channel,
-                                          paper="2401.99999")
+    unknown = await harness.discord.slash(
+        "paper", "similar", as_user=harness.member, channel=harness.channel, paper="2401.99999"
+    )
     final = await unknown.wait_final()
     assert unknown.ephemeral and "No paper found" in final.text
 
 
 async def test_a_paper_with_nothing_in_common_gets_a_plain_answer(harness: BotHarness) -> None:
     await serve_topics(harness)
-    result = await harness.discord.slash("paper", "similar", as_user=harness.member, channel=harness.channel,
-                                         paper="2606.40005")
+    result = await harness.discord.slash(
+        "paper", "similar", as_user=harness.member, channel=harness.channel, paper="2606.40005"
+    )
     final = await result.wait_final()
     assert result.ephemeral
     assert "No cached paper is close enough" in final.embeds[0]["description"]
@@ -74,8 +94,9 @@ async def test_a_paper_with_nothing_in_common_gets_a_plain_answer(harness: BotHa
 
 async def test_cite_answers_privately_with_an_escaped_bibtex_block(harness: BotHarness) -> None:
     await serve_topics(harness)
-    result = await harness.discord.slash("paper", "cite", as_user=harness.member, channel=harness.channel,
-                                         paper="2606.40005")
+    result = await harness.discord.slash(
+        "paper", "cite", as_user=harness.member, channel=harness.channel, paper="2606.40005"
+    )
     final = await result.wait_final()
     assert result.ephemeral
     text = final.content

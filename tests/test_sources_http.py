@@ -59,7 +59,10 @@ async def http() -> AsyncIterator[httpx.AsyncClient]:
 def polite(http: httpx.AsyncClient, **options: Any) -> PoliteClient:
     """A client whose rate limit never gets in the way unless a test asks for it."""
     defaults: dict[str, Any] = {
-        "max_requests_per_minute": 60000, "burst": 1000, "backoff_base": 0.01, "backoff_max": 0.05,
+        "max_requests_per_minute": 60000,
+        "burst": 1000,
+        "backoff_base": 0.01,
+        "backoff_max": 0.05,
         "max_attempts": 3,
     }
     return PoliteClient(http, **{**defaults, **options})
@@ -80,9 +83,7 @@ async def test_get_json_returns_the_payload_and_sends_the_user_agent(
     assert request.user_agent == "paperboy-test/1.0 (+loopback)"
 
 
-async def test_429_retry_after_is_waited_out_for_real(
-    fake_hf: FakeHuggingFace, http: httpx.AsyncClient
-) -> None:
+async def test_429_retry_after_is_waited_out_for_real(fake_hf: FakeHuggingFace, http: httpx.AsyncClient) -> None:
     fake_hf.set_day(DAY, ITEMS)
     fake_hf.fail(429, retry_after="1", path="/api/daily_papers")
     payload = await polite(http).get_json(api(fake_hf), {"date": DAY})
@@ -102,9 +103,7 @@ async def test_retry_after_longer_than_the_bound_gives_up_at_once(
     assert len(fake_hf.requests) == 1
 
 
-async def test_500_then_success_retries_after_a_backoff(
-    fake_hf: FakeHuggingFace, http: httpx.AsyncClient
-) -> None:
+async def test_500_then_success_retries_after_a_backoff(fake_hf: FakeHuggingFace, http: httpx.AsyncClient) -> None:
     fake_hf.set_day(DAY, ITEMS)
     fake_hf.fail(500, path="/api/daily_papers")
     fake = FakeTime()
@@ -121,8 +120,7 @@ async def test_persistent_5xx_backs_off_exponentially_then_gives_up(
 ) -> None:
     fake_hf.fail(503, path="/api/daily_papers", times=None)
     fake = FakeTime()
-    client = polite(http, sleep=fake.sleep, clock=fake.clock, max_attempts=4, backoff_base=1.0,
-                    backoff_max=100.0)
+    client = polite(http, sleep=fake.sleep, clock=fake.clock, max_attempts=4, backoff_base=1.0, backoff_max=100.0)
     with pytest.raises(RetryableExhausted) as caught:
         await client.get_json(api(fake_hf))
     assert caught.value.status == 503
@@ -136,8 +134,7 @@ async def test_persistent_5xx_backs_off_exponentially_then_gives_up(
 async def test_backoff_never_exceeds_its_maximum(fake_hf: FakeHuggingFace, http: httpx.AsyncClient) -> None:
     fake_hf.fail(502, path="/api/daily_papers", times=None)
     fake = FakeTime()
-    client = polite(http, sleep=fake.sleep, clock=fake.clock, max_attempts=6, backoff_base=1.0,
-                    backoff_max=5.0)
+    client = polite(http, sleep=fake.sleep, clock=fake.clock, max_attempts=6, backoff_base=1.0, backoff_max=5.0)
     with pytest.raises(RetryableExhausted):
         await client.get_json(api(fake_hf))
     assert max(fake.sleeps) <= 5.0
@@ -297,9 +294,7 @@ def test_parse_retry_after_reads_seconds_and_http_dates() -> None:
     assert parse_retry_after(None, now) is None
 
 
-async def test_retry_after_as_an_http_date_is_honoured(
-    fake_hf: FakeHuggingFace, http: httpx.AsyncClient
-) -> None:
+async def test_retry_after_as_an_http_date_is_honoured(fake_hf: FakeHuggingFace, http: httpx.AsyncClient) -> None:
     fake_hf.set_day(DAY, ITEMS)
     now = dt.datetime(2026, 6, 12, 12, 0, 0, tzinfo=dt.UTC)
     fake_hf.fail(503, retry_after="Fri, 12 Jun 2026 12:01:00 GMT", path="/api/daily_papers")

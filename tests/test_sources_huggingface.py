@@ -249,16 +249,28 @@ def test_paper_references_are_understood(text: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["", "hello", "2405.123", "2405.1234567", "https://example.com/abs/2405.12345",
-     "https://arxiv.org/list/cs.LG/recent", "2405.12345; DROP TABLE papers", "https://huggingface.co/papers"],
+    [
+        "",
+        "hello",
+        "2405.123",
+        "2405.1234567",
+        "https://example.com/abs/2405.12345",
+        "https://arxiv.org/list/cs.LG/recent",
+        "2405.12345; DROP TABLE papers",
+        "https://huggingface.co/papers",
+    ],
 )
 def test_other_text_is_not_a_paper_reference(text: str) -> None:
     assert parse_paper_ref(text) is None
 
 
-@given(st.from_regex(r"\A[0-9]{4}\.[0-9]{4,5}\Z"), st.integers(min_value=1, max_value=30),
-       st.sampled_from(["https://arxiv.org/abs/{}", "https://arxiv.org/pdf/{}.pdf",
-                        "https://huggingface.co/papers/{}", "{}"]))
+@given(
+    st.from_regex(r"\A[0-9]{4}\.[0-9]{4,5}\Z"),
+    st.integers(min_value=1, max_value=30),
+    st.sampled_from(
+        ["https://arxiv.org/abs/{}", "https://arxiv.org/pdf/{}.pdf", "https://huggingface.co/papers/{}", "{}"]
+    ),
+)
 def test_every_url_form_gives_back_the_id(paper_id: str, version: int, form: str) -> None:
     assert parse_paper_ref(form.format(f"{paper_id}v{version}")) == paper_id
     assert parse_paper_ref(form.format(paper_id)) == paper_id
@@ -270,20 +282,17 @@ def test_every_url_form_gives_back_the_id(paper_id: str, version: int, form: str
 @pytest.fixture
 async def source(fake_hf: FakeHuggingFace) -> AsyncIterator[HuggingFaceSource]:
     async with make_http_client(Config(), read_timeout=0.3) as http:
-        client = PoliteClient(http, max_requests_per_minute=60000, burst=1000, backoff_base=0.01,
-                              backoff_max=0.02, max_attempts=2)
+        client = PoliteClient(
+            http, max_requests_per_minute=60000, burst=1000, backoff_base=0.01, backoff_max=0.02, max_attempts=2
+        )
         yield HuggingFaceSource(client, fake_hf.base_url)
 
 
 def day_items(count: int, day: dt.date = JUNE_12) -> list[dict[str, Any]]:
-    return [
-        make_daily_item(f"2606.{i:05d}", f"Paper number {i}", day=day, upvotes=i % 50) for i in range(count)
-    ]
+    return [make_daily_item(f"2606.{i:05d}", f"Paper number {i}", day=day, upvotes=i % 50) for i in range(count)]
 
 
-async def test_a_day_comes_from_the_api_in_one_request(
-    fake_hf: FakeHuggingFace, source: HuggingFaceSource
-) -> None:
+async def test_a_day_comes_from_the_api_in_one_request(fake_hf: FakeHuggingFace, source: HuggingFaceSource) -> None:
     fake_hf.set_day(JUNE_12, load_fixture("hf_daily_2026-06-12.json"))
     fetch = await source.fetch_day(JUNE_12)
     assert fetch.via == "api" and fetch.outcome == "ok" and fetch.note is None
@@ -293,9 +302,7 @@ async def test_a_day_comes_from_the_api_in_one_request(
     assert request.query == {"date": "2026-06-12", "limit": "100", "p": "0"}
 
 
-async def test_big_days_are_paged_until_a_short_page(
-    fake_hf: FakeHuggingFace, source: HuggingFaceSource
-) -> None:
+async def test_big_days_are_paged_until_a_short_page(fake_hf: FakeHuggingFace, source: HuggingFaceSource) -> None:
     fake_hf.set_day(JUNE_12, day_items(250))
     fetch = await source.fetch_day(JUNE_12)
     assert len(fetch.papers) == 250
@@ -359,8 +366,7 @@ async def test_an_api_answer_for_another_day_only_sends_us_to_the_page(
         pytest.param(lambda fake: fake.fail(500, path="/api/daily_papers", times=None), id="5xx-exhausted"),
         pytest.param(lambda fake: fake.fail(403, path="/api/daily_papers"), id="non-retryable-status"),
         pytest.param(lambda fake: fake.respond('{"papers": []}', path="/api/daily_papers"), id="wrong-shape"),
-        pytest.param(lambda fake: fake.respond('[{"article": {}}]', path="/api/daily_papers"),
-                     id="unreadable-items"),
+        pytest.param(lambda fake: fake.respond('[{"article": {}}]', path="/api/daily_papers"), id="unreadable-items"),
     ],
 )
 async def test_a_failing_api_falls_back_to_the_page(
@@ -393,8 +399,7 @@ async def test_a_page_redirected_by_http_302_is_followed_and_compared(
     fake_hf.fail(500, path="/api/daily_papers", times=None)
     fetch = await source.fetch_day(JUNE_12)
     assert fetch.outcome == "empty"
-    assert [r.path for r in fake_hf.requests_to("/papers/")] == ["/papers/date/2026-06-12",
-                                                                 "/papers/date/2026-06-11"]
+    assert [r.path for r in fake_hf.requests_to("/papers/")] == ["/papers/date/2026-06-12", "/papers/date/2026-06-11"]
 
 
 @pytest.mark.parametrize("mode", ["no_props", "no_element", "changed_items"])
@@ -431,9 +436,7 @@ async def test_oversized_answers_fail_the_day(fake_hf: FakeHuggingFace) -> None:
             await HuggingFaceSource(client, fake_hf.base_url).fetch_day(JUNE_12)
 
 
-async def test_fetch_paper_reads_one_paper_or_none(
-    fake_hf: FakeHuggingFace, source: HuggingFaceSource
-) -> None:
+async def test_fetch_paper_reads_one_paper_or_none(fake_hf: FakeHuggingFace, source: HuggingFaceSource) -> None:
     fake_hf.add_paper(load_fixture("hf_paper_2405.12345.json"))
     paper = await source.fetch_paper("2405.12345")
     assert paper is not None and paper.title == "Learning to Route Tokens in Sparse Transformers"
@@ -441,9 +444,7 @@ async def test_fetch_paper_reads_one_paper_or_none(
     assert [r.path for r in fake_hf.requests] == ["/api/papers/2405.12345", "/api/papers/2405.99999"]
 
 
-async def test_fetch_paper_reports_server_failures(
-    fake_hf: FakeHuggingFace, source: HuggingFaceSource
-) -> None:
+async def test_fetch_paper_reports_server_failures(fake_hf: FakeHuggingFace, source: HuggingFaceSource) -> None:
     fake_hf.add_paper(paper_object(make_daily_item("2405.12345", "T", day=JUNE_12)))
     fake_hf.fail(500, path="/api/papers/", times=None)
     with pytest.raises(RetryableExhausted):
@@ -456,16 +457,45 @@ async def test_fetch_paper_reports_server_failures(
 
 def test_fixture_items_use_every_real_field_name() -> None:
     item = make_daily_item(
-        "2606.00001", "T", day=JUNE_12, ai_summary="S", github_repo="https://github.com/a/b",
-        project_page="https://a.github.io", organization=("a", "A"), media_urls=["https://x/y.png"],
+        "2606.00001",
+        "T",
+        day=JUNE_12,
+        ai_summary="S",
+        github_repo="https://github.com/a/b",
+        project_page="https://a.github.io",
+        organization=("a", "A"),
+        media_urls=["https://x/y.png"],
     )
     assert set(item) == {
-        "paper", "publishedAt", "title", "summary", "thumbnail", "numComments", "submittedBy",
-        "isAuthorParticipating", "organization", "mediaUrls",
+        "paper",
+        "publishedAt",
+        "title",
+        "summary",
+        "thumbnail",
+        "numComments",
+        "submittedBy",
+        "isAuthorParticipating",
+        "organization",
+        "mediaUrls",
     }
     assert set(item["paper"]) == {
-        "id", "authors", "publishedAt", "submittedOnDailyAt", "title", "submittedOnDailyBy", "summary",
-        "upvotes", "discussionId", "ai_summary", "ai_keywords", "ai_summary_model", "githubRepo",
-        "githubRepoAddedBy", "githubStars", "projectPage", "organization", "mediaUrls",
+        "id",
+        "authors",
+        "publishedAt",
+        "submittedOnDailyAt",
+        "title",
+        "submittedOnDailyBy",
+        "summary",
+        "upvotes",
+        "discussionId",
+        "ai_summary",
+        "ai_keywords",
+        "ai_summary_model",
+        "githubRepo",
+        "githubRepoAddedBy",
+        "githubStars",
+        "projectPage",
+        "organization",
+        "mediaUrls",
     }
     assert set(item["paper"]["authors"][0]) == {"_id", "name", "hidden"}

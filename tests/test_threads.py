@@ -70,8 +70,12 @@ async def test_opens_once_and_records_the_thread(store: Store) -> None:
 
 @pytest.mark.parametrize(
     "delivery",
-    [sent_digest(outcome="missed"), sent_digest(outcome="empty"), sent_digest(message_id=None),
-     Delivery(CHANNEL, "digest", "2026-12-04", "pending", "nonce", outcome="posted")],
+    [
+        sent_digest(outcome="missed"),
+        sent_digest(outcome="empty"),
+        sent_digest(message_id=None),
+        Delivery(CHANNEL, "digest", "2026-12-04", "pending", "nonce", outcome="posted"),
+    ],
 )
 async def test_no_thread_on_notes_unsent_or_when_not_asked(store: Store, delivery: Delivery) -> None:
     transport = MemoryTransport()
@@ -119,14 +123,21 @@ def test_one_card_per_message_keeps_the_header_with_the_first_card() -> None:
     cards = [discord.Embed(title=f"{i}. Paper {i}") for i in range(1, 4)]
     split = one_card_per_message([MessagePayload(content="header", embeds=cards[:2]), MessagePayload(embeds=cards[2:])])
     assert [(p.content, [e.title for e in p.embeds]) for p in split] == [
-        ("header", ["1. Paper 1"]), (None, ["2. Paper 2"]), (None, ["3. Paper 3"])
+        ("header", ["1. Paper 1"]),
+        (None, ["2. Paper 2"]),
+        (None, ["3. Paper 3"]),
     ]
 
 
-@pytest.mark.parametrize(("mode", "style", "effective"), [
-    ("papers", "cards", "papers"), ("papers", "compact", "digest"),
-    ("digest", "cards", "digest"), ("none", "cards", "none"),
-])
+@pytest.mark.parametrize(
+    ("mode", "style", "effective"),
+    [
+        ("papers", "cards", "papers"),
+        ("papers", "compact", "digest"),
+        ("digest", "cards", "digest"),
+        ("none", "cards", "none"),
+    ],
+)
 def test_papers_mode_needs_cards(mode: str, style: str, effective: str) -> None:
     assert effective_mode(mode, style) == effective  # type: ignore[arg-type]
 
@@ -136,8 +147,17 @@ async def test_papers_mode_opens_one_thread_per_card_and_resumes_without_doublin
     await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=CHANNEL, style="cards"))
     await set_thread_mode(store, CHANNEL, "papers")
     parts = tuple({"content": None, "embeds": [{"title": f"{i}. Paper {i}"}]} for i in range(1, 4))
-    delivery = Delivery(CHANNEL, "digest", "2026-12-04", "sent", "n", message_id=11, outcome="posted",
-                        parts=parts, sent_ids=(11, 12, 13))
+    delivery = Delivery(
+        CHANNEL,
+        "digest",
+        "2026-12-04",
+        "sent",
+        "n",
+        message_id=11,
+        outcome="posted",
+        parts=parts,
+        sent_ids=(11, 12, 13),
+    )
     transport.thread_failures.append(SendError("Discord answered 503", permanent=False))
     assert await open_digest_thread(store, transport, delivery) is None
     assert transport.threads == {}
@@ -151,8 +171,9 @@ async def test_papers_mode_on_a_compact_digest_opens_one_thread(store: Store) ->
     await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=CHANNEL, style="compact"))
     await set_thread_mode(store, CHANNEL, "papers")
     parts = ({"content": None, "embeds": [{"title": "Daily Papers · Fri 2026-12-04"}]},)
-    delivery = Delivery(CHANNEL, "digest", "2026-12-04", "sent", "n", message_id=11, outcome="posted",
-                        parts=parts, sent_ids=(11,))
+    delivery = Delivery(
+        CHANNEL, "digest", "2026-12-04", "sent", "n", message_id=11, outcome="posted", parts=parts, sent_ids=(11,)
+    )
     assert await open_digest_thread(store, transport, delivery) == 11
     assert transport.threads == {11: (CHANNEL, "Discuss: Daily Papers, 4 Dec")}
 

@@ -24,7 +24,7 @@ def check_alert_query(text: str) -> Query:
     if parse_paper_ref(text) is not None:
         raise UserError(
             "That is one paper's id or link, not a query: alerts watch for new papers whose text matches "
-            "words, like `diffusion video` or `author:\"Tri Dao\"`. To see one paper, use /paper show "
+            'words, like `diffusion video` or `author:"Tri Dao"`. To see one paper, use /paper show '
             "(or paperboy show)."
         )
     try:
@@ -57,9 +57,7 @@ async def backtest(
     parts = query.root.children if isinstance(query.root, And) else (query.root,)
     windowed = dataclasses.replace(query, root=And((*parts, Filter("day", ">=", since))))
     compiled = windowed.fts()
-    spec = SearchSpec(
-        match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort="new", limit=limit
-    )
+    spec = SearchSpec(match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort="new", limit=limit)
     papers = await store.search_page(spec)
     total = await store.search_count(spec)
     return Backtest(query_text, days, since, tuple(papers), total)

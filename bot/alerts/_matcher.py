@@ -93,8 +93,12 @@ class _Bucket:
 
     def __len__(self) -> int:
         return (
-            len(self.sure) + sum(map(len, self.when_present.values())) + len(self.absent_any)
-            + len(self.all_of) + len(self.none_of) + sum(len(queries) for _, queries in self.other.values())
+            len(self.sure)
+            + sum(map(len, self.when_present.values()))
+            + len(self.absent_any)
+            + len(self.all_of)
+            + len(self.none_of)
+            + sum(len(queries) for _, queries in self.other.values())
         )
 
     def collect(self, terms: PaperTerms, found: set[CompiledQuery]) -> None:
@@ -188,7 +192,8 @@ class _Index:
 
     def __len__(self) -> int:
         return (
-            len(self.unindexed) + sum(map(len, self.buckets.values()))
+            len(self.unindexed)
+            + sum(map(len, self.buckets.values()))
             + sum(len(b) for buckets in self.column_buckets.values() for b in buckets.values())
         )
 
@@ -400,4 +405,3 @@ class ReferenceMatcher:
                 if matched:
                     results.append(PaperMatches(paper, [SubscriptionGroup(tuple(matched))], upvotes_only))
         return results
-

@@ -76,4 +76,3 @@ def index_keys(node: Node, frequency: Callable[[str], float] = lambda _: 0.0) ->
 def depends_on_upvotes(query: Query) -> bool:
     """Whether a paper's upvotes can change the query's answer (it has an upvotes: filter)."""
     return any(f.field == "upvotes" for f in query.filters)
-

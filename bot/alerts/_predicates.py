@@ -74,6 +74,7 @@ def _stems(text: str) -> list[str]:
 
 Predicate: TypeAlias = Callable[[PaperTerms], bool]
 
+
 def single_column(term: Term) -> str | None:
     """The one column a fielded term searches; None for a term searching every column."""
     columns = term.columns
@@ -202,4 +203,3 @@ def _any_word(column: str | None, stems: frozenset[str]) -> Predicate:
     if column is None:
         return lambda terms: not terms.every.isdisjoint(stems)
     return lambda terms: not terms.sets[column].isdisjoint(stems)
-

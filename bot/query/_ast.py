@@ -27,10 +27,12 @@ FilterValue: TypeAlias = int | dt.date | bool
 
 # Words in nearly every abstract: a bare one is left out of a query that has other words (it would
 # match almost everything and cost the index a full read). Quoted or in a phrase, it counts.
-COMMON_WORDS = frozenset(str.split(
-    "a also an and are as at based be been both by can for from has have however in into is it its of on "
-    "or our such than that the their these this to using via was we were which while with"
-))
+COMMON_WORDS = frozenset(
+    str.split(
+        "a also an and are as at based be been both by can for from has have however in into is it its of on "
+        "or our such than that the their these this to using via was we were which while with"
+    )
+)
 
 
 class QueryError(ValueError):
@@ -87,7 +89,11 @@ class Filter:
 
 
 _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
-    "=": operator.eq, ">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
+    "=": operator.eq,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "<": operator.lt,
+    "<=": operator.le,
 }
 
 

@@ -55,7 +55,7 @@ def _join_ranges(parts: list[str]) -> list[str]:
         highs = [p for p in parts if p.startswith(f"{name}:<=")]
         if len(lows) == 1 and len(highs) == 1:
             at = parts.index(lows[0])
-            merged = f"{name}:{lows[0][len(name) + 3:]}..{highs[0][len(name) + 3:]}"
+            merged = f"{name}:{lows[0][len(name) + 3 :]}..{highs[0][len(name) + 3 :]}"
             parts = [p for p in parts if p not in (lows[0], highs[0])]
             parts.insert(min(at, len(parts)), merged)
     return parts

@@ -60,9 +60,7 @@ _SQLITE_KEEPS = _ranges(
     "1f860-1f887 1f890-1f8ad 1f8b0-1f8b1 1f900-1fa53 1fa60-1fa6d 1fa70-1fa74 1fa78-1fa7c 1fa80-1fa86 "
     "1fa90-1faac 1fab0-1faba 1fac0-1fac5 1fad0-1fad9 1fae0-1fae7 1faf0-1faf6 1fb00-1fb92 1fb94-1fbca "
 )
-_SQLITE_SEPARATES = _ranges(
-    "19b0-19c0 19c8-19c9 1cf2-1cf3 fffe-ffff "
-)
+_SQLITE_SEPARATES = _ranges("19b0-19c0 19c8-19c9 1cf2-1cf3 fffe-ffff ")
 _DROPPED_MARKS = _ranges(
     "0300 0301 0302 0303 0304 0306 0307 0308 0309 030a 030b 030c 030f 0311 031b 0323 0324 0325 0326 0327 "
     "0328 032d 032e 0330 0331 "

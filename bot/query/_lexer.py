@@ -56,7 +56,8 @@ class _Lexer:
         self.terms += 1
         if self.terms > MAX_TERMS:
             raise QueryError(
-                f"more than {MAX_TERMS} words and filters", position,
+                f"more than {MAX_TERMS} words and filters",
+                position,
                 f"a query may hold at most {MAX_TERMS}; remove some or split the query",
             )
 
@@ -104,7 +105,8 @@ class _Lexer:
         else:
             if named and named.group(2) and (meant := field_meant(name)):
                 raise QueryError(
-                    f"no field {named.group(1)}: at {start}", start,
+                    f"no field {named.group(1)}: at {start}",
+                    start,
                     f"did you mean {meant}:? Fields are {', '.join(KNOWN_NAMES)}; "
                     f'put the text in quotes to search for it as written: "{word}"',
                 )
@@ -119,16 +121,17 @@ class _Lexer:
         if value:
             if value.startswith("-"):
                 raise QueryError(
-                    f"a minus after {name}: at {start}", start,
+                    f"a minus after {name}: at {start}",
+                    start,
                     f"put the minus before the field to exclude: -{name}:{value[1:]}",
                 )
             self.count_term(start)
             self.lexemes.append(Lexeme("word", start + len(named.group(1)) + 1, value))
         elif end >= len(self.text) or self.text[end].isspace():
             raise QueryError(
-                f"{name}: at {start} has nothing after it", start,
-                f'write the word right after the colon: {name}:word, {name}:"a phrase" '
-                f"or {name}:(one OR other)",
+                f"{name}: at {start} has nothing after it",
+                start,
+                f'write the word right after the colon: {name}:word, {name}:"a phrase" or {name}:(one OR other)',
             )
 
 

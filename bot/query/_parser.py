@@ -58,7 +58,8 @@ class _Parser:
         lexeme = self.peek()
         if lexeme.kind == ")":
             raise QueryError(
-                f"unmatched ) at {lexeme.position}", lexeme.position,
+                f"unmatched ) at {lexeme.position}",
+                lexeme.position,
                 "remove it or add a matching ( before it",
             )
         assert lexeme.kind == "end"
@@ -70,7 +71,8 @@ class _Parser:
             operator = self.take()
             if self.peek().kind not in _STARTS_UNARY:
                 raise QueryError(
-                    f"OR at {operator.position} has nothing after it", operator.position,
+                    f"OR at {operator.position} has nothing after it",
+                    operator.position,
                     "put a word or phrase after OR, or remove it",
                 )
             branches.append(self.parse_and(depth, field_name))
@@ -83,18 +85,18 @@ class _Parser:
         lexeme = self.peek()
         if lexeme.kind in ("OR", "AND"):
             raise QueryError(
-                f"{lexeme.kind} at {lexeme.position} has nothing before it", lexeme.position,
+                f"{lexeme.kind} at {lexeme.position} has nothing before it",
+                lexeme.position,
                 f"put a word or phrase before {lexeme.kind}, or remove it",
             )
         if lexeme.kind not in _STARTS_UNARY:
             if lexeme.kind == ")":
                 raise QueryError(
-                    f"unmatched ) at {lexeme.position}", lexeme.position,
+                    f"unmatched ) at {lexeme.position}",
+                    lexeme.position,
                     "remove it or add a matching ( before it",
                 )
-            raise QueryError(
-                "empty query", lexeme.position, "type words to search for or a filter like code:yes"
-            )
+            raise QueryError("empty query", lexeme.position, "type words to search for or a filter like code:yes")
         parts = [self.parse_unary(depth, field_name)]
         while True:
             lexeme = self.peek()
@@ -102,7 +104,8 @@ class _Parser:
                 self.take()
                 if self.peek().kind not in _STARTS_UNARY:
                     raise QueryError(
-                        f"AND at {lexeme.position} has nothing after it", lexeme.position,
+                        f"AND at {lexeme.position} has nothing after it",
+                        lexeme.position,
                         "put a word or phrase after AND, or remove it",
                     )
             elif lexeme.kind not in _STARTS_UNARY:
@@ -120,7 +123,8 @@ class _Parser:
             if self.peek().kind not in _STARTS_UNARY:
                 word = "NOT" if lexeme.kind == "NOT" else "-"
                 raise QueryError(
-                    f"{word} at {lexeme.position} has nothing after it", lexeme.position,
+                    f"{word} at {lexeme.position} has nothing after it",
+                    lexeme.position,
                     f"put the word to exclude right after {word}, or remove it",
                 )
             child = self.parse_unary(depth, field_name)
@@ -132,18 +136,21 @@ class _Parser:
         if lexeme.kind == "(":
             if depth + 1 > MAX_DEPTH:
                 raise QueryError(
-                    f"parentheses nested deeper than {MAX_DEPTH} at {lexeme.position}", lexeme.position,
+                    f"parentheses nested deeper than {MAX_DEPTH} at {lexeme.position}",
+                    lexeme.position,
                     f"use at most {MAX_DEPTH} levels of parentheses",
                 )
             if self.peek().kind == ")":
                 raise QueryError(
-                    f"empty parentheses at {lexeme.position}", lexeme.position,
+                    f"empty parentheses at {lexeme.position}",
+                    lexeme.position,
                     "put words inside the parentheses or remove them",
                 )
             node = self.parse_or(depth + 1, field_name)
             if self.peek().kind != ")":
                 raise QueryError(
-                    f"unclosed ( at {lexeme.position}", lexeme.position,
+                    f"unclosed ( at {lexeme.position}",
+                    lexeme.position,
                     f"add a ) to close the ( at {lexeme.position}, or remove it",
                 )
             self.take()
@@ -153,28 +160,34 @@ class _Parser:
             if not tokens:
                 return None
             if (
-                self.skip_common and lexeme.kind == "word" and field_name is None
-                and len(tokens) == 1 and tokens[0] in COMMON_WORDS
+                self.skip_common
+                and lexeme.kind == "word"
+                and field_name is None
+                and len(tokens) == 1
+                and tokens[0] in COMMON_WORDS
             ):
                 return None
             return Term(tokens, field_name, lexeme.position, lexeme.kind == "phrase")
         if lexeme.kind == "field":
             if field_name is not None and field_name != lexeme.name:
                 raise QueryError(
-                    f"{lexeme.name}: inside {field_name}:( ) at {lexeme.position}", lexeme.position,
+                    f"{lexeme.name}: inside {field_name}:( ) at {lexeme.position}",
+                    lexeme.position,
                     f"a group searches one field; move {lexeme.name}: out of the {field_name}:( ) group",
                 )
             following = self.peek()
             if following.kind not in ("word", "phrase", "("):
                 raise QueryError(
-                    f"{lexeme.name}: at {lexeme.position} has nothing after it", lexeme.position,
+                    f"{lexeme.name}: at {lexeme.position} has nothing after it",
+                    lexeme.position,
                     f'write {lexeme.name}:word, {lexeme.name}:"a phrase" or {lexeme.name}:(one OR other)',
                 )
             return self.parse_primary(depth, lexeme.name)
         if lexeme.kind == "filter":
             if field_name is not None:
                 raise QueryError(
-                    f"{lexeme.name}: inside {field_name}:( ) at {lexeme.position}", lexeme.position,
+                    f"{lexeme.name}: inside {field_name}:( ) at {lexeme.position}",
+                    lexeme.position,
                     f"filters apply to the whole query; move {lexeme.name}: out of the group",
                 )
             return _parse_filter(lexeme)
@@ -207,7 +220,8 @@ def _parse_filter(lexeme: Lexeme) -> Node:
             raise bad
         if low > high:  # type: ignore[operator]
             raise QueryError(
-                f"{name}: range {raw!r} at {position} is empty", position,
+                f"{name}: range {raw!r} at {position} is empty",
+                position,
                 "put the smaller value first, as in " + example.split(", ")[-1].split(" or ")[-1],
             )
         return And((Filter(field, ">=", low, position), Filter(field, "<=", high, position)))
@@ -254,7 +268,8 @@ def _place_filters(node: Node, top_level: bool) -> Node:
     if isinstance(node, Filter):
         if not top_level:
             raise QueryError(
-                f"{node.field}: inside OR or a negated group at {node.position}", node.position,
+                f"{node.field}: inside OR or a negated group at {node.position}",
+                node.position,
                 f"filters apply to the whole query: move {node.field}: outside the parentheses and OR",
             )
         return node
@@ -264,7 +279,8 @@ def _place_filters(node: Node, top_level: bool) -> Node:
             return _negate_filter(inner, node.position)
         if top_level and _is_range(inner):
             raise QueryError(
-                f"a range filter cannot be negated at {node.position}", node.position,
+                f"a range filter cannot be negated at {node.position}",
+                node.position,
                 "write the comparisons you want instead, e.g. upvotes:<10 or day:<2026-06-01",
             )
         return Not(_place_filters(inner, False), node.position)
@@ -290,18 +306,19 @@ def _negate_filter(node: Filter, position: int) -> Filter:
         return Filter("code", "=", not node.value, node.position)
     if node.op == "=":
         raise QueryError(
-            f"-{node.field}: with one value at {position}", position,
+            f"-{node.field}: with one value at {position}",
+            position,
             f"write a comparison instead, e.g. {node.field}:<value or {node.field}:>value",
         )
     return Filter(node.field, _INVERSE[node.op], node.value, node.position)
-
 
 
 def parse(text: str) -> Query:
     """Parse a query; raises QueryError (with position and hint) for anything it cannot read."""
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryError(
-            f"query longer than {MAX_QUERY_LENGTH} characters", MAX_QUERY_LENGTH,
+            f"query longer than {MAX_QUERY_LENGTH} characters",
+            MAX_QUERY_LENGTH,
             f"shorten the query to {MAX_QUERY_LENGTH} characters",
         )
     parser = _Parser(text, skip_common=True)
@@ -311,13 +328,13 @@ def parse(text: str) -> Query:
         root = _Parser(text, skip_common=False).parse()
     if root is None:
         raise QueryError(
-            "nothing to search for", 0,
+            "nothing to search for",
+            0,
             "type words (letters or digits) to search for, or a filter such as day:2026-06-12",
         )
     root = _place_filters(_flatten(root), True)
     typed = tuple(
-        token for lexeme in parser.lexemes if lexeme.kind in ("word", "phrase")
-        for token in fold_tokens(lexeme.text)
+        token for lexeme in parser.lexemes if lexeme.kind in ("word", "phrase") for token in fold_tokens(lexeme.text)
     )
     return Query(text, _flatten(root), typed)
 

@@ -13,6 +13,7 @@ from typing import TypeAlias
 
 log = logging.getLogger(__name__)
 
+
 def _consonants(word: str) -> list[bool]:
     """True where `word` has a consonant; y is a vowel after a consonant."""
     pattern: list[bool] = []
@@ -71,21 +72,66 @@ def _rules(rules: Iterable[Rule]) -> dict[str, list[Rule]]:
     return grouped
 
 
-_STEP2 = _rules((suffix, out, _m_gt0) for suffix, out in (
-    ("ational", "ate"), ("tional", "tion"), ("enci", "ence"), ("anci", "ance"), ("izer", "ize"),
-    ("logi", "log"), ("bli", "ble"), ("alli", "al"), ("entli", "ent"), ("eli", "e"), ("ousli", "ous"),
-    ("ization", "ize"), ("ation", "ate"), ("ator", "ate"), ("alism", "al"), ("iveness", "ive"),
-    ("fulness", "ful"), ("ousness", "ous"), ("aliti", "al"), ("iviti", "ive"), ("biliti", "ble"),
-))
-_STEP3 = _rules((suffix, out, _m_gt0) for suffix, out in (
-    ("ical", "ic"), ("ness", ""), ("icate", "ic"), ("iciti", "ic"), ("ful", ""), ("ative", ""),
-    ("alize", "al"),
-))
+_STEP2 = _rules(
+    (suffix, out, _m_gt0)
+    for suffix, out in (
+        ("ational", "ate"),
+        ("tional", "tion"),
+        ("enci", "ence"),
+        ("anci", "ance"),
+        ("izer", "ize"),
+        ("logi", "log"),
+        ("bli", "ble"),
+        ("alli", "al"),
+        ("entli", "ent"),
+        ("eli", "e"),
+        ("ousli", "ous"),
+        ("ization", "ize"),
+        ("ation", "ate"),
+        ("ator", "ate"),
+        ("alism", "al"),
+        ("iveness", "ive"),
+        ("fulness", "ful"),
+        ("ousness", "ous"),
+        ("aliti", "al"),
+        ("iviti", "ive"),
+        ("biliti", "ble"),
+    )
+)
+_STEP3 = _rules(
+    (suffix, out, _m_gt0)
+    for suffix, out in (
+        ("ical", "ic"),
+        ("ness", ""),
+        ("icate", "ic"),
+        ("iciti", "ic"),
+        ("ful", ""),
+        ("ative", ""),
+        ("alize", "al"),
+    )
+)
 _STEP4 = _rules(
     (suffix, "", _m_gt1_st if suffix == "ion" else _m_gt1)
     for suffix in (
-        "al", "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ou",
-        "ism", "ate", "iti", "ous", "ive", "ize",
+        "al",
+        "ance",
+        "ence",
+        "er",
+        "ic",
+        "able",
+        "ible",
+        "ant",
+        "ement",
+        "ment",
+        "ent",
+        "ion",
+        "ou",
+        "ism",
+        "ate",
+        "iti",
+        "ous",
+        "ive",
+        "ize",
     )
 )
 

@@ -204,9 +204,7 @@ def plural(amount: int, word: str, many: str | None = None) -> str:
     return f"{count(amount)} {word if amount == 1 else (many or word + 's')}"
 
 
-def names_line(
-    names: Iterable[str], limit: int, show: Callable[[str, int], str], max_names: int | None = None
-) -> str:
+def names_line(names: Iterable[str], limit: int, show: Callable[[str, int], str], max_names: int | None = None) -> str:
     """Names joined by commas, each shown by show(name, budget), as many as fit in `limit`, then '+N more'."""
     cleaned = [name for name in (clean(n) for n in names) if name]
     total = len(cleaned)

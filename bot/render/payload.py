@@ -112,9 +112,7 @@ def _embed_problems(embed: discord.Embed, where: str) -> list[str]:
 
 
 # Anything Discord would render as a mention or rich tag, except the timestamps this package writes.
-_RAW_MENTION_RE = re.compile(
-    r"@(?:everyone|here)|<(?!t:-?\d{1,13}:[tTdDfFR]>)(?:[@#/:]|[A-Za-z]{1,2}:)", re.IGNORECASE
-)
+_RAW_MENTION_RE = re.compile(r"@(?:everyone|here)|<(?!t:-?\d{1,13}:[tTdDfFR]>)(?:[@#/:]|[A-Za-z]{1,2}:)", re.IGNORECASE)
 
 
 def _payload_texts(payload: MessagePayload) -> Iterable[str]:

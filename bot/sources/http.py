@@ -215,9 +215,7 @@ class PoliteClient:
         self._now = now
         self.backoff_max = backoff_max
         # Exponential from `backoff_base`, plus up to one base of jitter so clients don't retry in step.
-        self._backoff = wait_exponential(multiplier=backoff_base, max=backoff_max) + wait_random(
-            0, backoff_base
-        )
+        self._backoff = wait_exponential(multiplier=backoff_base, max=backoff_max) + wait_random(0, backoff_base)
         self.limiter = HostRateLimiter(max_requests_per_minute, burst=burst, clock=clock, sleep=sleep)
         # The newest request's failure to reach its host, None once a request got an answer: callers that
         # fetch several things in a row stop early instead of failing the same way on each.
@@ -301,7 +299,11 @@ class PoliteClient:
             wait = state.next_action.sleep if state.next_action else 0.0
             log.warning(
                 "GET %s -> %s; retrying in %.1f s (attempt %d of %d)",
-                shown, reason, wait, state.attempt_number, self.max_attempts,
+                shown,
+                reason,
+                wait,
+                state.attempt_number,
+                self.max_attempts,
             )
 
         return before_sleep

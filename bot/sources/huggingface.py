@@ -77,7 +77,7 @@ class DayFetch:
 
     @property
     def outcome(self) -> str:
-        """"ok" when the day has papers, else "empty"."""
+        """ "ok" when the day has papers, else "empty"."""
         return "ok" if self.papers else "empty"
 
 
@@ -302,13 +302,13 @@ class HuggingFaceSource:
         url = f"{self.base_url}/api/daily_papers"
         for page_number in range(self.max_pages):
             params: dict[str, str | int] = {
-                "date": day.isoformat(), "limit": self.page_size, "p": page_number,
+                "date": day.isoformat(),
+                "limit": self.page_size,
+                "p": page_number,
             }
             payload = await self.client.get_json(url, params)
             if not isinstance(payload, list):
-                raise InvalidPayload(
-                    f"{url}: expected a JSON list of daily papers, got {type(payload).__name__}", url
-                )
+                raise InvalidPayload(f"{url}: expected a JSON list of daily papers, got {type(payload).__name__}", url)
             page = parse_daily_papers(payload, day)
             if payload and not page.papers:
                 raise InvalidPayload(f"{url}: none of the {len(payload)} items could be read", url)
@@ -328,9 +328,7 @@ class HuggingFaceSource:
         try:
             html = await self.client.get_text(url)
         except FetchError as page_error:
-            raise FetchError(
-                f"the API failed ({api_error}) and so did the page ({page_error})", url
-            ) from page_error
+            raise FetchError(f"the API failed ({api_error}) and so did the page ({page_error})", url) from page_error
         try:
             page = parse_daily_page(html, day)
         except MarkupChanged as exc:

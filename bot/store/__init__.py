@@ -34,8 +34,17 @@ log = logging.getLogger(__name__)
 
 
 @raises_store_errors
-class Store(PapersMixin, MetaMixin, DeliveriesMixin, DigestsMixin, SubscriptionsMixin, SearchMixin, AlertsMixin,
-            SimilarMixin, SavedMixin):
+class Store(
+    PapersMixin,
+    MetaMixin,
+    DeliveriesMixin,
+    DigestsMixin,
+    SubscriptionsMixin,
+    SearchMixin,
+    AlertsMixin,
+    SimilarMixin,
+    SavedMixin,
+):
     """Async SQLite cache of papers plus per-channel settings and delivery records.
 
     Every public method raises StoreError (a subclass saying what went wrong), never a raw sqlite3 error.

@@ -328,4 +328,3 @@ class SearchMixin(StoreBase):
             )
         self.papers_version += 1
         return len(rows)
-

@@ -10,7 +10,12 @@ from tests.fakes.hf_items import load_fixture, make_daily_item, paper_object
 from tests.fakes.hf_server import FakeHuggingFace, render_daily_page
 
 __all__ = [
-    "FakeHuggingFace", "fake_hf", "load_fixture", "make_daily_item", "paper_object", "render_daily_page",
+    "FakeHuggingFace",
+    "fake_hf",
+    "load_fixture",
+    "make_daily_item",
+    "paper_object",
+    "render_daily_page",
 ]
 
 

@@ -105,8 +105,14 @@ def make_daily_item(
         "summary": summary,
         "thumbnail": f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/{paper_id}.png",
         "numComments": num_comments,
-        "submittedBy": {**submitter, "isHf": False, "isHfAdmin": False, "isMod": False,
-                        "followerCount": 3, "isUserFollowing": False},
+        "submittedBy": {
+            **submitter,
+            "isHf": False,
+            "isHfAdmin": False,
+            "isMod": False,
+            "followerCount": 3,
+            "isUserFollowing": False,
+        },
         "isAuthorParticipating": False,
     }
     if org is not None:

@@ -88,8 +88,7 @@ class FakeHuggingFace:
 
     # ------------------------------------------------------------ faults
 
-    def fail(self, status: int, *, path: str = "/api/", times: int | None = 1,
-             retry_after: str | None = None) -> None:
+    def fail(self, status: int, *, path: str = "/api/", times: int | None = 1, retry_after: str | None = None) -> None:
         """Answer `status` (with Retry-After if given) to the next `times` matching requests."""
         self.faults.append(Fault("status", path, times, status=status, retry_after=retry_after))
 
@@ -101,8 +100,9 @@ class FakeHuggingFace:
         """Cut the JSON body in half (with a matching Content-Length, so HTTP itself is fine)."""
         self.faults.append(Fault("truncated", path, times))
 
-    def oversize(self, size: int, *, path: str = "/api/", times: int | None = None,
-                 declare_length: bool = False) -> None:
+    def oversize(
+        self, size: int, *, path: str = "/api/", times: int | None = None, declare_length: bool = False
+    ) -> None:
         """Stream `size` bytes of body; with `declare_length` also send Content-Length up front."""
         self.faults.append(Fault("oversize", path, times, size=size, declare_length=declare_length))
 
@@ -110,8 +110,15 @@ class FakeHuggingFace:
         """Send `size` bytes, one every `interval` seconds: a slow-loris answer no read timeout catches."""
         self.faults.append(Fault("trickle", path, times, delay=interval, size=size))
 
-    def respond(self, body: str, *, path: str = "/api/", times: int | None = None, status: int = 200,
-                content_type: str = "application/json") -> None:
+    def respond(
+        self,
+        body: str,
+        *,
+        path: str = "/api/",
+        times: int | None = None,
+        status: int = 200,
+        content_type: str = "application/json",
+    ) -> None:
         """Answer the next `times` matching requests with this body instead (e.g. an object, not a list)."""
         self.faults.append(Fault("body", path, times, status=status, body=body, content_type=content_type))
 
@@ -170,7 +177,10 @@ class FakeHuggingFace:
     async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
         self.requests.append(
             RecordedRequest(
-                request.method, request.path, dict(request.query), time.monotonic(),
+                request.method,
+                request.path,
+                dict(request.query),
+                time.monotonic(),
                 request.headers.get("User-Agent", ""),
             )
         )
@@ -193,8 +203,7 @@ class FakeHuggingFace:
         response = await handler(request)
         assert isinstance(response, web.Response) and response.body is not None
         body = bytes(response.body)
-        return web.Response(body=body[: len(body) // 2], status=response.status,
-                            content_type=response.content_type)
+        return web.Response(body=body[: len(body) // 2], status=response.status, content_type=response.content_type)
 
     async def _oversize(self, request: web.Request, fault: Fault) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "application/json"})
@@ -268,8 +277,7 @@ class FakeHuggingFace:
 def render_daily_page(items: Sequence[dict[str, Any]], date_string: str, *, mode: str = "normal") -> str:
     """A /papers/date page carrying `items` in the DailyPapers `data-props`, as the site hydrates it."""
     if mode == "changed_items":
-        items = [{"article": item.get("paper", {}), "meta": {"thumb": item.get("thumbnail")}}
-                 for item in items]
+        items = [{"article": item.get("paper", {}), "meta": {"thumb": item.get("thumbnail")}} for item in items]
     day = dt.date.fromisoformat(date_string)
     props = {
         "authLight": None,

@@ -167,7 +167,7 @@ def embed_html(embed: discord.Embed) -> str:
     if embed.fields:
         fields = "".join(
             f'<div class="field"><div class="fname">{_inline(f.name or "")}</div>'
-            f'<div>{markdown_html(f.value or "")}</div></div>'
+            f"<div>{markdown_html(f.value or '')}</div></div>"
             for f in embed.fields
         )
         inner.append(f'<div class="fields">{fields}</div>')
@@ -220,11 +220,25 @@ def screenshot(page: Path, png: Path, *, width: int = 900, height: int = 1400) -
         raise RuntimeError("chromium is not installed")
     with tempfile.TemporaryDirectory() as profile:
         subprocess.run(
-            [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             "--hide-scrollbars", f"--user-data-dir={profile}", f"--window-size={width},{height}",
-             f"--screenshot={png}", page.resolve().as_uri()],
-            check=True, capture_output=True, timeout=120,
+            [
+                chromium,
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--hide-scrollbars",
+                f"--user-data-dir={profile}",
+                f"--window-size={width},{height}",
+                f"--screenshot={png}",
+                page.resolve().as_uri(),
+            ],
+            check=True,
+            capture_output=True,
+            timeout=120,
         )
 
 
@@ -265,16 +279,25 @@ def gallery() -> dict[str, tuple[list[Shown], tuple[int, int]]]:
     card_buttons = [*paper_links(ranked[1]), LinkButton("Full abstract", "")]
     found = [p for p in ranked if "attention" in (p.title + p.summary).lower()][:5] or ranked[:5]
     results = results_page(found, query="attention", page=1, pages=1, total=len(found))
-    subscription = Subscription(id=3, guild_id=1, channel_id=2, query="agent memory", normalized="agent memory",
-                                created_by=5, created_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC))
+    subscription = Subscription(
+        id=3,
+        guild_id=1,
+        channel_id=2,
+        query="agent memory",
+        normalized="agent memory",
+        created_by=5,
+        created_at=dt.datetime(2026, 6, 1, tzinfo=dt.UTC),
+    )
     alerted = [p for p in ranked if "memory" in p.summary.lower() or "agent" in p.summary.lower()][:3]
     alerts = alert_messages([(paper, [subscription]) for paper in alerted])
     return {
         "digest-compact": ([Shown(m) for m in compact], (900, 1020)),
         "digest-cards": ([Shown(m) for m in cards], (900, 720)),
         "card": ([Shown(MessagePayload(embeds=[card]), buttons=card_buttons, ephemeral=True)], (900, 400)),
-        "search-results": ([Shown(MessagePayload(embeds=[results]), menu=result_options(found), menu_open=True,
-                                  ephemeral=True)], (900, 560)),
+        "search-results": (
+            [Shown(MessagePayload(embeds=[results]), menu=result_options(found), menu_open=True, ephemeral=True)],
+            (900, 560),
+        ),
         "alert-post": ([Shown(m) for m in alerts], (900, 680)),
         "status": ([status_shown()], (900, 330)),
     }

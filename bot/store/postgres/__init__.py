@@ -16,8 +16,9 @@ log = logging.getLogger(__name__)
 
 
 @raises_store_errors
-class PostgresStore(PostgresPapersMixin, PostgresSettingsMixin, PostgresDeliveriesMixin, PostgresAlertsMixin,
-                    PostgresSavedMixin):
+class PostgresStore(
+    PostgresPapersMixin, PostgresSettingsMixin, PostgresDeliveriesMixin, PostgresAlertsMixin, PostgresSavedMixin
+):
     """Papers, settings and delivery records in Postgres, for several bot processes sharing one database.
 
     The same methods, arguments and results as the SQLite `Store` except full-text search, which this
