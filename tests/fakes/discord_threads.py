@@ -1,11 +1,13 @@
 """Threads in the loopback Discord: start a public thread from a message, read it back as a channel.
 
 Discord gives a thread started from a message the message's own id, and adds a `thread` object to the
-starter message; a second start answers 400 with code 160004.
+starter message; a second start answers 400 with code 160004. A test may hold thread starts at an
+unset `thread_start_gate` to catch the bot in the middle of opening a thread.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Any
@@ -33,9 +35,15 @@ THREAD_NAME_MAX = 100
 class ThreadApi:
     """The thread routes, mixed into FakeDiscord: `threads` holds every thread's channel object by id."""
 
+    # While an unset Event, each thread start waits for it before being served (counted in `thread_starts_held`).
+    thread_start_gate: asyncio.Event | None = None
+    thread_starts_held = 0
+
     if TYPE_CHECKING:
         threads: dict[int, dict[str, Any]]
         bot_user: FakeUser
+
+        def notify(self) -> None: ...
 
         def _channel(self, channel_id: int) -> FakeChannel: ...
 
@@ -48,6 +56,11 @@ class ThreadApi:
         return self.threads.get(message_id)
 
     async def _rest_start_thread(self, call: _Call) -> web.Response:
+        gate = self.thread_start_gate
+        if gate is not None and not gate.is_set():
+            self.thread_starts_held += 1
+            self.notify()
+            await gate.wait()  # served afterwards even if the caller went away, as Discord would
         channel = self._channel(call.param_id("channel_id"))
         message = self._channel_message(channel, call.param_id("message_id"))
         bits = channel_permissions(channel, self.bot_member(channel.guild) if channel.guild else None)
