@@ -45,7 +45,9 @@ async def fill_sqlite(path: Path) -> None:
         await store.upsert_papers([paper("p1", 5), paper("p2", 9), paper("p3", 1)], day=DAY, run=run)
         await store.record_scrape_run(dataclasses.replace(run, outcome="failed", error="503"))
         await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=10, weekdays_only=True))
-        await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=11, post_empty=False))
+        await store.save_digest_settings(
+            DigestSettings(guild_id=1, channel_id=11, post_empty=False, frequency="weekly", weekday=5)
+        )
         await store.disable_digest(11, "channel deleted")
         for number, query in enumerate(("mamba", "diffusion", "video")):
             await store.add_subscription(

@@ -24,7 +24,7 @@ _TABLES: tuple[tuple[str, str, str], ...] = (
     (
         "digest_settings",
         "channel_id, guild_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty, enabled, "
-        "disabled_reason, created_at, updated_at",
+        "disabled_reason, created_at, updated_at, frequency, weekday",
         "",
     ),
     ("subscriptions", "id, guild_id, channel_id, query, normalized, created_by, created_at, skip_digest_papers", ""),
