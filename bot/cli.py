@@ -19,6 +19,7 @@ from bot.store import open_store as store_factory
 from bot.version import package_version
 
 if TYPE_CHECKING:
+    from bot.models import Paper
     from bot.scrape import Scraper
 
 log = logging.getLogger(__name__)
@@ -242,19 +243,18 @@ def _day_line(report: Any) -> str:
     return f"{report.day}: {counts}{via}" if report.fetched else f"{report.day}: no papers{via}"
 
 
-async def cmd_show(args: argparse.Namespace, config: Config) -> int:
-    """paperboy show ID_OR_URL [--json]: one paper, from the cache or else fetched and cached."""
+async def load_paper(store: Store, config: Config, ref: str) -> Paper:
+    """The paper `ref` names, from the cache or else fetched and cached, as `paperboy show` finds it."""
     from bot.scrape import Scraper
     from bot.sources.http import FetchError, make_http_client
     from bot.sources.huggingface import HuggingFaceSource, parse_paper_ref
 
-    paper_id = parse_paper_ref(args.ref)
+    paper_id = parse_paper_ref(ref)
     if paper_id is None:
         raise CommandError(
-            f"{args.ref!r} is not a paper id or URL (try 2405.12345 or https://huggingface.co/papers/2405.12345)",
+            f"{ref!r} is not a paper id or URL (try 2405.12345 or https://huggingface.co/papers/2405.12345)",
             EXIT_USAGE,
         )
-    store = await open_store(config)
     try:
         paper = await store.get_paper(paper_id)
         if paper is None:
@@ -265,10 +265,18 @@ async def cmd_show(args: argparse.Namespace, config: Config) -> int:
         raise CommandError(f"cannot fetch paper {paper_id}: {exc}") from exc
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
-    finally:
-        await store.close()
     if paper is None:
         raise CommandError(f"no paper {paper_id} on Hugging Face Daily Papers")
+    return paper
+
+
+async def cmd_show(args: argparse.Namespace, config: Config) -> int:
+    """paperboy show ID_OR_URL [--json]: one paper, from the cache or else fetched and cached."""
+    store = await open_store(config)
+    try:
+        paper = await load_paper(store, config, args.ref)
+    finally:
+        await store.close()
     if args.json:
         print_json(paper.to_json())
     else:

@@ -5,39 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 
-from bot.cli import EXIT_OK, EXIT_USAGE, CommandError, open_store, print_json
+from bot.cli import EXIT_OK, CommandError, load_paper, open_store, print_json
 from bot.config import Config
-from bot.models import Paper
-from bot.store import Store, StoreError
+from bot.store import StoreError
 
 log = logging.getLogger(__name__)
-
-
-async def load_paper(store: Store, config: Config, ref: str) -> Paper:
-    """The paper `ref` names, from the cache or else fetched and cached, as `paperboy show` finds it."""
-    from bot.scrape import Scraper
-    from bot.sources.http import FetchError, make_http_client
-    from bot.sources.huggingface import HuggingFaceSource, parse_paper_ref
-
-    paper_id = parse_paper_ref(ref)
-    if paper_id is None:
-        raise CommandError(
-            f"{ref!r} is not a paper id or URL (try 2405.12345 or https://huggingface.co/papers/2405.12345)",
-            EXIT_USAGE,
-        )
-    try:
-        paper = await store.get_paper(paper_id)
-        if paper is None:
-            async with make_http_client(config) as http:
-                source = HuggingFaceSource.from_config(http, config)
-                paper = await Scraper(store, source).ensure_paper(paper_id)
-    except FetchError as exc:
-        raise CommandError(f"cannot fetch paper {paper_id}: {exc}") from exc
-    except StoreError as exc:
-        raise CommandError(str(exc)) from exc
-    if paper is None:
-        raise CommandError(f"no paper {paper_id} on Hugging Face Daily Papers")
-    return paper
 
 
 async def cmd_cite(args: argparse.Namespace, config: Config) -> int:
