@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 import logging
@@ -12,7 +13,7 @@ from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from bot import cli_parser
-from bot.config import Config, ConfigError, database_password, load_config
+from bot.config import Config, ConfigError, check_sharding, database_password, load_config
 from bot.logs import redact_secret, setup_logging
 from bot.store import BackendUnavailable, Store, StoreError
 from bot.store import open_store as store_factory
@@ -57,10 +58,29 @@ async def open_store(config: Config, *, migrate: bool = True) -> Store:
 # ---------------------------------------------------------------- run
 
 
+def with_shard_options(args: argparse.Namespace, config: Config) -> Config:
+    """The config with --shard-count / --shard-ids applied, checked as the config file's keys are."""
+    shard_count, shard_ids = getattr(args, "shard_count", None), getattr(args, "shard_ids", None)
+    if shard_count is None and shard_ids is None:
+        return config
+    discord_config = dataclasses.replace(
+        config.discord,
+        shard_count=config.discord.shard_count if shard_count is None else shard_count,
+        shard_ids=config.discord.shard_ids if shard_ids is None else shard_ids,
+    )
+    config = dataclasses.replace(config, discord=discord_config)
+    try:
+        check_sharding(config, "command line")
+    except ConfigError as exc:
+        raise CommandError(f"config error: {exc}", EXIT_USAGE) from exc
+    return config
+
+
 async def cmd_run(args: argparse.Namespace, config: Config) -> int:
     """paperboy run: start the bot until SIGTERM or Ctrl-C."""
     if not config.discord.token:
         raise CommandError("no Discord token: set the DISCORD_TOKEN environment variable (or [discord] token)")
+    config = with_shard_options(args, config)
     # Imported here so terminal commands don't pay for discord.py's import time.
     import aiohttp
     import discord

@@ -66,7 +66,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "in $DISCORD_TOKEN (or [discord] token in the config file), syncs its slash commands, scrapes\n"
         "Hugging Face Daily Papers on the configured schedule and posts digests and alerts.\n"
         "Uses the network: Discord and huggingface.co. Logs to stderr.",
-        _examples("DISCORD_TOKEN=... paperboy run", "DISCORD_TOKEN=... paperboy --config /etc/paperboy.toml run -v"),
+        _examples(
+            "DISCORD_TOKEN=... paperboy run",
+            "DISCORD_TOKEN=... paperboy --config /etc/paperboy.toml run -v",
+            "DISCORD_TOKEN=... paperboy run --shard-count 4 --shard-ids 0,1   (with [database] url: Postgres)",
+        ),
     ),
     "invite": (
         "print the link that adds the bot to a server, with the permissions it needs",
@@ -187,6 +191,14 @@ def positive_int(limit: int) -> Callable[[str], int]:
     return parse
 
 
+def shard_id_list(text: str) -> tuple[int, ...]:
+    """argparse type for shard ids like 0,1,2."""
+    parts = [part.strip() for part in text.split(",")]
+    if not parts or not all(part.isascii() and part.isdigit() for part in parts):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a list of shard ids like 0,1")
+    return tuple(int(part) for part in parts)
+
+
 def application_id(text: str) -> int:
     """argparse type for a Discord application id (a snowflake)."""
     if not text.isdigit() or not 0 < int(text) < 2**64:
@@ -249,6 +261,18 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
     run = _command(commands, "run", COMMANDS["run"], logging_options)
+    run.add_argument(
+        "--shard-count",
+        type=positive_int(65535),
+        metavar="N",
+        help="total shards over all processes (default: [discord] shard_count, else Discord's recommendation)",
+    )
+    run.add_argument(
+        "--shard-ids",
+        type=shard_id_list,
+        metavar="IDS",
+        help="this process's shards, e.g. 0,1 (default: [discord] shard_ids, else all); some only with Postgres",
+    )
     run.set_defaults(handler=handlers["run"])
 
     invite = _command(commands, "invite", COMMANDS["invite"], logging_options)

@@ -26,6 +26,7 @@ from bot.outbox import SendError, ShuttingDown
 from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, plural, query_error_text
 from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.search import Search
+from bot.services.leader import leadership_for
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
 from bot.similar import SimilarPapers
 from bot.sources.http import HostRateLimiter
@@ -105,7 +106,7 @@ def _same_message(message: discord.Message, part: dict[str, Any]) -> bool:
 class DiscordTransport:
     """The outbox's way into Discord: posts with nonces, paced under the global limit, errors classified."""
 
-    def __init__(self, bot: commands.Bot, posts_per_second: float = POSTS_PER_SECOND) -> None:
+    def __init__(self, bot: commands.Bot | commands.AutoShardedBot, posts_per_second: float = POSTS_PER_SECOND) -> None:
         self.bot = bot
         # Digests and alerts post at the same time: every transport of one PaperBot shares its pace.
         shared = bot.post_limiter if isinstance(bot, PaperBot) else None
@@ -318,8 +319,12 @@ async def send_private_followups(interaction: discord.Interaction[Any], payloads
         )
 
 
-class PaperBot(commands.Bot):
-    """The bot: loads the cogs, syncs the command tree, and shares the store and HTTP client."""
+class PaperBot(commands.AutoShardedBot):
+    """The bot: loads the cogs, syncs the command tree, and shares the store and HTTP client.
+
+    It runs the configured shards (all of them by default) on one gateway connection each; the scheduled
+    work runs only while this process leads (`leadership`), which the only process always does on SQLite.
+    """
 
     def __init__(
         self,
@@ -339,6 +344,8 @@ class PaperBot(commands.Bot):
             tree_cls=PaperTree,
             allowed_mentions=NO_MENTIONS,
             guild_ready_timeout=guild_ready_timeout,
+            shard_count=config.discord.shard_count or None,
+            shard_ids=list(config.discord.shard_ids) or None,  # type: ignore[arg-type]  # None: all shards
         )
         self.config = config
         self.store = store
@@ -357,6 +364,7 @@ class PaperBot(commands.Bot):
             store, HuggingFaceSource.from_config(http_client, config), clock=self.clock.now
         )
         self._extensions = extensions
+        self.leadership = leadership_for(config.database.url, self.clock)
         self.tasks = BackgroundTasks("bot")
         # Set when closing starts: services get until then + STOP_TIMEOUT to finish the work under way.
         self._stopping_at: float | None = None
@@ -378,12 +386,18 @@ class PaperBot(commands.Bot):
             self._stopping_at = asyncio.get_running_loop().time()
         await self.search.close()
         await super().close()
+        await self.leadership.close()
 
     async def setup_hook(self) -> None:
-        """Start warming the title index, load the extensions, then sync commands."""
+        """Start warming the title index, load the extensions, compete for leadership, then sync commands."""
+        if self.shard_count is None:
+            # Asked here rather than by discord.py, which would then connect to the URL in the answer
+            # instead of the configured gateway.
+            self.shard_count = (await self.http.get_bot_gateway())[0]
         self.search.start_warming()
         for name in self._extensions:
             await self.load_extension(name)
+        self.leadership.begin(tuple(self.shard_ids or range(self.shard_count)), self.shard_count)
         await self.sync_commands()
 
     def command_payload(self) -> list[dict[str, Any]]:

@@ -34,6 +34,9 @@ class DiscordConfig:
     api_base: str = "https://discord.com/api/v10"
     gateway_url: str = "wss://gateway.discord.gg"
     dev_guild_ids: tuple[int, ...] = ()
+    # 0: as many shards as Discord recommends; with Postgres, several processes may split them.
+    shard_count: int = 0
+    shard_ids: tuple[int, ...] = ()  # this process's shards; empty: all of them
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,11 +256,35 @@ def _validate(config: Config) -> None:
     for section, key, ok, message in checks:
         if not ok:
             raise ConfigError(f"{_where(src, section, key)}: {message}")
+    check_sharding(config)
     for key, check in (("default_time", parse_hhmm), ("default_timezone", check_timezone)):
         try:
             check(getattr(config.digest, key))
         except ValueError as exc:
             raise ConfigError(f"{_where(src, 'digest', key)}: {exc}") from exc
+
+
+def check_sharding(config: Config, where: str | None = None) -> None:
+    """Shard options that make sense: ids below the count, and only some of them only with Postgres."""
+    src = where or config.source or "defaults"
+    count, ids = config.discord.shard_count, config.discord.shard_ids
+    if count < 0:
+        raise ConfigError(f"{_where(src, 'discord', 'shard_count')}: must be 0 (automatic) or more")
+    if not ids:
+        return
+    if count == 0:
+        raise ConfigError(f"{_where(src, 'discord', 'shard_ids')}: needs shard_count, the total over all processes")
+    wrong = [shard for shard in ids if not 0 <= shard < count]
+    if wrong or len(set(ids)) != len(ids):
+        problem = f"shard {wrong[0]} does not exist" if wrong else "a shard is listed twice"
+        raise ConfigError(
+            f"{_where(src, 'discord', 'shard_ids')}: {problem}: ids go 0..{count - 1} with shard_count = {count}"
+        )
+    if set(ids) != set(range(count)) and not config.database.url:
+        raise ConfigError(
+            f"{_where(src, 'discord', 'shard_ids')}: running only some of the {count} shards means other "
+            "processes run the rest, which needs a shared Postgres database: set [database] url"
+        )
 
 
 def build_config(data: Mapping[str, Any], env: Mapping[str, str], source: str | None) -> Config:

@@ -177,6 +177,19 @@ class Delivery:
     next_attempt_at: dt.datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class ProcessStatus:
+    """One `paperboy run` process sharing the database: its shards, when it started and was last seen alive."""
+
+    name: str
+    shard_ids: tuple[int, ...]
+    shard_count: int
+    started_at: dt.datetime
+    seen_at: dt.datetime
+    leader: bool
+    this: bool = False  # the process answering
+
+
 def utcnow() -> dt.datetime:
     """The current time, timezone-aware in UTC."""
     return dt.datetime.now(dt.UTC)

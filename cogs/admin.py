@@ -46,6 +46,7 @@ class Admin(commands.Cog):
             "unknown" if math.isnan(latency) or math.isinf(latency) else f"{latency * 1000:.0f} ms"
         )
         fields["Servers"] = f"{len(bot.guilds):,}"
+        fields.update(status_report.process_fields(await bot.leadership.processes(), bot.clock.now()))
         await interaction.response.send_message(
             embed=status_embed(fields), ephemeral=True, allowed_mentions=NO_MENTIONS
         )

@@ -14,6 +14,7 @@ from bot.render import NO_MENTIONS, TITLE_LIMIT, escape_text, plural, results_pa
 from bot.scrape import ScrapeSummary
 from bot.services import subscriptions
 from bot.services.alerts import AlertPipeline
+from bot.services.leader import ScheduledWork
 from bot.services.subscriptions import inline_query
 from cogs.checks import (
     require_bot_can_post,
@@ -67,13 +68,14 @@ class AlertsCog(commands.Cog):
         return list(self.pipeline.handled)
 
     async def cog_load(self) -> None:
-        """Mark where new papers start (first run only), then start the catch-up and retry loop."""
+        """Mark where new papers start (first run only); run the catch-up and retry loop while this process leads."""
         await self.pipeline.prepare()
-        self.pipeline.start(self.bot.wait_until_ready)
+        start = lambda: self.pipeline.start(self.bot.wait_until_ready)  # noqa: E731 - named for the line's sake
+        self.bot.leadership.add(ScheduledWork("alerts", start=start, stop=self.pipeline.stop))
 
     async def cog_unload(self) -> None:
         """Stop the pipeline, letting a pass under way finish (bounded)."""
-        await self.pipeline.stop(self.bot.shutdown_budget())
+        await self.bot.leadership.remove("alerts", self.bot.shutdown_budget())
 
     @commands.Cog.listener()
     async def on_papers_scraped(self, summary: ScrapeSummary) -> None:

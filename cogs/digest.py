@@ -19,6 +19,7 @@ from bot.render import NO_MENTIONS
 from bot.render.digest import week_span
 from bot.render.markup import long_day
 from bot.services.digests import DigestScheduler, describe_next, describe_settings
+from bot.services.leader import ScheduledWork
 from bot.services.threads import ThreadMode, set_thread_mode, thread_mode
 from cogs.checks import require_bot_can_post, require_guild_text_channel, require_manage_channels
 
@@ -48,12 +49,19 @@ class DigestCog(commands.Cog):
         )
 
     async def cog_load(self) -> None:
-        """Start the scheduler once the bot is logged in."""
-        self.scheduler.start(self.bot.wait_until_ready)
+        """Run the scheduler once the bot is logged in, while this process leads."""
+        self.bot.leadership.add(
+            ScheduledWork(
+                "digests",
+                start=lambda: self.scheduler.start(self.bot.wait_until_ready),
+                stop=self.scheduler.stop,
+                settings_changed=self.scheduler.wake,
+            )
+        )
 
     async def cog_unload(self) -> None:
         """Stop the scheduler, letting digests being posted finish (bounded)."""
-        await self.scheduler.stop(self.bot.shutdown_budget())
+        await self.bot.leadership.remove("digests", self.bot.shutdown_budget())
 
     def _defaults(self, channel: discord.TextChannel) -> DigestSettings:
         return schedule.default_settings(self.bot.config.digest, guild_id=channel.guild.id, channel_id=channel.id)

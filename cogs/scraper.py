@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.client import CurrentScraper, PaperBot
 from bot.scrape import ScrapeSummary
+from bot.services.leader import ScheduledWork
 from bot.services.scraping import ScrapeRefresher
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,19 @@ class ScraperCog(commands.Cog):
         )
 
     async def cog_load(self) -> None:
-        """Start the refresh loop once the bot is logged in."""
-        self.refresher.start(self.bot.wait_until_ready)
+        """Run the refresh loop once the bot is logged in, while this process leads."""
+        self.bot.leadership.add(
+            ScheduledWork("scraper", start=lambda: self.refresher.start(self.bot.wait_until_ready), stop=self._stop)
+        )
 
     async def cog_unload(self) -> None:
         """Stop the refresh loop."""
+        await self.bot.leadership.remove("scraper", 0.0)
+
+    async def _stop(self, _grace: float) -> None:
+        """A scrape under way is cancelled whatever the grace: each day is one transaction."""
         await self.refresher.stop()
+        self.bot.next_scrape_at = None
 
     def _announce(self, summary: ScrapeSummary) -> None:
         self.bot.dispatch(EVENT, summary)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
-from bot.models import ScrapeRun
+from bot.models import ProcessStatus, ScrapeRun
 from bot.render import plural
 from bot.render.status import StatusValue
 from bot.scrape import FAILED_OUTCOMES
@@ -78,3 +78,27 @@ async def source_problems(store: Store) -> str | None:
     if not failing:
         return None
     return "\n".join(f"{run.day}: {describe_run(run)}; cached papers kept" for run in failing[:3])
+
+
+def describe_shards(process: ProcessStatus) -> str:
+    """'shards 0, 1 of 4' (or 'shard 2 of 4', 'all 3 shards')."""
+    if len(process.shard_ids) == process.shard_count and process.shard_count > 1:
+        return f"all {process.shard_count} shards"
+    noun = "shard" if len(process.shard_ids) == 1 else "shards"
+    return f"{noun} {', '.join(str(shard) for shard in process.shard_ids)} of {process.shard_count}"
+
+
+def process_fields(processes: list[ProcessStatus], now: dt.datetime) -> dict[str, StatusValue]:
+    """The Leader and Processes lines: which process runs the scheduled work, and each one's shards."""
+    leader = next((p for p in processes if p.leader), None)
+    if leader is None:
+        leader_text = "none right now: another process takes over within seconds"
+    else:
+        leader_text = leader.name + (" (this process)" if leader.this else "")
+    lines = []
+    for process in processes:
+        role = "leader" if process.leader else "follower"
+        seen = "" if process.this else f", seen {humanize_delta(now - process.seen_at)} ago"
+        mark = " (this one)" if process.this else ""
+        lines.append(f"{process.name}{mark}: {describe_shards(process)}, {role}{seen}")
+    return {"Leader": leader_text, "Processes": "\n".join(lines)}

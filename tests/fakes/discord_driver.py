@@ -158,7 +158,7 @@ class InteractionDriver(RestApi):
         locale: str,
         source: RecordedMessage | None = None,
     ) -> InteractionResult:
-        session = self.gateway.primary_session()
+        session = self.gateway.primary_session(channel.guild.id if channel.guild is not None else None)
         interaction_id, token, payload = self._interaction_payload(kind, data, channel, user, member, locale, source)
         result = InteractionResult(
             id=interaction_id,

@@ -1,4 +1,9 @@
-"""The loopback Discord gateway: HELLO, heartbeats, IDENTIFY/READY, RESUME with replay, member chunks."""
+"""The loopback Discord gateway: HELLO, heartbeats, IDENTIFY/READY, RESUME with replay, member chunks, shards.
+
+Several connections may be open at once, one per shard: a session IDENTIFYs with `shard: [id, count]` and,
+as on Discord, receives only the events of the guilds whose `(guild_id >> 22) % count` is its id (DMs go
+to shard 0). A session without `shard` receives everything.
+"""
 
 from __future__ import annotations
 
@@ -46,6 +51,27 @@ INTENT_MESSAGE_CONTENT = 1 << 15
 SESSION_ENDING_CLOSE_CODES = frozenset({4004, 4007, 4009, 4010, 4011, 4012, 4013, 4014})
 
 _REPLAY_BUFFER = 5000
+
+
+def shard_of(guild_id: int | None, shard_count: int) -> int:
+    """The shard that receives a guild's events: (guild_id >> 22) % shard_count; DMs go to shard 0."""
+    return 0 if guild_id is None else (guild_id >> 22) % shard_count
+
+
+def guild_of(event: str, data: dict[str, Any]) -> int | None:
+    """The guild an event belongs to: its `id` for GUILD_CREATE/UPDATE/DELETE, else its `guild_id`."""
+    raw = data.get("id") if event in ("GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE") else data.get("guild_id")
+    return int(raw) if raw is not None else None
+
+
+def valid_shard(shard: Any) -> bool:
+    """Whether IDENTIFY's `shard` is [shard_id, num_shards] with 0 <= shard_id < num_shards."""
+    return (
+        isinstance(shard, list)
+        and len(shard) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+        and 0 <= shard[0] < shard[1]
+    )
 
 
 class GatewayConnection:
@@ -120,6 +146,13 @@ class GatewaySession:
     buffer: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=_REPLAY_BUFFER))
     created_at: float = field(default_factory=time.monotonic)
 
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session's shard receives the events of `guild_id` (None: DMs, shard 0's)."""
+        if self.shard is None:
+            return True
+        shard_id, shard_count = self.shard
+        return shard_of(guild_id, shard_count) == shard_id
+
     def wants(self, intent: int | None) -> bool:
         """Whether the session's intents include `intent` (None means always sent)."""
         return intent is None or bool(self.intents & intent)
@@ -143,30 +176,37 @@ class GatewayHub:
         self.connections: list[GatewayConnection] = []
         self.ops_received: list[int] = []
         self.close_codes_received: list[int | None] = []
+        self.shards_identified: list[tuple[int, int] | None] = []  # IDENTIFY's `shard`, in order
 
     # ---- delivery ----------------------------------------------------------------------------------
     def live_sessions(self) -> list[GatewaySession]:
         """Sessions that can still be resumed or are connected, oldest first."""
         return [s for s in self.sessions.values() if s.valid]
 
-    def primary_session(self) -> GatewaySession:
-        """The newest valid session; interactions go there."""
-        live = self.live_sessions()
+    def sessions_for(self, guild_id: int | None) -> list[GatewaySession]:
+        """Valid sessions whose shard receives the events of `guild_id` (None: DMs), oldest first."""
+        return [s for s in self.live_sessions() if s.owns(guild_id)]
+
+    def primary_session(self, guild_id: int | None = None) -> GatewaySession:
+        """The newest valid session of the shard owning `guild_id`; interactions there go to it."""
+        live = self.sessions_for(guild_id)
         if not live:
+            if self.live_sessions():
+                raise FakeDiscordError(f"no connected shard owns guild {guild_id}: start the process running it")
             raise FakeDiscordError(
                 "no bot is connected to the fake gateway; start one first (async with running_bot(bot, server))"
             )
         return live[-1]
 
     def deliver(self, event: str, data: dict[str, Any]) -> GatewaySession:
-        """Dispatch an event to the bot's primary session."""
-        session = self.primary_session()
+        """Dispatch an event to the session of the shard owning its guild."""
+        session = self.primary_session(guild_of(event, data))
         session.dispatch(event, data)
         return session
 
     def broadcast(self, event: str, data: dict[str, Any], intent: int | None = None) -> None:
-        """Dispatch an event to every valid session subscribed to `intent`."""
-        for session in self.live_sessions():
+        """Dispatch an event to every valid session subscribed to `intent` whose shard owns its guild."""
+        for session in self.sessions_for(guild_of(event, data)):
             if session.wants(intent):
                 session.dispatch(event, data)
 
@@ -250,13 +290,19 @@ class GatewayHub:
         if not isinstance(intents, int):
             await connection.close(4013, "Invalid intent(s).")
             return
-        session = GatewaySession(id=secrets.token_hex(16), intents=intents, shard=data.get("shard"))
+        shard = data.get("shard")
+        if shard is not None and not valid_shard(shard):
+            await connection.close(4010, "Invalid shard.")
+            return
+        self.shards_identified.append(tuple(shard) if shard is not None else None)
+        session = GatewaySession(id=secrets.token_hex(16), intents=intents, shard=shard)
         self.sessions[session.id] = session
         session.connection = connection
         connection.session = session
         session.dispatch("READY", self.server.ready_payload(session))
         for guild in self.server.guilds.values():
-            session.dispatch("GUILD_CREATE", self.server.guild_create_payload(guild, session))
+            if session.owns(guild.id):
+                session.dispatch("GUILD_CREATE", self.server.guild_create_payload(guild, session))
 
     async def _resume(self, connection: GatewayConnection, data: dict[str, Any]) -> None:
         self.server.stats.resumes += 1

@@ -131,6 +131,13 @@ class SnowflakeFactory:
         self._last = candidate
         return candidate
 
+    def next_on_shard(self, shard_id: int, shard_count: int) -> int:
+        """A fresh snowflake whose guild goes to this shard ((id >> 22) % count): a later millisecond if need be."""
+        stamp = max(int(time.time() * 1000) - DISCORD_EPOCH_MS, (self._last >> 22) + 1)
+        stamp += (shard_id - stamp) % shard_count
+        self._last = stamp << 22
+        return self._last
+
 
 def iso(moment: dt.datetime) -> str:
     """Format a timestamp the way Discord does (ISO 8601 with offset)."""

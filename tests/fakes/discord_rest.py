@@ -379,6 +379,7 @@ class RestApi:
         internal_errors: list[str]
         notifier: Notifier
         gateway: GatewayHub
+        recommended_shards: int
 
         @property
         def base_url(self) -> str: ...
@@ -618,7 +619,8 @@ class RestApi:
             return
         intent = INTENT_DIRECT_MESSAGES if message.channel.is_dm else INTENT_GUILD_MESSAGES
         payload = message.to_payload()
-        for session in self.gateway.live_sessions():
+        guild_id = message.channel.guild.id if message.channel.guild is not None else None
+        for session in self.gateway.sessions_for(guild_id):
             if not session.wants(intent):
                 continue
             data = dict(payload)
@@ -775,7 +777,8 @@ class RestApi:
 
     async def _rest_get_gateway_bot(self, call: _Call) -> web.Response:
         limit = {"total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}
-        return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": limit})
+        shards = self.recommended_shards
+        return json_response({"url": self.gateway_url, "shards": shards, "session_start_limit": limit})
 
     # ---- REST: channels and messages ---------------------------------------------------------------
     async def _rest_get_channel(self, call: _Call) -> web.Response:

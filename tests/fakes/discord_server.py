@@ -156,6 +156,7 @@ class FakeDiscord(ThreadApi, InteractionDriver):
         self.heartbeat_interval_ms = int(heartbeat_interval * 1000)
         self.gateway_compression = gateway_compression
         self.latency = 0.0
+        self.recommended_shards = 1  # what GET /gateway/bot answers as `shards`
 
         self.guilds: dict[int, FakeGuild] = {}
         self.users: dict[int, FakeUser] = {self.bot_user.id: self.bot_user, self.app_owner.id: self.app_owner}
@@ -256,9 +257,14 @@ class FakeDiscord(ThreadApi, InteractionDriver):
         bot_permissions: PermissionsLike = DEFAULT_BOT_PERMISSIONS,
         everyone_permissions: PermissionsLike = DEFAULT_EVERYONE_PERMISSIONS,
         locale: str = "en-US",
+        shard: tuple[int, int] | None = None,
     ) -> FakeGuild:
-        """Create a guild with @everyone, an owner and the bot (with a managed role); dispatch it if live."""
-        guild = FakeGuild(id=self.ids.next(), name=name, locale=locale)
+        """Create a guild with @everyone, an owner and the bot (with a managed role); dispatch it if live.
+
+        `shard` (shard_id, shard_count) picks an id whose guild that shard receives.
+        """
+        guild_id = self.ids.next() if shard is None else self.ids.next_on_shard(*shard)
+        guild = FakeGuild(id=guild_id, name=name, locale=locale)
         guild.roles[guild.id] = FakeRole(guild.id, guild, "@everyone", permission_bits(everyone_permissions))
         owner = FakeUser(self.ids.next(), f"{name.lower()}-owner")
         self.users[owner.id] = owner
@@ -276,7 +282,7 @@ class FakeDiscord(ThreadApi, InteractionDriver):
         guild.roles[bot_role.id] = bot_role
         guild.members[self.bot_user.id] = FakeMember(self.bot_user, guild, [bot_role])
         self.guilds[guild.id] = guild
-        for session in self.gateway.live_sessions():
+        for session in self.gateway.sessions_for(guild.id):
             session.dispatch("GUILD_CREATE", self.guild_create_payload(guild, session, joined=True))
         self.notify()
         return guild
@@ -556,7 +562,7 @@ class FakeDiscord(ThreadApi, InteractionDriver):
         payload: dict[str, Any] = {
             "v": 10,
             "user": user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds],
+            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds if session.owns(g)],
             "session_id": session.id,
             "session_type": "normal",
             "resume_gateway_url": self.resume_gateway_url,

@@ -1,0 +1,173 @@
+"""Leadership over a real Postgres: one leader among processes, failover when its connection dies, settings
+changes reaching the leader at once; and the sole process of a SQLite deployment leading from the start."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+
+import psycopg
+import pytest
+
+from bot.clock import SystemClock
+from bot.models import DigestSettings
+from bot.services.digests import DigestScheduler
+from bot.services.leader import Leadership, ScheduledWork
+from bot.services.status import describe_shards, process_fields
+from bot.store.postgres import PostgresStore
+from bot.store.postgres.leader import PostgresLeaderLock
+from tests.fakes.harness import BotHarness, eventually, wait_until
+from tests.fakes.transport import MemoryTransport
+
+RETRY = 0.2  # seconds between a follower's tries, short for the tests
+
+
+class Recorder:
+    """Scheduled work that only records when it was started and stopped."""
+
+    def __init__(self, leadership: Leadership, name: str = "digests") -> None:
+        self.events: list[str] = []
+        self.wakes = 0
+        leadership.add(ScheduledWork(name, start=self._start, stop=self._stop, settings_changed=self._wake))
+
+    def _start(self) -> None:
+        self.events.append("start")
+
+    async def _stop(self, grace: float) -> None:
+        self.events.append(f"stop {grace:g}")
+
+    def _wake(self) -> None:
+        self.wakes += 1
+
+    @property
+    def running(self) -> bool:
+        return bool(self.events) and self.events[-1] == "start"
+
+
+@pytest.fixture
+async def store(postgres_url: str) -> AsyncIterator[PostgresStore]:
+    opened = await PostgresStore.open(postgres_url)
+    try:
+        yield opened
+    finally:
+        await opened.close()
+
+
+def member(url: str, name: str, shards: tuple[int, ...]) -> Leadership:
+    leadership = Leadership(PostgresLeaderLock(url), SystemClock(), name=name, retry=RETRY)
+    leadership.begin(shards, 3)
+    return leadership
+
+
+async def backend_pid(url: str, name: str) -> int:
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        row = await (await conn.execute("SELECT backend_pid FROM processes WHERE name = %s", (name,))).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+async def terminate(url: str, pid: int) -> None:
+    """What the leader's death looks like to Postgres: its connection ends."""
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+        await conn.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+
+async def test_one_leader_and_a_new_one_when_its_connection_dies(store: PostgresStore, postgres_url: str) -> None:
+    first = member(postgres_url, "first", (0,))
+    first_work = Recorder(first)
+    await wait_until(lambda: first.is_leader, what="the first process to lead")
+    second, third = member(postgres_url, "second", (1,)), member(postgres_url, "third", (2,))
+    second_work, third_work = Recorder(second), Recorder(third)
+    everyone = (first, second, third)
+    try:
+
+        async def all_registered() -> bool:
+            return len(await first.processes()) == 3
+
+        await eventually(all_registered, what="three registered processes")
+        listed = await second.processes()
+        assert [(p.name, p.leader, p.this) for p in listed] == [
+            ("first", True, False),
+            ("second", False, True),
+            ("third", False, False),
+        ]
+        assert [describe_shards(p) for p in listed] == ["shard 0 of 3", "shard 1 of 3", "shard 2 of 3"]
+        assert not second_work.events and not third_work.events
+        # The leader's connection dies: it stops its work at once, and one of the others takes over.
+        await terminate(postgres_url, await backend_pid(postgres_url, "first"))
+        await wait_until(lambda: first_work.events == ["start", "stop 0"], what="the old leader to stop its work")
+        await wait_until(lambda: second.is_leader or third.is_leader, timeout=30, what="a new leader")
+        assert sum(m.is_leader for m in everyone) == 1
+        assert [second_work.running, third_work.running] == [second.is_leader, third.is_leader]
+        # The old leader reconnects as a follower and does not start its work again.
+        await eventually(all_registered, what="the old leader registered again")
+        assert not first.is_leader and first_work.events == ["start", "stop 0"]
+        fields = process_fields(await first.processes(), SystemClock().now())
+        assert fields["Leader"] in ("second", "third")
+        assert "first (this one): shard 0 of 3, follower" in str(fields["Processes"])
+    finally:
+        for leadership in everyone:
+            await leadership.close()
+    assert not second_work.running and not third_work.running
+
+
+async def test_a_settings_change_made_anywhere_wakes_the_leaders_work(store: PostgresStore, postgres_url: str) -> None:
+    leader = member(postgres_url, "leader", (0,))
+    work = Recorder(leader)
+    try:
+        await wait_until(lambda: leader.is_leader, what="leadership")
+
+        async def registered() -> bool:
+            return len(await leader.processes()) == 1
+
+        await eventually(registered, what="the leader's LISTEN to be in place")
+        before = work.wakes
+        # Written through another connection (the store's pool), as a follower's /digest set would.
+        await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=2, time=dt.time(9), timezone="UTC"))
+        await wait_until(lambda: work.wakes > before, what="the leader to be told")
+    finally:
+        await leader.close()
+
+
+async def test_a_digest_set_through_a_follower_is_posted_by_the_leader(postgres_url: str) -> None:
+    clock = SystemClock()
+    leader_store, follower_store = await PostgresStore.open(postgres_url), await PostgresStore.open(postgres_url)
+    transport = MemoryTransport()
+    scheduler = DigestScheduler(leader_store, transport, clock)
+    leader = Leadership(PostgresLeaderLock(postgres_url), clock, name="leader", retry=RETRY)
+    leader.add(ScheduledWork("digests", start=scheduler.start, stop=scheduler.stop, settings_changed=scheduler.wake))
+    leader.begin((0,), 1)
+    try:
+        await wait_until(lambda: leader.is_leader and "digests" in leader.running, what="the scheduler to run")
+
+        async def asleep() -> bool:
+            # The first pass found nothing due: the scheduler sleeps with no digest to wait for.
+            return len(await leader.processes()) == 1 and len(scheduler.tasks.running) == 1
+
+        await eventually(asleep, what="the scheduler's first pass")
+        now = clock.now()
+        await follower_store.save_digest_settings(
+            DigestSettings(
+                guild_id=1,
+                channel_id=42,
+                time=now.time().replace(second=0, microsecond=0),
+                timezone="UTC",
+                effective_from=now - dt.timedelta(minutes=1),
+            )
+        )
+        await wait_until(lambda: transport.in_channel(42) != [], timeout=10, what="the leader to post the digest")
+    finally:
+        await leader.close()
+        await leader_store.close()
+        await follower_store.close()
+    assert len(transport.in_channel(42)) == 1
+
+
+async def test_the_only_process_of_a_sqlite_deployment_leads_from_the_start(harness: BotHarness) -> None:
+    leadership = harness.bot.leadership
+    assert leadership.lock is None and leadership.is_leader
+    assert leadership.running == ["alerts", "digests", "scraper"]
+    result = await harness.discord.slash("paperboy", "status", as_user=harness.member, channel=harness.channel)
+    text = result.message.text if result.message else ""
+    assert f"{leadership.name} (this process)" in text
+    assert f"{leadership.name} (this one): shard 0 of 1, leader" in text
