@@ -2,7 +2,10 @@
 rate limits (5 messages per 5 s per channel, 50 requests per second globally).
 
 Prints one JSON object: total time, messages per second and their share of the 50/s ceiling, 429s seen,
-and whether every channel got exactly one digest.
+and whether every channel got exactly one digest. By default one bot runs in this process on SQLite.
+With `--backend postgres --processes N`, real `paperboy run` processes (one shard each) share a throwaway
+Postgres; each run also fans out with one SQLite process (side by side), and once more on Postgres with
+the leader killed a third of the way through, which measures the failover.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -116,13 +120,68 @@ async def main_async(channels: int, runs: int) -> dict[str, object]:
     }
 
 
+def _medians(results: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians of the timings of several runs, the worst case of the counts, and each run."""
+    summary: dict[str, Any] = {
+        "median_seconds": statistics.median(float(r["seconds"]) for r in results),
+        "median_messages_per_second": statistics.median(float(r["messages_per_second"]) for r in results),
+        "median_share_of_ceiling": statistics.median(float(r["share_of_ceiling"]) for r in results),
+        "max_global_429": max(int(r["global_429"]) for r in results),
+        "every_channel_exactly_one": all(bool(r["exactly_one_each"]) for r in results),
+    }
+    for key in ("failover_seconds", "resume_seconds"):
+        if key in results[0]:
+            summary[f"median_{key}"] = statistics.median(float(r[key]) for r in results)
+    return summary | {"runs_detail": results}
+
+
+async def processes_async(channels: int, runs: int, processes: int) -> dict[str, object]:
+    """Each run: SQLite with one process, Postgres with `processes`, and Postgres again killing the leader."""
+    from bench.fanout_cluster import run_cluster
+    from tests.fakes.postgres import start_server
+
+    server = start_server()
+    sqlite, postgres, failover = [], [], []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(runs):
+                common = {"channels": channels, "workdir": Path(tmp)}
+                sqlite.append(await run_cluster(backend="sqlite", processes=1, **common))
+                url = server.create_database()
+                postgres.append(await run_cluster(backend="postgres", processes=processes, url=url, **common))
+                url = server.create_database()
+                failover.append(
+                    await run_cluster(backend="postgres", processes=processes, url=url, kill_leader=True, **common)
+                )
+    finally:
+        server.stop()
+    return {
+        "benchmark": "fanout",
+        "channels": channels,
+        "runs": runs,
+        "processes": processes,
+        "sqlite_1_process": _medians(sqlite),
+        f"postgres_{processes}_processes": _medians(postgres),
+        f"postgres_{processes}_processes_leader_killed": _medians(failover),
+    }
+
+
 def main() -> None:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--channels", type=int, default=1000, help="channels due at the same minute")
     parser.add_argument("--runs", type=int, default=3, help="repetitions (medians are reported)")
+    parser.add_argument("--backend", choices=("sqlite", "postgres"), default="sqlite", help="the database")
+    parser.add_argument(
+        "--processes", type=int, default=1, help="paperboy run processes, one shard each (more than 1: Postgres)"
+    )
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(main_async(args.channels, args.runs))))
+    if args.backend == "sqlite" and args.processes == 1:
+        print(json.dumps(asyncio.run(main_async(args.channels, args.runs))))
+    elif args.backend == "postgres":
+        print(json.dumps(asyncio.run(processes_async(args.channels, args.runs, args.processes))))
+    else:
+        parser.error("several processes need --backend postgres")
 
 
 if __name__ == "__main__":

@@ -39,10 +39,11 @@ def write_config(
 class BotProcess:
     """`python -m bot --config PATH run` with its output captured to a file."""
 
-    def __init__(self, config: Path, token: str, log_path: Path) -> None:
+    def __init__(self, config: Path, token: str, log_path: Path, run_args: tuple[str, ...] = ()) -> None:
         self.config = config
         self.token = token
         self.log_path = log_path
+        self.run_args = run_args  # options of `run`, e.g. ("--shard-count", "3", "--shard-ids", "0")
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> BotProcess:
@@ -58,6 +59,7 @@ class BotProcess:
                 "--config",
                 str(self.config),
                 "run",
+                *self.run_args,
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=sink,
                 stderr=sink,
