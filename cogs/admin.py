@@ -37,6 +37,8 @@ class Admin(commands.Cog):
         if problems:
             fields["Source problems"] = problems
         fields.update(await status_report.cache_fields(bot.store, bot.next_scrape_at))
+        if not bot.leadership.is_leader:
+            fields["Next scrape"] = "by the leader (see Leader below)"
         if interaction.guild_id is not None:
             digests, alerts = await bot.store.guild_counts(interaction.guild_id)
             fields["This server"] = f"{plural(digests, 'digest channel')}, {plural(alerts, 'alert')}"

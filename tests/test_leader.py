@@ -111,6 +111,24 @@ async def test_one_leader_and_a_new_one_when_its_connection_dies(store: Postgres
     assert not second_work.running and not third_work.running
 
 
+async def test_two_processes_running_one_shard_are_reported(
+    store: PostgresStore, postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    first = member(postgres_url, "first", (0, 1))
+    try:
+        await wait_until(lambda: first.is_leader, what="the first process to lead")
+        second = member(postgres_url, "second", (1, 2))
+        try:
+            await wait_until(
+                lambda: "process first also runs shard(s) 1: each shard must run in exactly one process" in caplog.text,
+                what="the overlap to be logged",
+            )
+        finally:
+            await second.close()
+    finally:
+        await first.close()
+
+
 async def test_a_settings_change_made_anywhere_wakes_the_leaders_work(store: PostgresStore, postgres_url: str) -> None:
     leader = member(postgres_url, "leader", (0,))
     work = Recorder(leader)

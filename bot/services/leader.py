@@ -16,6 +16,7 @@ import datetime as dt
 import logging
 import os
 import socket
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -34,7 +35,7 @@ RETRY_SECONDS = 2.0
 class LeaderLock(Protocol):
     """The database side of leadership (bot.store.postgres.leader.PostgresLeaderLock)."""
 
-    async def connect(self, name: str, shard_ids: tuple[int, ...], shard_count: int) -> None:
+    async def connect(self, process_id: str, name: str, shard_ids: tuple[int, ...], shard_count: int) -> None:
         """Open the dedicated connection and register this process."""
         ...
 
@@ -79,6 +80,7 @@ class Leadership:
         self.lock = lock
         self.clock = clock
         self.name = name or process_name()
+        self.id = uuid.uuid4().hex  # the registry's key: names repeat across containers (same host name, pid 1)
         self.retry = retry
         self.started_at = clock.now()
         # Without a lock (SQLite) there is no other process: this one leads from the start.
@@ -150,8 +152,9 @@ class Leadership:
         while True:
             try:
                 if not connected:
-                    await lock.connect(self.name, self.shard_ids, self.shard_count)
+                    await lock.connect(self.id, self.name, self.shard_ids, self.shard_count)
                     connected = True
+                    await self._check_shards(lock)
                 if not self.is_leader and await lock.try_acquire():
                     self._take_over()
                 if await lock.wait_for_changes(self.retry) and self.is_leader:
@@ -161,6 +164,22 @@ class Leadership:
                 await self._step_down(str(exc))
                 await lock.close()
                 await asyncio.sleep(self.retry)  # the database is unreachable: try again in a moment
+
+    async def _check_shards(self, lock: LeaderLock) -> None:
+        """Say so when another live process runs one of these shards (both would answer its interactions)."""
+        for other in await lock.processes():
+            if other.this:
+                continue
+            if other.shard_count != self.shard_count:
+                log.error(
+                    "process %s splits the bot into %d shards, this one into %d: give every process the same "
+                    "shard_count", other.name, other.shard_count, self.shard_count,
+                )  # fmt: skip
+            elif shared := sorted(set(other.shard_ids) & set(self.shard_ids)):
+                log.error(
+                    "process %s also runs shard(s) %s: each shard must run in exactly one process",
+                    other.name, ", ".join(map(str, shared)),
+                )  # fmt: skip
 
     def _take_over(self) -> None:
         self.is_leader = True

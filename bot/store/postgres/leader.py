@@ -45,23 +45,23 @@ class PostgresLeaderLock:
         self._url = url
         self.where = display_url(url)
         self._conn: psycopg.AsyncConnection[Any] | None = None
-        self._name = ""
+        self._id = ""
 
-    async def connect(self, name: str, shard_ids: tuple[int, ...], shard_count: int) -> None:
+    async def connect(self, process_id: str, name: str, shard_ids: tuple[int, ...], shard_count: int) -> None:
         """Open the connection, listen for settings changes and register (or refresh) this process's row."""
         try:
             conn = await psycopg.AsyncConnection.connect(self._url, autocommit=True, connect_timeout=10)
         except psycopg.Error as exc:
             raise classify(exc, self.where) from exc
-        self._conn, self._name = conn, name
+        self._conn, self._id = conn, process_id
         ids = ",".join(str(shard) for shard in shard_ids)
         await self._run(f"LISTEN {SETTINGS_CHANNEL}")
         await self._run("DELETE FROM processes WHERE heartbeat_at < now() - %s", (FORGET_AFTER,))
         await self._run(
-            "INSERT INTO processes (name, backend_pid, shard_ids, shard_count) VALUES (%s, pg_backend_pid(), %s, %s) "
-            "ON CONFLICT (name) DO UPDATE SET backend_pid = excluded.backend_pid, shard_ids = excluded.shard_ids, "
-            "shard_count = excluded.shard_count, heartbeat_at = now()",
-            (name, ids, shard_count),
+            "INSERT INTO processes (id, name, backend_pid, shard_ids, shard_count) "
+            "VALUES (%s, %s, pg_backend_pid(), %s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET backend_pid = excluded.backend_pid, heartbeat_at = now()",
+            (process_id, name, ids, shard_count),
         )
 
     async def try_acquire(self) -> bool:
@@ -74,7 +74,7 @@ class PostgresLeaderLock:
 
         A lost connection raises StoreError at once (the wait ends as soon as the socket closes).
         """
-        await self._run("UPDATE processes SET heartbeat_at = now() WHERE name = %s", (self._name,))
+        await self._run("UPDATE processes SET heartbeat_at = now() WHERE id = %s", (self._id,))
         conn = self._connection()
         changed = False
         try:
@@ -87,7 +87,7 @@ class PostgresLeaderLock:
     async def processes(self) -> list[ProcessStatus]:
         """The processes seen alive lately, the leader (the lock's holder) marked, oldest first."""
         rows = await self._fetchall(
-            f"SELECT p.name, p.shard_ids, p.shard_count, p.started_at, p.heartbeat_at, "
+            f"SELECT p.id, p.name, p.shard_ids, p.shard_count, p.started_at, p.heartbeat_at, "
             f"p.backend_pid IN ({_HOLDER}) FROM processes p WHERE p.heartbeat_at >= now() - %s "
             "ORDER BY p.started_at, p.name",
             (LOCK_CLASS, LOCK_OBJECT, ALIVE_WITHIN),
@@ -100,9 +100,9 @@ class PostgresLeaderLock:
                 started_at=started,
                 seen_at=seen,
                 leader=bool(leader),
-                this=name == self._name,
+                this=process_id == self._id,
             )
-            for name, ids, count, started, seen, leader in rows
+            for process_id, name, ids, count, started, seen, leader in rows
         ]
 
     async def close(self) -> None:

@@ -2,7 +2,8 @@
 -- Which one leads is not a column: it is whichever holds the leader's advisory lock, which Postgres
 -- releases the moment that process's connection closes (a stale row cannot claim it).
 CREATE TABLE processes (
-    name         TEXT PRIMARY KEY,
+    id           TEXT PRIMARY KEY,   -- random, per process start: host and pid may repeat across containers
+    name         TEXT NOT NULL,      -- host:pid, for people
     backend_pid  INTEGER NOT NULL,
     shard_ids    TEXT NOT NULL,
     shard_count  INTEGER NOT NULL,
