@@ -159,7 +159,9 @@ class Leadership:
                     self._take_over()
                 if await lock.wait_for_changes(self.retry) and self.is_leader:
                     self._settings_changed()
-            except (StoreError, OSError) as exc:
+            except Exception as exc:  # whatever failed, the lock can no longer be trusted: act as if it were lost
+                if not isinstance(exc, StoreError | OSError):
+                    log.exception("leader lock check failed")
                 connected = False
                 await self._step_down(str(exc))
                 await lock.close()

@@ -85,10 +85,12 @@ class PostgresLeaderLock:
         return changed
 
     async def processes(self) -> list[ProcessStatus]:
-        """The processes seen alive lately, the leader (the lock's holder) marked, oldest first."""
+        """The processes alive (connected, heartbeat recent), the leader (the lock's holder) marked, oldest first."""
         rows = await self._fetchall(
             f"SELECT p.id, p.name, p.shard_ids, p.shard_count, p.started_at, p.heartbeat_at, "
             f"p.backend_pid IN ({_HOLDER}) FROM processes p WHERE p.heartbeat_at >= now() - %s "
+            # A process that died has no connection left, even if its heartbeat is recent.
+            "AND p.backend_pid IN (SELECT pid FROM pg_stat_activity) "
             "ORDER BY p.started_at, p.name",
             (LOCK_CLASS, LOCK_OBJECT, ALIVE_WITHIN),
         )
