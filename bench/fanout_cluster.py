@@ -1,7 +1,8 @@
 """Digest fan-out by real `paperboy run` processes: one on SQLite, or several (one shard each) on Postgres.
 
-Used by `bench/fanout.py --backend postgres --processes N`. The digests are made due at the current UTC minute
-before the processes start; the fan-out is timed from the first digest Discord accepted to the last. With
+Used by `bench/fanout.py --backend postgres --processes N`. The digests are made due at the current UTC minute:
+on SQLite before the process starts, on Postgres once every process is up (the leader is told by a
+notification); the fan-out is timed from the first digest Discord accepted to the last. With
 `kill_leader`, the leader gets SIGKILL a third of the way through, and the run also measures how long until
 another process holds the leader lock and until posting resumes.
 """
@@ -103,13 +104,14 @@ async def run_cluster(
     day = schedule.papers_day_for(due.date(), due)
     hf.set_day(day, [make_daily_item(f"2606.{i:05d}", f"Paper {i}", day=day, upvotes=100 - i) for i in range(10)])
     stamp = time.monotonic_ns()
+    channel_ids = [(t.guild.id, t.id) for t in targets if t.guild is not None]
     if backend == "postgres":
         database, store = f'url = "{url}"', await PostgresStore.open(url)
     else:
+        # One process has nothing to wait for: its digests are due when it starts.
         path = workdir / f"fanout-{stamp}.db"
         database, store = f'path = "{path}"', await Store.open(path)
-    await _save_settings(store, [(t.guild.id, t.id) for t in targets if t.guild is not None], due)
-    await store.close()
+        await _save_settings(store, channel_ids, due)
     config = workdir / f"fanout-{stamp}.toml"
     config.write_text(_config_text(discord, hf, database) + "\n", encoding="utf-8")
     procs = []
@@ -118,6 +120,13 @@ async def run_cluster(
         procs.append(await BotProcess(config, discord.token, workdir / f"fanout-{stamp}-{shard}.log", run_args).start())
     result: dict[str, Any] = {}
     try:
+        if backend == "postgres":
+            # Every process up first, so none is still starting while the leader posts; the leader hears of
+            # the new settings through Postgres and starts at once.
+            await _wait(lambda: len(discord.gateway.shards_identified) >= processes, "every shard", discord)
+            while len(await PostgresLeaderLock(url).processes()) < processes or await _leader_pid(url) is None:  # noqa: ASYNC110 - the database has no event to wait on
+                await asyncio.sleep(0.1)
+            await _save_settings(store, channel_ids, due)
         if kill_leader:
             result |= await _kill_leader(url, procs, discord, channels // 3)
         await _wait(lambda: all(discord.messages_in(c) for c in targets), "every digest", discord)
@@ -126,6 +135,7 @@ async def run_cluster(
                 proc.signal(signal.SIGTERM)
                 await proc.wait(timeout=30)
     finally:
+        await store.close()
         for proc in procs:
             await proc.stop()
     stamps = sorted(r.at for r in discord.requests_to("POST", POSTS) if r.status == 200)
