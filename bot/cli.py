@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from bot import cli_parser
 from bot.config import Config, ConfigError, check_sharding, database_password, load_config
 from bot.logs import redact_secret, setup_logging
-from bot.store import BackendUnavailable, Store, StoreError
+from bot.store import AnyStore, StoreError
 from bot.store import open_store as store_factory
 from bot.version import package_version
 
@@ -45,12 +45,10 @@ def print_json(document: Any) -> None:
     sys.stdout.write("\n")
 
 
-async def open_store(config: Config, *, migrate: bool = True) -> Store:
+async def open_store(config: Config, *, migrate: bool = True) -> AnyStore:
     """Open the configured database, turning failures into a CommandError."""
     try:
         return await store_factory(config.database, migrate=migrate)
-    except BackendUnavailable as exc:
-        raise CommandError(str(exc), EXIT_USAGE) from exc
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
 
@@ -188,7 +186,7 @@ async def cmd_digest(args: argparse.Namespace, config: Config) -> int:
     return EXIT_OK
 
 
-async def refresh_day(store: Store, scraper: Scraper, day: dt.date, now: dt.datetime) -> str | None:
+async def refresh_day(store: AnyStore, scraper: Scraper, day: dt.date, now: dt.datetime) -> str | None:
     """Re-read `day` unless its cache is under ten minutes old; why that failed, or None."""
     from bot.digest import FRESH_FOR
 
@@ -263,7 +261,7 @@ def _day_line(report: Any) -> str:
     return f"{report.day}: {counts}{via}" if report.fetched else f"{report.day}: no papers{via}"
 
 
-async def load_paper(store: Store, config: Config, ref: str) -> Paper:
+async def load_paper(store: AnyStore, config: Config, ref: str) -> Paper:
     """The paper `ref` names, from the cache or else fetched and cached, as `paperboy show` finds it."""
     from bot.scrape import Scraper
     from bot.sources.http import FetchError, make_http_client
@@ -318,11 +316,11 @@ def query_problem(query: str, error: Any) -> str:
 async def cmd_search(args: argparse.Namespace, config: Config) -> int:
     """paperboy search QUERY [--limit N] [--sort relevance|new|top] [--json]"""
     from bot.query import QueryError
-    from bot.search import Search
+    from bot.search.factory import open_search
 
     store = await open_store(config)
     try:
-        results = await Search(store).search(args.query, sort=args.sort, limit=args.limit)
+        results = await open_search(store).search(args.query, sort=args.sort, limit=args.limit)
     except QueryError as exc:
         raise CommandError(query_problem(args.query, exc), EXIT_USAGE) from exc
     except StoreError as exc:

@@ -10,7 +10,7 @@ import sys
 
 from bot.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, CommandError
 from bot.config import Config
-from bot.store import Store, StoreError, open_any_store, uses_postgres
+from bot.store import Store, StoreError, open_store, uses_postgres
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +34,7 @@ async def cmd_db(args: argparse.Namespace, config: Config) -> int:
     if checking_a_file and not await asyncio.to_thread(os.path.exists, str(sqlite_path)):
         raise CommandError(f"{sqlite_path} does not exist: run `paperboy db migrate` first")
     try:
-        store = await open_any_store(config.database, migrate=False)
+        store = await open_store(config.database, migrate=False)
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
     try:

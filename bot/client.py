@@ -25,13 +25,13 @@ from bot.errors import BadQuery, UserError
 from bot.outbox import SendError, ShuttingDown
 from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, plural, query_error_text
 from bot.scrape import DayReport, Scraper, ScrapeSummary
-from bot.search import Search
+from bot.search.factory import SearchEngine, open_search
 from bot.services.leader import leadership_for
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
 from bot.similar import SimilarPapers
 from bot.sources.http import HostRateLimiter
 from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -329,7 +329,7 @@ class PaperBot(commands.AutoShardedBot):
     def __init__(
         self,
         config: Config,
-        store: Store,
+        store: AnyStore,
         http_client: httpx.AsyncClient,
         *,
         clock: Clock | None = None,
@@ -349,8 +349,8 @@ class PaperBot(commands.AutoShardedBot):
         )
         self.config = config
         self.store = store
-        # The one Search of this bot, built with the store; its title index warms up after login.
-        self.search = Search(store)
+        # The one search engine of this bot, for its store's backend (SQLite: its title index warms after login).
+        self.search: SearchEngine = open_search(store)
         # Similar papers keep the counts of the index's frequent terms between lookups.
         self.similar = SimilarPapers(store)
         self.http_client = http_client
@@ -441,7 +441,7 @@ class PaperBot(commands.AutoShardedBot):
         self.tasks.spawn(self.close(), name="close")
 
 
-async def run_bot(config: Config, store: Store, http_client: httpx.AsyncClient) -> None:
+async def run_bot(config: Config, store: AnyStore, http_client: httpx.AsyncClient) -> None:
     """Run the bot until it is closed or a SIGTERM/SIGINT arrives; raises LoginFailure on a bad token."""
     point_discord_at(config.discord.api_base, config.discord.gateway_url)
     bot = PaperBot(config, store, http_client)

@@ -14,7 +14,7 @@ from typing import Literal, Protocol
 from bot.config import DigestConfig, check_timezone, parse_hhmm
 from bot.errors import UserError
 from bot.models import DigestSettings, Paper
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -225,7 +225,7 @@ class DayRefresher(Protocol):
         ...
 
 
-async def ensure_fresh(store: Store, refresher: DayRefresher | None, day: dt.date, now: dt.datetime) -> None:
+async def ensure_fresh(store: AnyStore, refresher: DayRefresher | None, day: dt.date, now: dt.datetime) -> None:
     """Re-read `day` from the source if the cache of it is older than ten minutes; errors are logged only."""
     if refresher is None:
         return
@@ -254,7 +254,7 @@ def week_ending(day: dt.date) -> list[dt.date]:
 
 
 async def plan_digest(
-    store: Store,
+    store: AnyStore,
     settings: DigestSettings,
     day: dt.date,
     *,
@@ -278,7 +278,7 @@ async def plan_digest(
 
 
 async def prepare_digest(
-    store: Store, refresher: DayRefresher | None, settings: DigestSettings, day: dt.date, now: dt.datetime
+    store: AnyStore, refresher: DayRefresher | None, settings: DigestSettings, day: dt.date, now: dt.datetime
 ) -> DigestPlan:
     """Refresh `day` if its cache is stale, then plan the channel's digest of it."""
     await ensure_fresh(store, refresher, day, now)

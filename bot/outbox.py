@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from bot.models import Delivery
-from bot.store import Store
+from bot.store import AnyStore
 
 if TYPE_CHECKING:
     from bot.render import MessagePayload
@@ -112,7 +112,7 @@ def retry_delay(attempts: int) -> dt.timedelta:
 
 
 async def deliver(
-    store: Store,
+    store: AnyStore,
     transport: Transport,
     delivery: Delivery,
     *,
@@ -162,7 +162,7 @@ async def deliver(
 
 
 async def claim_and_deliver(
-    store: Store,
+    store: AnyStore,
     transport: Transport,
     *,
     channel_id: int,

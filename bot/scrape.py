@@ -12,7 +12,7 @@ from typing import Protocol
 from bot.models import Paper, ScrapeRun, utcnow
 from bot.sources.http import FetchError
 from bot.sources.huggingface import DayFetch, MarkupChanged
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -95,7 +95,7 @@ ProgressCallback = Callable[[DayReport], None]
 class Scraper:
     """Scrapes days from one source into one store."""
 
-    def __init__(self, store: Store, source: PaperSource, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
+    def __init__(self, store: AnyStore, source: PaperSource, *, clock: Callable[[], dt.datetime] = utcnow) -> None:
         self.store = store
         self.source = source
         self._clock = clock

@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from bot.models import Paper
 from bot.query import COMMON_WORDS, SEARCH_COLUMNS, stem, tokenize
 from bot.query.columns import BM25_WEIGHTS
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -105,7 +105,7 @@ class SimilarPapers:
 
     def __init__(
         self,
-        store: Store,
+        store: AnyStore,
         *,
         max_terms: int = MAX_TERMS,
         posting_budget: int = POSTING_BUDGET,

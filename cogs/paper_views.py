@@ -26,7 +26,7 @@ from bot.render import (
     result_options,
     similar_page,
 )
-from bot.store import ReadingListFull, Store
+from bot.store import AnyStore, ReadingListFull
 
 log = logging.getLogger(__name__)
 
@@ -182,7 +182,7 @@ def select_options(options: Sequence[MenuOption]) -> list[discord.SelectOption]:
 class CardMenuView(discord.ui.View):
     """A menu anyone can use to open one of the listed papers as a card, shown only to them."""
 
-    def __init__(self, store: Store, options: Sequence[MenuOption], *, menu_id: str, timeout: float | None) -> None:
+    def __init__(self, store: AnyStore, options: Sequence[MenuOption], *, menu_id: str, timeout: float | None) -> None:
         super().__init__(timeout=timeout)
         self.store = store
         self.message: discord.InteractionMessage | None = None

@@ -11,7 +11,7 @@ import discord
 from bot.bibtex import bibtex_file
 from bot.models import Paper
 from bot.render import NO_MENTIONS, result_options, saved_page
-from bot.store import Store
+from bot.store import AnyStore
 from cogs.paper_views import MAX_SAVED_PER_MEMBER, answer_error, select_options
 
 log = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ SAVED_PAGE_SIZE = 10
 class SavedListView(discord.ui.View):
     """One member's reading list, a page at a time, with a menu that takes a paper off it."""
 
-    def __init__(self, store: Store, member_id: int, *, timeout: float | None) -> None:
+    def __init__(self, store: AnyStore, member_id: int, *, timeout: float | None) -> None:
         super().__init__(timeout=timeout)
         self.store = store
         self.member_id = member_id
@@ -111,7 +111,7 @@ class SavedListView(discord.ui.View):
 class ClearSavedView(discord.ui.View):
     """Asks before emptying a member's reading list."""
 
-    def __init__(self, store: Store, member_id: int, *, timeout: float | None) -> None:
+    def __init__(self, store: AnyStore, member_id: int, *, timeout: float | None) -> None:
         super().__init__(timeout=timeout)
         self.store = store
         self.member_id = member_id

@@ -11,7 +11,8 @@ import discord
 
 from bot.models import Paper
 from bot.render import NO_MENTIONS, result_options, results_page
-from bot.search import Search, SearchResults, Sort
+from bot.search import SearchResults, Sort
+from bot.search.factory import SearchEngine
 from cogs.paper_views import VIEW_TIMEOUT_SECONDS, CardMenuView, PostCardButton, fits_custom_id
 
 log = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class ResultsView(CardMenuView):
 
     def __init__(
         self,
-        search: Search,
+        search: SearchEngine,
         first: SearchResults,
         *,
         owner_id: int,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -242,22 +243,30 @@ def test_check_names_a_postgres_that_cannot_be_reached(
     assert "cannot connect to the database postgresql://127.0.0.1" in err and "Traceback" not in err
 
 
-@pytest.mark.parametrize("command", [["search", "mamba"], ["scrape"], ["alerts", "test", "mamba"]])
-def test_commands_that_need_search_refuse_postgres_with_exit_2(
+@pytest.mark.parametrize("command", [["search", "mamba"], ["scrape"], ["alerts", "test", "mamba"], ["run"]])
+def test_commands_on_an_unreachable_postgres_exit_1_naming_it(
     command: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("PAPERBOY_DATABASE__URL", "postgresql://paperboy:hunter2@127.0.0.1:1/paperboy")
-    assert main(command) == 2
-    assert "search on Postgres is not available yet" in capsys.readouterr().err
-
-
-def test_run_on_postgres_exits_2_before_connecting(
-    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "x" * 59)
-    monkeypatch.setenv("PAPERBOY_DATABASE__URL", "postgresql://paperboy@127.0.0.1:1/paperboy")
-    assert main(["run"]) == 2
-    assert "search on Postgres is not available yet" in capsys.readouterr().err
+    monkeypatch.setenv("PAPERBOY_DATABASE__URL", "postgresql://paperboy:hunter2@127.0.0.1:1/paperboy")
+    assert main(command) == 1
+    err = capsys.readouterr().err
+    assert "cannot connect to the database postgresql://127.0.0.1:1/paperboy" in err
+    assert "hunter2" not in err and "Traceback" not in err
+
+
+def test_search_and_alerts_test_answer_from_a_copied_cache(
+    sqlite_config: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["db", "copy", "--to", postgres_url]) == 0
+    capsys.readouterr()
+    monkeypatch.setenv("PAPERBOY_DATABASE__URL", postgres_url)
+    assert main(["search", "title of p2", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["results"][0]["id"] == "p2" and found["total"] == 3
+    assert main(["alerts", "test", "kw -title:p1", "--days", "3650", "--json"]) == 0
+    assert {p["id"] for p in json.loads(capsys.readouterr().out)["papers"]} == {"p2", "p3"}
+    assert main(["db", "check"]) == 0
 
 
 def test_the_database_url_is_checked_and_its_password_kept_out_of_errors(

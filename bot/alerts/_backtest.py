@@ -10,9 +10,9 @@ from dataclasses import dataclass
 from bot.errors import UserError
 from bot.models import Paper
 from bot.query import And, Filter, Query, QueryError, parse
+from bot.search.factory import query_spec
 from bot.sources.huggingface import parse_paper_ref
-from bot.store import Store
-from bot.store.search import SearchSpec
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +45,18 @@ class Backtest:
 
 
 async def backtest(
-    store: Store, query_text: str, *, days: int, today: dt.date, limit: int = BACKTEST_LIMIT
+    store: AnyStore, query_text: str, *, days: int, today: dt.date, limit: int = BACKTEST_LIMIT
 ) -> Backtest:
     """The cached papers of the last `days` days (today included) that a query matches, newest first.
 
-    The query runs in SQL through its FTS5 form, which agrees with the predicate the alerts use, with the
+    The query runs in SQL through its FTS5 (or tsquery) form, which agrees with the predicate the alerts use, with the
     days as one more filter.
     """
     query = check_alert_query(query_text)
     since = today - dt.timedelta(days=max(1, days) - 1)
     parts = query.root.children if isinstance(query.root, And) else (query.root,)
     windowed = dataclasses.replace(query, root=And((*parts, Filter("day", ">=", since))))
-    compiled = windowed.fts()
-    spec = SearchSpec(match=compiled.match, exclude=compiled.exclude, filters=compiled.filters, sort="new", limit=limit)
+    spec = query_spec(store, windowed, sort="new", limit=limit)
     papers = await store.search_page(spec)
     total = await store.search_count(spec)
     return Backtest(query_text, days, since, tuple(papers), total)

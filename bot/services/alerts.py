@@ -22,7 +22,7 @@ from bot.outbox import Outcome, Transport, deliver, make_nonce, payload_to_part
 from bot.render import MessagePayload, alert_messages, plural
 from bot.scrape import ScrapeSummary
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ class AlertPipeline:
 
     def __init__(
         self,
-        store: Store,
+        store: AnyStore,
         transport: Transport,
         clock: Clock,
         *,

@@ -25,7 +25,7 @@ from bot.render.digest import week_span
 from bot.render.markup import long_day
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
 from bot.services.threads import describe_thread, effective_mode, one_card_per_message, open_digest_thread, thread_mode
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ def fit_entries(entries: list[str], limit: int = OVERVIEW_LIMIT) -> str:
     return "\n\n".join(shown)
 
 
-async def delivered_keys(store: Store, views: dict[int, schedule.Outlook]) -> dict[int, set[str]]:
+async def delivered_keys(store: AnyStore, views: dict[int, schedule.Outlook]) -> dict[int, set[str]]:
     """Per channel, which of the keys in its outlook (latest and next digests) already have a delivery."""
     keys = sorted({key for view in views.values() for key in view.delivery_keys()})
     found: dict[int, set[str]] = collections.defaultdict(set)
@@ -113,7 +113,7 @@ async def delivered_keys(store: Store, views: dict[int, schedule.Outlook]) -> di
     return found
 
 
-async def channel_next_run(store: Store, settings: DigestSettings, now: dt.datetime) -> schedule.Occurrence:
+async def channel_next_run(store: AnyStore, settings: DigestSettings, now: dt.datetime) -> schedule.Occurrence:
     """The channel's next digest that will really post, its deliveries read row by row (cheap for one)."""
     view = schedule.outlook(settings, now)
     delivered = {
@@ -144,7 +144,7 @@ class DigestScheduler:
 
     def __init__(
         self,
-        store: Store,
+        store: AnyStore,
         transport: Transport,
         clock: Clock,
         *,

@@ -11,7 +11,7 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.scrape import ScrapeSummary, days_to_scrape
 from bot.services.tasks import BackgroundTasks, Ready, stop_loop
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ class ScrapeRefresher:
 
     def __init__(
         self,
-        store: Store,
+        store: AnyStore,
         scraper: DaysScraper,
         clock: Clock,
         *,

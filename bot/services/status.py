@@ -9,7 +9,7 @@ from bot.models import ProcessStatus, ScrapeRun
 from bot.render import plural
 from bot.render.status import StatusValue
 from bot.scrape import FAILED_OUTCOMES
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,7 @@ def describe_result(run: ScrapeRun) -> str:
     return f"ok: {plural(run.fetched, 'paper')} of {day}, {run.new:,} new"
 
 
-async def cache_fields(store: Store, next_scrape_at: dt.datetime | None) -> dict[str, StatusValue]:
+async def cache_fields(store: AnyStore, next_scrape_at: dt.datetime | None) -> dict[str, StatusValue]:
     """The cache and scraper lines of the status: papers, newest day, last and next scrape (as datetimes)."""
     counts = await store.counts()
     newest = await store.newest_day()
@@ -72,7 +72,7 @@ async def cache_fields(store: Store, next_scrape_at: dt.datetime | None) -> dict
     }
 
 
-async def source_problems(store: Store) -> str | None:
+async def source_problems(store: AnyStore) -> str | None:
     """The days whose latest scrape failed (at most three), or None."""
     failing = failing_days(await store.scrape_runs(limit=RECENT_RUNS))
     if not failing:

@@ -10,7 +10,7 @@ from bot.config import AlertsConfig
 from bot.errors import UserError
 from bot.models import Delivery, Subscription
 from bot.render import discord_time, escape_plain, plural, when
-from bot.store import DuplicateSubscription, LimitReached, Store
+from bot.store import AnyStore, DuplicateSubscription, LimitReached
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def _limit_message(exc: LimitReached, mention: str) -> str:
 
 
 async def add_subscription(
-    store: Store,
+    store: AnyStore,
     limits: AlertsConfig,
     *,
     guild_id: int,
@@ -95,7 +95,7 @@ async def add_subscription(
     return subscription
 
 
-async def removable(store: Store, subscription_id: int, guild_id: int) -> Subscription:
+async def removable(store: AnyStore, subscription_id: int, guild_id: int) -> Subscription:
     """A subscription of this guild by number; UserError if there is none."""
     subscription = await store.get_subscription(subscription_id)
     if subscription is None or subscription.guild_id != guild_id:
@@ -103,7 +103,7 @@ async def removable(store: Store, subscription_id: int, guild_id: int) -> Subscr
     return subscription
 
 
-async def remove_subscription(store: Store, subscription_id: int, guild_id: int) -> Subscription:
+async def remove_subscription(store: AnyStore, subscription_id: int, guild_id: int) -> Subscription:
     """Delete a subscription of this guild; UserError if it was already removed."""
     removed = await store.remove_subscription(subscription_id, guild_id=guild_id)
     if removed is None:
@@ -131,7 +131,7 @@ def subscription_choices(
     return choices
 
 
-async def channel_listing(store: Store, channel_id: int, mention: str, limit: int) -> str:
+async def channel_listing(store: AnyStore, channel_id: int, mention: str, limit: int) -> str:
     """The text of /alerts list for one channel."""
     subscriptions = await store.list_subscriptions(channel_id=channel_id)
     if not subscriptions:

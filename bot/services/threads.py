@@ -17,7 +17,7 @@ from bot.digest import WEEK_KEY_PREFIX
 from bot.models import Delivery
 from bot.outbox import SendError, ShuttingDown, Transport
 from bot.render import MessagePayload
-from bot.store import Store
+from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ def thread_name_for_key(key: str) -> str:
     return thread_name(dt.date.fromisoformat(key))
 
 
-async def thread_mode(store: Store, channel_id: int) -> ThreadMode:
+async def thread_mode(store: AnyStore, channel_id: int) -> ThreadMode:
     """A channel's thread mode ("none" unless set)."""
     value = await store.get_meta(_mode_key(channel_id))
     return next((mode for mode in THREAD_MODES if mode == value), "none")
@@ -88,12 +88,12 @@ def effective_mode(mode: ThreadMode, style: str) -> ThreadMode:
     return "digest" if mode == "papers" and style != "cards" else mode
 
 
-async def set_thread_mode(store: Store, channel_id: int, mode: ThreadMode) -> None:
+async def set_thread_mode(store: AnyStore, channel_id: int, mode: ThreadMode) -> None:
     """Set whether a channel's digests get a discussion thread."""
     await store.set_meta(_mode_key(channel_id), mode)
 
 
-async def thread_state(store: Store, channel_id: int, key: str) -> tuple[int | None, str | None] | None:
+async def thread_state(store: AnyStore, channel_id: int, key: str) -> tuple[int | None, str | None] | None:
     """The recorded thread of one digest: (thread id, None) when opened, (None, why not) when refused."""
     value = await store.get_meta(_state_key(channel_id, key))
     if value is None:
@@ -102,7 +102,7 @@ async def thread_state(store: Store, channel_id: int, key: str) -> tuple[int | N
     return data.get("thread_id"), data.get("error")
 
 
-async def open_digest_thread(store: Store, transport: Transport, delivery: Delivery) -> int | None:
+async def open_digest_thread(store: AnyStore, transport: Transport, delivery: Delivery) -> int | None:
     """Open (or find) the thread of a sent digest when its channel wants one; record it; return its id."""
     if delivery.status != "sent" or delivery.message_id is None or delivery.outcome not in THREAD_OUTCOMES:
         return None
@@ -148,7 +148,7 @@ def _card_threads(delivery: Delivery) -> list[tuple[int, int, str]]:
     return out
 
 
-async def describe_thread(store: Store, delivery: Delivery) -> str | None:
+async def describe_thread(store: AnyStore, delivery: Delivery) -> str | None:
     """/digest show: the thread of the last digest, or why none was opened (None when not asked for)."""
     if delivery.status != "sent" or delivery.outcome not in THREAD_OUTCOMES:
         return None

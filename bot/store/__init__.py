@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 from bot.clock import Clock
 from bot.config import DatabaseConfig
@@ -51,8 +51,9 @@ class Store(
     """
 
 
-class BackendUnavailable(StoreError):
-    """The configured backend cannot serve this use yet (search and the bot need SQLite for now)."""
+# Either backend: what the bot, its services, the CLI and the benchmarks take. mypy checks every method
+# they call on both. (A string: annotations only, so that SQLite users do not import psycopg.)
+AnyStore: TypeAlias = "Store | PostgresStore"
 
 
 def uses_postgres(database: DatabaseConfig) -> bool:
@@ -60,27 +61,17 @@ def uses_postgres(database: DatabaseConfig) -> bool:
     return bool(database.url)
 
 
-async def open_store(database: DatabaseConfig, *, migrate: bool = True, clock: Clock | None = None) -> Store:
-    """The full Store (search included) for the configured database; BackendUnavailable on Postgres."""
-    if uses_postgres(database):
-        raise BackendUnavailable(
-            "search on Postgres is not available yet, so only `paperboy db` runs on Postgres so far: leave "
-            "[database] url empty to use the SQLite file at [database] path"
-        )
-    return await Store.open(database.path, migrate=migrate, clock=clock)
-
-
-async def open_any_store(database: DatabaseConfig, *, migrate: bool = True) -> Store | PostgresStore:
-    """The configured backend's store, for upkeep that both have (migrate, check, backup, counts, settings)."""
+async def open_store(database: DatabaseConfig, *, migrate: bool = True, clock: Clock | None = None) -> AnyStore:
+    """The configured backend's store: Postgres when [database] url is set, else SQLite at [database] path."""
     if uses_postgres(database):
         from bot.store.postgres import PostgresStore
 
-        return await PostgresStore.open(database.url, migrate=migrate)
-    return await Store.open(database.path, migrate=migrate)
+        return await PostgresStore.open(database.url, migrate=migrate, clock=clock)
+    return await Store.open(database.path, migrate=migrate, clock=clock)
 
 
 __all__ = [
-    "BackendUnavailable",
+    "AnyStore",
     "CannotOpen",
     "DatabaseBusy",
     "DatabaseCorrupt",
@@ -93,7 +84,6 @@ __all__ = [
     "StoreCounts",
     "StoreError",
     "latest_version",
-    "open_any_store",
     "open_store",
     "uses_postgres",
 ]

@@ -17,7 +17,7 @@ from bot.config import Config, DatabaseConfig, DiscordConfig, HuggingFaceConfig,
 from bot.scrape import Scraper, ScrapeSummary
 from bot.sources.http import PoliteClient
 from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store
+from bot.store import AnyStore, open_store
 from tests.fakes.clock import ManualClock
 from tests.fakes.discord_model import FakeChannel, FakeGuild, FakeMember
 from tests.fakes.discord_server import FakeDiscord, point_discord_at
@@ -56,7 +56,7 @@ class BotHarness:
     discord: FakeDiscord
     hf: FakeHuggingFace
     clock: ManualClock
-    store: Store
+    store: AnyStore
     config: Config
     guild: FakeGuild
     admin: FakeMember
@@ -102,7 +102,8 @@ class BotHarness:
         for section, values in config_changes.items():
             config = dataclasses.replace(config, **{section: dataclasses.replace(getattr(config, section), **values)})
         clock = ManualClock(start)
-        store = await Store.open(config.database.path, clock=clock)
+        # database={"url": ...} among the changes runs the bot on Postgres.
+        store = await open_store(config.database, clock=clock)
         harness = cls(
             discord=discord_server,
             hf=hf,

@@ -13,7 +13,8 @@ from bot.store.errors import StoreError
 from bot.store.errors import classify as classify_sqlite
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.errors import classify
-from bot.store.rows import PAPER_COLUMNS
+from bot.store.postgres.lexemes import search_vector, title_key
+from bot.store.rows import PAPER_COLUMNS, paper_from_row
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,10 @@ async def _copy(source: Store, target: PostgresStore) -> dict[str, int]:
     async with source.transaction() as sqlite, target.transaction() as conn:
         for table, select_list, pg_columns in _TABLES:
             columns = [name.strip() for name in (pg_columns or select_list).split(",")]
+            # A paper's search columns are computed here, from the same values, as the store computes them.
+            searched = table == "papers"
+            if searched:
+                columns += ["search_vector", "title_key"]
             booleans = [index for index, name in enumerate(columns) if name in _BOOLEANS]
             total = 0
             async with (
@@ -90,6 +95,9 @@ async def _copy(source: Store, target: PostgresStore) -> dict[str, int]:
                         values: list[Any] = list(row)
                         for index in booleans:
                             values[index] = bool(values[index])
+                        if searched:
+                            paper = paper_from_row(values[1:16])
+                            values += [search_vector(paper), title_key(paper.title)]
                         await pg_copy.write_row(values)
                     total += len(rows)
             async with sqlite.execute(f"SELECT count(*) FROM {table}") as cursor:

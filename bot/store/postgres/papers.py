@@ -12,15 +12,16 @@ import psycopg
 from psycopg.rows import dict_row
 
 from bot.models import DailyEntry, Paper, ScrapeRun, UpsertResult
+from bot.query.columns import SEARCH_COLUMNS
 from bot.store.papers import StoreCounts
 from bot.store.postgres.base import PostgresStoreBase
+from bot.store.postgres.lexemes import search_columns
 from bot.store.rows import (
     P_COLUMNS,
     PAPER_COLUMNS,
     RUN_COLUMNS,
     moved_columns,
     paper_from_row,
-    paper_values,
     run_from_row,
     run_values,
     stored_date,
@@ -29,10 +30,11 @@ from bot.store.rows import (
 log = logging.getLogger(__name__)
 
 _INSERT_PAPER = (
-    f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES "
+    f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at, search_vector, title_key) VALUES "
     "(%(id)s, %(title)s, %(authors)s, %(summary)s, %(published)s, %(day)s, %(upvotes)s, "
     "%(ai_summary)s, %(ai_keywords)s, %(github_repo)s, %(github_stars)s, %(project_page)s, "
-    "%(thumbnail)s, %(num_comments)s, %(organization)s, %(first_seen)s, %(updated_at)s)"
+    "%(thumbnail)s, %(num_comments)s, %(organization)s, %(first_seen)s, %(updated_at)s, "
+    "%(search_vector)s::tsvector, %(title_key)s)"
 )
 _UPSERT_ENTRY = (
     "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) "
@@ -40,8 +42,11 @@ _UPSERT_ENTRY = (
     "upvotes = excluded.upvotes, updated_at = excluded.updated_at "
     "WHERE daily_entries.upvotes <> excluded.upvotes"
 )
-# Transaction-level advisory lock serialising paper writes across processes, as SQLite's one writer does.
+# Transaction-level advisory lock serialising paper writes across processes, as SQLite's one writer does
+# (it also keeps the writers of search_terms' counts in one order).
 PAPERS_WRITE_LOCK = 0x70617065_72730001
+# Columns whose change means the search columns must be computed again.
+_SEARCHED = frozenset(column.source for column in SEARCH_COLUMNS)
 
 
 class PostgresPapersMixin(PostgresStoreBase):
@@ -71,7 +76,7 @@ class PostgresPapersMixin(PostgresStoreBase):
             await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PAPERS_WRITE_LOCK,))
             existing = await _rows_by_id(conn, [p.id for p in papers])
             for paper in papers:
-                values = paper_values(paper)
+                values = search_columns(paper)
                 old = existing.get(paper.id)
                 if old is None:
                     values.update(first_seen=now, updated_at=now)
@@ -80,7 +85,12 @@ class PostgresPapersMixin(PostgresStoreBase):
                 else:
                     moved = moved_columns(old, values)
                     if moved:
-                        assignments = ", ".join(f"{name} = %({name})s" for name in moved)
+                        if _SEARCHED.intersection(moved):
+                            moved += ["search_vector", "title_key"]
+                        assignments = ", ".join(
+                            f"{name} = %({name})s::tsvector" if name == "search_vector" else f"{name} = %({name})s"
+                            for name in moved
+                        )
                         values["updated_at"] = now
                         await conn.execute(
                             f"UPDATE papers SET {assignments}, updated_at = %(updated_at)s WHERE id = %(id)s",
@@ -101,6 +111,44 @@ class PostgresPapersMixin(PostgresStoreBase):
                 await _insert_run(conn, run, new=len(new), updated=len(changed))
         self.papers_version += 1
         return UpsertResult(new=tuple(new), changed=tuple(changed), unchanged=unchanged)
+
+    async def bulk_insert_papers(self, papers: Iterable[Paper], *, batch_size: int = 5000) -> int:
+        """Insert many papers not yet stored (and their daily entries), a batch per transaction.
+
+        For loading a fresh cache quickly; an id already present makes the batch fail.
+        """
+        total = 0
+        batch: list[Paper] = []
+        for paper in papers:
+            batch.append(paper)
+            if len(batch) >= batch_size:
+                total += await self._insert_batch(batch)
+                batch = []
+        if batch:
+            total += await self._insert_batch(batch)
+        return total
+
+    async def _insert_batch(self, papers: Sequence[Paper]) -> int:
+        now = self.now_text()
+        columns = [*(name.strip() for name in PAPER_COLUMNS.split(",")), "search_vector", "title_key"]
+        async with self.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PAPERS_WRITE_LOCK,))
+            async with conn.cursor() as cursor:
+                # COPY: one statement per batch, so the search_terms trigger counts the batch at once.
+                async with cursor.copy(
+                    f"COPY papers ({', '.join(columns)}, first_seen, updated_at) FROM STDIN"
+                ) as copy:
+                    for paper in papers:
+                        values = search_columns(paper)
+                        await copy.write_row([*(values[name] for name in columns), now, now])
+                async with cursor.copy(
+                    "COPY daily_entries (day, paper_id, upvotes, first_seen, updated_at) FROM STDIN"
+                ) as copy:
+                    for paper in papers:
+                        if paper.day:
+                            await copy.write_row([paper.day.isoformat(), paper.id, paper.upvotes, now, now])
+        self.papers_version += 1
+        return len(papers)
 
     async def record_scrape_run(self, run: ScrapeRun) -> None:
         """Record a fetch that wrote no papers (failed, empty, or markup changed)."""
@@ -137,7 +185,9 @@ class PostgresPapersMixin(PostgresStoreBase):
 
     async def delete_paper(self, paper_id: str) -> bool:
         """Remove a paper and its entries; True if it existed."""
-        deleted = await self._execute("DELETE FROM papers WHERE id = %s", (paper_id,))
+        async with self.transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (PAPERS_WRITE_LOCK,))
+            deleted = (await conn.execute("DELETE FROM papers WHERE id = %s", (paper_id,))).rowcount
         if deleted:
             self.papers_version += 1
         return deleted > 0

@@ -1,0 +1,75 @@
+"""Fuzzy titles on Postgres: pg_trgm finds candidate titles, rapidfuzz ranks them as the in-memory index does.
+
+pg_trgm's word similarity finds titles holding a stretch like the words typed (typos and missing words
+cost a few trigrams), and a title key index finds titles that begin with them. The candidates are then
+scored with the same rapidfuzz measure as the SQLite bot's title index (WRatio over folded words), ties
+going to the closer title as a whole, then to the paper stored last; a title that begins with three or
+more words as typed scores at least PREFIX_SCORE.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from rapidfuzz import fuzz, process
+
+from bot.query import fold_tokens
+from bot.store.postgres import PostgresStore, TitleRow
+
+log = logging.getLogger(__name__)
+
+SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
+PREFIX_SCORE = 95.0  # the similarity given to a title that starts with the words typed
+CANDIDATES = 100  # candidate titles pg_trgm hands over for scoring
+# Least pg_trgm word similarity of a candidate: low enough for two typos in a short title.
+MATCH_SIMILARITY = 0.45
+SUGGEST_SIMILARITY = 0.3
+
+
+def rank_titles(key: str, rows: Iterable[TitleRow], limit: int, cutoff: float = 0.0) -> list[tuple[TitleRow, float]]:
+    """The rows whose title key scores `cutoff` or more against `key`, best first, at most `limit`."""
+    unique = {row.rowid: row for row in rows}
+    choices = {rowid: row.key for rowid, row in unique.items()}
+    scored = process.extract(key, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=cutoff)
+    # Among equal scores the closer title as a whole, then the newer paper, wins.
+    ranked = sorted(
+        ((float(score), fuzz.ratio(key, choice), rowid) for choice, score, rowid in scored),
+        reverse=True,
+    )
+    return [(unique[rowid], score) for score, _, rowid in ranked[:limit]]
+
+
+async def match_titles(store: PostgresStore, text: str, limit: int, cutoff: float) -> list[tuple[TitleRow, float]]:
+    """(row, score 0-100) of the titles that best match `text`, forgiving typos and missing words.
+
+    Titles scoring under `cutoff` are left out, unless they begin with the words typed.
+    """
+    words = fold_tokens(text)
+    if not words:
+        return []
+    key = " ".join(words)
+    scores: dict[int, tuple[TitleRow, float]] = {}
+    if len(words) >= 3:
+        # A title that begins with three or more words as typed is the one meant, unless one matches better.
+        prefixed = await store.title_rows_with_prefix(key, limit)
+        for row, score in rank_titles(key, prefixed, limit):
+            scores[row.rowid] = (row, max(score, PREFIX_SCORE))
+    candidates = await store.similar_title_rows(key, CANDIDATES, threshold=MATCH_SIMILARITY)
+    for row, score in rank_titles(key, candidates, limit, cutoff):
+        scores.setdefault(row.rowid, (row, score))
+    return sorted(scores.values(), key=lambda pair: -pair[1])[:limit]
+
+
+async def complete_titles(store: PostgresStore, text: str, limit: int) -> list[tuple[str, str]]:
+    """(id, title) of titles for what is being typed: titles starting with it, then similar ones."""
+    words = fold_tokens(text)
+    if not words:
+        return []
+    key = " ".join(words)
+    picked = {row.rowid: row for row in await store.title_rows_with_prefix(key, limit)}
+    if len(picked) < limit:
+        candidates = await store.similar_title_rows(key, CANDIDATES, threshold=SUGGEST_SIMILARITY)
+        for row, _ in rank_titles(key, candidates, limit, SUGGEST_SCORE):
+            picked.setdefault(row.rowid, row)
+    return [(row.paper_id, row.title) for row in list(picked.values())[:limit]]
