@@ -177,17 +177,28 @@ class StoreBase:
                 f"{self.path} has schema version {current}, newer than this Paperboy knows "
                 f"({latest_version()}); upgrade Paperboy"
             )
+        pending = [m for m in migrations if m.version > current]
+        if not pending:
+            return []
+        # A migration may rebuild a table others point at; with foreign keys on, dropping the old table
+        # would cascade into them. SQLite's way: keys off (outside a transaction), check before commit.
+        await self._db.execute("PRAGMA foreign_keys = OFF")
         applied = []
-        for migration in migrations:
-            if migration.version <= current:
-                continue
-            log.info("applying migration %s", migration.name)
-            async with self.transaction() as db:
-                # executescript would commit on its own; run statement by statement instead.
-                for statement in _split_sql(migration.sql):
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {migration.version:d}")
-            applied.append(migration.version)
+        try:
+            for migration in pending:
+                log.info("applying migration %s", migration.name)
+                async with self.transaction() as db:
+                    # executescript would commit on its own; run statement by statement instead.
+                    for statement in _split_sql(migration.sql):
+                        await db.execute(statement)
+                    async with db.execute("PRAGMA foreign_key_check") as cursor:
+                        broken = await cursor.fetchall()
+                    if broken:
+                        raise StoreError(f"migration {migration.name} left {len(broken)} rows pointing nowhere")
+                    await db.execute(f"PRAGMA user_version = {migration.version:d}")
+                applied.append(migration.version)
+        finally:
+            await self._db.execute("PRAGMA foreign_keys = ON")
         return applied
 
     async def check(self) -> list[str]:
