@@ -77,7 +77,8 @@ def test_the_fts_table_has_the_columns_in_order_and_the_tokenizer() -> None:
 def test_the_triggers_fill_each_column_from_its_source() -> None:
     for trigger in ("papers_ai", "papers_au"):
         body = _last(rf"CREATE TRIGGER {trigger}\b(.*?)\bEND;").group(1)
-        inserts = re.finditer(r"INSERT INTO papers_fts\s*\((.*?)\)\s*VALUES\s*\((.*?)\);\s*(?=INSERT|$)", body, re.DOTALL)
+        statement = r"INSERT INTO papers_fts\s*\((.*?)\)\s*VALUES\s*\((.*?)\);\s*(?=INSERT|$)"
+        inserts = re.finditer(statement, body, re.DOTALL)
         insert = next((i for i in inserts if not i.group(1).startswith("papers_fts")), None)
         assert insert is not None, trigger
         assert _split(insert.group(1)) == ["rowid", *ALL_COLUMNS]

@@ -8,18 +8,20 @@ import importlib.resources
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar, cast
 
 import aiosqlite
 
 from bot.clock import Clock, SystemClock
 from bot.store.errors import StoreError, classify
+from bot.store.reader import Reader
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -64,6 +66,7 @@ class StoreBase:
         self._write_lock = asyncio.Lock()
         # Bumped whenever paper rows change through this Store, so in-memory indexes know to refresh.
         self.papers_version = 0
+        self._reader: Reader | None = None
 
     @classmethod
     async def open(cls, path: str | Path, *, migrate: bool = True, clock: Clock | None = None) -> Self:
@@ -91,8 +94,8 @@ class StoreBase:
             if self.path != ":memory:":
                 await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
-            # A search reads many pages of the full-text index; a 64 MiB page cache keeps the busy ones.
-            await self._db.execute("PRAGMA cache_size = -65536")
+            # Searches read on their own connections (bot.store.reader); writes and alert passes need less.
+            await self._db.execute("PRAGMA cache_size = -16384")
         except sqlite3.Error as exc:
             raise classify(exc, self.path) from exc
 
@@ -100,8 +103,23 @@ class StoreBase:
         """Now by the store's clock as ISO text, the form every stored instant takes."""
         return self.clock.now().isoformat(timespec="seconds")
 
+    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run the synchronous `work(connection)` on a read-only connection beside the writer.
+
+        Searches read this way, so they never wait behind a write transaction. An in-memory database has
+        no file for another connection to open: there, `work` runs on the writer's own thread.
+        """
+        if self.path == ":memory:":
+            return cast(T, await self._db._execute(work, self._db._conn))  # type: ignore[no-untyped-call]
+        if self._reader is None:
+            self._reader = Reader(self.path)
+        return await self._reader.run(work)
+
     async def close(self) -> None:
-        """Wait for the write in progress, then close the connection."""
+        """Wait for the write in progress, then close the connections."""
+        if self._reader is not None:
+            await asyncio.to_thread(self._reader.close)
+            self._reader = None
         async with self._write_lock:
             await self._db.close()
 
@@ -192,7 +210,7 @@ class StoreBase:
                     for statement in _split_sql(migration.sql):
                         await db.execute(statement)
                     async with db.execute("PRAGMA foreign_key_check") as cursor:
-                        broken = await cursor.fetchall()
+                        broken = list(await cursor.fetchall())
                     if broken:
                         raise StoreError(f"migration {migration.name} left {len(broken)} rows pointing nowhere")
                     await db.execute(f"PRAGMA user_version = {migration.version:d}")
