@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SMALL_RUNS = {
     "parse.py": ["--items", "20", "--runs", "2"],
-    "search.py": ["--papers", "300", "--rounds", "1"],
+    "search.py": ["--papers", "300", "--rounds", "1", "--peer", "tantivy"],
     "alerts.py": ["--subs", "300", "--papers", "30", "--runs", "1", "--history", "50", "--baseline-runs", "1"],
     "fanout.py": ["--channels", "8", "--runs", "1"],
     "similar_relevance.py": ["--papers", "300", "--queries", "3"],
