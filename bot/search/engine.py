@@ -48,7 +48,7 @@ COLUMN_WEIGHTS = BM25_WEIGHTS  # bm25 weights of papers_fts columns, in column o
 MAX_LIMIT = 1000
 TITLE_LIKE_WORDS = 3  # plain queries with this many words are also matched against titles
 THIN_RESULTS = 3  # fewer full-text matches than this: add looser title matches
-STRONG_TITLE_SCORE = 90.0  # title similarity that puts a paper ahead of the full-text results
+STRONG_TITLE_SCORE = 80.0  # title similarity that puts a paper ahead of the full-text results
 WEAK_TITLE_SCORE = 75.0
 MAX_TITLE_MATCHES = 5
 PHRASE_MATCHES = 50  # papers whose title holds the query as a phrase, ranked first whatever their age
@@ -427,16 +427,21 @@ class _Run:
         typed = self.query.plain_words()
         if len(typed) < 2:
             return rowids
-        # Titles holding the words as typed (adjacent, in order), however old, closest titles first.
+        # A title that is the text typed, then titles holding the words as typed (adjacent, in order),
+        # however old: closest titles first.
+        titled = search_read.titles_equal(db, self.text.strip(), PHRASE_MATCHES)
+        if titled:
+            papers = search_read.papers_by_rowid(db, titled)
+            titled = [r for r in titled if r in papers and self.query.matches(papers[r])]
         phrased = search_read.matching_rowids(
             db, _in_title(match, typed, phrase=True), limit=PHRASE_MATCHES, filters=filters
         )
-        if not phrased:
+        if not phrased and not titled:
             return rowids
         key = " ".join(typed)
         found_titles = search_read.titles_by_rowid(db, phrased)
         closeness = {r: fuzz.ratio(key, title_key(t)) for r, (_, t) in found_titles.items()}
-        first = sorted(closeness, key=lambda r: (closeness[r], r), reverse=True)
+        first = [*titled, *sorted(closeness.keys() - set(titled), key=lambda r: (closeness[r], r), reverse=True)]
         ahead = set(first)
         return [*first, *(r for r in rowids if r not in ahead)]
 

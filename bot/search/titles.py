@@ -42,13 +42,14 @@ def title_score(key: str, title: str) -> float:
     """
     if not key or not title:
         return 0.0
-    longer = max(len(key), len(title)) / min(len(key), len(title))
     ordered = fuzz.ratio(key, title)
-    if longer >= 1.3:
-        # Part of a longer title (or a longer text than the title): align the shorter on the longer.
-        ordered = max(ordered, fuzz.partial_ratio(key, title) * (0.9 if longer < 8 else 0.6))
-    unordered = fuzz.WRatio(key, title) * REORDERED
-    score = max(ordered, unordered)
+    unordered = fuzz.token_sort_ratio(key, title)
+    if len(title) > len(key):
+        # The words typed may be part of a longer title; a short title inside a long text typed is not.
+        scale = 0.9 if len(title) < 8 * len(key) else 0.6
+        ordered = max(ordered, fuzz.partial_ratio(key, title) * scale)
+        unordered = max(unordered, fuzz.token_set_ratio(key, title) * 0.95)
+    score = max(ordered, unordered * REORDERED)
     if key.count(" ") >= 2 and title.startswith(key):
         score = max(score, PREFIX_SCORE)
     return float(score)

@@ -207,3 +207,13 @@ def top_papers_between(db: sqlite3.Connection, first: str, last: str, limit: int
         (first, last, limit),
     ).fetchall()
     return [paper_from_row(row) for row in rows]
+
+
+def titles_equal(db: sqlite3.Connection, text: str, limit: int) -> list[int]:
+    """Rowids of papers titled exactly `text` (case aside), newest first."""
+    rows = db.execute(
+        "SELECT rowid FROM papers INDEXED BY papers_title_nocase WHERE title = ? COLLATE NOCASE "
+        "ORDER BY rowid DESC LIMIT ?",
+        (text, limit),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
