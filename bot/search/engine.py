@@ -438,10 +438,16 @@ class _Run:
         )
         if not phrased and not titled:
             return rowids
-        key = " ".join(typed)
-        found_titles = search_read.titles_by_rowid(db, phrased)
-        closeness = {r: fuzz.ratio(key, title_key(t)) for r, (_, t) in found_titles.items()}
-        first = [*titled, *sorted(closeness.keys() - set(titled), key=lambda r: (closeness[r], r), reverse=True)]
+        # Phrase hits within the window keep their order; older ones follow, the closest titles first.
+        phrase_set, titled_set = set(phrased), set(titled)
+        inside = [r for r in rowids if r in phrase_set and r not in titled_set]
+        older = [r for r in phrased if r not in titled_set and r not in set(inside)]
+        if older:
+            key = " ".join(typed)
+            found_titles = search_read.titles_by_rowid(db, older)
+            closeness = {r: fuzz.ratio(key, title_key(t)) for r, (_, t) in found_titles.items()}
+            older = sorted(closeness, key=lambda r: (closeness[r], r), reverse=True)
+        first = [*titled, *inside, *older]
         ahead = set(first)
         return [*first, *(r for r in rowids if r not in ahead)]
 

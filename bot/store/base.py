@@ -217,7 +217,24 @@ class StoreBase:
                 applied.append(migration.version)
         finally:
             await self._db.execute("PRAGMA foreign_keys = ON")
+        if current > 0:
+            await self._give_back_free_pages()
         return applied
+
+    async def _give_back_free_pages(self) -> None:
+        """VACUUM when upgrades left much of the file unused (a rebuilt table or a dropped copy of text).
+
+        SQLite keeps freed pages inside the file; VACUUM rewrites it without them. Tables whose rows others
+        point at by rowid have an INTEGER PRIMARY KEY, which VACUUM keeps.
+        """
+        async with self._db.execute("PRAGMA freelist_count") as cursor:
+            free = await cursor.fetchone()
+        async with self._db.execute("PRAGMA page_count") as cursor:
+            pages = await cursor.fetchone()
+        if free and pages and int(free[0]) * 4 >= int(pages[0]):
+            log.info("giving back %d unused pages of %d (VACUUM)", int(free[0]), int(pages[0]))
+            async with self._write_lock:
+                await self._db.execute("VACUUM")
 
     async def check(self) -> list[str]:
         """Problems found by the integrity and foreign-key checks and the schema version; empty if healthy."""
