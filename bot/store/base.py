@@ -67,6 +67,7 @@ class StoreBase:
         # Bumped whenever paper rows change through this Store, so in-memory indexes know to refresh.
         self.papers_version = 0
         self._reader: Reader | None = None
+        self._background: Reader | None = None
 
     @classmethod
     async def open(cls, path: str | Path, *, migrate: bool = True, clock: Clock | None = None) -> Self:
@@ -103,23 +104,29 @@ class StoreBase:
         """Now by the store's clock as ISO text, the form every stored instant takes."""
         return self.clock.now().isoformat(timespec="seconds")
 
-    async def read(self, work: Callable[[sqlite3.Connection], T]) -> T:
+    async def read(self, work: Callable[[sqlite3.Connection], T], *, background: bool = False) -> T:
         """Run the synchronous `work(connection)` on a read-only connection beside the writer.
 
-        Searches read this way, so they never wait behind a write transaction. An in-memory database has
-        no file for another connection to open: there, `work` runs on the writer's own thread.
+        Searches read this way, so they never wait behind a write transaction; long background reads
+        (`background`, e.g. an alert pass) use a connection of their own, so they never hold up searches.
+        An in-memory database has no file for another connection to open: `work` runs on the writer's thread.
         """
         if self.path == ":memory:":
             return cast(T, await self._db._execute(work, self._db._conn))  # type: ignore[no-untyped-call]
+        if background:
+            if self._background is None:
+                self._background = Reader(self.path, size=1)
+            return await self._background.run(work)
         if self._reader is None:
             self._reader = Reader(self.path)
         return await self._reader.run(work)
 
     async def close(self) -> None:
         """Wait for the write in progress, then close the connections."""
-        if self._reader is not None:
-            await asyncio.to_thread(self._reader.close)
-            self._reader = None
+        for reader in (self._reader, self._background):
+            if reader is not None:
+                await asyncio.to_thread(reader.close)
+        self._reader = self._background = None
         async with self._write_lock:
             await self._db.close()
 
