@@ -53,6 +53,7 @@ WEAK_TITLE_SCORE = 75.0
 MAX_TITLE_MATCHES = 5
 PHRASE_MATCHES = 50  # papers whose title holds the query as a phrase, ranked first whatever their age
 HELD_WORDS = 8  # query words whose presence in titles is counted for dense queries
+HELD_SPAN = 20_000  # titles read per word counted, from the newest hit down
 REFRESH_SECONDS = 2.0  # how stale the title vocabulary may be before a lookup re-reads the store
 RELOAD_TITLES = 20_000  # more new titles than this: the vocabulary is read again whole from the index
 # Bounds the cost of a search: a query matching more papers than this is ranked within this many most
@@ -97,10 +98,10 @@ def _popularity(hit: Hit) -> tuple[int, bool, str, int]:
     return hit.upvotes, hit.day is not None, hit.day or "", hit.rowid
 
 
-def _in_title(match: str, tokens: list[str], *, phrase: bool) -> str:
-    """`match` narrowed to papers whose title holds `tokens` (folded words): as a phrase, or one word."""
-    words = '"' + " ".join(tokens) + '"' if phrase else " ".join(f'"{t}"' for t in tokens)
-    return f"({match}) AND {{title}} : {words}"
+def _in_title(match: str | None, tokens: list[str]) -> str:
+    """Papers whose title holds `tokens` (folded words) adjacent and in order, among those matching `match`."""
+    phrase = '{title} : "' + " ".join(tokens) + '"'
+    return phrase if match is None else f"({match}) AND {phrase}"
 
 
 class Search:
@@ -414,12 +415,11 @@ class _Run:
             ordered.sort(key=lambda h: h.score)
         elif tokens:
             # Titles holding more of the query's words first: counted over the window's range of rowids.
-            low = min(h.rowid for h in hits)
+            low, high = min(h.rowid for h in hits), max(h.rowid for h in hits)
+            span = min(high - low + 1, HELD_SPAN)
             held: dict[int, int] = {}
             for token in tokens[:HELD_WORDS]:
-                found = search_read.matching_rowids(
-                    db, _in_title(match, [token], phrase=False), limit=len(hits), filters=filters, low=low
-                )
+                found = search_read.matching_rowids(db, _in_title(None, [token]), limit=span, low=low, high=high)
                 for rowid in found:
                     held[rowid] = held.get(rowid, 0) + 1
             ordered.sort(key=lambda h: held.get(h.rowid, 0), reverse=True)
@@ -433,9 +433,8 @@ class _Run:
         if titled:
             papers = search_read.papers_by_rowid(db, titled)
             titled = [r for r in titled if r in papers and self.query.matches(papers[r])]
-        phrased = search_read.matching_rowids(
-            db, _in_title(match, typed, phrase=True), limit=PHRASE_MATCHES, filters=filters
-        )
+        # Plain words only: a title holding them all matches the query.
+        phrased = search_read.matching_rowids(db, _in_title(None, typed), limit=PHRASE_MATCHES, filters=filters)
         if not phrased and not titled:
             return rowids
         # Phrase hits within the window keep their order; older ones follow, the closest titles first.

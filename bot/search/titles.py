@@ -24,9 +24,9 @@ log = logging.getLogger(__name__)
 SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
 PREFIX_SCORE = 95.0  # the similarity given to a title that starts with three or more words as typed
 REORDERED = 0.88  # the share of its similarity a title keeps when it holds the words typed in another order
-RANKED_BUDGET = 20_000  # titles read through bm25 per lookup: the rarer words typed, up to this many
-ALL_WORDS_CANDIDATES = 60
-RARE_WORDS_CANDIDATES = 120
+RANKED_BUDGET = 3_000  # titles read through bm25 per lookup: the rarer words typed, up to this many
+ALL_WORDS_CANDIDATES = 40
+RARE_WORDS_CANDIDATES = 60
 
 
 def title_key(title: str) -> str:
@@ -147,18 +147,22 @@ class TitleWords:
 
 
 def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]]) -> list[int]:
-    """Rowids of titles that may be the one typed: holding every word (as fixed), or the rarer ones."""
+    """Rowids of titles that may be the one typed: holding every word (as fixed), or the rarer ones.
+
+    Only words held by few titles are weighed with bm25 (which reads every title holding a word); the
+    common ones only narrow the titles holding every word, read newest first.
+    """
     groups = [g for g in groups if g]
     if not groups:
         return []
     found: dict[int, None] = {}
     every = " AND ".join(fts_group(g) for g in groups)
-    rare = min(words.total(g) for g in groups)
-    found.update(
-        dict.fromkeys(search_read.title_hits(db, every, limit=ALL_WORDS_CANDIDATES, ranked=rare <= RANKED_BUDGET))
-    )
+    found.update(dict.fromkeys(search_read.title_hits(db, every, limit=ALL_WORDS_CANDIDATES, ranked=False)))
+    if len(groups) == 1 and len(found) < ALL_WORDS_CANDIDATES:
+        return list(found)
     # The rarer words alone, for titles typed with a word missing or wrong: bm25 puts those holding more first.
-    sized = sorted(groups, key=words.total)
+    # Before the vocabulary is read, longer words are likelier to be rare.
+    sized = sorted(groups, key=words.total) if len(words) else sorted(groups, key=lambda g: -max(map(len, g)))[:3]
     chosen: list[list[str]] = []
     budget = RANKED_BUDGET
     for group in sized:
@@ -167,9 +171,8 @@ def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]
             break
         chosen.append(group)
         budget -= size
-    if len(groups) > 1:
-        some = " OR ".join(fts_group(g) for g in chosen)
-        found.update(dict.fromkeys(search_read.title_hits(db, some, limit=RARE_WORDS_CANDIDATES, ranked=True)))
+    some = " OR ".join(fts_group(g) for g in chosen)
+    found.update(dict.fromkeys(search_read.title_hits(db, some, limit=RARE_WORDS_CANDIDATES, ranked=True)))
     return list(found)
 
 

@@ -51,12 +51,17 @@ def search_count(db: sqlite3.Connection, spec: SearchSpec) -> int:
     return int(row[0]) if row else 0
 
 
-def _conditions(match: str, filters: Sequence[Filter], low: int | None) -> tuple[str, list[object]]:
+def _conditions(
+    match: str, filters: Sequence[Filter], low: int | None = None, high: int | None = None
+) -> tuple[str, list[object]]:
     conditions = ["papers_fts MATCH ?"]
     params: list[object] = [match]
     if low is not None:
         conditions.append("papers_fts.rowid >= ?")
         params.append(low)
+    if high is not None:
+        conditions.append("papers_fts.rowid <= ?")
+        params.append(high)
     for f in filters:
         sql, values = _filter_sql(f.field, f.op, f.value, "s")
         conditions.append(sql)
@@ -74,7 +79,7 @@ def match_hits(
 ) -> list[Hit]:
     """Up to `limit` papers matching `match` and the filters, most recently stored first (bm25 with weights)."""
     score = _BM25 if weights is not None else "0"
-    where, params = _conditions(match, filters, None)
+    where, params = _conditions(match, filters)
     rows = db.execute(
         f"SELECT papers_fts.rowid, {score}, s.upvotes, s.day, s.has_code "
         "FROM papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid "
@@ -85,10 +90,16 @@ def match_hits(
 
 
 def matching_rowids(
-    db: sqlite3.Connection, match: str, *, limit: int, filters: Sequence[Filter] = (), low: int | None = None
+    db: sqlite3.Connection,
+    match: str,
+    *,
+    limit: int,
+    filters: Sequence[Filter] = (),
+    low: int | None = None,
+    high: int | None = None,
 ) -> list[int]:
-    """Rowids of up to `limit` papers matching `match` and the filters (from `low` up), newest first."""
-    where, params = _conditions(match, filters, low)
+    """Rowids of up to `limit` papers matching `match` and the filters (between `low` and `high`), newest first."""
+    where, params = _conditions(match, filters, low, high)
     source = "papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid" if filters else "papers_fts"
     rows = db.execute(
         f"SELECT papers_fts.rowid FROM {source} WHERE {where} ORDER BY papers_fts.rowid DESC LIMIT ?",
