@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpus import Corpus  # noqa: E402
+from known_items import plant  # noqa: E402
+from search_checks import PEERS, known_item_queries, known_items_found_first, run_peer  # noqa: E402
 
 from bot.models import Paper  # noqa: E402
 from bot.search import Search  # noqa: E402
@@ -79,6 +81,7 @@ def query_mix(sample: list[Paper], rng: random.Random) -> list[tuple[str, str]]:
         ("filter", "code:yes upvotes:>=20 reasoning"),
         ("filter", f"day:{last_day.isoformat()}"),
         ("filter", f"agent day:>={(last_day - dt.timedelta(days=30)).isoformat()}"),
+        *known_item_queries(),
     ]
     for paper in sample[2:10]:
         words = paper.title.replace(":", " ").split()
@@ -209,7 +212,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
 
     def generate() -> Iterator[Paper]:
-        for index, paper in enumerate(corpus.papers()):
+        for index, paper in enumerate(plant(corpus.papers(), args.papers)):
             if index % keep_every == keep_every // 2:
                 sample.append(paper)
             baseline.add(paper)
@@ -299,6 +302,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         t0 = time.perf_counter()
         await search.search(text, limit=10)
         ours_same.append((time.perf_counter() - t0) * 1000)
+    known_items = await known_items_found_first(search, inserted)
+    peer = await run_peer(args, store, search, queries, path) if args.peer else None
     await store.close()
     if args.keep:
         print(f"kept the database at {path} (measure on it again with --reuse)", file=sys.stderr)
@@ -332,6 +337,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             for text, values in sorted(per_query.items(), key=lambda kv: -statistics.median(kv[1]))[:5]
         },
         "titles_found_first": f"{found_first}/{titles_asked}",
+        "known_items_found_first": known_items,
         "autocomplete": summary(completion_ms),
         "autocomplete_texts": len(completions),
         "similar": summary(similar_ms),
@@ -345,6 +351,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             "speedup_p95": round(baseline_summary["p95_ms"] / max(same_summary["p95_ms"], 1e-6), 1),
         },
         "targets": {"search_p95_ms": 30, "autocomplete_p95_ms": 50, "speedup": 100, "similar_p95_ms": 50},
+        "peer": peer,
     }
 
 
@@ -385,6 +392,7 @@ def main() -> None:
         action="store_true",
         help="measure on the database an earlier --keep run left in --db-dir (or its default); fails if there is none",
     )
+    parser.add_argument("--peer", choices=PEERS, help="also index the corpus in this engine and compare (dev extra)")
     args = parser.parse_args()
     if args.baseline_queries < 0:
         args.baseline_queries = 0 if args.papers <= 100_000 else 6

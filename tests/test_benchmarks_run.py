@@ -13,10 +13,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 SMALL_RUNS = {
     "parse.py": ["--items", "20", "--runs", "2"],
-    "search.py": ["--papers", "300", "--rounds", "1"],
+    "search.py": ["--papers", "300", "--rounds", "1", "--peer", "tantivy"],
     "alerts.py": ["--subs", "300", "--papers", "30", "--runs", "1", "--history", "50", "--baseline-runs", "1"],
     "fanout.py": ["--channels", "8", "--runs", "1"],
     "similar_relevance.py": ["--papers", "300", "--queries", "3"],
+    "memory.py": ["--papers", "500", "--searches", "5", "--timeout", "60"],
+    "stalls.py": ["--papers", "600", "--listed", "400", "--idle-searches", "5", "--scrape-minutes", "0.05"],
 }
 
 

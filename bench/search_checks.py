@@ -1,0 +1,77 @@
+"""What bench/search.py measures beyond timing: the known items found first, and the side-by-side peer run."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+from typing import Any
+
+from corpus import Corpus
+from known_items import PLANTED, TARGETS, kinds_for, plant, query_for, typo_queries
+
+from bot.query import Query
+from bot.search import Search
+from bot.store import Store
+from bot.store.search import SearchSpec
+
+log = logging.getLogger(__name__)
+
+PEERS = ("tantivy",)
+
+
+def known_item_queries() -> list[tuple[str, str]]:
+    """(kind, query) pairs of the issue's title-like kinds, added to the timed mix."""
+    first, reordered = TARGETS[0], next(t for t in TARGETS if not t.reordered and t is not TARGETS[0])
+    return [
+        ("title-exact", query_for(first, "exact")),
+        ("title-reordered", query_for(reordered, "reordered")),
+        ("title-dropped", query_for(TARGETS[3], "dropped")),
+        ("title-typo", query_for(TARGETS[4], "typo")),
+        ("title-order", "runtime enforcement for coding agents"),
+        ("title-short", "universal transformers"),
+        ("title-short", "efficient reasoning"),
+    ]
+
+
+async def known_items_found_first(search: Search, papers: int) -> dict[str, Any] | None:
+    """For each query kind, how many of the 40 planted titles come first (None when the cache is too small)."""
+    if papers < 10 * len(PLANTED):
+        return None
+    found: dict[str, list[int]] = {}
+    for target in TARGETS:
+        for kind in kinds_for(target):
+            results = await search.search(query_for(target, kind), limit=1)
+            hit = bool(results.papers) and results.papers[0].title == target.title
+            found.setdefault(kind, [0, 0])
+            found[kind][0] += hit
+            found[kind][1] += 1
+    typos = typo_queries()
+    first = 0
+    for text, title in typos:
+        results = await search.search(text, limit=1)
+        first += bool(results.papers) and results.papers[0].title == title
+    return {
+        "typo_titles_found_first": f"{first}/{len(typos)}",
+        "by_kind": {kind: f"{hit}/{asked}" for kind, (hit, asked) in found.items()},
+    }
+
+
+async def run_peer(
+    args: argparse.Namespace, store: Store, search: Search, queries: list[tuple[str, str]], path: Path
+) -> dict[str, Any]:
+    """Index the same corpus in the peer named by --peer and compare it with ours on the same queries."""
+    from peer_tantivy import compare  # the peer is a dev extra: imported only when asked for
+
+    async def ours(text: str) -> tuple[int, bool]:
+        results = await search.search(text, limit=10)
+        return results.total, results.total_exact
+
+    async def exact_count(query: Query) -> int:
+        compiled = query.fts()
+        return await store.search_count(
+            SearchSpec(match=compiled.match, exclude=compiled.exclude, filters=compiled.filters)
+        )
+
+    papers = plant(Corpus(args.papers, seed=args.seed).papers(), args.papers)
+    return await compare(papers, queries, ours, exact_count, rounds=args.rounds, folder=path.parent, database=path)

@@ -1,0 +1,210 @@
+"""Interactivity of a real `paperboy run`: searches idle and during an alert pass over recently listed papers, and
+the event loop's longest hold from start to the first search; prints one JSON object.
+
+The cache holds N papers (default 300,000) of which the last `--listed` were stored (listed on Daily Papers)
+a moment after the rest. The bot starts with its alert cursor past all of them and three standing alerts in
+#papers. After ready, one member search is timed, the first scrape's index merge is waited for, then
+`--idle-searches` searches are timed back to back (idle). Then, from outside, the alert cursor is set back
+to just before the listed papers, as after a bulk import or a large backfill, and new papers are put on the
+loopback Daily Papers list: the bot's next scrape runs an alert pass that reads every one of them.
+Searches go on back to back until the bot logs that pass's result; those sent after the scrape's log line
+and answered before the pass's are the searches "during the pass".
+
+Event-loop holds are measured without changing the bot: by the gateway heartbeats (see bench/botrun.py),
+and with `--asyncio-debug` also by asyncio's own debug mode (PYTHONASYNCIODEBUG=1 in the bot's environment),
+which logs every callback or task step that held the loop over 100 ms, with its name. Debug mode slows the
+bot, so its search figures are not comparable with a run without it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import os
+import re
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, build_cache, stall_summary  # noqa: E402
+
+from bot.alerts import CURSOR_KEY, ListingCursor, check_alert_query  # noqa: E402
+from bot.alerts._cursor import CURSOR_OVERLAP  # noqa: E402
+from bot.store import Store  # noqa: E402
+
+log = logging.getLogger(__name__)
+
+MERGED_LINE = r"search index merged in"
+SCRAPE_LINE = r"bot\.services\.scraping: scrape:"
+PASS_COUNT = re.compile(r"alerts: .* for (\d+) listed")
+SLOW_STEP = re.compile(r"Executing (.*) took (\d+\.\d+) seconds")
+ALERTS = ("fresh diffusion agents", 'title:"gaussian splatting" upvotes:>=100', "hallucination code:yes upvotes:>=50")
+
+
+def _summary(values: list[float]) -> dict[str, float] | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return {
+        "count": len(ordered),
+        "p50_ms": round(statistics.median(ordered), 1),
+        "p95_ms": round(ordered[min(len(ordered) - 1, max(0, round(0.95 * len(ordered)) - 1))], 1),
+        "max_ms": round(ordered[-1], 1),
+    }
+
+
+def _cursor_text(instant: str) -> str:
+    """An alert cursor whose next pass reads every listing from `instant` on."""
+    at = dt.datetime.fromisoformat(instant) + CURSOR_OVERLAP
+    return ListingCursor(at=at.isoformat(timespec="seconds")).to_text()
+
+
+async def _prepare(world: BotWorld) -> None:
+    """Alerts in #papers, and the cursor past every paper stored so far."""
+    store = await Store.open(world.database)
+    try:
+        await store.set_meta(CURSOR_KEY, _cursor_text(dt.datetime.now(dt.UTC).isoformat(timespec="seconds")))
+        for query in ALERTS:
+            await store.add_subscription(
+                guild_id=world.discord.guild.id,
+                channel_id=world.discord.papers.id,
+                query=query,
+                normalized=check_alert_query(query).normalized(),
+                created_by=world.discord.admin.id,
+                max_per_channel=25,
+                max_per_guild=100,
+            )
+    finally:
+        await store.close()
+
+
+async def _set_cursor(world: BotWorld, instant: str) -> None:
+    store = await Store.open(world.database, migrate=False)
+    try:
+        await store.set_meta(CURSOR_KEY, _cursor_text(instant))
+    finally:
+        await store.close()
+
+
+def _heavy_pass(world: BotWorld, after: float, listed: int) -> float | None:
+    """When the bot logged an alert pass over at least `listed` listed papers (after `after`), or None."""
+    for at, line in world.logs.lines:
+        found = PASS_COUNT.search(line)
+        if at >= after and found and int(found.group(1)) >= listed:
+            return at
+    return None
+
+
+def _light_pass(world: BotWorld, after: float, listed: int) -> bool:
+    """Whether the bot logged an alert pass over fewer than `listed` papers after `after`."""
+    for at, line in world.logs.lines:
+        found = PASS_COUNT.search(line)
+        if at >= after and found and int(found.group(1)) < listed:
+            return True
+    return False
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    """Build, start, measure idle and during the pass, stop; the report."""
+    if args.asyncio_debug:
+        os.environ["PYTHONASYNCIODEBUG"] = "1"  # read by the bot's interpreter only: this loop already runs
+    with tempfile.TemporaryDirectory(prefix="paperboy-stalls-") as tmp:
+        workdir = Path(tmp)
+        database = workdir / "paperboy.db"
+        cache = await build_cache(database, args.papers, listed_last=min(args.listed, args.papers))
+        world = BotWorld(workdir, database, interval_minutes=args.scrape_minutes)
+        await _prepare(world)
+        try:
+            spawned = await world.start()
+            ready = await world.logs.wait_for(READY_LINE, args.timeout)
+            first_ms = await world.search(MEMBER_QUERIES[0], within=args.timeout)
+            first_done = time.monotonic()
+            merged = await world.logs.wait_for(MERGED_LINE, args.timeout)
+            idle = [await world.search(MEMBER_QUERIES[i % len(MEMBER_QUERIES)]) for i in range(args.idle_searches)]
+            await _set_cursor(world, cache["listed_after"])
+            world.publish(5)
+            triggered = time.monotonic()
+            timed: list[tuple[float, float]] = []
+            listed = min(args.listed, args.papers)
+            while (passed := _heavy_pass(world, triggered, listed)) is None:
+                if time.monotonic() - triggered > args.timeout:
+                    raise TimeoutError("the alert pass did not finish in time")
+                if _light_pass(world, triggered, listed):
+                    # A pass under way when the cursor was set back wrote its own cursor over it: again.
+                    await _set_cursor(world, cache["listed_after"])
+                    world.publish(1)
+                    triggered = time.monotonic()
+                started = time.monotonic()
+                timed.append((started, await world.search(MEMBER_QUERIES[len(timed) % len(MEMBER_QUERIES)])))
+            # The pass runs after a scrape: from the scrape's log line (or the trigger, if it came first).
+            scraped = max([triggered, *(at for at, line in world.logs.lines if at <= passed and "scrape:" in line)])
+            during = [ms for started, ms in timed if started >= scraped and started + ms / 1000 <= passed]
+            ended = time.monotonic()
+        finally:
+            output = await world.stop()
+    idle_summary, during_summary = _summary(idle), _summary(during)
+    slow_steps = sorted(((float(s), name[:160]) for name, s in SLOW_STEP.findall(output)), reverse=True)
+    report: dict[str, Any] = {
+        "benchmark": "stalls",
+        "papers": cache["papers"],
+        "listed_papers_read_by_the_pass": min(args.listed, args.papers),
+        "cache_build_seconds": cache["build_seconds"],
+        "start_to_ready_seconds": round(ready - spawned, 2),
+        "first_search_after_ready_ms": round(first_ms, 1),
+        "longest_loop_hold_start_to_first_search": stall_summary(world.heartbeat_delays_ms(spawned, first_done)),
+        "longest_loop_hold_start_to_index_merged": stall_summary(world.heartbeat_delays_ms(spawned, merged)),
+        "idle_searches": idle_summary,
+        "searches_during_alert_pass": during_summary,
+        "alert_pass_seconds": round(passed - scraped, 2),
+        "p95_during_over_idle": (
+            round(during_summary["p95_ms"] / idle_summary["p95_ms"], 2) if during_summary and idle_summary else None
+        ),
+        "longest_loop_hold_during_pass": stall_summary(world.heartbeat_delays_ms(scraped, passed)),
+        "longest_loop_hold_whole_run": stall_summary(world.heartbeat_delays_ms(spawned, ended)),
+        "measuring_process_longest_lag_ms": round(max(world.own_lag_ms, default=0.0), 1),
+        "cant_keep_up_warnings": output.count("Can't keep up"),
+        "tracebacks_in_log": output.count("Traceback"),
+        "method": (
+            "paperboy run as a subprocess against the loopback fakes; search times from the fake Discord sending "
+            "/paper search to the bot's answer; loop holds are gateway heartbeats (every 50 ms) arriving late: a "
+            "delay d means the loop was held between d and d + 50 ms (from the gateway connection on; the "
+            "process's start before it is in start_to_ready_seconds)"
+        ),
+        "targets": {"p95_during_over_idle": 2.0, "longest_loop_hold_ms": 100},
+    }
+    if args.asyncio_debug:
+        report["asyncio_debug_slow_steps"] = {
+            "count_over_100_ms": len(slow_steps),
+            "longest": [{"seconds": s, "step": name} for s, name in slow_steps[:8]],
+        }
+    return report
+
+
+def main() -> None:
+    """Parse arguments, run, print one JSON object."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter
+    )
+    parser.add_argument("--papers", type=int, default=300_000, help="papers in the synthetic cache (1M: 1000000)")
+    parser.add_argument("--listed", type=int, default=300_000, help="recently listed papers the alert pass reads")
+    parser.add_argument("--idle-searches", type=int, default=40, help="searches timed before the pass")
+    parser.add_argument("--scrape-minutes", type=float, default=0.5, help="the bot's scrape interval")
+    parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for each step of the bot")
+    parser.add_argument(
+        "--asyncio-debug", action="store_true", help="also run the bot in asyncio debug mode and list its slow steps"
+    )
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    print(json.dumps(asyncio.run(run(args)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
