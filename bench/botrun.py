@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 import logging
 import re
+import shutil
 import sys
 import time
 from collections.abc import Iterable
@@ -81,6 +83,38 @@ async def build_cache(path: Path, papers: int, *, listed_last: int = 0) -> dict[
     finally:
         await store.close()
     return {"papers": stored, "build_seconds": round(time.perf_counter() - started, 1), "listed_after": listed_after}
+
+
+async def cached_cache(path: Path, papers: int, *, listed_last: int = 0, keep_in: Path | None = None) -> dict[str, Any]:
+    """`build_cache`, or with `keep_in` a copy of the cache an earlier run built and kept there.
+
+    The kept copy is untouched by any bot (the bot writes to the copy it runs on); it is keyed by the size,
+    the listed share and the newest migration of this checkout, so a change of schema builds afresh.
+    """
+    if keep_in is None:
+        return await build_cache(path, papers, listed_last=listed_last)
+    kept = _kept_path(keep_in, papers, listed_last)
+    facts = kept.with_suffix(".json")
+    built = _read_facts(facts)
+    if built is None:
+        built = await build_cache(kept, papers, listed_last=listed_last)
+        _write_facts(facts, built)
+    await asyncio.to_thread(shutil.copyfile, kept, path)
+    return {**built, "copied_from": str(kept)}
+
+
+def _kept_path(keep_in: Path, papers: int, listed_last: int) -> Path:
+    keep_in.mkdir(parents=True, exist_ok=True)
+    newest = sorted(p.name for p in (ROOT / "bot" / "store" / "migrations").glob("*.sql"))[-1].split("_")[0]
+    return keep_in / f"cache-{papers}-{listed_last}-{SEED}-{newest}.db"
+
+
+def _read_facts(facts: Path) -> dict[str, Any] | None:
+    return json.loads(facts.read_text()) if facts.exists() else None
+
+
+def _write_facts(facts: Path, built: dict[str, Any]) -> None:
+    facts.write_text(json.dumps(built))
 
 
 def _take(papers: Iterable[Paper], count: int) -> Iterable[Paper]:
