@@ -97,6 +97,7 @@ async def cached_cache(path: Path, papers: int, *, listed_last: int = 0, keep_in
     facts = kept.with_suffix(".json")
     built = _read_facts(facts)
     if built is None:
+        _remove_database(kept)  # what a run stopped while building left
         built = await build_cache(kept, papers, listed_last=listed_last)
         _write_facts(facts, built)
     await asyncio.to_thread(shutil.copyfile, kept, path)
@@ -107,6 +108,11 @@ def _kept_path(keep_in: Path, papers: int, listed_last: int) -> Path:
     keep_in.mkdir(parents=True, exist_ok=True)
     newest = sorted(p.name for p in (ROOT / "bot" / "store" / "migrations").glob("*.sql"))[-1].split("_")[0]
     return keep_in / f"cache-{papers}-{listed_last}-{SEED}-{newest}.db"
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
 
 
 def _read_facts(facts: Path) -> dict[str, Any] | None:
@@ -310,6 +316,21 @@ class BotWorld:
         await self.hf.stop()
         await self.discord.close()
         return self.process.output if self.process else ""
+
+
+def error_lines(output: str, limit: int = 8) -> list[str]:
+    """The bot's ERROR log lines and, for each traceback, its exception line: what went wrong, first ones."""
+    found = []
+    in_traceback = False
+    for line in output.splitlines():
+        if " ERROR " in line:
+            found.append(line[:240])
+        elif line.startswith("Traceback (most recent call last)"):
+            in_traceback = True
+        elif in_traceback and line and not line.startswith(" "):
+            found.append(line[:240])
+            in_traceback = False
+    return found[:limit]
 
 
 def stall_summary(delays_ms: list[float]) -> dict[str, Any]:

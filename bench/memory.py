@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, stall_summary  # noqa: E402
+from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, error_lines, stall_summary  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "measuring_process_longest_lag_ms": round(max(world.own_lag_ms, default=0.0), 1),
         "cant_keep_up_warnings": output.count("Can't keep up"),
         "tracebacks_in_log": output.count("Traceback"),
+        "errors_in_log": error_lines(output),
         "method": (
             "paperboy run as a subprocess against the loopback fakes; RSS from /proc/PID/status; search times "
             "from the fake Discord sending /paper search to the bot's answer; loop stalls are gateway "

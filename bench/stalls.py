@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, stall_summary  # noqa: E402
+from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, error_lines, stall_summary  # noqa: E402
 
 from bot.alerts import CURSOR_KEY, ListingCursor, check_alert_query  # noqa: E402
 from bot.alerts._cursor import CURSOR_OVERLAP  # noqa: E402
@@ -175,6 +175,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "measuring_process_longest_lag_ms": round(max(world.own_lag_ms, default=0.0), 1),
         "cant_keep_up_warnings": output.count("Can't keep up"),
         "tracebacks_in_log": output.count("Traceback"),
+        "errors_in_log": error_lines(output),
         "method": (
             "paperboy run as a subprocess against the loopback fakes; search times from the fake Discord sending "
             "/paper search to the bot's answer; loop holds are gateway heartbeats (every 50 ms) arriving late: a "
