@@ -34,7 +34,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, build_cache, stall_summary  # noqa: E402
+from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, error_lines, stall_summary  # noqa: E402
 
 from bot.alerts import CURSOR_KEY, ListingCursor, check_alert_query  # noqa: E402
 from bot.alerts._cursor import CURSOR_OVERLAP  # noqa: E402
@@ -119,7 +119,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="paperboy-stalls-") as tmp:
         workdir = Path(tmp)
         database = workdir / "paperboy.db"
-        cache = await build_cache(database, args.papers, listed_last=min(args.listed, args.papers))
+        cache = await cached_cache(
+            database, args.papers, listed_last=min(args.listed, args.papers), keep_in=args.keep_cache
+        )
         world = BotWorld(workdir, database, interval_minutes=args.scrape_minutes)
         await _prepare(world)
         try:
@@ -157,6 +159,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "papers": cache["papers"],
         "listed_papers_read_by_the_pass": min(args.listed, args.papers),
         "cache_build_seconds": cache["build_seconds"],
+        "cache_copied_from": cache.get("copied_from"),
         "start_to_ready_seconds": round(ready - spawned, 2),
         "first_search_after_ready_ms": round(first_ms, 1),
         "longest_loop_hold_start_to_first_search": stall_summary(world.heartbeat_delays_ms(spawned, first_done)),
@@ -172,6 +175,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "measuring_process_longest_lag_ms": round(max(world.own_lag_ms, default=0.0), 1),
         "cant_keep_up_warnings": output.count("Can't keep up"),
         "tracebacks_in_log": output.count("Traceback"),
+        "errors_in_log": error_lines(output),
         "method": (
             "paperboy run as a subprocess against the loopback fakes; search times from the fake Discord sending "
             "/paper search to the bot's answer; loop holds are gateway heartbeats (every 50 ms) arriving late: a "
@@ -200,6 +204,11 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for each step of the bot")
     parser.add_argument(
         "--asyncio-debug", action="store_true", help="also run the bot in asyncio debug mode and list its slow steps"
+    )
+    parser.add_argument(
+        "--keep-cache",
+        type=Path,
+        help="keep the built cache in this folder and start from a copy of it on later runs (same size)",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
