@@ -388,7 +388,9 @@ def main() -> None:
     parser.add_argument(
         "--backend", choices=("sqlite", "postgres"), default="sqlite", help="postgres: also time Postgres, beside"
     )
-    parser.add_argument("--database-url", help="with --backend postgres: an empty database (else a throwaway server)")
+    parser.add_argument(
+        "--database-url", help="with --backend postgres: an empty database or one a run filled (else a new server)"
+    )
     args = parser.parse_args()
     if args.baseline_queries < 0:
         args.baseline_queries = 0 if args.papers <= 100_000 else 6
