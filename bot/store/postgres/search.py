@@ -21,7 +21,7 @@ from bot.store.search import Hit, SearchSpec
 log = logging.getLogger(__name__)
 
 # ts_rank over the vector, with its four weights as a parameter; negated: lower is better.
-RANK = "-ts_rank(%s::float4[], {vector}, %s::tsquery)"
+RANK = "-ts_rank_cd(%s::float4[], {vector}, %s::tsquery)"
 # Orders over hits (rid, score, upvotes, day): inside the query that finds them and over the page.
 _ORDERS = {
     "relevance": "score, upvotes DESC, day DESC NULLS LAST, rid DESC",
