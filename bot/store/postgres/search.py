@@ -1,7 +1,7 @@
 """Full-text search on Postgres: pages and counts over the weighted tsvector, hits in bulk, index upkeep.
 
 Every query and its terms arrive as tsquery text built by `lexemes` from quoted lexemes, and travel as
-bound parameters (`%s::tsquery`); filters are SQL conditions with bound values. Scores are ts_rank
+bound parameters (`%s::tsquery`); filters are SQL conditions with bound values. Scores are ts_rank_cd
 negated, so that lower is better as with SQLite's bm25.
 """
 
@@ -24,7 +24,8 @@ from bot.store.search import Hit, SearchSpec
 
 log = logging.getLogger(__name__)
 
-# ts_rank over the vector, with its four weights as a parameter; negated: lower is better.
+# ts_rank_cd over the vector (the query's words close together rank higher), with its four weights as a
+# parameter; negated: lower is better.
 RANK = "-ts_rank_cd(%s::float4[], {vector}, %s::tsquery)"
 # Orders over hits (rid, score, upvotes, day): inside the query that finds them and over the page.
 _ORDERS = {
@@ -128,7 +129,7 @@ class PostgresSearchMixin(PostgresStoreBase):
     ) -> list[Hit]:
         """Up to `limit` papers matching the tsquery `match` and the filters, most recently stored first.
 
-        With `weights` (one per search column) each hit's score is its negated ts_rank.
+        With `weights` (one per search column) each hit's score is its negated ts_rank_cd.
         """
         conditions, params = _conditions(match, False, filters)
         where = " AND ".join(conditions)

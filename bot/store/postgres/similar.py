@@ -14,7 +14,7 @@ from bot.store.rows import P_COLUMNS, paper_from_row
 log = logging.getLogger(__name__)
 
 
-# Papers ranked exactly (ts_rank reads each one's whole vector): those holding the most and rarest of the
+# Papers ranked exactly (ranking reads each one's whole vector): those holding the most and rarest of the
 # terms, counted from the GIN index alone.
 CANDIDATES = 300
 _MATCHING_TERMS = """
