@@ -2,10 +2,11 @@
 
 A query compiles to a tsquery over each paper's weighted tsvector (title A, authors B, keywords C,
 abstract D), built from the project's own folding and Porter stems, so both backends find the same
-papers for the same query. Ranking is ts_rank with the column weights of bm25 on SQLite, ties broken by
-upvotes, then recency, then the paper stored last. As on SQLite, a query matching more than
-DENSE_WINDOW papers (FILTERED_WINDOW with filters) is ranked within that many of its most recently
-stored matches, and its total is then a lower bound; ts_rank reads only those, so every query is ranked.
+papers for the same query. Ranking is ts_rank_cd (cover density: the query's words close together count
+more) with the column weights of bm25 on SQLite, ties broken by upvotes, then recency, then the paper
+stored last. As on SQLite, a query matching more than DENSE_WINDOW papers (FILTERED_WINDOW with filters)
+is ranked within that many of its most recently stored matches, and its total is then a lower bound; the
+ranking reads only those, so every query is ranked.
 
 Titles typed loosely (plain words, three or more) or queries that find almost nothing also ask pg_trgm
 for similar titles, ranked with rapidfuzz exactly as the SQLite engine ranks its in-memory titles: close
@@ -227,7 +228,7 @@ def search_spec(query: Query, *, sort: Sort = "relevance", limit: int = 10, offs
 
 
 def _rank_hits(hits: list[Hit], sort: Sort) -> list[Hit]:
-    """Hits in the order asked: relevance is ts_rank (as a score, lower better); ties go to popularity."""
+    """Hits in the order asked: relevance is ts_rank_cd (as a score, lower better); ties go to popularity."""
     if sort == "new":
         return sorted(hits, key=lambda h: (h.day is not None, h.day or "", h.upvotes, h.rowid), reverse=True)
     ordered = sorted(hits, key=_popularity, reverse=True)

@@ -27,7 +27,9 @@ CANDIDATES = 100  # candidate titles pg_trgm hands over for scoring
 # while a common word shared with the text typed does not bring in every title that holds it (each candidate
 # costs a comparison in Postgres).
 MATCH_SIMILARITY = 0.6
-SUGGEST_SIMILARITY = 0.6
+# Autocomplete asks while words are half typed: titles that begin with them come from the key index, so
+# the similar ones need to share more of what is typed.
+SUGGEST_SIMILARITY = 0.7
 
 
 async def _no_rows() -> list[TitleRow]:

@@ -175,6 +175,12 @@ def compile_tsquery(node: Node) -> tuple[bool, str]:
     return False, f"({_group(negatives, '&')} & !{_group(positives, '|')})"
 
 
+def unweighted_term_tsquery(term: str, columns: Sequence[str]) -> str:
+    """A tsquery for one stem in `columns` or any column of the same lexeme kind (the GIN index answers it alone)."""
+    marks = sorted({PREFIX_OF_COLUMN.get(column, "") for column in columns})
+    return _group([quote(mark + lexeme(term)) for mark in marks], "|")
+
+
 def any_term_tsquery(terms: Sequence[str], columns: Sequence[str]) -> str:
     """A tsquery for papers holding any of `terms` (single stems) in `columns`."""
     return _group([term_tsquery([term], columns) for term in terms], "|")
