@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,10 @@ async def run_cluster(
             if proc.process is not None and proc.process.returncode is None:
                 proc.signal(signal.SIGTERM)
                 await proc.wait(timeout=30)
+    except BaseException:
+        for proc in procs:  # what each process said, to see why the run failed
+            print(f"--- {proc.log_path.name}\n{proc.output[-4000:]}", file=sys.stderr)
+        raise
     finally:
         await store.close()
         for proc in procs:
