@@ -135,7 +135,7 @@ def _medians(results: list[dict[str, Any]]) -> dict[str, Any]:
     return summary | {"runs_detail": results}
 
 
-async def processes_async(channels: int, runs: int, processes: int) -> dict[str, object]:
+async def processes_async(channels: int, runs: int, processes: int, start_within: float | None) -> dict[str, object]:
     """Each run: SQLite with one process, Postgres with `processes`, and Postgres again killing the leader."""
     from bench.fanout_cluster import run_cluster
     from tests.fakes.postgres import start_server
@@ -145,7 +145,7 @@ async def processes_async(channels: int, runs: int, processes: int) -> dict[str,
     try:
         with tempfile.TemporaryDirectory() as tmp:
             for _ in range(runs):
-                common = {"channels": channels, "workdir": Path(tmp)}
+                common: dict[str, Any] = {"channels": channels, "workdir": Path(tmp), "start_within": start_within}
                 sqlite.append(await run_cluster(backend="sqlite", processes=1, **common))
                 url = server.create_database()
                 postgres.append(await run_cluster(backend="postgres", processes=processes, url=url, **common))
@@ -160,6 +160,7 @@ async def processes_async(channels: int, runs: int, processes: int) -> dict[str,
         "channels": channels,
         "runs": runs,
         "processes": processes,
+        "due": "at once" if start_within is None else f"the first minute boundary at least {start_within:g} s away",
         "sqlite_1_process": _medians(sqlite),
         f"postgres_{processes}_processes": _medians(postgres),
         f"postgres_{processes}_processes_leader_killed": _medians(failover),
@@ -175,11 +176,19 @@ def main() -> None:
     parser.add_argument(
         "--processes", type=int, default=1, help="paperboy run processes, one shard each (more than 1: Postgres)"
     )
+    parser.add_argument(
+        "--start-within",
+        type=float,
+        default=20.0,
+        help="with --backend postgres: seconds the processes get to start before the digests come due "
+        "(the next minute boundary at least this far away; 0: due at once, as soon as the leader is up)",
+    )
     args = parser.parse_args()
     if args.backend == "sqlite" and args.processes == 1:
         print(json.dumps(asyncio.run(main_async(args.channels, args.runs))))
     elif args.backend == "postgres":
-        print(json.dumps(asyncio.run(processes_async(args.channels, args.runs, args.processes))))
+        start_within = args.start_within or None
+        print(json.dumps(asyncio.run(processes_async(args.channels, args.runs, args.processes, start_within))))
     else:
         parser.error("several processes need --backend postgres")
 

@@ -1,8 +1,9 @@
 """Digest fan-out by real `paperboy run` processes: one on SQLite, or several (one shard each) on Postgres.
 
-Used by `bench/fanout.py --backend postgres --processes N`. The digests are made due at the current UTC minute:
-on SQLite before the process starts, on Postgres once every process is up (the leader is told by a
-notification); the fan-out is timed from the first digest Discord accepted to the last. With
+Used by `bench/fanout.py --backend postgres --processes N`. The settings are saved before the processes start,
+due at the next minute boundary far enough away for every process to be up by then (or, for quick checks, at
+the current minute: due as soon as the leader starts, while the others may still be starting); the fan-out is
+timed from the first digest Discord accepted to the last. With
 `kill_leader`, the leader gets SIGKILL a third of the way through, and the run also measures how long until
 another process holds the leader lock and until posting resumes.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import signal
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -61,6 +63,15 @@ async def _save_settings(store: Store | PostgresStore, channels: list[tuple[int,
         )
 
 
+def _due_time(start_within: float | None) -> dt.datetime:
+    """The current minute (due at once), or the first minute boundary at least `start_within` s away."""
+    now = dt.datetime.now(dt.UTC)
+    if start_within is None:
+        return now.replace(second=0, microsecond=0)
+    due = now.replace(second=0, microsecond=0) + dt.timedelta(minutes=1)
+    return due if (due - now).total_seconds() >= start_within else due + dt.timedelta(minutes=1)
+
+
 async def _leader_pid(url: str) -> int | None:
     leader = next((p for p in await PostgresLeaderLock(url).processes() if p.leader), None)
     return int(leader.name.rsplit(":", 1)[1]) if leader else None
@@ -91,7 +102,14 @@ async def _kill_leader(url: str, procs: list[BotProcess], discord: FakeDiscord, 
 
 
 async def run_cluster(
-    *, backend: str, processes: int, channels: int, workdir: Path, url: str = "", kill_leader: bool = False
+    *,
+    backend: str,
+    processes: int,
+    channels: int,
+    workdir: Path,
+    url: str = "",
+    kill_leader: bool = False,
+    start_within: float | None = None,
 ) -> dict[str, Any]:
     """One fan-out of `channels` digests by `processes` real processes; returns its measurements."""
     discord = await FakeDiscord(interaction_deadline=None).start()
@@ -100,18 +118,17 @@ async def run_cluster(
     await hf.start()
     guilds = [discord.add_guild(f"shard {s}", shard=(s, processes)) for s in range(processes)]
     targets = [discord.add_text_channel(guilds[i % processes], f"c{i}") for i in range(channels)]
-    due = dt.datetime.now(dt.UTC).replace(second=0, microsecond=0)
+    due = _due_time(start_within)
     day = schedule.papers_day_for(due.date(), due)
     hf.set_day(day, [make_daily_item(f"2606.{i:05d}", f"Paper {i}", day=day, upvotes=100 - i) for i in range(10)])
     stamp = time.monotonic_ns()
-    channel_ids = [(t.guild.id, t.id) for t in targets if t.guild is not None]
     if backend == "postgres":
         database, store = f'url = "{url}"', await PostgresStore.open(url)
     else:
-        # One process has nothing to wait for: its digests are due when it starts.
         path = workdir / f"fanout-{stamp}.db"
         database, store = f'path = "{path}"', await Store.open(path)
-        await _save_settings(store, channel_ids, due)
+    await _save_settings(store, [(t.guild.id, t.id) for t in targets if t.guild is not None], due)
+    await store.close()
     config = workdir / f"fanout-{stamp}.toml"
     config.write_text(_config_text(discord, hf, database) + "\n", encoding="utf-8")
     procs = []
@@ -120,13 +137,6 @@ async def run_cluster(
         procs.append(await BotProcess(config, discord.token, workdir / f"fanout-{stamp}-{shard}.log", run_args).start())
     result: dict[str, Any] = {}
     try:
-        if backend == "postgres":
-            # Every process up first, so none is still starting while the leader posts; the leader hears of
-            # the new settings through Postgres and starts at once.
-            await _wait(lambda: len(discord.gateway.shards_identified) >= processes, "every shard", discord)
-            while len(await PostgresLeaderLock(url).processes()) < processes or await _leader_pid(url) is None:  # noqa: ASYNC110 - the database has no event to wait on
-                await asyncio.sleep(0.1)
-            await _save_settings(store, channel_ids, due)
         if kill_leader:
             result |= await _kill_leader(url, procs, discord, channels // 3)
         await _wait(lambda: all(discord.messages_in(c) for c in targets), "every digest", discord)
@@ -134,8 +144,11 @@ async def run_cluster(
             if proc.process is not None and proc.process.returncode is None:
                 proc.signal(signal.SIGTERM)
                 await proc.wait(timeout=30)
+    except BaseException:
+        for proc in procs:  # what each process said, to see why the run failed
+            print(f"--- {proc.log_path.name}\n{proc.output[-4000:]}", file=sys.stderr)
+        raise
     finally:
-        await store.close()
         for proc in procs:
             await proc.stop()
     stamps = sorted(r.at for r in discord.requests_to("POST", POSTS) if r.status == 200)

@@ -3,6 +3,7 @@ changes reaching the leader at once; and the sole process of a SQLite deployment
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
 
@@ -147,38 +148,52 @@ async def test_a_settings_change_made_anywhere_wakes_the_leaders_work(store: Pos
         await leader.close()
 
 
-async def test_a_digest_set_through_a_follower_is_posted_by_the_leader(postgres_url: str) -> None:
+def due_now(channel_id: int, now: dt.datetime) -> DigestSettings:
+    return DigestSettings(
+        guild_id=1,
+        channel_id=channel_id,
+        time=now.time().replace(second=0, microsecond=0),
+        timezone="UTC",
+        effective_from=now - dt.timedelta(minutes=1),
+    )
+
+
+async def test_digests_set_through_a_follower_are_posted_by_the_leader_even_mid_pass(postgres_url: str) -> None:
     clock = SystemClock()
     leader_store, follower_store = await PostgresStore.open(postgres_url), await PostgresStore.open(postgres_url)
     transport = MemoryTransport()
     scheduler = DigestScheduler(leader_store, transport, clock)
+    told: list[int] = []
+
+    def settings_changed() -> None:
+        told.append(1)
+        scheduler.wake()
+
     leader = Leadership(PostgresLeaderLock(postgres_url), clock, name="leader", retry=RETRY)
-    leader.add(ScheduledWork("digests", start=scheduler.start, stop=scheduler.stop, settings_changed=scheduler.wake))
+    leader.add(ScheduledWork("digests", start=scheduler.start, stop=scheduler.stop, settings_changed=settings_changed))
     leader.begin((0,), 1)
     try:
         await wait_until(lambda: leader.is_leader and "digests" in leader.running, what="the scheduler to run")
 
         async def asleep() -> bool:
-            # The first pass found nothing due: the scheduler sleeps with no digest to wait for.
+            # The first pass found nothing due: only the scheduling loop is left, asleep.
             return len(await leader.processes()) == 1 and len(scheduler.tasks.running) == 1
 
         await eventually(asleep, what="the scheduler's first pass")
-        now = clock.now()
-        await follower_store.save_digest_settings(
-            DigestSettings(
-                guild_id=1,
-                channel_id=42,
-                time=now.time().replace(second=0, microsecond=0),
-                timezone="UTC",
-                effective_from=now - dt.timedelta(minutes=1),
-            )
-        )
-        await wait_until(lambda: transport.in_channel(42) != [], timeout=10, what="the leader to post the digest")
+        transport.hold = asyncio.Event()  # the leader's posts wait: a pass stays under way
+        await follower_store.save_digest_settings(due_now(41, clock.now()))
+        await wait_until(lambda: transport.waiting == 1, timeout=10, what="the leader to start posting")
+        # A second digest is set through the follower while the leader is still posting the first.
+        before = len(told)
+        await follower_store.save_digest_settings(due_now(42, clock.now()))
+        await wait_until(lambda: len(told) > before, timeout=10, what="the leader to be told")
+        transport.hold.set()
+        await wait_until(lambda: transport.in_channel(42) != [], timeout=10, what="the second digest")
     finally:
         await leader.close()
         await leader_store.close()
         await follower_store.close()
-    assert len(transport.in_channel(42)) == 1
+    assert [len(transport.in_channel(c)) for c in (41, 42)] == [1, 1]
 
 
 async def test_the_only_process_of_a_sqlite_deployment_leads_from_the_start(harness: BotHarness) -> None:

@@ -111,8 +111,10 @@ class AlertPipeline:
         # Papers stored while the bot was down (or before a crash) that no pass has looked at yet.
         await asyncio.shield(self.tasks.spawn(self._catch_up(), name="alerts-catch-up"))
         while True:
+            self._wake.clear()  # a wake during the pass (a post needing a retry) means another pass
             next_at = await asyncio.shield(self.tasks.spawn(self._retry_pass(), name="alerts-retry"))
-            await sleep_until_or_woken(self.clock, next_at, self._wake)
+            if not self._wake.is_set():
+                await sleep_until_or_woken(self.clock, next_at, self._wake)
 
     async def _catch_up(self) -> None:
         try:

@@ -181,9 +181,12 @@ class DigestScheduler:
         if ready is not None:
             await ready()
         while True:
+            # A wake during the pass (settings changed meanwhile, e.g. by another process) means another pass.
+            self._wake.clear()
             # Shielded: a stop cancels the wait, not a pass under way, which the stop drains.
             next_due = await asyncio.shield(self.tasks.spawn(self._pass(), name="digest-pass"))
-            await sleep_until_or_woken(self.clock, next_due, self._wake)
+            if not self._wake.is_set():
+                await sleep_until_or_woken(self.clock, next_due, self._wake)
 
     async def _pass(self) -> dt.datetime | None:
         try:
