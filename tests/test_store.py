@@ -23,7 +23,7 @@ from bot.store import (
     StoreError,
     latest_version,
 )
-from bot.store.base import load_migrations
+from bot.store.base import _split_sql, load_migrations
 from bot.store.errors import classify
 from tests.fakes.clock import ManualClock
 from tests.store_checks import DAY, sample_run
@@ -313,13 +313,16 @@ def test_subscription_refusals_are_store_errors() -> None:
 
 async def test_the_reading_list_migration_upgrades_an_existing_cache(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    store = await Store.open(path)
-    await store.upsert_papers([paper("2606.00001")], day=DAY)
-    await store.close()
-    # Back to the cache as it was before saved papers existed.
+    # The cache as it was before saved papers existed (migration 0006).
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE saved_papers")
-        conn.execute(f"PRAGMA user_version = {latest_version() - 1:d}")
+        for migration in load_migrations()[:5]:
+            for statement in _split_sql(migration.sql):
+                conn.execute(statement)
+        conn.execute("PRAGMA user_version = 5")
+        conn.execute(
+            "INSERT INTO papers (id, title, first_seen, updated_at) "
+            "VALUES ('2606.00001', 'A paper', '2026-06-12T00:00:00+00:00', '2026-06-12T00:00:00+00:00')"
+        )
     upgraded = await Store.open(path)
     try:
         assert await upgraded.schema_version() == latest_version()

@@ -16,7 +16,7 @@ import psycopg
 import psycopg_pool
 import pytest
 
-from bot.models import DailyEntry, DigestSettings, Paper, ScrapeRun
+from bot.models import ArxivListing, DailyEntry, DigestSettings, Paper, ScrapeRun
 from bot.store import (
     CannotOpen,
     DatabaseBusy,
@@ -459,3 +459,113 @@ def test_a_pool_with_no_free_connection_is_busy_and_urls_are_shown_without_crede
     assert display_url("postgresql://bot:hunter2@db.internal:6543/paperboy") == "postgresql://db.internal:6543/paperboy"
     assert display_url("postgresql://bot@db.internal/paperboy") == "postgresql://db.internal:5432/paperboy"
     assert "hunter2" not in display_url("postgresql://bot:hunter2@[bad")
+
+
+# ---------------------------------------------------------------- one paper seen by both sources
+
+MERGED_ID = "2606.04242"
+ANNOUNCED = DAY - dt.timedelta(days=1)
+
+
+def hugging_face_side() -> Paper:
+    return paper(MERGED_ID, upvotes=42, title="Sparse experts (as Hugging Face had it)")
+
+
+def arxiv_side(version: int = 2) -> Paper:
+    return Paper(
+        id=MERGED_ID,
+        title=f"Sparse Experts, version {version}",
+        authors=("Ada Lovelace", "Tri Dao", "Grace Hopper"),
+        summary="The abstract of the latest version.",
+        published=dt.date(2026, 6, 9),
+        day=ANNOUNCED,
+        categories=("cs.CL", "cs.LG"),
+        sources=("arxiv",),
+        comments="12 pages",
+        journal_ref="ACL 2026",
+        version=version,
+        updated=dt.date(2026, 6, 9) + dt.timedelta(days=version),
+    )
+
+
+def merged_paper() -> Paper:
+    hf, arxiv = hugging_face_side(), arxiv_side()
+    return dataclasses.replace(
+        hf,
+        title=arxiv.title,
+        authors=arxiv.authors,
+        summary=arxiv.summary,
+        published=arxiv.published,
+        categories=arxiv.categories,
+        sources=("huggingface", "arxiv"),
+        comments=arxiv.comments,
+        journal_ref=arxiv.journal_ref,
+        version=arxiv.version,
+        updated=arxiv.updated,
+    )
+
+
+async def save_from(store: AnyStore, source: str, arxiv: Paper | None = None) -> None:
+    if source == "huggingface":
+        await store.upsert_papers([hugging_face_side()], day=DAY)
+    else:
+        listing = ArxivListing("cs.CL", ANNOUNCED, (MERGED_ID,), ("new",))
+        await store.upsert_papers([arxiv or arxiv_side()], listing=listing)
+
+
+@pytest.mark.parametrize("order", [("huggingface", "arxiv"), ("arxiv", "huggingface")])
+async def test_a_paper_seen_by_both_sources_is_one_row_whose_fields_merge(
+    store: AnyStore, order: tuple[str, str]
+) -> None:
+    for source in order:
+        await save_from(store, source)
+    merged = await store.get_paper(MERGED_ID)
+    assert merged == merged_paper()
+    assert merged is not None and merged.primary_category == "cs.CL"
+    assert (await store.counts()).papers == 1
+    assert await store.listing_papers("cs.CL", ANNOUNCED) == [merged]
+    assert [p.upvotes for p in await store.papers_of_day(DAY)] == [42]
+    assert await store.latest_listing_day("cs.CL", DAY) == ANNOUNCED
+    assert await store.latest_listing_day("cs.CL", ANNOUNCED - dt.timedelta(days=1)) is None
+    assert await store.listing_papers("cs.LG", ANNOUNCED) == []
+
+
+async def test_refreshing_either_source_keeps_what_the_other_brought(store: AnyStore) -> None:
+    await save_from(store, "arxiv")
+    await save_from(store, "huggingface")
+    upvoted = dataclasses.replace(hugging_face_side(), upvotes=50)
+    result = await store.upsert_papers([upvoted], day=DAY)
+    assert result.changed == (MERGED_ID,)
+    assert await store.get_paper(MERGED_ID) == dataclasses.replace(merged_paper(), upvotes=50)
+    # An arXiv refresh neither resets the upvotes nor counts as an upvote change.
+    again = await store.upsert_papers([arxiv_side()])
+    assert again.changed == () and again.unchanged == 1
+    assert await store.get_paper(MERGED_ID) == dataclasses.replace(merged_paper(), upvotes=50)
+
+
+async def test_an_older_arxiv_version_does_not_replace_a_newer_one(store: AnyStore) -> None:
+    await save_from(store, "huggingface")
+    await save_from(store, "arxiv", arxiv_side(version=3))
+    await save_from(store, "arxiv", arxiv_side(version=1))
+    stored = await store.get_paper(MERGED_ID)
+    assert stored is not None and (stored.version, stored.title) == (3, "Sparse Experts, version 3")
+
+
+async def test_a_listing_is_replaced_whole_and_follows_its_papers(store: AnyStore) -> None:
+    first = [dataclasses.replace(arxiv_side(), id=f"2606.0500{n}") for n in range(3)]
+    ids = tuple(p.id for p in first)
+    await store.upsert_papers(first, listing=ArxivListing("cs.CL", ANNOUNCED, ids, ("new", "cross", "new")))
+    assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == list(ids)
+    reordered = (ids[2], ids[0])
+    await store.upsert_papers([], listing=ArxivListing("cs.CL", ANNOUNCED, reordered, ("new", "new")))
+    assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == list(reordered)
+    assert await store.delete_paper(ids[2])
+    assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == [ids[0]]
+
+
+async def test_arxiv_digest_settings_round_trip(store: AnyStore) -> None:
+    settings = DigestSettings(guild_id=1, channel_id=77, source="arxiv", category="cs.CL", query="parsing")
+    saved = await store.save_digest_settings(settings)
+    assert (saved.source, saved.category, saved.query) == ("arxiv", "cs.CL", "parsing")
+    plain = await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=78))
+    assert (plain.source, plain.category, plain.query) == ("huggingface", None, None)

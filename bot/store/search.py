@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -12,7 +11,7 @@ from typing import NamedTuple
 from bot.models import Paper
 from bot.query import ALL_COLUMNS, BM25_WEIGHTS, Filter, Sort
 from bot.store.base import StoreBase
-from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
+from bot.store.rows import P_COLUMNS, PAPER_COLUMN_COUNT, PAPER_COLUMNS, paper_from_row, paper_values
 
 log = logging.getLogger(__name__)
 
@@ -293,33 +292,12 @@ class SearchMixin(StoreBase):
 
     async def _insert_batch(self, papers: Sequence[Paper]) -> int:
         now = self.now_text()
-        rows = [
-            (
-                p.id,
-                p.title,
-                json.dumps(list(p.authors), ensure_ascii=False),
-                p.summary,
-                p.published.isoformat() if p.published else None,
-                p.day.isoformat() if p.day else None,
-                p.upvotes,
-                p.ai_summary,
-                json.dumps(list(p.ai_keywords), ensure_ascii=False),
-                p.github_repo,
-                p.github_stars,
-                p.project_page,
-                p.thumbnail,
-                p.num_comments,
-                p.organization,
-                now,
-                now,
-            )
-            for p in papers
-        ]
+        rows = [(*paper_values(p).values(), now, now) for p in papers]
         entries = [(p.day.isoformat(), p.id, p.upvotes, now, now) for p in papers if p.day]
         async with self.transaction() as db:
             await db.executemany(
                 f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({', '.join('?' * (PAPER_COLUMN_COUNT + 2))})",
                 rows,
             )
             await db.executemany(

@@ -24,7 +24,7 @@ _TABLES: tuple[tuple[str, str, str], ...] = (
     (
         "digest_settings",
         "channel_id, guild_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty, enabled, "
-        "disabled_reason, created_at, updated_at, frequency, weekday",
+        "disabled_reason, created_at, updated_at, frequency, weekday, source, category, query",
         "",
     ),
     ("subscriptions", "id, guild_id, channel_id, query, normalized, created_by, created_at, skip_digest_papers", ""),
@@ -37,6 +37,7 @@ _TABLES: tuple[tuple[str, str, str], ...] = (
     ("scrape_runs", "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error", ""),
     ("meta", "key, value", ""),
     ("saved_papers", "id, member_id, paper_id, saved_at", ""),
+    ("arxiv_listings", "category, day, position, paper_id, kind", ""),
 )
 # SQLite keeps these as 0/1 integers; Postgres has booleans.
 _BOOLEANS = frozenset({"weekdays_only", "post_empty", "enabled", "skip_digest_papers"})

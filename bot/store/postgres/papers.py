@@ -11,11 +11,13 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from bot.models import DailyEntry, Paper, ScrapeRun, UpsertResult
+from bot.models import ArxivListing, DailyEntry, Paper, ScrapeRun, UpsertResult
 from bot.store.papers import StoreCounts
+from bot.store.postgres.arxiv import write_listing
 from bot.store.postgres.base import PostgresStoreBase
 from bot.store.rows import (
     P_COLUMNS,
+    PAPER_COLUMN_COUNT,
     PAPER_COLUMNS,
     RUN_COLUMNS,
     moved_columns,
@@ -29,10 +31,9 @@ from bot.store.rows import (
 log = logging.getLogger(__name__)
 
 _INSERT_PAPER = (
-    f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES "
-    "(%(id)s, %(title)s, %(authors)s, %(summary)s, %(published)s, %(day)s, %(upvotes)s, "
-    "%(ai_summary)s, %(ai_keywords)s, %(github_repo)s, %(github_stars)s, %(project_page)s, "
-    "%(thumbnail)s, %(num_comments)s, %(organization)s, %(first_seen)s, %(updated_at)s)"
+    f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES ("
+    + ", ".join(f"%({name.strip()})s" for name in f"{PAPER_COLUMNS}, first_seen, updated_at".split(","))
+    + ")"
 )
 _UPSERT_ENTRY = (
     "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) "
@@ -53,8 +54,9 @@ class PostgresPapersMixin(PostgresStoreBase):
         *,
         day: dt.date | None = None,
         run: ScrapeRun | None = None,
+        listing: ArxivListing | None = None,
     ) -> UpsertResult:
-        """Insert or refresh papers (and their entries for `day`) and record `run`, all in one transaction.
+        """Insert or refresh papers (their entries for `day`, an arXiv `listing`) and record `run`, in one transaction.
 
         Re-saving identical data changes only upvotes and `updated_at`; the result names papers seen for
         the first time and papers whose upvotes moved.
@@ -97,6 +99,8 @@ class PostgresPapersMixin(PostgresStoreBase):
                     await cursor.executemany(_INSERT_PAPER, inserts)
                 if entries:
                     await cursor.executemany(_UPSERT_ENTRY, entries)
+            if listing is not None:
+                await write_listing(conn, listing)
             if run is not None:
                 await _insert_run(conn, run, new=len(new), updated=len(changed))
         self.papers_version += 1
@@ -125,7 +129,7 @@ class PostgresPapersMixin(PostgresStoreBase):
             'WHERE e.day = %s ORDER BY e.upvotes DESC, p.id COLLATE "C"',
             (day.isoformat(),),
         )
-        return [replace(paper_from_row(row), upvotes=row[15], day=day) for row in rows]
+        return [replace(paper_from_row(row), upvotes=row[PAPER_COLUMN_COUNT], day=day) for row in rows]
 
     async def daily_entries(self, day: dt.date) -> list[DailyEntry]:
         """The entries recorded for `day`."""

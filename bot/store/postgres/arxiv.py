@@ -1,0 +1,49 @@
+"""arXiv announcements on Postgres: each category's listing of a day, in listing order."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+import psycopg
+
+from bot.models import ArxivListing, Paper
+from bot.store.arxiv import listing_rows
+from bot.store.postgres.base import PostgresStoreBase
+from bot.store.rows import P_COLUMNS, paper_from_row, stored_date
+
+log = logging.getLogger(__name__)
+
+
+async def write_listing(conn: psycopg.AsyncConnection[Any], listing: ArxivListing) -> None:
+    """Replace a category's listing of a day (inside the caller's transaction)."""
+    await conn.execute(
+        "DELETE FROM arxiv_listings WHERE category = %s AND day = %s", (listing.category, listing.day.isoformat())
+    )
+    async with conn.cursor() as cursor:
+        await cursor.executemany(
+            "INSERT INTO arxiv_listings (category, day, position, paper_id, kind) VALUES (%s, %s, %s, %s, %s)",
+            listing_rows(listing),
+        )
+
+
+class PostgresArxivMixin(PostgresStoreBase):
+    """Reads of the arXiv listings (written with the papers by `upsert_papers(..., listing=...)`)."""
+
+    async def listing_papers(self, category: str, day: dt.date) -> list[Paper]:
+        """The papers a category announced on `day`, in listing order."""
+        rows = await self._fetchall(
+            f"SELECT {P_COLUMNS} FROM arxiv_listings l JOIN papers p ON p.id = l.paper_id "
+            "WHERE l.category = %s AND l.day = %s ORDER BY l.position",
+            (category, day.isoformat()),
+        )
+        return [paper_from_row(row) for row in rows]
+
+    async def latest_listing_day(self, category: str, on_or_before: dt.date) -> dt.date | None:
+        """The most recent day, not after `on_or_before`, with a stored listing of `category`."""
+        row = await self._fetchone(
+            "SELECT max(day) FROM arxiv_listings WHERE category = %s AND day <= %s",
+            (category, on_or_before.isoformat()),
+        )
+        return stored_date(row[0]) if row else None
