@@ -25,11 +25,11 @@ from bot.errors import BadQuery, UserError
 from bot.outbox import SendError, ShuttingDown
 from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, plural, query_error_text
 from bot.scrape import DayReport, Scraper, ScrapeSummary
+from bot.scrape_sources import build_scraper
 from bot.search import Search
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
 from bot.similar import SimilarPapers
 from bot.sources.http import HostRateLimiter
-from bot.sources.huggingface import HuggingFaceSource
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -353,9 +353,7 @@ class PaperBot(commands.Bot):
         self.post_limiter = make_post_limiter()
         # Why the bot closed itself (e.g. the token was revoked while running); `run_bot` raises it.
         self.fatal_error: BaseException | None = None
-        self.scraper = scraper or Scraper(
-            store, HuggingFaceSource.from_config(http_client, config), clock=self.clock.now
-        )
+        self.scraper = scraper or build_scraper(store, http_client, config, clock=self.clock.now)
         self._extensions = extensions
         self.tasks = BackgroundTasks("bot")
         # Set when closing starts: services get until then + STOP_TIMEOUT to finish the work under way.

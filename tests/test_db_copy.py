@@ -48,7 +48,7 @@ async def fill_sqlite(path: Path) -> None:
         arxiv = dataclasses.replace(
             paper("p3", 0), sources=("arxiv",), categories=("cs.CL", "cs.LG"), comments="9 pages", version=2
         )
-        await store.upsert_papers([arxiv], listing=ArxivListing("cs.CL", DAY, ("p3",), ("new",)))
+        await store.upsert_papers([arxiv], listings=[ArxivListing("cs.CL", DAY, ("p3",), ("new",))])
         await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=10, weekdays_only=True))
         await store.save_digest_settings(
             DigestSettings(guild_id=1, channel_id=11, post_empty=False, frequency="weekly", weekday=5)

@@ -510,7 +510,7 @@ async def save_from(store: AnyStore, source: str, arxiv: Paper | None = None) ->
         await store.upsert_papers([hugging_face_side()], day=DAY)
     else:
         listing = ArxivListing("cs.CL", ANNOUNCED, (MERGED_ID,), ("new",))
-        await store.upsert_papers([arxiv or arxiv_side()], listing=listing)
+        await store.upsert_papers([arxiv or arxiv_side()], listings=[listing])
 
 
 @pytest.mark.parametrize("order", [("huggingface", "arxiv"), ("arxiv", "huggingface")])
@@ -554,10 +554,10 @@ async def test_an_older_arxiv_version_does_not_replace_a_newer_one(store: AnySto
 async def test_a_listing_is_replaced_whole_and_follows_its_papers(store: AnyStore) -> None:
     first = [dataclasses.replace(arxiv_side(), id=f"2606.0500{n}") for n in range(3)]
     ids = tuple(p.id for p in first)
-    await store.upsert_papers(first, listing=ArxivListing("cs.CL", ANNOUNCED, ids, ("new", "cross", "new")))
+    await store.upsert_papers(first, listings=[ArxivListing("cs.CL", ANNOUNCED, ids, ("new", "cross", "new"))])
     assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == list(ids)
     reordered = (ids[2], ids[0])
-    await store.upsert_papers([], listing=ArxivListing("cs.CL", ANNOUNCED, reordered, ("new", "new")))
+    await store.upsert_papers([], listings=[ArxivListing("cs.CL", ANNOUNCED, reordered, ("new", "new"))])
     assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == list(reordered)
     assert await store.delete_paper(ids[2])
     assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == [ids[0]]

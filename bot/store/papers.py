@@ -22,6 +22,7 @@ from bot.store.rows import (
     paper_values,
     run_from_row,
     run_values,
+    runs_filter,
     stored_date,
 )
 
@@ -57,9 +58,9 @@ class PapersMixin(StoreBase):
         *,
         day: dt.date | None = None,
         run: ScrapeRun | None = None,
-        listing: ArxivListing | None = None,
+        listings: Sequence[ArxivListing] = (),
     ) -> UpsertResult:
-        """Insert or refresh papers (their entries for `day`, an arXiv `listing`) and record `run`, in one transaction.
+        """Insert or refresh papers (their entries for `day`, arXiv `listings`) and record `run`, in one transaction.
 
         Re-saving identical data changes only upvotes and `updated_at`; the result names papers seen for
         the first time and papers whose upvotes moved.
@@ -100,7 +101,7 @@ class PapersMixin(StoreBase):
                         "WHERE upvotes != excluded.upvotes",
                         (day.isoformat(), paper.id, paper.upvotes, now, now),
                     )
-            if listing is not None:
+            for listing in listings:
                 await write_listing(db, listing)
             result = UpsertResult(new=tuple(new), changed=tuple(changed), unchanged=unchanged)
             self.papers_version += 1
@@ -190,16 +191,18 @@ class PapersMixin(StoreBase):
             row = await cursor.fetchone()
         return stored_date(row[0]) if row else None
 
-    async def last_scrape_run(self, day: dt.date | None = None) -> ScrapeRun | None:
-        """The latest recorded fetch (of `day` if given)."""
-        runs = await self.scrape_runs(limit=1, day=day)
+    async def last_scrape_run(self, day: dt.date | None = None, source: str | None = None) -> ScrapeRun | None:
+        """The latest recorded fetch (of `day`, from `source`, if given)."""
+        runs = await self.scrape_runs(limit=1, day=day, source=source)
         return runs[0] if runs else None
 
-    async def scrape_runs(self, limit: int = 50, day: dt.date | None = None) -> list[ScrapeRun]:
-        """The most recent scrape runs (of `day` if given), newest first."""
-        where, params = ("WHERE day = ?", [day.isoformat()]) if day else ("", [])
+    async def scrape_runs(
+        self, limit: int = 50, day: dt.date | None = None, source: str | None = None
+    ) -> list[ScrapeRun]:
+        """The most recent scrape runs (of `day`, from `source`, if given), newest first."""
+        conditions, params = runs_filter(day, source, "?")
         async with self._db.execute(
-            f"SELECT {RUN_COLUMNS} FROM scrape_runs {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+            f"SELECT {RUN_COLUMNS} FROM scrape_runs {conditions} ORDER BY id DESC LIMIT ?", [*params, limit]
         ) as cursor:
             rows = await cursor.fetchall()
         return [run_from_row(row) for row in rows]

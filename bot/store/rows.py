@@ -66,7 +66,7 @@ HF_FIELDS = (
     "organization",
 )
 ARXIV_FIELDS = ("categories", "comments", "journal_ref", "version", "updated")
-SHARED_FIELDS = ("title", "authors", "summary", "published")  # arXiv's win: it has the latest version
+SHARED_FIELDS = ("title", "authors", "summary", "published")  # arXiv's win (it has the latest version)
 RUN_COLUMNS = "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error"
 DELIVERY_COLUMNS = (
     "channel_id, kind, key, status, nonce, message_id, attempts, payload, error, batch, outcome, "
@@ -153,8 +153,9 @@ def merge_sources(old: _NamedColumns, values: dict[str, Any]) -> None:
     """Merge a re-saved paper's `values` with its stored row, whichever source saw it first.
 
     Each source keeps the columns it is the authority for: Hugging Face its upvotes, AI summary and
-    repository; arXiv its categories, comments, journal reference and version. Title, authors, abstract
-    and date come from arXiv once it has listed the paper, unless the stored version is newer.
+    repository; arXiv its categories, comments, journal reference and version. Title, authors and abstract
+    come from arXiv once it has listed the paper (unless the stored version is newer); `published` is the
+    earliest date either source gave.
     """
     old_sources = json.loads(old["sources"] or "[]")
     new_sources = json.loads(values["sources"] or "[]")
@@ -170,6 +171,11 @@ def merge_sources(old: _NamedColumns, values: dict[str, Any]) -> None:
             keep += ARXIV_FIELDS + SHARED_FIELDS
     for name in keep:
         values[name] = old[name]
+    for name in SHARED_FIELDS:
+        if not values[name] or values[name] == "[]":  # a source that lacks a field does not erase it
+            values[name] = old[name]
+    # The first version's date: whichever source knew the earliest.
+    values["published"] = min(filter(None, (old["published"], values["published"])), default=None)
 
 
 def moved_columns(old: _NamedColumns, values: dict[str, Any]) -> list[str]:
@@ -194,6 +200,18 @@ def run_from_row(row: Sequence[Any]) -> ScrapeRun:
         skipped=row[9],
         error=row[10],
     )
+
+
+def runs_filter(day: dt.date | None, source: str | None, mark: str) -> tuple[str, list[str]]:
+    """The WHERE clause (or "") and its values that pick the scrape runs of `day` and `source`."""
+    conditions, params = [], []
+    if day is not None:
+        conditions.append(f"day = {mark}")
+        params.append(day.isoformat())
+    if source is not None:
+        conditions.append(f"source = {mark}")
+        params.append(source)
+    return ("WHERE " + " AND ".join(conditions) if conditions else ""), params
 
 
 def run_values(run: ScrapeRun, *, new: int, updated: int) -> tuple[Any, ...]:

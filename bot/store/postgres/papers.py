@@ -25,6 +25,7 @@ from bot.store.rows import (
     paper_values,
     run_from_row,
     run_values,
+    runs_filter,
     stored_date,
 )
 
@@ -54,9 +55,9 @@ class PostgresPapersMixin(PostgresStoreBase):
         *,
         day: dt.date | None = None,
         run: ScrapeRun | None = None,
-        listing: ArxivListing | None = None,
+        listings: Sequence[ArxivListing] = (),
     ) -> UpsertResult:
-        """Insert or refresh papers (their entries for `day`, an arXiv `listing`) and record `run`, in one transaction.
+        """Insert or refresh papers (their entries for `day`, arXiv `listings`) and record `run`, in one transaction.
 
         Re-saving identical data changes only upvotes and `updated_at`; the result names papers seen for
         the first time and papers whose upvotes moved.
@@ -99,7 +100,7 @@ class PostgresPapersMixin(PostgresStoreBase):
                     await cursor.executemany(_INSERT_PAPER, inserts)
                 if entries:
                     await cursor.executemany(_UPSERT_ENTRY, entries)
-            if listing is not None:
+            for listing in listings:
                 await write_listing(conn, listing)
             if run is not None:
                 await _insert_run(conn, run, new=len(new), updated=len(changed))
@@ -161,20 +162,19 @@ class PostgresPapersMixin(PostgresStoreBase):
         row = await self._fetchone("SELECT max(day) FROM daily_entries")
         return stored_date(row[0]) if row else None
 
-    async def last_scrape_run(self, day: dt.date | None = None) -> ScrapeRun | None:
-        """The latest recorded fetch (of `day` if given)."""
-        runs = await self.scrape_runs(limit=1, day=day)
+    async def last_scrape_run(self, day: dt.date | None = None, source: str | None = None) -> ScrapeRun | None:
+        """The latest recorded fetch (of `day`, from `source`, if given)."""
+        runs = await self.scrape_runs(limit=1, day=day, source=source)
         return runs[0] if runs else None
 
-    async def scrape_runs(self, limit: int = 50, day: dt.date | None = None) -> list[ScrapeRun]:
-        """The most recent scrape runs (of `day` if given), newest first."""
-        if day is None:
-            rows = await self._fetchall(f"SELECT {RUN_COLUMNS} FROM scrape_runs ORDER BY id DESC LIMIT %s", (limit,))
-        else:
-            rows = await self._fetchall(
-                f"SELECT {RUN_COLUMNS} FROM scrape_runs WHERE day = %s ORDER BY id DESC LIMIT %s",
-                (day.isoformat(), limit),
-            )
+    async def scrape_runs(
+        self, limit: int = 50, day: dt.date | None = None, source: str | None = None
+    ) -> list[ScrapeRun]:
+        """The most recent scrape runs (of `day`, from `source`, if given), newest first."""
+        conditions, params = runs_filter(day, source, "%s")
+        rows = await self._fetchall(
+            f"SELECT {RUN_COLUMNS} FROM scrape_runs {conditions} ORDER BY id DESC LIMIT %s", (*params, limit)
+        )
         return [run_from_row(row) for row in rows]
 
 
