@@ -171,8 +171,8 @@ def merge_sources(old: _NamedColumns, values: dict[str, Any]) -> None:
             keep += ARXIV_FIELDS + SHARED_FIELDS
     for name in keep:
         values[name] = old[name]
-    for name in SHARED_FIELDS:
-        if not values[name] or values[name] == "[]":  # a source that lacks a field does not erase it
+    for name in (*SHARED_FIELDS, *ARXIV_FIELDS):
+        if values[name] in (None, "", "[]"):  # a feed that lacks a field (the listing has no comments) keeps it
             values[name] = old[name]
     # The first version's date: whichever source knew the earliest.
     values["published"] = min(filter(None, (old["published"], values["published"])), default=None)
