@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from bot.models import Paper
-from bot.query import ALL_COLUMNS, BM25_WEIGHTS, Filter, Sort
+from bot.query import ALL_COLUMNS, BM25_WEIGHTS, Filter, Sort, category_range
 from bot.store.base import StoreBase
 from bot.store.rows import P_COLUMNS, PAPER_COLUMN_COUNT, PAPER_COLUMNS, paper_from_row, paper_values
 
@@ -56,6 +56,8 @@ class Hit(NamedTuple):
 
 def _filter_sql(field: str, op: str, value: object, table: str) -> tuple[str, list[object]]:
     """One filter as an SQL condition over `table` (papers "p" or paper_stats "s"); unknown ones refused."""
+    if field == "category":
+        return _category_sql(op, value, "s.paper_rowid" if table == "s" else "p.rowid")
     if field == "code":
         if table == "s":
             return ("s.has_code = 1" if value else "s.has_code = 0"), []
@@ -71,6 +73,16 @@ def _filter_sql(field: str, op: str, value: object, table: str) -> tuple[str, li
             raise ValueError("day compares with a date")
         return f"{table}.day {op} ?", [value.isoformat()]
     raise ValueError(f"unknown filter field {field!r}")
+
+
+def _category_sql(op: str, value: object, rowid: str) -> tuple[str, list[object]]:
+    """`category:` as membership of the paper's rowid in paper_categories (folded to lower case, indexed)."""
+    if op not in ("=", "!=") or not isinstance(value, str):
+        raise ValueError("category compares with = or != and a category name")
+    key, high = category_range(value)
+    where, params = ("category = ?", [key]) if high is None else ("category >= ? AND category < ?", [key, high])
+    negated = "NOT " if op == "!=" else ""
+    return f"{rowid} {negated}IN (SELECT paper_rowid FROM paper_categories WHERE {where})", list(params)
 
 
 @dataclass(frozen=True, slots=True)
