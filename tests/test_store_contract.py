@@ -569,3 +569,29 @@ async def test_arxiv_digest_settings_round_trip(store: AnyStore) -> None:
     assert (saved.source, saved.category, saved.query) == ("arxiv", "cs.CL", "parsing")
     plain = await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=78))
     assert (plain.source, plain.category, plain.query) == ("huggingface", None, None)
+
+
+async def test_an_arxiv_listing_counts_as_a_first_listing_for_alerts(store: AnyStore) -> None:
+    start = clock_of(store).now().isoformat(timespec="seconds")
+    await save_from(store, "arxiv")
+    assert [p.id for _, p in await store.first_listed_since(start)] == [MERGED_ID]
+    assert await store.last_listed_at() == start
+    # Re-listed later, and featured on Hugging Face later still: still first listed at the start.
+    clock_of(store).advance(dt.timedelta(hours=2))
+    later = clock_of(store).now().isoformat(timespec="seconds")
+    await save_from(store, "arxiv")
+    await save_from(store, "huggingface")
+    assert [(first, p.id) for first, p in await store.first_listed_since(start)] == [(start, MERGED_ID)]
+    assert await store.first_listed_since(later) == []
+    assert await store.last_listed_at() == later
+
+
+async def test_scrape_runs_can_be_read_per_source(store: AnyStore) -> None:
+    await store.record_scrape_run(dataclasses.replace(run(DAY), source="huggingface", outcome="failed"))
+    await store.record_scrape_run(dataclasses.replace(run(DAY), source="arxiv"))
+    last = await store.last_scrape_run(DAY)
+    assert last is not None and last.source == "arxiv"
+    hf = await store.last_scrape_run(DAY, source="huggingface")
+    assert hf is not None and hf.outcome == "failed"
+    assert [r.source for r in await store.scrape_runs(source="arxiv")] == ["arxiv"]
+    assert await store.last_scrape_run(DAY + dt.timedelta(days=1), source="arxiv") is None

@@ -13,24 +13,34 @@ from bot.store.rows import P_COLUMNS, paper_from_row, stored_date
 log = logging.getLogger(__name__)
 
 
-def listing_rows(listing: ArxivListing) -> list[tuple[str, str, int, str, str]]:
-    """(category, day, position, paper_id, kind) of each paper of a listing."""
+# Papers already listed keep when they were first listed: that is when alerts saw them.
+UPSERT_LISTED = (
+    "INSERT INTO arxiv_listings (category, day, position, paper_id, kind, first_seen) "
+    "VALUES ({0}, {0}, {0}, {0}, {0}, {0}) "
+    "ON CONFLICT (category, day, paper_id) DO UPDATE SET position = excluded.position, kind = excluded.kind"
+)
+# Every place a paper is listed, with when it was first listed there: Daily Papers days and arXiv announcements.
+LISTED = "(SELECT paper_id, first_seen FROM daily_entries UNION ALL SELECT paper_id, first_seen FROM arxiv_listings)"
+
+
+def listing_rows(listing: ArxivListing, now: str) -> list[tuple[str, str, int, str, str, str]]:
+    """(category, day, position, paper_id, kind, first_seen) of each paper of a listing."""
     day = listing.day.isoformat()
     return [
-        (listing.category, day, position, paper_id, kind)
+        (listing.category, day, position, paper_id, kind, now)
         for position, (paper_id, kind) in enumerate(zip(listing.paper_ids, listing.kinds, strict=True))
     ]
 
 
-async def write_listing(db: Any, listing: ArxivListing) -> None:
-    """Replace a category's listing of a day (inside the caller's transaction)."""
-    await db.execute(
-        "DELETE FROM arxiv_listings WHERE category = ? AND day = ?", (listing.category, listing.day.isoformat())
-    )
+async def write_listing(db: Any, listing: ArxivListing, now: str) -> None:
+    """Make a category's listing of a day the given one (inside the caller's transaction)."""
+    key = (listing.category, listing.day.isoformat())
+    async with db.execute("SELECT paper_id FROM arxiv_listings WHERE category = ? AND day = ?", key) as cursor:
+        stale = {row[0] for row in await cursor.fetchall()} - set(listing.paper_ids)
     await db.executemany(
-        "INSERT INTO arxiv_listings (category, day, position, paper_id, kind) VALUES (?, ?, ?, ?, ?)",
-        listing_rows(listing),
+        "DELETE FROM arxiv_listings WHERE category = ? AND day = ? AND paper_id = ?", [(*key, pid) for pid in stale]
     )
+    await db.executemany(UPSERT_LISTED.format("?"), listing_rows(listing, now))
 
 
 class ArxivMixin(StoreBase):

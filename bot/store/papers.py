@@ -102,7 +102,7 @@ class PapersMixin(StoreBase):
                         (day.isoformat(), paper.id, paper.upvotes, now, now),
                     )
             for listing in listings:
-                await write_listing(db, listing)
+                await write_listing(db, listing, now)
             result = UpsertResult(new=tuple(new), changed=tuple(changed), unchanged=unchanged)
             self.papers_version += 1
             if run is not None:

@@ -31,16 +31,19 @@ CREATE TRIGGER paper_categories_ad AFTER DELETE ON papers BEGIN
     DELETE FROM paper_categories WHERE paper_rowid = old.rowid;
 END;
 
--- A category's announcement of one day: new submissions and cross-lists, in listing order.
+-- A category's announcement of one day: new submissions and cross-lists, in listing order. A paper's
+-- first listing (here or in daily_entries) is when keyword alerts see it.
 CREATE TABLE arxiv_listings (
-    category TEXT NOT NULL,
-    day      TEXT NOT NULL,
-    position INTEGER NOT NULL,
-    paper_id TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
-    kind     TEXT NOT NULL,                     -- 'new' | 'cross'
+    category   TEXT NOT NULL,
+    day        TEXT NOT NULL,
+    position   INTEGER NOT NULL,
+    paper_id   TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
+    kind       TEXT NOT NULL,                   -- 'new' | 'cross'
+    first_seen TEXT NOT NULL,
     PRIMARY KEY (category, day, paper_id)
 );
 CREATE INDEX arxiv_listings_paper ON arxiv_listings (paper_id);
+CREATE INDEX arxiv_listings_first_seen ON arxiv_listings (first_seen);
 
 -- A digest per source: an arXiv digest shows one category's announcement, narrowed by a query.
 ALTER TABLE digest_settings ADD COLUMN source TEXT NOT NULL DEFAULT 'huggingface';

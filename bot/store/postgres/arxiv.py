@@ -9,23 +9,21 @@ from typing import Any
 import psycopg
 
 from bot.models import ArxivListing, Paper
-from bot.store.arxiv import listing_rows
+from bot.store.arxiv import UPSERT_LISTED, listing_rows
 from bot.store.postgres.base import PostgresStoreBase
 from bot.store.rows import P_COLUMNS, paper_from_row, stored_date
 
 log = logging.getLogger(__name__)
 
 
-async def write_listing(conn: psycopg.AsyncConnection[Any], listing: ArxivListing) -> None:
-    """Replace a category's listing of a day (inside the caller's transaction)."""
+async def write_listing(conn: psycopg.AsyncConnection[Any], listing: ArxivListing, now: str) -> None:
+    """Make a category's listing of a day the given one (inside the caller's transaction)."""
     await conn.execute(
-        "DELETE FROM arxiv_listings WHERE category = %s AND day = %s", (listing.category, listing.day.isoformat())
+        "DELETE FROM arxiv_listings WHERE category = %s AND day = %s AND NOT paper_id = ANY(%s)",
+        (listing.category, listing.day.isoformat(), list(listing.paper_ids)),
     )
     async with conn.cursor() as cursor:
-        await cursor.executemany(
-            "INSERT INTO arxiv_listings (category, day, position, paper_id, kind) VALUES (%s, %s, %s, %s, %s)",
-            listing_rows(listing),
-        )
+        await cursor.executemany(UPSERT_LISTED.format("%s"), listing_rows(listing, now))
 
 
 class PostgresArxivMixin(PostgresStoreBase):

@@ -37,7 +37,7 @@ _TABLES: tuple[tuple[str, str, str], ...] = (
     ("scrape_runs", "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error", ""),
     ("meta", "key, value", ""),
     ("saved_papers", "id, member_id, paper_id, saved_at", ""),
-    ("arxiv_listings", "category, day, position, paper_id, kind", ""),
+    ("arxiv_listings", "category, day, position, paper_id, kind, first_seen", ""),
 )
 # SQLite keeps these as 0/1 integers; Postgres has booleans.
 _BOOLEANS = frozenset({"weekdays_only", "post_empty", "enabled", "skip_digest_papers"})

@@ -101,7 +101,7 @@ class PostgresPapersMixin(PostgresStoreBase):
                 if entries:
                     await cursor.executemany(_UPSERT_ENTRY, entries)
             for listing in listings:
-                await write_listing(conn, listing)
+                await write_listing(conn, listing, now)
             if run is not None:
                 await _insert_run(conn, run, new=len(new), updated=len(changed))
         self.papers_version += 1
