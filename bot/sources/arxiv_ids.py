@@ -14,6 +14,8 @@ _OLD_ID = re.compile(r"([a-z]+(?:-[a-z]+)*)(?:\.[A-Za-z]{2})?/(\d{7})(?:v(\d+))?
 _PREFIXES = re.compile(
     r"^(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf|html)/|^oai:arxiv\.org:|^arxiv:", re.IGNORECASE
 )
+_PDF = re.compile(r"\.pdf$", re.IGNORECASE)
+_ABS = "http://arxiv.org/abs/"  # how the API writes every entry's id
 # An archive (cs, hep-th, q-bio, cond-mat) and optionally a subject class (CL, NC, mes-hall, AG).
 CATEGORY = re.compile(r"[a-z]+(?:-[a-z]+)*(?:\.[A-Za-z]+(?:-[A-Za-z]+)*)?")
 
@@ -24,8 +26,9 @@ def split_version(text: str) -> tuple[str, int | None] | None:
     `2406.12345v2` → (`2406.12345`, 2); `hep-th/9901001` → (`hep-th/9901001`, None); `math.AG/0601001v1` →
     (`math/0601001`, 1).
     """
-    candidate = _PREFIXES.sub("", text.strip())
-    candidate = re.sub(r"\.pdf$", "", candidate, flags=re.IGNORECASE).rstrip("/")
+    candidate = text.strip()
+    candidate = candidate[len(_ABS) :] if candidate.startswith(_ABS) else _PREFIXES.sub("", candidate)
+    candidate = _PDF.sub("", candidate).rstrip("/")
     if found := _NEW_ID.fullmatch(candidate):
         return found.group(1), int(found.group(2)) if found.group(2) else None
     if found := _OLD_ID.fullmatch(candidate):

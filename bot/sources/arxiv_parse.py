@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from bot.models import Paper
 from bot.sources.arxiv_ids import split_version
 from bot.sources.http import InvalidPayload
-from bot.sources.huggingface import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -21,9 +20,15 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 DC = "{http://purl.org/dc/elements/1.1/}"
-LISTED_KINDS = ("new", "cross")  # announce types kept: replacements are not news
+LISTED_KINDS = ("new", "cross")
+_AUTHOR, _NAME, _CATEGORY, _PRIMARY = f"{ATOM}author", f"{ATOM}name", f"{ATOM}category", f"{ARXIV}primary_category"
+_ENTRY_TEXTS = frozenset(
+    {f"{ATOM}{name}" for name in ("id", "title", "summary", "published", "updated")}
+    | {f"{ARXIV}comment", f"{ARXIV}journal_ref"}
+)  # announce types kept: replacements are not news
 _ABSTRACT = re.compile(r"^.*?\bAbstract:\s*", re.DOTALL)
 _AUTHOR_SPLIT = re.compile(r",\s*(?:and\s+)?|\s+and\s+")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class ArxivFeedError(InvalidPayload):
@@ -62,8 +67,21 @@ def _parse_xml(text: str, what: str) -> ET.Element:
         raise ArxivFeedError(f"the {what} is not complete XML ({exc}); nothing was saved") from exc
 
 
+def _clean(text: str | None) -> str:
+    """Whitespace runs made one space, control characters dropped (as bot.sources.huggingface.clean_text).
+
+    XML text holds no C0 control character but tab, newline and return, which split() removes; the C1
+    ones are not ASCII, so only non-ASCII text needs the (slower) search for them.
+    """
+    if not text:
+        return ""
+    if not text.isascii() and _CONTROL.search(text):
+        text = _CONTROL.sub(" ", text)
+    return " ".join(text.split())
+
+
 def _text(element: ET.Element | None) -> str:
-    return clean_text(element.text) if element is not None and element.text else ""
+    return _clean(element.text) if element is not None else ""
 
 
 def _instant_date(text: str) -> dt.date | None:
@@ -92,27 +110,42 @@ def _ordered_categories(primary: str, others: list[str]) -> tuple[str, ...]:
 
 def parse_api_entry(entry: ET.Element) -> Paper | None:
     """A Paper from one Atom `<entry>` of the arXiv API; None without a readable id or title."""
-    split = split_version(_text(entry.find(f"{ATOM}id")))
-    title = _text(entry.find(f"{ATOM}title"))
+    # One pass over the children: a thousand entries a page make repeated find() calls add up.
+    texts: dict[str, str] = {}
+    authors: list[str] = []
+    categories: list[str] = []
+    primary = ""
+    for child in entry:
+        tag = child.tag
+        if tag == _AUTHOR:
+            name = _text(child.find(_NAME))
+            if name:
+                authors.append(name)
+        elif tag == _CATEGORY:
+            categories.append(child.get("term", "").strip())
+        elif tag == _PRIMARY:
+            primary = child.get("term", "").strip()
+        elif tag in _ENTRY_TEXTS:
+            texts[tag] = _clean(child.text)
+    split = split_version(texts.get(f"{ATOM}id", ""))
+    title = texts.get(f"{ATOM}title", "")
     if split is None or not title:
         return None
     paper_id, version = split
-    primary = entry.find(f"{ARXIV}primary_category")
-    categories = [c.get("term", "").strip() for c in entry.findall(f"{ATOM}category")]
-    published = _instant_date(_text(entry.find(f"{ATOM}published")))
+    published = _instant_date(texts.get(f"{ATOM}published", ""))
     return Paper(
         id=paper_id,
         title=title,
-        authors=tuple(n for n in (_text(a.find(f"{ATOM}name")) for a in entry.findall(f"{ATOM}author")) if n),
-        summary=_text(entry.find(f"{ATOM}summary")),
+        authors=tuple(authors),
+        summary=texts.get(f"{ATOM}summary", ""),
         published=published,
         day=published,
-        categories=_ordered_categories(primary.get("term", "").strip() if primary is not None else "", categories),
+        categories=_ordered_categories(primary, categories),
         sources=(SOURCE_NAME,),
-        comments=_text(entry.find(f"{ARXIV}comment")) or None,
-        journal_ref=_text(entry.find(f"{ARXIV}journal_ref")) or None,
+        comments=texts.get(f"{ARXIV}comment") or None,
+        journal_ref=texts.get(f"{ARXIV}journal_ref") or None,
         version=version,
-        updated=_instant_date(_text(entry.find(f"{ATOM}updated"))),
+        updated=_instant_date(texts.get(f"{ATOM}updated", "")),
     )
 
 
@@ -162,7 +195,7 @@ def _listing_item(item: ET.Element, day: dt.date | None) -> tuple[Paper, str] | 
             id=paper_id,
             title=title,
             authors=tuple(name.strip() for name in _AUTHOR_SPLIT.split(creators) if name.strip()),
-            summary=clean_text(summary),
+            summary=_clean(summary),
             # The day it was announced: for a new submission that is its first appearance.
             published=day if kind == "new" and version in (None, 1) else None,
             day=day,
