@@ -595,3 +595,32 @@ async def test_scrape_runs_can_be_read_per_source(store: AnyStore) -> None:
     assert hf is not None and hf.outcome == "failed"
     assert [r.source for r in await store.scrape_runs(source="arxiv")] == ["arxiv"]
     assert await store.last_scrape_run(DAY + dt.timedelta(days=1), source="arxiv") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("category:cs.CL", ["2606.00001", "2606.00002"]),
+        ("category:cs.*", ["2606.00001", "2606.00002", "2606.00003"]),
+        ("-category:cs.CL", ["2606.00003", "2606.00004"]),
+        ("category:hep-th", ["2606.00004"]),
+    ],
+)
+async def test_category_filters_select_the_same_papers_on_both_backends(
+    store: AnyStore, text: str, expected: list[str]
+) -> None:
+    from bot.query import parse
+    from bot.store.postgres.arxiv import category_condition
+    from bot.store.search import SearchSpec
+
+    shelves = {"2606.00001": ("cs.CL",), "2606.00002": ("cs.LG", "cs.CL"), "2606.00003": ("cs.CV",)}
+    shelves["2606.00004"] = ("hep-th",)
+    await store.upsert_papers([dataclasses.replace(paper(pid), categories=cats) for pid, cats in shelves.items()])
+    (only,) = parse(text).filters
+    if isinstance(store, Store):
+        found = [p.id for p in await store.search_page(SearchSpec(filters=(only,), sort="new", limit=10))]
+    else:
+        condition, params = category_condition(only.op, only.value)
+        rows = await store._fetchall(f"SELECT p.id FROM papers p WHERE {condition}", params)
+        found = [str(row[0]) for row in rows]
+    assert sorted(found) == expected

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from bot.models import ArxivListing, Paper
+from bot.query import category_range
 from bot.store.arxiv import UPSERT_LISTED, listing_rows
 from bot.store.postgres.base import PostgresStoreBase
 from bot.store.rows import P_COLUMNS, paper_from_row, stored_date
@@ -24,6 +25,22 @@ async def write_listing(conn: psycopg.AsyncConnection[Any], listing: ArxivListin
     )
     async with conn.cursor() as cursor:
         await cursor.executemany(UPSERT_LISTED.format("%s"), listing_rows(listing, now))
+
+
+def category_condition(op: str, value: object) -> tuple[str, list[object]]:
+    """A `category:` filter as a condition over papers `p` with its bound values (as SQLite's search has it).
+
+    For the Postgres search's filter compiler: paper_categories holds each category folded to lower case,
+    in byte order, so an exact category is one key and a prefix one range of its primary key.
+    """
+    if op not in ("=", "!=") or not isinstance(value, str):
+        raise ValueError("category compares with = or != and a category name")
+    key, high = category_range(value)
+    where, params = ("c.category = %s", [key])
+    if high is not None:
+        where, params = "c.category >= %s AND c.category < %s", [key, high]
+    negated = "NOT " if op == "!=" else ""
+    return f"p.id {negated}IN (SELECT c.paper_id FROM paper_categories c WHERE {where})", list(params)
 
 
 class PostgresArxivMixin(PostgresStoreBase):

@@ -8,9 +8,9 @@ ALTER TABLE papers ADD COLUMN version INTEGER;                                 -
 ALTER TABLE papers ADD COLUMN updated TEXT;                                    -- its date
 
 -- One row per (category, paper), the category folded to lower case, for `category:` filters; kept in
--- step with papers.categories by a trigger.
+-- step with papers.categories by a trigger. Byte order, so that a prefix is a range of the index.
 CREATE TABLE paper_categories (
-    category TEXT NOT NULL,
+    category TEXT COLLATE "C" NOT NULL,
     paper_id TEXT NOT NULL REFERENCES papers (id) ON DELETE CASCADE,
     PRIMARY KEY (category, paper_id)
 );
