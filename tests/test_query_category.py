@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 import pytest
 
 from bot.models import Paper
-from bot.query import Filter, QueryError, canonical_category, category_matches, category_range, normalize, parse
+from bot.query import Filter, QueryError, Sort, canonical_category, category_matches, category_range, normalize, parse
 from bot.store import Store
 from bot.store.search import SearchSpec
 
@@ -113,5 +114,38 @@ async def test_a_category_change_moves_the_paper_between_filters() -> None:
         assert [p.id for p in await store.search_page(spec)] == ["2606.00001"]
         assert await store.delete_paper("2606.00001")
         assert await store.search_count(spec) == 0
+    finally:
+        await store.close()
+
+
+async def test_a_category_lists_in_order_and_follows_upvotes_days_and_code() -> None:
+    papers = [
+        dataclasses.replace(arxiv_paper(f"2606.0000{n}", ("cs.CL",)), day=DAY - dt.timedelta(days=n), upvotes=0)
+        for n in range(1, 5)
+    ]
+    papers.append(Paper(id="2606.00009", title="No day", categories=("cs.CL",), sources=("arxiv",)))
+    store = await Store.open(":memory:")
+    try:
+        await store.upsert_papers(papers)
+
+        async def listed(text: str, sort: Sort) -> list[str]:
+            spec = SearchSpec(filters=parse(text).filters, sort=sort, limit=10)
+            found = [p.id[-1] for p in await store.search_page(spec)]
+            assert await store.search_count(spec) == len(found)
+            return found
+
+        assert await listed("category:cs.CL", "new") == ["1", "2", "3", "4", "9"]
+        assert await listed("category:cs.CL", "top") == ["1", "2", "3", "4", "9"]
+        # Hugging Face features paper 3 with upvotes and code, and a later day.
+        featured = dataclasses.replace(
+            papers[2], upvotes=7, day=DAY + dt.timedelta(days=1), github_repo="https://github.com/a/b",
+            sources=("huggingface",), categories=(),
+        )  # fmt: skip
+        await store.upsert_papers([featured], day=featured.day)
+        assert await listed("category:cs.CL", "top") == ["3", "1", "2", "4", "9"]
+        assert await listed("category:cs.CL", "new") == ["3", "1", "2", "4", "9"]
+        assert await listed("category:cs.CL code:yes", "new") == ["3"]
+        assert await listed("category:cs.CL upvotes:0 day:<2026-06-11", "new") == ["2", "4"]
+        assert await listed("cat:cs.cl -category:cs.LG day:>=2026-06-11", "relevance") == ["3", "1"]
     finally:
         await store.close()

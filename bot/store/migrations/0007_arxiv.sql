@@ -7,24 +7,49 @@ ALTER TABLE papers ADD COLUMN journal_ref TEXT;
 ALTER TABLE papers ADD COLUMN version INTEGER;                                 -- latest version seen
 ALTER TABLE papers ADD COLUMN updated TEXT;                                    -- its date
 
--- One row per (category, paper), the category folded to lower case, for `category:` filters; kept in
--- step with papers.categories by triggers, keyed by papers.rowid like paper_stats.
+-- One row per (category, paper), the category folded to lower case, for `category:` filters, and one per
+-- (archive, paper) keyed 'cs.*' for `category:cs.*`; kept in step with papers by triggers, keyed by
+-- papers.rowid like paper_stats. Each row carries the paper's upvotes, day and code flag, so that listing
+-- a category in either order reads one index.
 CREATE TABLE paper_categories (
     category    TEXT NOT NULL,
     paper_rowid INTEGER NOT NULL,
+    upvotes     INTEGER NOT NULL,
+    day         TEXT,
+    has_code    INTEGER NOT NULL,
     PRIMARY KEY (category, paper_rowid)
 ) WITHOUT ROWID;
 CREATE INDEX paper_categories_paper ON paper_categories (paper_rowid);
+CREATE INDEX paper_categories_top ON paper_categories (category, upvotes, day);
+CREATE INDEX paper_categories_new ON paper_categories (category, day, upvotes);
 
 CREATE TRIGGER paper_categories_ai AFTER INSERT ON papers BEGIN
-    INSERT OR IGNORE INTO paper_categories (category, paper_rowid)
-    SELECT lower(value), new.rowid FROM json_each(new.categories);
+    INSERT OR IGNORE INTO paper_categories (category, paper_rowid, upvotes, day, has_code)
+    SELECT name, new.rowid, new.upvotes, new.day, coalesce(new.github_repo, '') != ''
+    FROM (
+        SELECT lower(value) AS name FROM json_each(new.categories)
+        UNION
+        SELECT lower(substr(value, 1, instr(value, '.'))) || '*' FROM json_each(new.categories)
+        WHERE instr(value, '.') > 1
+    );
 END;
 
 CREATE TRIGGER paper_categories_au AFTER UPDATE OF categories ON papers BEGIN
     DELETE FROM paper_categories WHERE paper_rowid = old.rowid;
-    INSERT OR IGNORE INTO paper_categories (category, paper_rowid)
-    SELECT lower(value), new.rowid FROM json_each(new.categories);
+    INSERT OR IGNORE INTO paper_categories (category, paper_rowid, upvotes, day, has_code)
+    SELECT name, new.rowid, new.upvotes, new.day, coalesce(new.github_repo, '') != ''
+    FROM (
+        SELECT lower(value) AS name FROM json_each(new.categories)
+        UNION
+        SELECT lower(substr(value, 1, instr(value, '.'))) || '*' FROM json_each(new.categories)
+        WHERE instr(value, '.') > 1
+    );
+END;
+
+CREATE TRIGGER paper_categories_stats AFTER UPDATE OF upvotes, day, github_repo ON papers BEGIN
+    UPDATE paper_categories
+    SET upvotes = new.upvotes, day = new.day, has_code = coalesce(new.github_repo, '') != ''
+    WHERE paper_rowid = new.rowid;
 END;
 
 CREATE TRIGGER paper_categories_ad AFTER DELETE ON papers BEGIN
