@@ -91,6 +91,8 @@ def _category_sql(op: str, value: object, rowid: str) -> tuple[str, list[object]
     if op not in ("=", "!=") or not isinstance(value, str):
         raise ValueError("category compares with = or != and a category name")
     key, high = category_range(value)
+    if _ARCHIVE.fullmatch(value):  # one category, or a whole archive (its rows are keyed 'cs.*')
+        key, high = value.lower(), None
     where, params = ("category = ?", [key]) if high is None else ("category >= ? AND category < ?", [key, high])
     negated = "NOT " if op == "!=" else ""
     return f"{rowid} {negated}IN (SELECT paper_rowid FROM paper_categories WHERE {where})", list(params)
@@ -138,8 +140,8 @@ def _plan(spec: SearchSpec) -> _Plan:
         # One category's papers by filters alone: read in order from its rows in paper_categories.
         key = str(listed.value).lower()
         plan = _Plan("paper_categories c", "c", "c.paper_rowid", ["c.category = ?"], [key])
-    elif any(f.field == "category" for f in spec.filters):
-        # Other category filters alone: their membership tests read the narrow stats rows.
+    elif any(f.field == "category" and f.op == "=" for f in spec.filters):
+        # A category prefix alone: sort the narrow stats rows of its papers, not whole paper rows.
         plan = _Plan("paper_stats s", "s", "s.paper_rowid", [], [])
     else:
         # The papers table has indexes on day and upvotes for listing by filters alone.
