@@ -395,7 +395,7 @@ def main() -> None:
         type=int,
         default=0,
         help="make the newest N papers arXiv announcements with categories (a busy category's year is ~50k) "
-        "and add category: queries to the mix",
+        "and add category: queries to the mix (default: 0, none)",
     )
     parser.add_argument(
         "--baseline-queries",
