@@ -280,9 +280,9 @@ def _day_line(report: Any) -> str:
 
 async def load_paper(store: Store, config: Config, ref: str) -> Paper:
     """The paper `ref` names, from the cache or else fetched and cached, as `paperboy show` finds it."""
-    from bot.scrape import Scraper
+    from bot.scrape_sources import build_scraper
     from bot.sources.http import FetchError, make_http_client
-    from bot.sources.huggingface import HuggingFaceSource, parse_paper_ref
+    from bot.sources.huggingface import parse_paper_ref
 
     paper_id = parse_paper_ref(ref)
     if paper_id is None:
@@ -294,14 +294,14 @@ async def load_paper(store: Store, config: Config, ref: str) -> Paper:
         paper = await store.get_paper(paper_id)
         if paper is None:
             async with make_http_client(config) as http:
-                source = HuggingFaceSource.from_config(http, config)
-                paper = await Scraper(store, source).ensure_paper(paper_id)
+                paper = await build_scraper(store, http, config).ensure_paper(paper_id)
     except FetchError as exc:
         raise CommandError(f"cannot fetch paper {paper_id}: {exc}") from exc
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
     if paper is None:
-        raise CommandError(f"no paper {paper_id} on Hugging Face Daily Papers")
+        elsewhere = " nor on arXiv" if config.arxiv.categories else ""
+        raise CommandError(f"no paper {paper_id} on Hugging Face Daily Papers{elsewhere}")
     return paper
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 import httpx
 
 from bot.config import Config
-from bot.models import utcnow
+from bot.models import Paper, utcnow
 from bot.scrape import DayReport, ProgressCallback, Scraper, ScrapeSummary
 from bot.sources.arxiv import SOURCE_NAME as ARXIV
 from bot.sources.arxiv import ArxivSource
@@ -77,6 +77,14 @@ class SourcesScraper(Scraper):
             if progress is not None:
                 progress(report)
         return summary
+
+
+    async def ensure_paper(self, paper_id: str) -> Paper | None:
+        """The paper from the cache, else from Hugging Face, else (with categories set) from arXiv; cached."""
+        paper = await super().ensure_paper(paper_id)
+        if paper is not None or self.arxiv is None:
+            return paper
+        return await self.arxiv.ensure_paper(paper_id)
 
 
 def build_scraper(

@@ -87,6 +87,18 @@ async def test_scrape_reads_both_sources_and_merges_a_shared_paper(
     assert shown["primary_category"] == "cs.CL" and shown["version"] == 2
 
 
+async def test_show_falls_back_to_arxiv_for_a_paper_hugging_face_does_not_know(
+    fake_hf: FakeHuggingFace, fake_arxiv: FakeArxiv, cli_env: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake_arxiv.submit("cs.CL", JUNE_12, [arxiv_paper("2606.55555", day=JUNE_12, version=4)])
+    assert await run_cli("show", "https://arxiv.org/abs/2606.55555v2", "--json") == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert (shown["id"], shown["version"], shown["sources"]) == ("2606.55555", 4, ["arxiv"])
+    assert [r.path for r in fake_hf.requests] == ["/api/papers/2606.55555"]
+    assert await run_cli("show", "2606.99999") == 1
+    assert "no paper 2606.99999 on Hugging Face Daily Papers nor on arXiv" in capsys.readouterr().err
+
+
 async def test_scrape_source_picks_one(
     fake_hf: FakeHuggingFace, fake_arxiv: FakeArxiv, cli_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
