@@ -1,4 +1,4 @@
-"""Benchmark: parse time of one synthetic Daily Papers day (API JSON and the page); prints one JSON object."""
+"""Benchmark: parse time of one synthetic day (Hugging Face API JSON and page, or arXiv Atom and RSS); prints JSON."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.sources.arxiv_parse import parse_api_page, parse_listing  # noqa: E402
 from bot.sources.huggingface import parse_daily_page, parse_daily_papers  # noqa: E402
+from tests.fakes.arxiv_feeds import arxiv_paper, atom_page, rss_listing  # noqa: E402
 from tests.fakes.hf_items import make_daily_item  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -105,24 +107,79 @@ def daily_page(items: list[dict[str, Any]]) -> str:
     )
 
 
-def median_ms(action: Any, runs: int) -> float:
-    """Median wall time of `action()` over `runs` runs, in milliseconds."""
+def median_ms(action: Any, runs: int, clock: Any = time.perf_counter) -> float:
+    """Median time of `action()` over `runs` runs by `clock` (default: wall time), in milliseconds."""
     times = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started = clock()
         action()
-        times.append((time.perf_counter() - started) * 1000)
+        times.append((clock() - started) * 1000)
     return statistics.median(times)
+
+
+def arxiv_feeds(count: int, seed: int = 7) -> tuple[str, str]:
+    """An API Atom page and a listing RSS of `count` entries sized like arXiv's (abstracts ~1.5 kB)."""
+    rng = random.Random(seed)
+    papers = [
+        arxiv_paper(
+            f"2606.{10000 + index:05d}",
+            categories=("cs.CL", *rng.sample(["cs.LG", "cs.AI", "cs.IR", "stat.ML"], rng.randint(0, 3))),
+            day=DAY,
+            title=sentence(rng, rng.randint(6, 14)),
+            authors=tuple(f"{rng.choice(WORDS).title()} {rng.choice(WORDS).title()}" for _ in range(rng.randint(2, 9))),
+            summary=" ".join(sentence(rng, rng.randint(12, 30)) for _ in range(10)),
+            comments=f"{rng.randint(4, 40)} pages" if rng.random() < 0.6 else None,
+            version=rng.choice((1, 1, 1, 2)),
+        )
+        for index in range(count)
+    ]
+    listing = rss_listing("cs.CL", DAY, [(p, "new" if rng.random() < 0.7 else "cross") for p in papers])
+    return atom_page(papers, start=0, total=count), listing
+
+
+def run_arxiv(args: argparse.Namespace) -> dict[str, Any]:
+    """Parse times of `--items` arXiv API entries and of a listing feed as long."""
+    api, listing = arxiv_feeds(args.items)
+
+    def parse_api() -> None:
+        assert len(parse_api_page(api).papers) == args.items
+
+    def parse_rss() -> None:
+        assert len(parse_listing(listing, "cs.CL").papers) == args.items
+
+    parse_api()
+    parse_rss()
+    api_ms = median_ms(parse_api, args.runs)
+    rss_ms = median_ms(parse_rss, args.runs)
+    # CPU time as well: on a shared machine the wall time includes waiting for a core.
+    api_cpu_ms = median_ms(parse_api, args.runs, clock=time.process_time)
+    return {
+        "benchmark": "parse",
+        "source": "arxiv",
+        "items": args.items,
+        "runs": args.runs,
+        "atom_bytes": len(api.encode()),
+        "atom_median_ms": round(api_ms, 3),
+        "atom_per_item_us": round(api_ms * 1000 / args.items, 1),
+        "atom_cpu_median_ms": round(api_cpu_ms, 3),
+        "rss_bytes": len(listing.encode()),
+        "rss_median_ms": round(rss_ms, 3),
+        "target_atom_ms_per_1000": 100,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print its JSON result."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--items", type=int, default=100, help="papers in the day")
+    parser.add_argument("--items", type=int, default=100, help="papers in the day (try 1000 with --source arxiv)")
     parser.add_argument("--runs", type=int, default=15, help="timed runs, median reported")
+    parser.add_argument("--source", choices=("huggingface", "arxiv"), default="huggingface", help="which parsers")
     args = parser.parse_args(argv)
     if args.items < 1 or args.runs < 1:
         parser.error("--items and --runs must be at least 1")
+    if args.source == "arxiv":
+        print(json.dumps(run_arxiv(args)))
+        return 0
     items = synthetic_day(args.items)
     body = json.dumps(items)
     page = daily_page(items)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import datetime as dt
 import heapq
 import json
@@ -97,6 +98,24 @@ def query_mix(sample: list[Paper], rng: random.Random) -> list[tuple[str, str]]:
             text = " ".join(words[: max(3, len(words) // 2)])
         mix.append((f"title-{choice}", text))
     return mix
+
+
+ARXIV_CATEGORIES = ("cs.LG", "cs.AI", "cs.CV", "cs.IR", "stat.ML")
+CATEGORY_QUERIES = ("category:cs.CL", "category:cs.CL agent", "cat:cs.* diffusion -survey", "category:stat.ML code:yes")
+
+
+def as_arxiv_paper(paper: Paper, rng: random.Random) -> Paper:
+    """The paper as a cs.CL announcement (sometimes cross-listed) that Hugging Face never featured."""
+    primary = "cs.CL" if rng.random() < 0.8 else rng.choice(ARXIV_CATEGORIES)
+    crossed = rng.sample(ARXIV_CATEGORIES, rng.randint(0, 2))
+    return dataclasses.replace(
+        paper,
+        categories=(primary, *(c for c in crossed if c != primary)),
+        sources=("arxiv",),
+        upvotes=0,
+        ai_summary=None,
+        ai_keywords=(),
+    )
 
 
 def autocomplete_mix(sample: list[Paper], rng: random.Random) -> list[str]:
@@ -211,8 +230,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline = Baseline()
     started = time.perf_counter()
 
+    arxiv_from = args.papers - args.arxiv_papers  # the newest papers are a busy arXiv category's year
+    arxiv_rng = random.Random(args.seed + 1)
+
     def generate() -> Iterator[Paper]:
         for index, paper in enumerate(plant(corpus.papers(), args.papers)):
+            if index >= arxiv_from:
+                paper = as_arxiv_paper(paper, arxiv_rng)
             if index % keep_every == keep_every // 2:
                 sample.append(paper)
             baseline.add(paper)
@@ -247,6 +271,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
     rng.shuffle(sample)
     queries = query_mix(sample, rng)
+    if args.arxiv_papers:  # before the title queries, which stay last
+        queries[-8:-8] = [("category", text) for text in CATEGORY_QUERIES]
     completions = autocomplete_mix(sample, rng)
     t0 = time.perf_counter()
     await search.search(queries[0][1], limit=10)
@@ -372,6 +398,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20260612, help="seed of the synthetic corpus")
     parser.add_argument("--similar-papers", type=int, default=200, help="papers whose similar papers are timed")
     parser.add_argument(
+        "--arxiv-papers",
+        type=int,
+        default=0,
+        help="make the newest N papers arXiv announcements with categories (a busy category's year is ~50k) "
+        "and add category: queries to the mix (default: 0, none)",
+    )
+    parser.add_argument(
         "--baseline-queries",
         type=int,
         default=-1,
@@ -400,6 +433,8 @@ def main() -> None:
         "--database-url", help="with --backend postgres: an empty database or one a run filled (else a new server)"
     )
     args = parser.parse_args()
+    if not 0 <= args.arxiv_papers <= args.papers:
+        parser.error("--arxiv-papers must be 0..--papers")
     if args.baseline_queries < 0:
         args.baseline_queries = 0 if args.papers <= 100_000 else 6
     logging.basicConfig(level=logging.WARNING)

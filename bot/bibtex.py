@@ -25,6 +25,7 @@ import unicodedata
 from collections.abc import Iterable
 
 from bot.models import Paper
+from bot.query import canonical_category
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +168,7 @@ def citation_key(paper: Paper) -> str:
 
 
 def bibtex_entry(paper: Paper, key: str | None = None) -> str:
-    """The paper as a BibTeX `@misc` entry with its arXiv eprint; `key` overrides the citation key."""
+    """The paper as a BibTeX `@misc` entry with its arXiv eprint (and primary class); `key` overrides the key."""
     safe_id = _SAFE_ID.sub("", paper.id)
     year = paper_year(paper)
     fields = [("title", title_value(paper.title))]
@@ -176,11 +177,13 @@ def bibtex_entry(paper: Paper, key: str | None = None) -> str:
         fields.append(("author", authors))
     if year is not None:
         fields.append(("year", str(year)))
-    fields += [
-        ("eprint", safe_id),
-        ("archivePrefix", "arXiv"),
-        ("url", f"https://arxiv.org/abs/{safe_id}"),
-    ]
+    fields += [("eprint", safe_id), ("archivePrefix", "arXiv")]
+    primary = canonical_category(paper.primary_category or "")
+    if primary is not None and not primary.endswith("*"):  # only a well-formed category goes into the file
+        fields.append(("primaryClass", primary))
+    if paper.journal_ref:
+        fields.append(("note", escape(paper.journal_ref)))
+    fields.append(("url", f"https://arxiv.org/abs/{safe_id}"))
     body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields)
     return f"@misc{{{key or citation_key(paper)},\n{body}\n}}\n"
 

@@ -201,29 +201,29 @@ async def refresh_day(store: AnyStore, scraper: Scraper, day: dt.date, now: dt.d
 
 
 async def cmd_scrape(args: argparse.Namespace, config: Config) -> int:
-    """paperboy scrape [--date D | --days N | --from D --to D]: fetch days into the cache."""
+    """paperboy scrape [--date D | --days N | --from D --to D] [--source S]: fetch days into the cache."""
     from tqdm import tqdm
 
     from bot.models import utcnow
-    from bot.scrape import DayReport, Scraper, ScrapeSummary, days_to_scrape
-    from bot.sources.http import PoliteClient, make_http_client
-    from bot.sources.huggingface import HuggingFaceSource
+    from bot.scrape import DayReport, ScrapeSummary, days_to_scrape
+    from bot.sources.http import make_http_client
 
     try:
         days = days_to_scrape(today=utcnow().date(), date=args.date, days=args.days, start=args.start, end=args.end)
     except ValueError as exc:
         raise CommandError(str(exc), EXIT_USAGE) from exc
+    names = _scrape_sources(args.source, config)
     interactive = sys.stderr.isatty()
-    summary = ScrapeSummary()
+    summaries = {name: ScrapeSummary() for name in names}
     store = await open_store(config)
     try:
         async with make_http_client(config) as http:
-            client = PoliteClient.from_config(http, config)
-            scraper = Scraper(store, HuggingFaceSource(client, config.huggingface.base_url))
-            with tqdm(total=len(days), unit="day", desc="scraping", file=sys.stderr, disable=not interactive) as bar:
+            jobs = _scrape_jobs(names, store, http, config)
+            total = len(days) * len(jobs)
+            with tqdm(total=total, unit="day", desc="scraping", file=sys.stderr, disable=not interactive) as bar:
 
-                def progress(report: DayReport) -> None:
-                    line = _day_line(report)
+                def progress(report: DayReport, name: str) -> None:
+                    line = _day_line(report) if len(jobs) == 1 else f"{name} {_day_line(report)}"
                     if interactive:
                         bar.update(1)
                         if report.failed:
@@ -231,25 +231,60 @@ async def cmd_scrape(args: argparse.Namespace, config: Config) -> int:
                     else:
                         print(line, file=sys.stderr, flush=True)
 
-                for day in days:
-                    report = await scraper.scrape_day(day)
-                    if client.unreachable is not None:
-                        # Every other day would fail the same way: stop, in one line.
-                        left = len(days) - summary.days
-                        raise CommandError(
-                            f"{client.unreachable}: {left} of {len(days)} days not scraped "
-                            f"({day} on); the cache may be stale"
-                        )
-                    summary.add(report)
-                    progress(report)
+                for name, client, scraper in jobs:
+                    summary = summaries[name]
+                    for day in days:
+                        report = await scraper.scrape_day(day)
+                        if client.unreachable is not None:
+                            # Every other day would fail the same way: stop, in one line.
+                            left = len(days) - summary.days
+                            raise CommandError(
+                                f"{client.unreachable}: {left} of {len(days)} days not scraped "
+                                f"({day} on); the cache may be stale"
+                            )
+                        summary.add(report)
+                        progress(report, name)
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
     finally:
         await store.close()
-    print(f"scraped {summary.line()}")
-    if summary.failed:
-        raise CommandError(f"{summary.failed} of {summary.days} days failed: the cache of those days may be stale")
+    for name, summary in summaries.items():
+        print(f"scraped {summary.line()}" if len(summaries) == 1 else f"scraped {name}: {summary.line()}")
+    failed = sum(s.failed for s in summaries.values())
+    if failed:
+        asked = sum(s.days for s in summaries.values())
+        raise CommandError(f"{failed} of {asked} days failed: the cache of those days may be stale")
     return EXIT_OK
+
+
+def _scrape_sources(choice: str, config: Config) -> list[str]:
+    """The sources `--source` names; arXiv only with categories configured (asked alone without: usage error)."""
+    if choice == "arxiv" and not config.arxiv.categories:
+        raise CommandError(
+            'the arXiv source is off: set [arxiv] categories (e.g. ["cs.CL"]) in the config file, or '
+            "PAPERBOY_ARXIV__CATEGORIES=cs.CL",
+            EXIT_USAGE,
+        )
+    names = ["huggingface", "arxiv"] if choice == "all" else [choice]
+    return [name for name in names if name != "arxiv" or config.arxiv.categories]
+
+
+def _scrape_jobs(names: list[str], store: AnyStore, http: Any, config: Config) -> list[tuple[str, Any, Any]]:
+    """(source name, its polite client, a scraper) for each source to scrape."""
+    from bot.scrape import Scraper
+    from bot.sources.arxiv import ArxivSource
+    from bot.sources.http import PoliteClient
+    from bot.sources.huggingface import HuggingFaceSource
+
+    jobs: list[tuple[str, Any, Any]] = []
+    for name in names:
+        if name == "huggingface":
+            client = PoliteClient.from_config(http, config)
+            jobs.append((name, client, Scraper(store, HuggingFaceSource(client, config.huggingface.base_url))))
+        else:
+            arxiv = ArxivSource.from_config(http, config)
+            jobs.append((name, arxiv.client, Scraper(store, arxiv)))
+    return jobs
 
 
 def _day_line(report: Any) -> str:
@@ -263,9 +298,9 @@ def _day_line(report: Any) -> str:
 
 async def load_paper(store: AnyStore, config: Config, ref: str) -> Paper:
     """The paper `ref` names, from the cache or else fetched and cached, as `paperboy show` finds it."""
-    from bot.scrape import Scraper
+    from bot.scrape_sources import build_scraper
     from bot.sources.http import FetchError, make_http_client
-    from bot.sources.huggingface import HuggingFaceSource, parse_paper_ref
+    from bot.sources.huggingface import parse_paper_ref
 
     paper_id = parse_paper_ref(ref)
     if paper_id is None:
@@ -277,14 +312,14 @@ async def load_paper(store: AnyStore, config: Config, ref: str) -> Paper:
         paper = await store.get_paper(paper_id)
         if paper is None:
             async with make_http_client(config) as http:
-                source = HuggingFaceSource.from_config(http, config)
-                paper = await Scraper(store, source).ensure_paper(paper_id)
+                paper = await build_scraper(store, http, config).ensure_paper(paper_id)
     except FetchError as exc:
         raise CommandError(f"cannot fetch paper {paper_id}: {exc}") from exc
     except StoreError as exc:
         raise CommandError(str(exc)) from exc
     if paper is None:
-        raise CommandError(f"no paper {paper_id} on Hugging Face Daily Papers")
+        elsewhere = " nor on arXiv" if config.arxiv.categories else ""
+        raise CommandError(f"no paper {paper_id} on Hugging Face Daily Papers{elsewhere}")
     return paper
 
 

@@ -99,10 +99,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "scrape": (
         "fetch Daily Papers days into the cache",
-        "Fetch Hugging Face Daily Papers days into the cache (default: yesterday and today, UTC).\n"
-        "Uses the network: the huggingface.co API, else the day's page. One line per day on stderr, a\n"
-        "summary on stdout. If Hugging Face cannot be reached it stops at once: the cache may be stale.",
-        _examples("paperboy scrape", "paperboy scrape --days 7", "paperboy scrape --from 2026-06-01 --to 2026-06-07"),
+        "Fetch Hugging Face Daily Papers days into the cache (default: yesterday and today, UTC), and with\n"
+        "[arxiv] categories set, arXiv too: today's announcement from the listing feeds, earlier days'\n"
+        "submissions through the arXiv API (one request every 3 s). Uses the network: the huggingface.co\n"
+        "API, else the day's page. One line per day on stderr, a summary on stdout. If a source cannot be\n"
+        "reached it stops at once: the cache may be stale.",
+        _examples(
+            "paperboy scrape",
+            "paperboy scrape --days 7",
+            "paperboy scrape --from 2026-06-01 --to 2026-06-07",
+            "paperboy scrape --source arxiv --days 3",
+        ),
     ),
     "show": (
         "one paper, from the cache or else fetched",
@@ -321,6 +328,12 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
     which.add_argument("--days", type=int, metavar="N", help="the last N days, today (UTC) included")
     which.add_argument("--from", dest="start", metavar="YYYY-MM-DD", help="first day of a range (with --to)")
     scrape.add_argument("--to", dest="end", metavar="YYYY-MM-DD", help="last day of a range (with --from)")
+    scrape.add_argument(
+        "--source",
+        choices=("huggingface", "arxiv", "all"),
+        default="all",
+        help="which source to read (default: all; arXiv only with [arxiv] categories set)",
+    )
     scrape.set_defaults(handler=handlers["scrape"])
 
     show = _command(commands, "show", COMMANDS["show"], logging_options)

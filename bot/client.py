@@ -25,12 +25,12 @@ from bot.errors import BadQuery, UserError
 from bot.outbox import SendError, ShuttingDown
 from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, plural, query_error_text
 from bot.scrape import DayReport, Scraper, ScrapeSummary
+from bot.scrape_sources import build_scraper
 from bot.search.factory import SearchEngine, open_search
 from bot.services.leader import leadership_for
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
 from bot.similar import SimilarPapers
 from bot.sources.http import HostRateLimiter
-from bot.sources.huggingface import HuggingFaceSource
 from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
@@ -360,9 +360,7 @@ class PaperBot(commands.AutoShardedBot):
         self.post_limiter = make_post_limiter()
         # Why the bot closed itself (e.g. the token was revoked while running); `run_bot` raises it.
         self.fatal_error: BaseException | None = None
-        self.scraper = scraper or Scraper(
-            store, HuggingFaceSource.from_config(http_client, config), clock=self.clock.now
-        )
+        self.scraper = scraper or build_scraper(store, http_client, config, clock=self.clock.now)
         self._extensions = extensions
         self.leadership = leadership_for(config.database.url, self.clock)
         self.tasks = BackgroundTasks("bot")

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, get_type_hints
 
+from bot.sources.arxiv_ids import is_category
+
 log = logging.getLogger(__name__)
 
 ENV_PREFIX = "PAPERBOY_"
@@ -57,6 +59,17 @@ class HuggingFaceConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ArxivConfig:
+    """[arxiv]"""
+
+    categories: tuple[str, ...] = ()  # empty: the arXiv source is off
+    api_url: str = "https://export.arxiv.org/api/query"
+    listing_url: str = "https://rss.arxiv.org/rss"  # + "/CATEGORY" for a category's announcement feed
+    max_requests_per_minute: float = 20.0  # arXiv asks for at most one request every 3 seconds
+    backfill_days: int = 3
+
+
+@dataclass(frozen=True, slots=True)
 class ScraperConfig:
     """[scraper]"""
 
@@ -91,6 +104,7 @@ class Config:
     discord: DiscordConfig = field(default_factory=DiscordConfig)
     database: DatabaseConfig = field(default_factory=DatabaseConfig)
     huggingface: HuggingFaceConfig = field(default_factory=HuggingFaceConfig)
+    arxiv: ArxivConfig = field(default_factory=ArxivConfig)
     scraper: ScraperConfig = field(default_factory=ScraperConfig)
     digest: DigestConfig = field(default_factory=DigestConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
@@ -101,6 +115,7 @@ _SECTIONS: dict[str, type] = {
     "discord": DiscordConfig,
     "database": DatabaseConfig,
     "huggingface": HuggingFaceConfig,
+    "arxiv": ArxivConfig,
     "scraper": ScraperConfig,
     "digest": DigestConfig,
     "alerts": AlertsConfig,
@@ -194,6 +209,15 @@ def _coerce_ids(value: Any, from_env: bool, where: str) -> tuple[int, ...]:
     return tuple(items)
 
 
+def _coerce_names(value: Any, from_env: bool, where: str) -> tuple[str, ...]:
+    """A list of names (an environment value is comma-separated)."""
+    if from_env and isinstance(value, str):
+        value = [part.strip() for part in value.split(",") if part.strip()]
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ConfigError(f'{where}: expected a list of strings like ["cs.CL", "cs.LG"], got {value!r}')
+    return tuple(value)
+
+
 def _coerce(value: Any, kind: Any, where: str, *, secret: bool = False) -> Any:
     """Check `value` against the field type; TOML gives real types, the environment gives strings."""
     from_env = where.endswith("(environment)")
@@ -211,6 +235,8 @@ def _coerce(value: Any, kind: Any, where: str, *, secret: bool = False) -> Any:
         raise ConfigError(f"{where}: expected a string, got {value!r}")
     if kind == tuple[int, ...]:
         return _coerce_ids(value, from_env, where)
+    if kind == tuple[str, ...]:
+        return _coerce_names(value, from_env, where)
     raise ConfigError(f"{where}: unsupported setting type")  # pragma: no cover - schema bug
 
 
@@ -222,6 +248,21 @@ def _validate(config: Config) -> None:
         ("scraper", "interval_minutes", config.scraper.interval_minutes > 0, "must be greater than 0"),
         ("scraper", "backfill_days", 0 <= config.scraper.backfill_days <= 3650, "must be 0..3650"),
         ("scraper", "max_requests_per_minute", config.scraper.max_requests_per_minute > 0, "must be greater than 0"),
+        ("arxiv", "backfill_days", 0 <= config.arxiv.backfill_days <= 3650, "must be 0..3650"),
+        ("arxiv", "max_requests_per_minute", config.arxiv.max_requests_per_minute > 0, "must be greater than 0"),
+        (
+            "arxiv",
+            "categories",
+            all(is_category(name) for name in config.arxiv.categories),
+            "must hold arXiv categories such as cs.CL or hep-th",
+        ),
+        (
+            "arxiv",
+            "api_url",
+            config.arxiv.api_url.startswith(("http://", "https://"))
+            and config.arxiv.listing_url.startswith(("http://", "https://")),
+            "api_url and listing_url must start with http:// or https://",
+        ),
         ("digest", "default_top", 1 <= config.digest.default_top <= 25, "must be 1..25"),
         ("digest", "grace_hours", config.digest.grace_hours >= 0, "must be 0 or more"),
         ("alerts", "max_per_channel", config.alerts.max_per_channel >= 1, "must be at least 1"),

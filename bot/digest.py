@@ -263,8 +263,13 @@ async def plan_digest(
 ) -> DigestPlan:
     """The papers a channel's digest shows, from the cache (or from `papers` of those days).
 
-    A daily digest shows `day`; a weekly one the seven days ending with `day`.
+    A daily digest shows `day`; a weekly one the seven days ending with `day`. An arXiv digest shows its
+    category's announcement instead (bot.arxiv_digest).
     """
+    if settings.source == "arxiv":
+        from bot.arxiv_digest import plan_arxiv_digest  # it builds a DigestPlan of this module
+
+        return await plan_arxiv_digest(store, settings, day, top=top)
     if settings.frequency == "weekly":
         days = week_ending(day)
         if papers is None:
@@ -321,6 +326,9 @@ class SettingsChange:
     empty_days: str | None = None  # "post" | "skip"
     frequency: str | None = None  # "daily" | "weekly"
     weekday: str | None = None  # "mon" .. "sun"
+    source: str | None = None  # "huggingface" | "arxiv"
+    category: str | None = None  # an arXiv category
+    query: str | None = None  # narrows an arXiv digest; "" clears it
 
 
 WEEKDAY_CODES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -381,6 +389,9 @@ def apply_change(
         effective_from=now,
         frequency=_frequency(change, start),
         weekday=_checked_weekday(change.weekday) if change.weekday is not None else start.weekday,
+        source="arxiv" if (change.source or start.source) == "arxiv" else "huggingface",
+        category=change.category if change.category is not None else start.category,
+        query=(change.query.strip() or None) if change.query is not None else start.query,
     )
 
 

@@ -31,6 +31,18 @@ class Paper:
     thumbnail: str | None = None
     num_comments: int = 0
     organization: str | None = None
+    # From arXiv: categories (primary first), the sources that listed the paper, and the latest version.
+    categories: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ("huggingface",)
+    comments: str | None = None
+    journal_ref: str | None = None
+    version: int | None = None
+    updated: dt.date | None = None  # the date of the latest version
+
+    @property
+    def primary_category(self) -> str | None:
+        """The paper's primary arXiv category, if known."""
+        return self.categories[0] if self.categories else None
 
     @property
     def url(self) -> str:
@@ -73,6 +85,13 @@ class Paper:
             "url": self.url,
             "arxiv_url": self.arxiv_url,
             "pdf_url": self.pdf_url,
+            "categories": list(self.categories),
+            "primary_category": self.primary_category,
+            "sources": list(self.sources),
+            "comments": self.comments,
+            "journal_ref": self.journal_ref,
+            "version": self.version,
+            "updated": self.updated.isoformat() if self.updated else None,
         }
 
 
@@ -83,6 +102,16 @@ class DailyEntry:
     day: dt.date
     paper_id: str
     upvotes: int
+
+
+@dataclass(frozen=True, slots=True)
+class ArxivListing:
+    """One arXiv category's announcement of one day: paper ids in listing order, each "new" or "cross"."""
+
+    category: str
+    day: dt.date
+    paper_ids: tuple[str, ...]
+    kinds: tuple[str, ...]  # one per paper
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +158,9 @@ class DigestSettings:
     effective_from: dt.datetime | None = None  # when these settings took effect; earlier runs don't count
     frequency: Literal["daily", "weekly"] = "daily"
     weekday: int = 0  # 0 = Monday; the day a weekly digest posts on
+    source: Literal["huggingface", "arxiv"] = "huggingface"  # an arXiv digest shows one category's announcement
+    category: str | None = None  # the arXiv category of an arXiv digest
+    query: str | None = None  # narrows an arXiv digest (the query language)
 
 
 @dataclass(frozen=True, slots=True)

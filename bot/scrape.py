@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.models import Paper, ScrapeRun, utcnow
+from bot.sources.arxiv import ArxivDay
 from bot.sources.http import FetchError
 from bot.sources.huggingface import DayFetch, MarkupChanged
 from bot.store import AnyStore
@@ -26,8 +27,8 @@ class PaperSource(Protocol):
 
     name: str
 
-    async def fetch_day(self, day: dt.date) -> DayFetch:
-        """The papers featured on `day`; raises FetchError when the day cannot be read."""
+    async def fetch_day(self, day: dt.date) -> DayFetch | ArxivDay:
+        """The papers of `day`; raises FetchError when the day cannot be read."""
         ...
 
     async def fetch_paper(self, paper_id: str) -> Paper | None:
@@ -45,7 +46,7 @@ class DayReport:
     new: int = 0
     updated: int = 0
     skipped: int = 0
-    via: str | None = None  # "api" | "page"; None when the fetch failed
+    via: str | None = None  # "api" | "page" | "listing" | "none"; None when the fetch failed
     error: str | None = None
     note: str | None = None  # e.g. why the page was read instead of the API
     new_papers: tuple[Paper, ...] = ()
@@ -130,9 +131,12 @@ class Scraper:
             outcome=fetch.outcome,
             fetched=len(fetch.papers),
             skipped=fetch.skipped,
-            error=fetch.note if fetch.via == "page" else None,
+            error=fetch.note if fetch.via in ("page", "listing") else None,
         )
-        result = await self.store.upsert_papers(fetch.papers, day=day, run=run)
+        if isinstance(fetch, ArxivDay):  # arXiv papers go to their categories' listings, not to a Daily Papers day
+            result = await self.store.upsert_papers(fetch.papers, run=run, listings=fetch.listings)
+        else:
+            result = await self.store.upsert_papers(fetch.papers, day=day, run=run)
         by_id = {paper.id: paper for paper in fetch.papers}
         report = DayReport(
             day,
@@ -147,8 +151,9 @@ class Scraper:
             changed_papers=tuple(by_id[pid] for pid in result.changed),
         )
         log.info(
-            "scraped %s via %s: %d papers, %d new, %d updated, %d skipped",
+            "scraped %s from %s via %s: %d papers, %d new, %d updated, %d skipped",
             day,
+            self.source.name,
             fetch.via,
             report.fetched,
             report.new,

@@ -11,6 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot import digest as schedule
+from bot.arxiv_digest import category_suggestions, checked_arxiv_settings
 from bot.client import CurrentScraper, DiscordTransport, PaperBot, send_ephemeral, send_private_followups
 from bot.errors import UserError
 from bot.models import DigestSettings
@@ -100,6 +101,9 @@ class DigestCog(commands.Cog):
         frequency="daily: each day's top papers; weekly: the top of the last seven days, once a week",
         weekday="The day a weekly digest posts on (weekly digests only; default Monday)",
         threads="digest: a public discussion thread on each digest; papers: one per paper card (cards style)",
+        source="huggingface: Daily Papers (default); arxiv: one arXiv category's new announcements",
+        category="The arXiv category of an arXiv digest, e.g. cs.CL (one the bot reads)",
+        query="Only papers matching this query (arXiv digests), e.g. llm OR agents",
     )
     async def set_digest(
         self,
@@ -115,16 +119,31 @@ class DigestCog(commands.Cog):
         frequency: Literal["daily", "weekly"] | None = None,
         weekday: Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"] | None = None,
         threads: ThreadMode | None = None,
+        source: Literal["huggingface", "arxiv"] | None = None,
+        category: app_commands.Range[str, 1, 40] | None = None,
+        query: app_commands.Range[str, 0, 300] | None = None,
     ) -> None:
         """Create or change a channel's digest."""
         target = require_guild_text_channel(interaction, channel)
         require_manage_channels(interaction, target)
         require_bot_can_post(target)
         change = schedule.SettingsChange(
-            time, timezone, top, min_upvotes, weekdays_only, style, empty_days, frequency=frequency, weekday=weekday
+            time,
+            timezone,
+            top,
+            min_upvotes,
+            weekdays_only,
+            style,
+            empty_days,
+            frequency=frequency,
+            weekday=weekday,
+            source=source,
+            category=category,
+            query=query,
         )
         current = await self.bot.store.get_digest_settings(target.id)
         settings = schedule.apply_change(current, change, self._defaults(target), now=self.bot.clock.now())
+        settings = checked_arxiv_settings(settings, self.bot.config.arxiv.categories)
         stored = await self.bot.store.save_digest_settings(settings)
         if threads is not None:
             await set_thread_mode(self.bot.store, target.id, threads)
@@ -138,6 +157,14 @@ class DigestCog(commands.Cog):
             ephemeral=True,
             allowed_mentions=NO_MENTIONS,
         )
+
+    @set_digest.autocomplete("category")
+    async def category_autocomplete(
+        self, interaction: discord.Interaction[PaperBot], current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The arXiv categories the bot reads that contain what was typed."""
+        names = category_suggestions(self.bot.config.arxiv.categories, current)
+        return [app_commands.Choice(name=name, value=name) for name in names]
 
     @set_digest.autocomplete("timezone")
     async def timezone_autocomplete(

@@ -13,6 +13,18 @@ from hypothesis import strategies as st
 from bot.models import Paper
 
 FIELD_PREFIXES = ["", "", "", "title:", "author:", "abstract:", "keyword:"]  # mostly unfielded
+# arXiv categories papers are drawn with (some share an archive), and category filters over them.
+CATEGORIES = ["cs.CL", "cs.LG", "cs.CV", "hep-th", "q-bio.NC", "cond-mat.mes-hall"]
+CATEGORY_FILTERS = [
+    "category:cs.CL",
+    "cat:cs.lg",
+    "category:cs.*",
+    "-category:cs.CL",
+    "category:hep-th",
+    "category:q-bio.*",
+    "-cat:cs.*",
+    "category:cond-mat.mes-hall",
+]
 
 
 @st.composite
@@ -37,6 +49,7 @@ def paper_lists(
             day=draw(st.one_of(st.none(), st.dates(dt.date(2026, 6, 1), dt.date(2026, 6, 5)))),
             upvotes=draw(st.integers(0, max_upvotes)),
             github_repo=draw(st.sampled_from(repos)),
+            categories=tuple(draw(st.lists(st.sampled_from(CATEGORIES), max_size=3, unique=True))),
         )
         for index in range(draw(st.integers(1, 8)))
     ]

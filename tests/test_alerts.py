@@ -32,7 +32,7 @@ from bot.errors import UserError
 from bot.models import Paper, Subscription
 from bot.query import PaperText, parse
 from bot.store import Store
-from tests.strategies import expressions, paper_lists, terms
+from tests.strategies import CATEGORY_FILTERS, expressions, paper_lists, terms
 
 NOW = dt.datetime(2026, 6, 13, 10, 30, tzinfo=dt.UTC)
 DAY = dt.date(2026, 6, 12)
@@ -78,6 +78,7 @@ FILTERS = [
     "code:yes",
     "code:no",
     "-code:yes",
+    *CATEGORY_FILTERS,
 ]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import re
 import unicodedata
@@ -226,3 +227,22 @@ def test_any_title_and_authors_give_one_balanced_entry_that_reads_back(title: st
             at += 1
         parts.append(current)
         assert len(parts) == len(given_names)
+
+
+def test_an_arxiv_paper_cites_its_primary_class_and_journal() -> None:
+    arxiv = Paper(
+        id="2606.11111",
+        title="Parsing with Sparse Experts",
+        authors=("Ada Lovelace",),
+        published=dt.date(2026, 6, 10),
+        categories=("cs.CL", "cs.LG"),
+        sources=("arxiv",),
+        journal_ref="ACL 2026 & friends",
+    )
+    entry = bibtex_entry(arxiv)
+    assert "  primaryClass = {cs.CL},\n" in entry
+    assert "  note = {ACL 2026 \\& friends},\n" in entry
+    assert entry.index("archivePrefix") < entry.index("primaryClass") < entry.index("url")
+    hostile = dataclasses.replace(arxiv, categories=("cs.CL},\n  evil = {x",), journal_ref=None)
+    assert "primaryClass" not in bibtex_entry(hostile) and "evil" not in bibtex_entry(hostile)
+    assert "primaryClass" not in bibtex_entry(dataclasses.replace(arxiv, categories=()))

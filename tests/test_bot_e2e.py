@@ -50,6 +50,9 @@ async def test_login_ready_and_sync_with_option_schemas(harness: BotHarness) -> 
         "frequency",
         "weekday",
         "threads",
+        "source",
+        "category",
+        "query",
     ]
     for command in synced.values():
         for sub in command.get("options", []):

@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from bot.cli import main
-from bot.models import DigestSettings, Paper, ScrapeRun
+from bot.models import ArxivListing, DigestSettings, Paper, ScrapeRun
 from bot.store import Store
 from bot.store.postgres import PostgresStore
 from bot.store.postgres import latest_version as postgres_latest_version
@@ -45,11 +45,19 @@ async def fill_sqlite(path: Path) -> None:
         run = ScrapeRun(source="api", day=DAY, started=START, finished=START, outcome="ok", fetched=3)
         await store.upsert_papers([paper("p1", 5), paper("p2", 9), paper("p3", 1)], day=DAY, run=run)
         await store.record_scrape_run(dataclasses.replace(run, outcome="failed", error="503"))
+        # p3 is also in an arXiv listing: its arXiv fields and the listing travel too.
+        arxiv = dataclasses.replace(
+            paper("p3", 0), sources=("arxiv",), categories=("cs.CL", "cs.LG"), comments="9 pages", version=2
+        )
+        await store.upsert_papers([arxiv], listings=[ArxivListing("cs.CL", DAY, ("p3",), ("new",))])
         await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=10, weekdays_only=True))
         await store.save_digest_settings(
             DigestSettings(guild_id=1, channel_id=11, post_empty=False, frequency="weekly", weekday=5)
         )
         await store.disable_digest(11, "channel deleted")
+        await store.save_digest_settings(
+            DigestSettings(guild_id=1, channel_id=12, source="arxiv", category="cs.CL", query="parsing")
+        )
         for number, query in enumerate(("mamba", "diffusion", "video")):
             await store.add_subscription(
                 guild_id=1,
@@ -92,6 +100,7 @@ async def snapshot(store: Store | PostgresStore) -> dict[str, object]:
         "meta": await store.get_meta("alerts.cursor"),
         "listed": await store.first_listed_since(START.isoformat(timespec="seconds")),
         "saved": await store.saved_papers(7),
+        "listing": await store.listing_papers("cs.CL", DAY),
     }
 
 
@@ -128,17 +137,22 @@ def test_copy_moves_every_table_and_the_counts_match(
     for line in (
         "papers: 3 rows",
         "daily_entries: 3 rows",
-        "digest_settings: 2 rows",
+        "digest_settings: 3 rows",
         "subscriptions: 2 rows",
         "deliveries: 3 rows",
         "scrape_runs: 2 rows",
         "meta: 1 rows",
         "saved_papers: 2 rows",
+        "arxiv_listings: 1 rows",
         "every table's row count matches",
     ):
         assert line in out
     source, target = asyncio.run(read_both(sqlite_config, postgres_url))
     assert target == source
+    listed = target["listing"]
+    assert isinstance(listed, list) and [(p.id, p.categories, p.sources) for p in listed] == [
+        ("p3", ("cs.CL", "cs.LG"), ("huggingface", "arxiv"))
+    ]
 
 
 def test_the_copy_carries_on_numbering_after_the_copied_rows(sqlite_config: Path, postgres_url: str) -> None:

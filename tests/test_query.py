@@ -29,7 +29,7 @@ from bot.query import (
 from bot.store import Store
 from bot.store.search import SearchSpec
 from tests.fts_probe import fts_tokenize
-from tests.strategies import expressions, paper_lists, terms
+from tests.strategies import CATEGORY_FILTERS, expressions, paper_lists, terms
 
 DAY = dt.date(2026, 6, 12)
 
@@ -442,6 +442,7 @@ _FILTERS = st.sampled_from(
         "code:no",
         "-code:yes",
         "-upvotes:>10",
+        *CATEGORY_FILTERS,
     ]
 )
 _EXPRESSIONS = expressions(terms(_WORDS, _NAMES, max_phrase=3), max_leaves=8)

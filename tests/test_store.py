@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -316,9 +317,12 @@ async def test_the_reading_list_migration_upgrades_an_existing_cache(tmp_path: P
     path = tmp_path / "old.db"
     # The cache as it was before saved papers existed.
     make_old_cache(path, 5)
-    store = await Store.open(path, migrate=False)
-    await store.upsert_papers([paper("2606.00001")], day=DAY)
-    await store.close()
+    with closing(sqlite3.connect(path)) as old, old:
+        # Written as that version wrote papers (today's upsert needs columns added since).
+        old.execute(
+            "INSERT INTO papers (id, title, first_seen, updated_at) "
+            "VALUES ('2606.00001', 'A paper', '2026-06-12T00:00:00+00:00', '2026-06-12T00:00:00+00:00')"
+        )
     upgraded = await Store.open(path)
     try:
         assert await upgraded.schema_version() == latest_version()

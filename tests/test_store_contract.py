@@ -16,7 +16,7 @@ import psycopg
 import psycopg_pool
 import pytest
 
-from bot.models import DailyEntry, DigestSettings, Paper, ScrapeRun
+from bot.models import ArxivListing, DailyEntry, DigestSettings, Paper, ScrapeRun
 from bot.query import parse
 from bot.search.factory import query_spec
 from bot.store import (
@@ -46,6 +46,8 @@ START = dt.datetime(2026, 6, 12, 8, 0, tzinfo=dt.UTC)
 POSTGRES_ONLY = {
     "fill_search_columns", "similar_title_rows", "title_rows_with_prefix", "unindexed_paper_count",
 }  # fmt: skip
+# SQLite's way of running a synchronous read on its reading connections (Postgres reads through its pool).
+SQLITE_ONLY = {"read"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -85,7 +87,7 @@ def test_postgres_store_offers_every_store_method() -> None:
         }
 
     sqlite_api, postgres_api = public(Store), public(PostgresStore)
-    assert set(sqlite_api) - set(postgres_api) == set()
+    assert set(sqlite_api) - set(postgres_api) == SQLITE_ONLY
     assert set(postgres_api) - set(sqlite_api) == POSTGRES_ONLY
     # Opening differs by backend (a file path or a URL); every other method takes the same arguments.
     for name, signature in postgres_api.items():
@@ -486,3 +488,168 @@ def test_a_pool_with_no_free_connection_is_busy_and_urls_are_shown_without_crede
     assert display_url("postgresql://bot:hunter2@db.internal:6543/paperboy") == "postgresql://db.internal:6543/paperboy"
     assert display_url("postgresql://bot@db.internal/paperboy") == "postgresql://db.internal:5432/paperboy"
     assert "hunter2" not in display_url("postgresql://bot:hunter2@[bad")
+
+
+# ---------------------------------------------------------------- one paper seen by both sources
+
+MERGED_ID = "2606.04242"
+ANNOUNCED = DAY - dt.timedelta(days=1)
+
+
+def hugging_face_side() -> Paper:
+    return paper(MERGED_ID, upvotes=42, title="Sparse experts (as Hugging Face had it)")
+
+
+def arxiv_side(version: int = 2) -> Paper:
+    return Paper(
+        id=MERGED_ID,
+        title=f"Sparse Experts, version {version}",
+        authors=("Ada Lovelace", "Tri Dao", "Grace Hopper"),
+        summary="The abstract of the latest version.",
+        published=dt.date(2026, 6, 9),
+        day=ANNOUNCED,
+        categories=("cs.CL", "cs.LG"),
+        sources=("arxiv",),
+        comments="12 pages",
+        journal_ref="ACL 2026",
+        version=version,
+        updated=dt.date(2026, 6, 9) + dt.timedelta(days=version),
+    )
+
+
+def merged_paper() -> Paper:
+    hf, arxiv = hugging_face_side(), arxiv_side()
+    return dataclasses.replace(
+        hf,
+        title=arxiv.title,
+        authors=arxiv.authors,
+        summary=arxiv.summary,
+        published=arxiv.published,
+        categories=arxiv.categories,
+        sources=("huggingface", "arxiv"),
+        comments=arxiv.comments,
+        journal_ref=arxiv.journal_ref,
+        version=arxiv.version,
+        updated=arxiv.updated,
+    )
+
+
+async def save_from(store: AnyStore, source: str, arxiv: Paper | None = None) -> None:
+    if source == "huggingface":
+        await store.upsert_papers([hugging_face_side()], day=DAY)
+    else:
+        listing = ArxivListing("cs.CL", ANNOUNCED, (MERGED_ID,), ("new",))
+        await store.upsert_papers([arxiv or arxiv_side()], listings=[listing])
+
+
+@pytest.mark.parametrize("order", [("huggingface", "arxiv"), ("arxiv", "huggingface")])
+async def test_a_paper_seen_by_both_sources_is_one_row_whose_fields_merge(
+    store: AnyStore, order: tuple[str, str]
+) -> None:
+    for source in order:
+        await save_from(store, source)
+    merged = await store.get_paper(MERGED_ID)
+    assert merged == merged_paper()
+    assert merged is not None and merged.primary_category == "cs.CL"
+    assert (await store.counts()).papers == 1
+    assert await store.listing_papers("cs.CL", ANNOUNCED) == [merged]
+    assert [p.upvotes for p in await store.papers_of_day(DAY)] == [42]
+    assert await store.latest_listing_day("cs.CL", DAY) == ANNOUNCED
+    assert await store.latest_listing_day("cs.CL", ANNOUNCED - dt.timedelta(days=1)) is None
+    assert await store.listing_papers("cs.LG", ANNOUNCED) == []
+
+
+async def test_refreshing_either_source_keeps_what_the_other_brought(store: AnyStore) -> None:
+    await save_from(store, "arxiv")
+    await save_from(store, "huggingface")
+    upvoted = dataclasses.replace(hugging_face_side(), upvotes=50)
+    result = await store.upsert_papers([upvoted], day=DAY)
+    assert result.changed == (MERGED_ID,)
+    assert await store.get_paper(MERGED_ID) == dataclasses.replace(merged_paper(), upvotes=50)
+    # An arXiv refresh neither resets the upvotes nor counts as an upvote change.
+    again = await store.upsert_papers([arxiv_side()])
+    assert again.changed == () and again.unchanged == 1
+    assert await store.get_paper(MERGED_ID) == dataclasses.replace(merged_paper(), upvotes=50)
+
+
+async def test_an_older_arxiv_version_does_not_replace_a_newer_one(store: AnyStore) -> None:
+    await save_from(store, "huggingface")
+    await save_from(store, "arxiv", arxiv_side(version=3))
+    await save_from(store, "arxiv", arxiv_side(version=1))
+    stored = await store.get_paper(MERGED_ID)
+    assert stored is not None and (stored.version, stored.title) == (3, "Sparse Experts, version 3")
+
+
+async def test_a_listing_is_replaced_whole_and_follows_its_papers(store: AnyStore) -> None:
+    first = [dataclasses.replace(arxiv_side(), id=f"2606.0500{n}") for n in range(3)]
+    ids = tuple(p.id for p in first)
+    await store.upsert_papers(first, listings=[ArxivListing("cs.CL", ANNOUNCED, ids, ("new", "cross", "new"))])
+    assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == list(ids)
+    reordered = (ids[2], ids[0])
+    await store.upsert_papers([], listings=[ArxivListing("cs.CL", ANNOUNCED, reordered, ("new", "new"))])
+    assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == list(reordered)
+    assert await store.delete_paper(ids[2])
+    assert [p.id for p in await store.listing_papers("cs.CL", ANNOUNCED)] == [ids[0]]
+
+
+async def test_arxiv_digest_settings_round_trip(store: AnyStore) -> None:
+    settings = DigestSettings(guild_id=1, channel_id=77, source="arxiv", category="cs.CL", query="parsing")
+    saved = await store.save_digest_settings(settings)
+    assert (saved.source, saved.category, saved.query) == ("arxiv", "cs.CL", "parsing")
+    plain = await store.save_digest_settings(DigestSettings(guild_id=1, channel_id=78))
+    assert (plain.source, plain.category, plain.query) == ("huggingface", None, None)
+
+
+async def test_an_arxiv_listing_counts_as_a_first_listing_for_alerts(store: AnyStore) -> None:
+    start = clock_of(store).now().isoformat(timespec="seconds")
+    await save_from(store, "arxiv")
+    assert [p.id for _, p in await store.first_listed_since(start)] == [MERGED_ID]
+    assert await store.last_listed_at() == start
+    # Re-listed later, and featured on Hugging Face later still: still first listed at the start.
+    clock_of(store).advance(dt.timedelta(hours=2))
+    later = clock_of(store).now().isoformat(timespec="seconds")
+    await save_from(store, "arxiv")
+    await save_from(store, "huggingface")
+    assert [(first, p.id) for first, p in await store.first_listed_since(start)] == [(start, MERGED_ID)]
+    assert await store.first_listed_since(later) == []
+    assert await store.last_listed_at() == later
+
+
+async def test_scrape_runs_can_be_read_per_source(store: AnyStore) -> None:
+    await store.record_scrape_run(dataclasses.replace(run(DAY), source="huggingface", outcome="failed"))
+    await store.record_scrape_run(dataclasses.replace(run(DAY), source="arxiv"))
+    last = await store.last_scrape_run(DAY)
+    assert last is not None and last.source == "arxiv"
+    hf = await store.last_scrape_run(DAY, source="huggingface")
+    assert hf is not None and hf.outcome == "failed"
+    assert [r.source for r in await store.scrape_runs(source="arxiv")] == ["arxiv"]
+    assert await store.last_scrape_run(DAY + dt.timedelta(days=1), source="arxiv") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("category:cs.CL", ["2606.00001", "2606.00002"]),
+        ("category:cs.*", ["2606.00001", "2606.00002", "2606.00003"]),
+        ("-category:cs.CL", ["2606.00003", "2606.00004"]),
+        ("category:hep-th", ["2606.00004"]),
+    ],
+)
+async def test_category_filters_select_the_same_papers_on_both_backends(
+    store: AnyStore, text: str, expected: list[str]
+) -> None:
+    from bot.query import parse
+    from bot.store.postgres.arxiv import category_condition
+    from bot.store.search import SearchSpec
+
+    shelves = {"2606.00001": ("cs.CL",), "2606.00002": ("cs.LG", "cs.CL"), "2606.00003": ("cs.CV",)}
+    shelves["2606.00004"] = ("hep-th",)
+    await store.upsert_papers([dataclasses.replace(paper(pid), categories=cats) for pid, cats in shelves.items()])
+    (only,) = parse(text).filters
+    if isinstance(store, Store):
+        found = [p.id for p in await store.search_page(SearchSpec(filters=(only,), sort="new", limit=10))]
+    else:
+        condition, params = category_condition(only.op, only.value)
+        rows = await store._fetchall(f"SELECT p.id FROM papers p WHERE {condition}", params)
+        found = [str(row[0]) for row in rows]
+    assert sorted(found) == expected

@@ -51,6 +51,7 @@ from bot.query._ast import (
     leaves,
     split_filters,
 )
+from bot.query._category import canonical_category, category_matches, category_range
 from bot.query._evaluate import PaperText, evaluate
 from bot.query._fold import fold_char, fold_tokens
 from bot.query._fts import FtsQuery, compile_fts
@@ -96,6 +97,9 @@ __all__ = [
     "SearchColumn",
     "Sort",
     "Term",
+    "canonical_category",
+    "category_matches",
+    "category_range",
     "compile_fts",
     "evaluate",
     "fold_char",

@@ -11,6 +11,7 @@ from dataclasses import field as dc_field
 from typing import Any, Literal, TypeAlias, get_args
 
 from bot.models import Paper
+from bot.query._category import category_matches
 from bot.query._tokens import stem
 from bot.query.columns import ALL_COLUMNS, FIELD_COLUMNS
 
@@ -20,10 +21,10 @@ MAX_QUERY_LENGTH = 300
 MAX_TERMS = 20
 MAX_DEPTH = 5
 
-FilterField: TypeAlias = Literal["upvotes", "day", "code"]
+FilterField: TypeAlias = Literal["upvotes", "day", "code", "category"]
 FILTER_FIELDS: tuple[FilterField, ...] = get_args(FilterField)
-Op: TypeAlias = Literal["=", ">", ">=", "<", "<="]
-FilterValue: TypeAlias = int | dt.date | bool
+Op: TypeAlias = Literal["=", ">", ">=", "<", "<=", "!="]  # "!=" only for category (a negated category:)
+FilterValue: TypeAlias = int | dt.date | bool | str
 
 # Words in nearly every abstract: a bare one is left out of a query that has other words (it would
 # match almost everything and cost the index a full read). Quoted or in a phrase, it counts.
@@ -71,7 +72,7 @@ class Term:
 
 @dataclass(frozen=True, slots=True)
 class Filter:
-    """A condition on a paper's metadata: upvotes or day compared with a value, or code yes/no."""
+    """A condition on a paper's metadata: upvotes or day compared with a value, code yes/no, or a category."""
 
     field: FilterField
     op: Op
@@ -82,6 +83,8 @@ class Filter:
         """Whether `paper` passes this filter (as the store's SQL decides it)."""
         if self.field == "code":
             return paper.has_code == self.value
+        if self.field == "category":
+            return category_matches(paper.categories, str(self.value)) == (self.op == "=")
         if self.field == "upvotes":
             return _compare(paper.upvotes, self.op, self.value)
         # A paper never featured on a day has no day: no day filter holds (as NULL in SQL).

@@ -9,7 +9,7 @@ from bot.query._ast import COMMON_WORDS, FILTER_FIELDS, And, Filter, Node, Not, 
 
 log = logging.getLogger(__name__)
 
-_FILTER_PREFIXES = tuple(f"{name}:" for name in FILTER_FIELDS)
+_FILTER_PREFIXES = (*(f"{name}:" for name in FILTER_FIELDS), "-category:")
 
 
 def canonical(node: Node) -> Node:
@@ -37,6 +37,8 @@ def render(node: Node, top: bool = False) -> str:
     if isinstance(node, Filter):
         if node.field == "code":
             return "code:yes" if node.value else "code:no"
+        if node.field == "category":
+            return f"{'-' if node.op == '!=' else ''}category:{node.value}"
         value = node.value.isoformat() if isinstance(node.value, dt.date) else str(node.value)
         return f"{node.field}:{'' if node.op == '=' else node.op}{value}"
     if isinstance(node, Not):

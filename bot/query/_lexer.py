@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 LexemeKind: TypeAlias = Literal["(", ")", "word", "phrase", "OR", "AND", "NOT", "-", "field", "filter", "end"]
 
-FIELD_ALIASES = {"authors": "author", "keywords": "keyword", "summary": "abstract"}
+FIELD_ALIASES = {"authors": "author", "keywords": "keyword", "summary": "abstract", "cat": "category"}
 KNOWN_NAMES = (*FIELD_COLUMNS, *FILTER_FIELDS)
 _NAMED = re.compile(r"([A-Za-z]+):(.*)", re.DOTALL)
 _OPERATORS: dict[str, LexemeKind] = {"OR": "OR", "AND": "AND", "NOT": "NOT"}

@@ -25,6 +25,7 @@ from bot.query._ast import (
     QueryError,
     Term,
 )
+from bot.query._category import canonical_category
 from bot.query._fold import fold_tokens
 from bot.query._lexer import Lexeme, LexemeKind, lex
 from bot.query._query import Query
@@ -199,6 +200,15 @@ class _Parser:
 def _parse_filter(lexeme: Lexeme) -> Node:
     """A filter lexeme as a Filter (or the AND of two for a range)."""
     name, raw, position = lexeme.name, lexeme.text, lexeme.position
+    if name == "category":
+        category = canonical_category(raw)
+        if category is None:
+            raise QueryError(
+                f"category: cannot read {raw!r} at {position}",
+                position,
+                "write an arXiv category such as category:cs.CL, category:hep-th or category:cs.*",
+            )
+        return Filter("category", "=", category, position)
     if name == "code":
         answer = raw.lower()
         if answer not in ("yes", "no"):
@@ -302,6 +312,8 @@ def _is_range(node: Node) -> bool:
 
 
 def _negate_filter(node: Filter, position: int) -> Filter:
+    if node.field == "category":
+        return Filter("category", "!=" if node.op == "=" else "=", node.value, node.position)
     if node.field == "code":
         return Filter("code", "=", not node.value, node.position)
     if node.op == "=":

@@ -13,6 +13,7 @@ from bot.render.cards import LINE_SUMMARY_CHARS, facts_line, short_summary
 from bot.render.lists import result_options
 from bot.render.markup import count, day_url, escape_text, escape_words, link, plural, safe_url, short_day
 from bot.render.payload import TITLE_LIMIT, MessagePayload, new_embed, pack_blocks, pack_embeds, validated
+from bot.sources.arxiv_ids import listing_page
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +58,14 @@ def digest_count_line(shown: int, total_that_day: int, period: str = "day") -> s
     return f"Top {count(shown)} of {plural(total, 'paper')} that {period}"
 
 
+def paper_page(paper: Paper) -> str:
+    """Where a digest links a paper: its Hugging Face page, or its arXiv page when only arXiv listed it."""
+    return paper.url if "huggingface" in paper.sources else paper.arxiv_url
+
+
 def digest_block(rank: int, paper: Paper) -> str:
     """One paper in a compact digest: rank and linked title; facts; a summary of at most ~160 characters."""
-    lines = [f"**{rank}. {link(paper.title, paper.url, DIGEST_TITLE_CHARS)}**"]
+    lines = [f"**{rank}. {link(paper.title, paper_page(paper), DIGEST_TITLE_CHARS)}**"]
     facts = facts_line(paper)
     if facts:
         lines.append(facts)
@@ -73,7 +79,7 @@ def digest_card(rank: int, paper: Paper) -> MessagePayload:
     """One paper of a cards digest as its own short embed (title linked, facts, summary)."""
     prefix = f"{rank}. "
     embed = new_embed(
-        prefix + (escape_words(paper.title, TITLE_LIMIT - len(prefix)) or "(untitled)"), safe_url(paper.url)
+        prefix + (escape_words(paper.title, TITLE_LIMIT - len(prefix)) or "(untitled)"), safe_url(paper_page(paper))
     )
     parts = [facts_line(paper), short_summary(paper, LINE_SUMMARY_CHARS)]
     embed.description = "\n".join(part for part in parts if part) or None
@@ -91,10 +97,14 @@ def digest_messages(
     style: str = "compact",
     late_note: str | None = None,
     first_day: dt.date | None = None,
+    title: str | None = None,
+    url: str | None = None,
+    last_line: str | None = None,
 ) -> list[MessagePayload]:
     """A digest as messages: "compact" lists papers in one embed, "cards" gives each paper an embed.
 
     With `first_day` it is a weekly digest of `first_day` to `day`; `total_that_day` then counts the week.
+    `title` and `url` replace the Daily Papers ones; `last_line` closes the digest (e.g. "and 12 more").
     """
     if style not in ("compact", "cards"):
         raise ValueError(f"unknown digest style {style!r}: use 'compact' or 'cards'")
@@ -102,14 +112,17 @@ def digest_messages(
     if not papers:
         text = digest_empty_text(day, first_day)
         return validated([MessagePayload(content=f"{note}\n{text}" if note else text)])
-    title = digest_title(day, first_day)
+    title = title or digest_title(day, first_day)
+    url = url or day_url(day)
     count_line = digest_count_line(len(papers), total_that_day, "week" if first_day is not None else "day")
     if style == "compact":
         blocks = [count_line + "\n"] + [digest_block(rank, paper) for rank, paper in enumerate(papers, 1)]
+        if last_line:
+            blocks.append("\n" + last_line)
         packed = pack_blocks(
             blocks,
             title=title,
-            url=day_url(day),
+            url=url,
             continued_title=f"{title} (continued)",
             first_content=note,
             separator="\n",
@@ -117,7 +130,7 @@ def digest_messages(
         packed[-1] = dataclasses.replace(packed[-1], components=save_menu(papers))
         return validated(packed)
     # The angle brackets keep Discord from adding a preview of the day's page under the header.
-    header = f"**[{title}](<{day_url(day)}>)** · {count_line}"
+    header = f"**[{title}](<{url}>)** · {count_line}"
     content = f"{note}\n{header}" if note else header
     cards = [digest_card(rank, paper).embeds[0] for rank, paper in enumerate(papers, 1)]
     messages, first_rank = [], 1
@@ -126,6 +139,8 @@ def digest_messages(
         buttons = save_buttons(papers[first_rank - 1 : first_rank - 1 + shown], first_rank)
         messages.append(dataclasses.replace(message, components=buttons))
         first_rank += shown
+    if last_line:
+        messages.append(MessagePayload(content=last_line))
     return validated(messages)
 
 
@@ -164,4 +179,47 @@ def digest_missed_text(day: dt.date, first_day: dt.date | None = None) -> str:
     return (
         f"The {kind} for {_period(day, first_day)} was skipped: the bot was offline past the grace window. "
         f"The papers are at <{day_url(day)}>."
+    )
+
+
+def arxiv_digest_title(category: str, day: dt.date, first_day: dt.date | None = None) -> str:
+    """'arXiv cs.CL · Fri 2026-06-12', or 'arXiv cs.CL · 8 Jun – 12 Jun' for a week of announcements."""
+    return f"arXiv {category} · {_period(day, first_day)}"
+
+
+def arxiv_digest_messages(
+    papers: Sequence[Paper],
+    *,
+    category: str,
+    day: dt.date,
+    total: int,
+    style: str = "compact",
+    late_note: str | None = None,
+    first_day: dt.date | None = None,
+    post_empty: bool = True,
+) -> list[MessagePayload]:
+    """An arXiv digest of a category's announcement (`day`, or `first_day` to `day`); none for a quiet empty day.
+
+    When more papers matched than are shown, a last line "and M more" links the category's listing page.
+    """
+    page = listing_page(category)
+    if not papers:
+        if not post_empty:
+            return []
+        period = _period(day, first_day)
+        text = f"No new arXiv papers in {escape_text(category, 40)} for {period} (no announcement, or none matched)."
+        note = escape_text(late_note, NOTE_CHARS)
+        return validated([MessagePayload(content=f"{note}\n{text}" if note else text)])
+    more = total - len(papers)
+    last_line = link(f"…and {plural(more, 'more paper')} in {category}", page, 80) if more > 0 else None
+    return digest_messages(
+        papers,
+        day=day,
+        total_that_day=total,
+        style=style,
+        late_note=late_note,
+        first_day=first_day,
+        title=arxiv_digest_title(category, day, first_day),
+        url=page,
+        last_line=last_line,
     )

@@ -9,6 +9,7 @@ import datetime as dt
 import logging
 
 from bot import digest as schedule
+from bot.arxiv_digest import announcement_day
 from bot.clock import Clock, sleep_until_or_woken
 from bot.models import Delivery, DigestSettings, Paper
 from bot.outbox import DeliveryResult, Outcome, Transport, claim_and_deliver, deliver, payload_to_part
@@ -21,7 +22,7 @@ from bot.render import (
     plural,
     when,
 )
-from bot.render.digest import week_span
+from bot.render.digest import arxiv_digest_messages, week_span
 from bot.render.markup import long_day
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
 from bot.services.threads import describe_thread, effective_mode, one_card_per_message, open_digest_thread, thread_mode
@@ -43,8 +44,13 @@ def describe_settings(settings: DigestSettings) -> str:
         days = f"weekly on {schedule.WEEKDAY_NAMES[settings.weekday]}s"
     extra = f", at least {plural(settings.min_upvotes, 'upvote')}" if settings.min_upvotes else ""
     empty = "" if settings.post_empty else ", quiet on empty days"
+    source = ""
+    if settings.source == "arxiv":
+        narrowed = f" matching {settings.query}" if settings.query else ""
+        source = f"arXiv {settings.category}{narrowed}, "
     return (
-        f"{settings.time:%H:%M} {settings.timezone}, {days}, top {settings.top}{extra}, {settings.style} style{empty}"
+        f"{source}{settings.time:%H:%M} {settings.timezone}, {days}, top {settings.top}{extra}, "
+        f"{settings.style} style{empty}"
     )
 
 
@@ -124,6 +130,17 @@ async def channel_next_run(store: AnyStore, settings: DigestSettings, now: dt.da
 
 def render(settings: DigestSettings, plan: schedule.DigestPlan, late_note: str | None) -> list[MessagePayload]:
     """The messages of one digest (none for a quiet empty day)."""
+    if settings.source == "arxiv":
+        return arxiv_digest_messages(
+            plan.papers,
+            category=settings.category or "",
+            day=announcement_day(plan.day),
+            first_day=announcement_day(plan.first_day) if plan.first_day else None,
+            total=plan.total,
+            style=settings.style,
+            late_note=late_note,
+            post_empty=settings.post_empty,
+        )
     if not plan.papers:
         if not settings.post_empty:
             return []
@@ -251,7 +268,11 @@ class DigestScheduler:
         async def post(settings: DigestSettings, occurrence: schedule.Occurrence) -> bool:
             async with limit:
                 try:
-                    papers = [paper for day in occurrence.days for paper in papers_by_day[day]]
+                    papers = (
+                        None  # an arXiv digest reads its category's listing
+                        if settings.source == "arxiv"
+                        else [paper for day in occurrence.days for paper in papers_by_day[day]]
+                    )
                     await self.post_scheduled(settings, occurrence, now, papers)
                 except Exception:
                     log.exception("digest for channel %s failed", settings.channel_id)

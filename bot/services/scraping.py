@@ -11,6 +11,7 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.scrape import ScrapeSummary, days_to_scrape
 from bot.services.tasks import BackgroundTasks, Ready, stop_loop
+from bot.sources.huggingface import SOURCE_NAME as HUGGING_FACE
 from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
@@ -92,7 +93,7 @@ class ScrapeRefresher:
             return days
         missing = []
         for day in backfill_days(today, self.backfill):
-            last = await self.store.last_scrape_run(day)
+            last = await self.store.last_scrape_run(day, source=HUGGING_FACE)  # arXiv keeps its own backfill
             if day not in days and (last is None or last.outcome not in SETTLED_OUTCOMES):
                 missing.append(day)
         return missing + days

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, TypeAlias
 from bot.clock import Clock
 from bot.config import DatabaseConfig
 from bot.store.alerts import AlertsMixin
+from bot.store.arxiv import ArxivMixin
 from bot.store.base import latest_version
 from bot.store.deliveries import DeliveriesMixin
 from bot.store.digests import DigestsMixin
@@ -44,6 +45,7 @@ class Store(
     AlertsMixin,
     SimilarMixin,
     SavedMixin,
+    ArxivMixin,
 ):
     """Async SQLite cache of papers plus per-channel settings and delivery records.
 

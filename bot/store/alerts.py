@@ -7,6 +7,7 @@ import sqlite3
 from collections.abc import Sequence
 
 from bot.models import Paper
+from bot.store.arxiv import LISTED
 from bot.store.base import StoreBase
 from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
 
@@ -21,15 +22,16 @@ class AlertsMixin(StoreBase):
     async def first_listed_since(
         self, since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000
     ) -> list[tuple[str, Paper]]:
-        """(when first listed, paper) for papers whose first Daily Papers entry was recorded at or after
-        `since` (a stored instant), ordered by that instant then id, starting after `after`, at most `limit`."""
+        """(when first listed, paper) for papers whose first listing (a Daily Papers entry or an arXiv
+        announcement) was recorded at or after `since` (a stored instant), ordered by that instant then id,
+        starting after `after`, at most `limit`."""
         first_after, id_after = after
 
         def read(db: sqlite3.Connection) -> list[tuple[str, Paper]]:
             rows = db.execute(
                 f"SELECT e.first, {P_COLUMNS} FROM ("
-                "  SELECT paper_id, min(first_seen) AS first FROM daily_entries"
-                "  WHERE paper_id IN (SELECT paper_id FROM daily_entries WHERE first_seen >= ?)"
+                f"  SELECT paper_id, min(first_seen) AS first FROM {LISTED} AS listed"
+                f"  WHERE paper_id IN (SELECT paper_id FROM {LISTED} AS recent WHERE first_seen >= ?)"
                 "  GROUP BY paper_id HAVING min(first_seen) >= ?"
                 ") e JOIN papers p ON p.id = e.paper_id "
                 "WHERE e.first > ? OR (e.first = ? AND e.paper_id > ?) ORDER BY e.first, e.paper_id LIMIT ?",
@@ -41,8 +43,8 @@ class AlertsMixin(StoreBase):
         return await self.read(read, background=True)
 
     async def last_listed_at(self) -> str | None:
-        """When the latest Daily Papers entry was first recorded (a stored instant), if any."""
-        async with self._db.execute("SELECT max(first_seen) FROM daily_entries") as cursor:
+        """When the latest Daily Papers entry or arXiv listing was first recorded (a stored instant), if any."""
+        async with self._db.execute(f"SELECT max(first_seen) FROM {LISTED} AS listed") as cursor:
             row = await cursor.fetchone()
         return str(row[0]) if row and row[0] is not None else None
 

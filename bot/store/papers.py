@@ -9,10 +9,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bot.models import DailyEntry, Paper, ScrapeRun, UpsertResult
+from bot.models import ArxivListing, DailyEntry, Paper, ScrapeRun, UpsertResult
+from bot.store.arxiv import write_listing
 from bot.store.base import StoreBase
 from bot.store.rows import (
     P_COLUMNS,
+    PAPER_COLUMN_COUNT,
     PAPER_COLUMNS,
     RUN_COLUMNS,
     moved_columns,
@@ -20,6 +22,7 @@ from bot.store.rows import (
     paper_values,
     run_from_row,
     run_values,
+    runs_filter,
     stored_date,
 )
 
@@ -27,6 +30,12 @@ from bot.store.rows import (
 __all__ = ["PAPER_COLUMNS", "PapersMixin", "StoreCounts", "paper_from_row"]
 
 log = logging.getLogger(__name__)
+
+_INSERT_PAPER = (
+    f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES ("
+    + ", ".join(f":{name.strip()}" for name in f"{PAPER_COLUMNS}, first_seen, updated_at".split(","))
+    + ")"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,8 +58,9 @@ class PapersMixin(StoreBase):
         *,
         day: dt.date | None = None,
         run: ScrapeRun | None = None,
+        listings: Sequence[ArxivListing] = (),
     ) -> UpsertResult:
-        """Insert or refresh papers (and their entries for `day`) and record `run`, all in one transaction.
+        """Insert or refresh papers (their entries for `day`, arXiv `listings`) and record `run`, in one transaction.
 
         Re-saving identical data changes only upvotes and `updated_at`; the result names papers seen for
         the first time and papers whose upvotes moved.
@@ -67,13 +77,7 @@ class PapersMixin(StoreBase):
                 old = existing.get(paper.id)
                 if old is None:
                     values.update(first_seen=now, updated_at=now)
-                    await db.execute(
-                        f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) VALUES "
-                        "(:id, :title, :authors, :summary, :published, :day, :upvotes, :ai_summary, "
-                        ":ai_keywords, :github_repo, :github_stars, :project_page, :thumbnail, "
-                        ":num_comments, :organization, :first_seen, :updated_at)",
-                        values,
-                    )
+                    await db.execute(_INSERT_PAPER, values)
                     new.append(paper.id)
                 else:
                     moved = moved_columns(old, values)
@@ -97,6 +101,8 @@ class PapersMixin(StoreBase):
                         "WHERE upvotes != excluded.upvotes",
                         (day.isoformat(), paper.id, paper.upvotes, now, now),
                     )
+            for listing in listings:
+                await write_listing(db, listing, now)
             result = UpsertResult(new=tuple(new), changed=tuple(changed), unchanged=unchanged)
             self.papers_version += 1
             if run is not None:
@@ -150,7 +156,7 @@ class PapersMixin(StoreBase):
         papers = []
         for row in rows:
             paper = paper_from_row(row)
-            papers.append(replace(paper, upvotes=row[15], day=day))
+            papers.append(replace(paper, upvotes=row[PAPER_COLUMN_COUNT], day=day))
         return papers
 
     async def daily_entries(self, day: dt.date) -> list[DailyEntry]:
@@ -185,16 +191,18 @@ class PapersMixin(StoreBase):
             row = await cursor.fetchone()
         return stored_date(row[0]) if row else None
 
-    async def last_scrape_run(self, day: dt.date | None = None) -> ScrapeRun | None:
-        """The latest recorded fetch (of `day` if given)."""
-        runs = await self.scrape_runs(limit=1, day=day)
+    async def last_scrape_run(self, day: dt.date | None = None, source: str | None = None) -> ScrapeRun | None:
+        """The latest recorded fetch (of `day`, from `source`, if given)."""
+        runs = await self.scrape_runs(limit=1, day=day, source=source)
         return runs[0] if runs else None
 
-    async def scrape_runs(self, limit: int = 50, day: dt.date | None = None) -> list[ScrapeRun]:
-        """The most recent scrape runs (of `day` if given), newest first."""
-        where, params = ("WHERE day = ?", [day.isoformat()]) if day else ("", [])
+    async def scrape_runs(
+        self, limit: int = 50, day: dt.date | None = None, source: str | None = None
+    ) -> list[ScrapeRun]:
+        """The most recent scrape runs (of `day`, from `source`, if given), newest first."""
+        conditions, params = runs_filter(day, source, "?")
         async with self._db.execute(
-            f"SELECT {RUN_COLUMNS} FROM scrape_runs {where} ORDER BY id DESC LIMIT ?", [*params, limit]
+            f"SELECT {RUN_COLUMNS} FROM scrape_runs {conditions} ORDER BY id DESC LIMIT ?", [*params, limit]
         ) as cursor:
             rows = await cursor.fetchall()
         return [run_from_row(row) for row in rows]

@@ -25,8 +25,10 @@ log = logging.getLogger(__name__)
 
 PAPER_COLUMNS = (
     "id, title, authors, summary, published, day, upvotes, ai_summary, ai_keywords, github_repo, "
-    "github_stars, project_page, thumbnail, num_comments, organization"
+    "github_stars, project_page, thumbnail, num_comments, organization, "
+    "categories, sources, comments, journal_ref, version, updated"
 )
+PAPER_COLUMN_COUNT = len(PAPER_COLUMNS.split(","))
 # The same columns qualified with the `p` alias, for joins.
 P_COLUMNS = ", ".join(f"p.{name.strip()}" for name in PAPER_COLUMNS.split(","))
 # Columns whose change counts as new metadata (the rest are bookkeeping).
@@ -43,7 +45,28 @@ CONTENT_FIELDS = (
     "thumbnail",
     "num_comments",
     "organization",
+    "categories",
+    "sources",
+    "comments",
+    "journal_ref",
+    "version",
+    "updated",
 )
+# Which source is the authority for which columns when one paper is seen by both (bot.store merges them).
+SOURCE_ORDER = ("huggingface", "arxiv")
+HF_FIELDS = (
+    "upvotes",
+    "ai_summary",
+    "ai_keywords",
+    "github_repo",
+    "github_stars",
+    "project_page",
+    "thumbnail",
+    "num_comments",
+    "organization",
+)
+ARXIV_FIELDS = ("categories", "comments", "journal_ref", "version", "updated")
+SHARED_FIELDS = ("title", "authors", "summary", "published")  # arXiv's win (it has the latest version)
 RUN_COLUMNS = "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error"
 DELIVERY_COLUMNS = (
     "channel_id, kind, key, status, nonce, message_id, attempts, payload, error, batch, outcome, "
@@ -51,7 +74,7 @@ DELIVERY_COLUMNS = (
 )
 DIGEST_COLUMNS = (
     "guild_id, channel_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty, enabled, "
-    "disabled_reason, created_at, frequency, weekday"
+    "disabled_reason, created_at, frequency, weekday, source, category, query"
 )
 SUBSCRIPTION_COLUMNS = "id, guild_id, channel_id, query, normalized, created_by, created_at, skip_digest_papers"
 
@@ -90,6 +113,12 @@ def paper_from_row(row: Sequence[Any]) -> Paper:
         thumbnail=row[12],
         num_comments=row[13],
         organization=row[14],
+        categories=tuple(json.loads(row[15])),
+        sources=tuple(json.loads(row[16])),
+        comments=row[17],
+        journal_ref=row[18],
+        version=row[19],
+        updated=stored_date(row[20]),
     )
 
 
@@ -111,11 +140,47 @@ def paper_values(paper: Paper) -> dict[str, Any]:
         "thumbnail": paper.thumbnail,
         "num_comments": paper.num_comments,
         "organization": paper.organization,
+        "categories": json.dumps(list(paper.categories), ensure_ascii=False),
+        "sources": json.dumps(list(paper.sources), ensure_ascii=False),
+        "comments": paper.comments,
+        "journal_ref": paper.journal_ref,
+        "version": paper.version,
+        "updated": paper.updated.isoformat() if paper.updated else None,
     }
 
 
+def merge_sources(old: _NamedColumns, values: dict[str, Any]) -> None:
+    """Merge a re-saved paper's `values` with its stored row, whichever source saw it first.
+
+    Each source keeps the columns it is the authority for: Hugging Face its upvotes, AI summary and
+    repository; arXiv its categories, comments, journal reference and version. Title, authors and abstract
+    come from arXiv once it has listed the paper (unless the stored version is newer); `published` is the
+    earliest date either source gave.
+    """
+    old_sources = json.loads(old["sources"] or "[]")
+    new_sources = json.loads(values["sources"] or "[]")
+    seen = set(old_sources) | set(new_sources)
+    merged = [s for s in SOURCE_ORDER if s in seen] + sorted(seen - set(SOURCE_ORDER))
+    values["sources"] = json.dumps(merged, ensure_ascii=False)
+    keep: list[str] = []
+    if "huggingface" in old_sources and "huggingface" not in new_sources:
+        keep += HF_FIELDS
+    if "arxiv" in old_sources:
+        older = "arxiv" not in new_sources or (old["version"] or 0) > (values["version"] or 0)
+        if older:
+            keep += ARXIV_FIELDS + SHARED_FIELDS
+    for name in keep:
+        values[name] = old[name]
+    for name in (*SHARED_FIELDS, *ARXIV_FIELDS):
+        if values[name] in (None, "", "[]"):  # a feed that lacks a field (the listing has no comments) keeps it
+            values[name] = old[name]
+    # The first version's date: whichever source knew the earliest.
+    values["published"] = min(filter(None, (old["published"], values["published"])), default=None)
+
+
 def moved_columns(old: _NamedColumns, values: dict[str, Any]) -> list[str]:
-    """The columns a re-saved paper changes, after keeping the later of its stored and new `day` in `values`."""
+    """The columns a re-saved paper changes, after merging sources and keeping the later `day` in `values`."""
+    merge_sources(old, values)
     values["day"] = max(filter(None, (old["day"], values["day"])), default=None)
     return [name for name in (*CONTENT_FIELDS, "day", "upvotes") if old[name] != values[name]]
 
@@ -135,6 +200,18 @@ def run_from_row(row: Sequence[Any]) -> ScrapeRun:
         skipped=row[9],
         error=row[10],
     )
+
+
+def runs_filter(day: dt.date | None, source: str | None, mark: str) -> tuple[str, list[str]]:
+    """The WHERE clause (or "") and its values that pick the scrape runs of `day` and `source`."""
+    conditions, params = [], []
+    if day is not None:
+        conditions.append(f"day = {mark}")
+        params.append(day.isoformat())
+    if source is not None:
+        conditions.append(f"source = {mark}")
+        params.append(source)
+    return ("WHERE " + " AND ".join(conditions) if conditions else ""), params
 
 
 def run_values(run: ScrapeRun, *, new: int, updated: int) -> tuple[Any, ...]:
@@ -212,13 +289,16 @@ def settings_from_row(row: Sequence[Any]) -> DigestSettings:
         effective_from=dt.datetime.fromisoformat(row[11]),
         frequency="weekly" if row[12] == "weekly" else "daily",
         weekday=row[13],
+        source="arxiv" if row[14] == "arxiv" else "huggingface",
+        category=row[15],
+        query=row[16],
     )
 
 
 def settings_values(settings: DigestSettings, *, now: str) -> tuple[Any, ...]:
     """Values for (channel_id, guild_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty,
-    created_at, updated_at, frequency, weekday) of a digest_settings write; created_at is `effective_from`, or
-    `now` without one."""
+    created_at, updated_at, frequency, weekday, source, category, query) of a digest_settings write;
+    created_at is `effective_from`, or `now` without one."""
     since = settings.effective_from.isoformat(timespec="seconds") if settings.effective_from else now
     return (
         settings.channel_id,
@@ -234,6 +314,9 @@ def settings_values(settings: DigestSettings, *, now: str) -> tuple[Any, ...]:
         now,
         settings.frequency,
         settings.weekday,
+        settings.source,
+        settings.category,
+        settings.query,
     )
 
 

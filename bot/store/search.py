@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
 from bot.models import Paper
-from bot.query import ALL_COLUMNS, BM25_WEIGHTS, Filter, Sort
+from bot.query import ALL_COLUMNS, BM25_WEIGHTS, Filter, Sort, category_range
 from bot.store.base import StoreBase
-from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
+from bot.store.rows import P_COLUMNS, PAPER_COLUMN_COUNT, PAPER_COLUMNS, paper_from_row, paper_values
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,16 @@ _ORDERS = {
     "new": "day IS NULL, day DESC, upvotes DESC, rid DESC",
     "top": "upvotes DESC, day IS NULL, day DESC, rid DESC",
 }
+# The same orders for a category listed from paper_categories, written so that its indexes serve them
+# (in SQLite NULL sorts first, so DESC puts a missing day last without `day IS NULL`).
+_CATEGORY_ORDERS = {
+    "relevance": _ORDERS["relevance"],
+    "new": "day DESC, upvotes DESC, rid DESC",
+    "top": "upvotes DESC, day DESC, rid DESC",
+}
 _COMPARISONS = frozenset({"=", ">", ">=", "<", "<="})
+# A category value paper_categories holds rows for: one category (cs.CL, hep-th) or a whole archive (cs.*).
+_ARCHIVE = re.compile(r"[^*.]+(?:\.[^*.]+|\.\*)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +65,13 @@ class Hit(NamedTuple):
 
 
 def _filter_sql(field: str, op: str, value: object, table: str) -> tuple[str, list[object]]:
-    """One filter as an SQL condition over `table` (papers "p" or paper_stats "s"); unknown ones refused."""
+    """One filter as an SQL condition over `table` (papers "p", paper_stats "s" or paper_categories "c");
+    unknown ones refused."""
+    if field == "category":
+        return _category_sql(op, value, {"s": "s.paper_rowid", "c": "c.paper_rowid"}.get(table, "p.rowid"))
     if field == "code":
-        if table == "s":
-            return ("s.has_code = 1" if value else "s.has_code = 0"), []
+        if table in ("s", "c"):
+            return (f"{table}.has_code = 1" if value else f"{table}.has_code = 0"), []
         return ("coalesce(p.github_repo, '') != ''" if value else "coalesce(p.github_repo, '') = ''"), []
     if op not in _COMPARISONS:
         raise ValueError(f"unknown comparison {op!r}")
@@ -74,6 +86,18 @@ def _filter_sql(field: str, op: str, value: object, table: str) -> tuple[str, li
     raise ValueError(f"unknown filter field {field!r}")
 
 
+def _category_sql(op: str, value: object, rowid: str) -> tuple[str, list[object]]:
+    """`category:` as membership of the paper's rowid in paper_categories (folded to lower case, indexed)."""
+    if op not in ("=", "!=") or not isinstance(value, str):
+        raise ValueError("category compares with = or != and a category name")
+    key, high = category_range(value)
+    if _ARCHIVE.fullmatch(value):  # one category, or a whole archive (its rows are keyed 'cs.*')
+        key, high = value.lower(), None
+    where, params = ("category = ?", [key]) if high is None else ("category >= ? AND category < ?", [key, high])
+    negated = "NOT " if op == "!=" else ""
+    return f"{rowid} {negated}IN (SELECT paper_rowid FROM paper_categories WHERE {where})", list(params)
+
+
 @dataclass(frozen=True, slots=True)
 class _Plan:
     """FROM and WHERE of the papers a spec selects, and where their rowid, upvotes and day are read."""
@@ -85,7 +109,17 @@ class _Plan:
     params: list[object]
 
 
+def _listed_category(filters: Sequence[Filter]) -> Filter | None:
+    """The first category (or whole archive, `cs.*`) the filters require, if any: paper_categories has
+    a row per paper for each (the archive's keyed `cs.*`)."""
+    for f in filters:
+        if f.field == "category" and f.op == "=" and isinstance(f.value, str) and _ARCHIVE.fullmatch(f.value):
+            return f
+    return None
+
+
 def _plan(spec: SearchSpec) -> _Plan:
+    listed = _listed_category(spec.filters) if spec.match is None else None
     if spec.match is not None and not spec.exclude:
         plan = _Plan(
             "papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid",
@@ -102,10 +136,19 @@ def _plan(spec: SearchSpec) -> _Plan:
             ["p.rowid NOT IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"],
             [spec.match],
         )
+    elif listed is not None:
+        # One category's papers by filters alone: read in order from its rows in paper_categories.
+        key = str(listed.value).lower()
+        plan = _Plan("paper_categories c", "c", "c.paper_rowid", ["c.category = ?"], [key])
+    elif any(f.field == "category" and f.op == "=" for f in spec.filters):
+        # A category prefix alone: sort the narrow stats rows of its papers, not whole paper rows.
+        plan = _Plan("paper_stats s", "s", "s.paper_rowid", [], [])
     else:
         # The papers table has indexes on day and upvotes for listing by filters alone.
         plan = _Plan("papers p", "p", "p.rowid", [], [])
     for f in spec.filters:
+        if f is listed:
+            continue  # the category the plan lists
         sql, values = _filter_sql(f.field, f.op, f.value, plan.table)
         plan.conditions.append(sql)
         plan.params.extend(values)
@@ -121,11 +164,12 @@ class SearchMixin(StoreBase):
         sort = spec.sort if spec.sort in _ORDERS and (ranked or spec.sort != "relevance") else "top"
         plan = _plan(spec)
         score, score_params = (_BM25, list(spec.weights)) if ranked else ("0", [])
+        order = _CATEGORY_ORDERS[sort] if plan.table == "c" else _ORDERS[sort]
         # Sort small rows, then read the full rows of the page only.
         hits_sql = (
             f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
             f"{plan.table}.day AS day FROM {plan.source} "
-            f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {_ORDERS[sort]} LIMIT ? OFFSET ?"
+            f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {order} LIMIT ? OFFSET ?"
         )
         sql = (
             f"SELECT {P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
@@ -293,33 +337,12 @@ class SearchMixin(StoreBase):
 
     async def _insert_batch(self, papers: Sequence[Paper]) -> int:
         now = self.now_text()
-        rows = [
-            (
-                p.id,
-                p.title,
-                json.dumps(list(p.authors), ensure_ascii=False),
-                p.summary,
-                p.published.isoformat() if p.published else None,
-                p.day.isoformat() if p.day else None,
-                p.upvotes,
-                p.ai_summary,
-                json.dumps(list(p.ai_keywords), ensure_ascii=False),
-                p.github_repo,
-                p.github_stars,
-                p.project_page,
-                p.thumbnail,
-                p.num_comments,
-                p.organization,
-                now,
-                now,
-            )
-            for p in papers
-        ]
+        rows = [(*paper_values(p).values(), now, now) for p in papers]
         entries = [(p.day.isoformat(), p.id, p.upvotes, now, now) for p in papers if p.day]
         async with self.transaction() as db:
             await db.executemany(
                 f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"VALUES ({', '.join('?' * (PAPER_COLUMN_COUNT + 2))})",
                 rows,
             )
             await db.executemany(

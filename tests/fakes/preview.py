@@ -7,6 +7,7 @@ the real renderers fed with the project's fixtures (or ../shared/samples when pr
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import html
 import json
@@ -22,6 +23,7 @@ from pathlib import Path
 
 import discord
 
+from bot.arxiv_digest import choose
 from bot.models import Paper, Subscription
 from bot.render import (
     LinkButton,
@@ -36,6 +38,7 @@ from bot.render import (
     status_embed,
     validate_payload,
 )
+from bot.render.digest import arxiv_digest_messages
 from bot.sources.huggingface import parse_daily_papers
 
 log = logging.getLogger(__name__)
@@ -270,6 +273,27 @@ def status_shown() -> Shown:
     return Shown(MessagePayload(embeds=[status_embed(fields)]), ephemeral=True)
 
 
+def arxiv_digest(ranked: list[Paper]) -> list[MessagePayload]:
+    """An arXiv digest of cs.CL: the day's papers as arXiv lists them, two also upvoted on Hugging Face."""
+    day = ranked[0].day or dt.date(2026, 6, 12)
+    listed = [
+        dataclasses.replace(
+            paper,
+            upvotes=paper.upvotes if index in (3, 6) else 0,
+            num_comments=paper.num_comments if index in (3, 6) else 0,
+            organization=paper.organization if index in (3, 6) else None,
+            ai_summary=None,
+            github_repo=None,
+            github_stars=None,
+            sources=("huggingface", "arxiv") if index in (3, 6) else ("arxiv",),
+            categories=("cs.CL", "cs.LG") if index % 2 else ("cs.CL",),
+        )
+        for index, paper in enumerate(ranked)
+    ]
+    chosen, total = choose(listed, query=None, top=5, min_upvotes=0)
+    return arxiv_digest_messages(chosen, category="cs.CL", day=day, total=total)
+
+
 def gallery() -> dict[str, tuple[list[Shown], tuple[int, int]]]:
     """The message kinds worth looking at, each with the window size of its screenshot."""
     day, ranked, total = day_papers()
@@ -291,6 +315,7 @@ def gallery() -> dict[str, tuple[list[Shown], tuple[int, int]]]:
     alerted = [p for p in ranked if "memory" in p.summary.lower() or "agent" in p.summary.lower()][:3]
     alerts = alert_messages([(paper, [subscription]) for paper in alerted])
     return {
+        "digest-arxiv": ([Shown(m) for m in arxiv_digest(ranked)], (900, 640)),
         "digest-compact": ([Shown(m) for m in compact], (900, 1020)),
         "digest-cards": ([Shown(m) for m in cards], (900, 720)),
         "card": ([Shown(MessagePayload(embeds=[card]), buttons=card_buttons, ephemeral=True)], (900, 400)),

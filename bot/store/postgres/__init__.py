@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.store.postgres.alerts import PostgresAlertsMixin
+from bot.store.postgres.arxiv import PostgresArxivMixin
 from bot.store.postgres.base import display_url, latest_version
 from bot.store.postgres.deliveries import PostgresDeliveriesMixin
 from bot.store.postgres.errors import raises_store_errors
@@ -28,6 +29,7 @@ class PostgresStore(
     PostgresSearchMixin,
     PostgresTitlesMixin,
     PostgresSimilarMixin,
+    PostgresArxivMixin,
 ):
     """Papers, settings and delivery records in Postgres, for several bot processes sharing one database.
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.models import Paper
+from bot.store.arxiv import LISTED
 from bot.store.postgres.base import PostgresStoreBase
 from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
 
@@ -18,14 +19,15 @@ class PostgresAlertsMixin(PostgresStoreBase):
     async def first_listed_since(
         self, since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000
     ) -> list[tuple[str, Paper]]:
-        """(when first listed, paper) for papers whose first Daily Papers entry was recorded at or after
-        `since` (a stored instant), ordered by that instant then id, starting after `after`, at most `limit`."""
+        """(when first listed, paper) for papers whose first listing (a Daily Papers entry or an arXiv
+        announcement) was recorded at or after `since` (a stored instant), ordered by that instant then id,
+        starting after `after`, at most `limit`."""
         first_after, id_after = after
         # Byte order ("C") on every text comparison: the same order SQLite uses, whatever the server's locale.
         rows = await self._fetchall(
             f"SELECT e.first, {P_COLUMNS} FROM ("
-            '  SELECT paper_id, min(first_seen COLLATE "C") AS first FROM daily_entries'
-            '  WHERE paper_id IN (SELECT paper_id FROM daily_entries WHERE first_seen COLLATE "C" >= %s)'
+            f'  SELECT paper_id, min(first_seen COLLATE "C") AS first FROM {LISTED} AS listed'
+            f'  WHERE paper_id IN (SELECT paper_id FROM {LISTED} AS recent WHERE first_seen COLLATE "C" >= %s)'
             '  GROUP BY paper_id HAVING min(first_seen COLLATE "C") >= %s'
             ") e JOIN papers p ON p.id = e.paper_id "
             'WHERE e.first > %s OR (e.first = %s AND e.paper_id COLLATE "C" > %s) '
@@ -35,8 +37,8 @@ class PostgresAlertsMixin(PostgresStoreBase):
         return [(str(row[0]), paper_from_row(row[1:])) for row in rows]
 
     async def last_listed_at(self) -> str | None:
-        """When the latest Daily Papers entry was first recorded (a stored instant), if any."""
-        row = await self._fetchone('SELECT max(first_seen COLLATE "C") FROM daily_entries')
+        """When the latest Daily Papers entry or arXiv listing was first recorded (a stored instant), if any."""
+        row = await self._fetchone(f'SELECT max(first_seen COLLATE "C") FROM {LISTED} AS listed')
         return str(row[0]) if row and row[0] is not None else None
 
     async def recent_papers(self, limit: int) -> list[Paper]:

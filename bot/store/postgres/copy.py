@@ -14,7 +14,7 @@ from bot.store.errors import classify as classify_sqlite
 from bot.store.postgres import PostgresStore
 from bot.store.postgres.errors import classify
 from bot.store.postgres.lexemes import search_vector, title_key
-from bot.store.rows import PAPER_COLUMNS, paper_from_row
+from bot.store.rows import PAPER_COLUMN_COUNT, PAPER_COLUMNS, paper_from_row
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ _TABLES: tuple[tuple[str, str, str], ...] = (
     (
         "digest_settings",
         "channel_id, guild_id, time, timezone, top, min_upvotes, weekdays_only, style, post_empty, enabled, "
-        "disabled_reason, created_at, updated_at, frequency, weekday",
+        "disabled_reason, created_at, updated_at, frequency, weekday, source, category, query",
         "",
     ),
     ("subscriptions", "id, guild_id, channel_id, query, normalized, created_by, created_at, skip_digest_papers", ""),
@@ -38,6 +38,7 @@ _TABLES: tuple[tuple[str, str, str], ...] = (
     ("scrape_runs", "id, source, day, started, finished, outcome, fetched, new, updated, skipped, error", ""),
     ("meta", "key, value", ""),
     ("saved_papers", "id, member_id, paper_id, saved_at", ""),
+    ("arxiv_listings", "category, day, position, paper_id, kind, first_seen", ""),
 )
 # SQLite keeps these as 0/1 integers; Postgres has booleans.
 _BOOLEANS = frozenset({"weekdays_only", "post_empty", "enabled", "skip_digest_papers"})
@@ -96,7 +97,7 @@ async def _copy(source: Store, target: PostgresStore) -> dict[str, int]:
                         for index in booleans:
                             values[index] = bool(values[index])
                         if searched:
-                            paper = paper_from_row(values[1:16])
+                            paper = paper_from_row(values[1 : 1 + PAPER_COLUMN_COUNT])
                             values += [search_vector(paper), title_key(paper.title)]
                         await pg_copy.write_row(values)
                     total += len(rows)

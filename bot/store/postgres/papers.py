@@ -11,30 +11,31 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from bot.models import DailyEntry, Paper, ScrapeRun, UpsertResult
+from bot.models import ArxivListing, DailyEntry, Paper, ScrapeRun, UpsertResult
 from bot.query.columns import SEARCH_COLUMNS
 from bot.store.papers import StoreCounts
+from bot.store.postgres.arxiv import write_listing
 from bot.store.postgres.base import PostgresStoreBase
 from bot.store.postgres.lexemes import search_columns
 from bot.store.rows import (
     P_COLUMNS,
+    PAPER_COLUMN_COUNT,
     PAPER_COLUMNS,
     RUN_COLUMNS,
     moved_columns,
     paper_from_row,
     run_from_row,
     run_values,
+    runs_filter,
     stored_date,
 )
 
 log = logging.getLogger(__name__)
 
 _INSERT_PAPER = (
-    f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at, search_vector, title_key) VALUES "
-    "(%(id)s, %(title)s, %(authors)s, %(summary)s, %(published)s, %(day)s, %(upvotes)s, "
-    "%(ai_summary)s, %(ai_keywords)s, %(github_repo)s, %(github_stars)s, %(project_page)s, "
-    "%(thumbnail)s, %(num_comments)s, %(organization)s, %(first_seen)s, %(updated_at)s, "
-    "%(search_vector)s::tsvector, %(title_key)s)"
+    f"INSERT INTO papers ({PAPER_COLUMNS}, first_seen, updated_at, search_vector, title_key) VALUES ("
+    + ", ".join(f"%({name.strip()})s" for name in f"{PAPER_COLUMNS}, first_seen, updated_at".split(","))
+    + ", %(search_vector)s::tsvector, %(title_key)s)"
 )
 _UPSERT_ENTRY = (
     "INSERT INTO daily_entries (day, paper_id, upvotes, first_seen, updated_at) "
@@ -45,6 +46,7 @@ _UPSERT_ENTRY = (
 # Transaction-level advisory lock serialising paper writes across processes, as SQLite's one writer does
 # (it also keeps the writers of search_terms' counts in one order).
 PAPERS_WRITE_LOCK = 0x70617065_72730001
+_COLUMN_NAMES = [name.strip() for name in PAPER_COLUMNS.split(",")]
 # Columns whose change means the search columns must be computed again.
 _SEARCHED = frozenset(column.source for column in SEARCH_COLUMNS)
 
@@ -58,8 +60,9 @@ class PostgresPapersMixin(PostgresStoreBase):
         *,
         day: dt.date | None = None,
         run: ScrapeRun | None = None,
+        listings: Sequence[ArxivListing] = (),
     ) -> UpsertResult:
-        """Insert or refresh papers (and their entries for `day`) and record `run`, all in one transaction.
+        """Insert or refresh papers (their entries for `day`, arXiv `listings`) and record `run`, in one transaction.
 
         Re-saving identical data changes only upvotes and `updated_at`; the result names papers seen for
         the first time and papers whose upvotes moved.
@@ -86,6 +89,9 @@ class PostgresPapersMixin(PostgresStoreBase):
                     moved = moved_columns(old, values)
                     if moved:
                         if _SEARCHED.intersection(moved):
+                            # Computed from the merged row: a source may have kept the stored title or abstract.
+                            merged = paper_from_row([values[name] for name in _COLUMN_NAMES])
+                            values.update(search_columns(merged))
                             moved += ["search_vector", "title_key"]
                         assignments = ", ".join(
                             f"{name} = %({name})s::tsvector" if name == "search_vector" else f"{name} = %({name})s"
@@ -107,6 +113,8 @@ class PostgresPapersMixin(PostgresStoreBase):
                     await cursor.executemany(_INSERT_PAPER, inserts)
                 if entries:
                     await cursor.executemany(_UPSERT_ENTRY, entries)
+            for listing in listings:
+                await write_listing(conn, listing, now)
             if run is not None:
                 await _insert_run(conn, run, new=len(new), updated=len(changed))
         self.papers_version += 1
@@ -173,7 +181,7 @@ class PostgresPapersMixin(PostgresStoreBase):
             'WHERE e.day = %s ORDER BY e.upvotes DESC, p.id COLLATE "C"',
             (day.isoformat(),),
         )
-        return [replace(paper_from_row(row), upvotes=row[15], day=day) for row in rows]
+        return [replace(paper_from_row(row), upvotes=row[PAPER_COLUMN_COUNT], day=day) for row in rows]
 
     async def daily_entries(self, day: dt.date) -> list[DailyEntry]:
         """The entries recorded for `day`."""
@@ -207,20 +215,19 @@ class PostgresPapersMixin(PostgresStoreBase):
         row = await self._fetchone("SELECT max(day) FROM daily_entries")
         return stored_date(row[0]) if row else None
 
-    async def last_scrape_run(self, day: dt.date | None = None) -> ScrapeRun | None:
-        """The latest recorded fetch (of `day` if given)."""
-        runs = await self.scrape_runs(limit=1, day=day)
+    async def last_scrape_run(self, day: dt.date | None = None, source: str | None = None) -> ScrapeRun | None:
+        """The latest recorded fetch (of `day`, from `source`, if given)."""
+        runs = await self.scrape_runs(limit=1, day=day, source=source)
         return runs[0] if runs else None
 
-    async def scrape_runs(self, limit: int = 50, day: dt.date | None = None) -> list[ScrapeRun]:
-        """The most recent scrape runs (of `day` if given), newest first."""
-        if day is None:
-            rows = await self._fetchall(f"SELECT {RUN_COLUMNS} FROM scrape_runs ORDER BY id DESC LIMIT %s", (limit,))
-        else:
-            rows = await self._fetchall(
-                f"SELECT {RUN_COLUMNS} FROM scrape_runs WHERE day = %s ORDER BY id DESC LIMIT %s",
-                (day.isoformat(), limit),
-            )
+    async def scrape_runs(
+        self, limit: int = 50, day: dt.date | None = None, source: str | None = None
+    ) -> list[ScrapeRun]:
+        """The most recent scrape runs (of `day`, from `source`, if given), newest first."""
+        conditions, params = runs_filter(day, source, "%s")
+        rows = await self._fetchall(
+            f"SELECT {RUN_COLUMNS} FROM scrape_runs {conditions} ORDER BY id DESC LIMIT %s", (*params, limit)
+        )
         return [run_from_row(row) for row in rows]
 
 

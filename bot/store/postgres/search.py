@@ -17,6 +17,7 @@ import psycopg
 
 from bot.models import Paper
 from bot.query import Filter
+from bot.store.postgres.arxiv import category_condition
 from bot.store.postgres.base import PostgresStoreBase
 from bot.store.postgres.lexemes import rank_weights
 from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
@@ -41,6 +42,8 @@ def filter_sql(f: Filter) -> tuple[str, list[object]]:
     """One query filter as an SQL condition over papers `p` with its bound values; unknown ones refused."""
     if f.field == "code":
         return (HAS_CODE if f.value else f"NOT {HAS_CODE}"), []
+    if f.field == "category":
+        return category_condition(f.op, f.value)
     if f.op not in _COMPARISONS:
         raise ValueError(f"unknown comparison {f.op!r}")
     if f.field == "upvotes":

@@ -32,15 +32,16 @@ class PostgresSettingsMixin(PostgresStoreBase):
         await self._execute(
             "INSERT INTO digest_settings (channel_id, guild_id, time, timezone, top, min_upvotes, "
             "weekdays_only, style, post_empty, enabled, disabled_reason, created_at, updated_at, "
-            "frequency, weekday) "
-            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, TRUE, NULL, %s, %s, %s, %s) "
+            "frequency, weekday, source, category, query) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, TRUE, NULL, %s, %s, %s, %s, %s, %s, %s) "
             "ON CONFLICT (channel_id) DO UPDATE SET "
             "guild_id = excluded.guild_id, time = excluded.time, timezone = excluded.timezone, "
             "top = excluded.top, min_upvotes = excluded.min_upvotes, "
             "weekdays_only = excluded.weekdays_only, style = excluded.style, "
             "post_empty = excluded.post_empty, enabled = TRUE, disabled_reason = NULL, "
             "created_at = excluded.created_at, updated_at = excluded.updated_at, "
-            "frequency = excluded.frequency, weekday = excluded.weekday",
+            "frequency = excluded.frequency, weekday = excluded.weekday, "
+            "source = excluded.source, category = excluded.category, query = excluded.query",
             settings_values(settings, now=now),
         )
         stored = await self.get_digest_settings(settings.channel_id)
