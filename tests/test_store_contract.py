@@ -559,6 +559,16 @@ async def test_a_paper_seen_by_both_sources_is_one_row_whose_fields_merge(
     assert await store.listing_papers("cs.LG", ANNOUNCED) == []
 
 
+async def test_search_finds_the_merged_row_by_the_title_it_kept(store: AnyStore) -> None:
+    # arXiv's title stays when Hugging Face re-saves the paper under its own: search must follow the row.
+    await save_from(store, "arxiv")
+    await save_from(store, "huggingface")
+    kept = query_spec(store, parse("version"), sort="top", limit=10)
+    dropped = query_spec(store, parse("had"), sort="top", limit=10)
+    assert [p.id for p in await store.search_page(kept)] == [MERGED_ID]
+    assert await store.search_page(dropped) == []
+
+
 async def test_refreshing_either_source_keeps_what_the_other_brought(store: AnyStore) -> None:
     await save_from(store, "arxiv")
     await save_from(store, "huggingface")
