@@ -385,11 +385,22 @@ def main() -> None:
         action="store_true",
         help="measure on the database an earlier --keep run left in --db-dir (or its default); fails if there is none",
     )
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgres"), default="sqlite", help="postgres: also time Postgres, beside"
+    )
+    parser.add_argument(
+        "--database-url", help="with --backend postgres: an empty database or one a run filled (else a new server)"
+    )
     args = parser.parse_args()
     if args.baseline_queries < 0:
         args.baseline_queries = 0 if args.papers <= 100_000 else 6
     logging.basicConfig(level=logging.WARNING)
-    print(json.dumps(asyncio.run(run(args)), indent=2))
+    report = asyncio.run(run(args))
+    if args.backend == "postgres":
+        from search_postgres import run_postgres
+
+        report["postgres"] = asyncio.run(run_postgres(args, report))
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 import random
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -17,7 +21,9 @@ from bot.models import Paper
 from bot.query import Query, QueryError, parse
 from bot.search.factory import SearchEngine, open_search, query_spec
 from bot.store import AnyStore, Store
+from bot.store.base import load_migrations
 from bot.store.postgres import PostgresStore
+from bot.store.postgres import latest_version as postgres_latest_version
 from tests.fakes.harness import BotHarness
 from tests.fakes.hf_items import make_daily_item
 from tests.strategies import expressions, terms
@@ -212,6 +218,49 @@ async def test_hostile_text_is_only_ever_words(store: AnyStore) -> None:
     assert (await engine.search("drop", limit=5)).papers[0].id == "2606.00009"
 
 
+async def test_hostile_terms_reach_the_store_as_lexemes_only(store: AnyStore) -> None:
+    await store.bulk_insert_papers([Paper(id="2606.00009", title="Quokka wombat", summary="x", day=DAY)])
+    hostile = ["quokka' | 'wombat", "quokka\\' | !", "wombat:*", "'", "\\", "quokka <-> wombat"]
+    found = await store.papers_matching_terms(
+        hostile, columns=("title", "summary"), weights=(10, 6, 4, 1, 1), exclude_id=None, limit=5
+    )
+    # Never a syntax error. Postgres reads each term as one lexeme, which no paper holds; FTS5 splits a
+    # string into a phrase of its words (here "quokka wombat"), which this paper does hold.
+    assert [p.id for p in found] == ([] if isinstance(store, PostgresStore) else ["2606.00009"])
+    assert await store.document_frequencies(hostile) == {}
+    assert [p.id for p in await store.papers_matching_terms(
+        ["quokka", *hostile], columns=("title",), weights=(10, 6, 4, 1, 1), exclude_id=None, limit=5
+    )] == ["2606.00009"]  # fmt: skip
+
+
+async def test_an_upgraded_database_gets_search_columns_for_its_old_rows(postgres_url: str) -> None:
+    older = load_migrations("bot.store.postgres")[:3]
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT)")
+        for migration in older:
+            conn.execute(migration.sql.encode())
+            conn.execute("INSERT INTO schema_version VALUES (%s, %s, 'then')", (migration.version, migration.name))
+        conn.execute(
+            "INSERT INTO papers (id, title, summary, first_seen, updated_at) "
+            "VALUES ('2606.00001', 'Quokka navigation', 'Wombat maps', 'then', 'then')"
+        )
+    store = await PostgresStore.open(postgres_url, migrate=False)
+    try:
+        assert await store.migrate() == [4, *range(5, postgres_latest_version() + 1)]
+        assert await store.check() == []
+        engine = open_search(store)
+        assert [p.id for p in (await engine.search("wombat")).papers] == ["2606.00001"]
+        assert (await engine.autocomplete("quokka nav"))[0][0] == "2606.00001"
+        assert await store.document_frequencies(["wombat"]) == {"wombat": 1}
+        # A row left without them (written by an older process meanwhile) is reported, then filled.
+        await store._execute("UPDATE papers SET search_vector = NULL, title_key = NULL")
+        assert await store.check() == ["1 papers have no search columns yet: run `paperboy db migrate`"]
+        assert await store.migrate() == [] and await store.check() == []
+        assert [p.id for p in (await engine.search("quokka")).papers] == ["2606.00001"]
+    finally:
+        await store.close()
+
+
 # ---------------------------------------------------------------- agreement on generated queries
 
 _WORDS = str.split(
@@ -364,3 +413,22 @@ async def test_paper_commands_through_discord(backend: str, tmp_path: Path, requ
         assert "Mamba" in (await tried.wait_final()).text
     finally:
         await harness.close()
+
+
+@pytest.mark.slow
+def test_the_search_benchmark_times_postgres_beside_sqlite(postgres_url: str) -> None:
+    root = Path(__file__).resolve().parents[1]
+    done = subprocess.run(
+        [sys.executable, str(root / "bench" / "search.py"), "--papers", "300", "--rounds", "1", "--similar-papers", "5",
+         "--backend", "postgres", "--database-url", postgres_url],
+        capture_output=True, text=True, timeout=180, cwd=root, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = json.loads(done.stdout)
+    on_postgres = report["postgres"]
+    assert on_postgres["papers"] == report["papers"] == 300
+    assert on_postgres["search"]["p50_ms"] > 0 and set(on_postgres["ratio_to_sqlite"]) == {
+        "search",
+        "autocomplete",
+        "similar",
+    }

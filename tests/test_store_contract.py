@@ -17,6 +17,8 @@ import psycopg_pool
 import pytest
 
 from bot.models import DailyEntry, DigestSettings, Paper, ScrapeRun
+from bot.query import parse
+from bot.search.factory import query_spec
 from bot.store import (
     CannotOpen,
     DatabaseBusy,
@@ -127,6 +129,34 @@ async def test_papers_round_trip_and_upserts_are_idempotent(store: AnyStore) -> 
     assert moved.changed == ("2606.00001",) and store.papers_version > version
     stored = await store.get_paper("2606.00001")
     assert stored is not None and stored.title == "Retitled" and stored.upvotes == 7
+
+
+async def test_search_reads_titles_ids_and_term_counts(store: AnyStore) -> None:
+    """The methods search, autocomplete, trending and similar papers read, alike on both backends."""
+    titles = ["Sparse routing", "Sparse experts", "Dense layers"]
+    papers = [paper(f"2606.0000{n}", upvotes=n, title=title) for n, title in enumerate(titles, start=1)]
+    assert await store.bulk_insert_papers(papers) == 3
+    high = await store.paper_rowid_high_mark()
+    rows = await store.paper_titles(0)
+    assert sorted(title for _, title in rows) == sorted(titles) and max(r for r, _ in rows) == high
+    assert await store.paper_titles(high) == []
+    assert {pid for pid, _ in (await store.ids_and_titles([r for r, _ in rows])).values()} == {p.id for p in papers}
+    first = next(rowid for rowid, title in rows if title == titles[0])
+    assert {p.id for p in (await store.papers_by_rowid([first])).values()} == {"2606.00001"}
+    assert await store.ids_with_prefix("2606.0000", 2) == [("2606.00001", titles[0]), ("2606.00002", titles[1])]
+    clock_of(store).advance(dt.timedelta(minutes=5))
+    since = store.now_text()
+    await store.upsert_papers([paper("2606.00003", upvotes=3, title="Dense sparse layers")])
+    assert [t for _, t in await store.titles_updated_since(since)] == ["Dense sparse layers"]
+    sparse = query_spec(store, parse("sparse"), sort="top", limit=10)
+    assert sparse.match is not None and await store.match_counts([sparse.match], 2) == [2]
+    assert await store.match_counts([sparse.match], 10) == [3]
+    assert [p.id for p in await store.top_papers_between(DAY, DAY, 2)] == ["2606.00003", "2606.00002"]
+    assert await store.latest_paper_day(DAY + dt.timedelta(days=3)) == DAY
+    assert (await store.document_frequencies(["spars", "dens", "absent"])) == {"spars": 3, "dens": 1}
+    assert await store.indexed_paper_count() == 3
+    await store.merge_search_index(200, start=True)
+    assert [p.id for p in await store.search_page(sparse)] == ["2606.00003", "2606.00002", "2606.00001"]
 
 
 async def test_a_paper_keeps_its_latest_day_and_entries_keep_their_own_upvotes(store: AnyStore) -> None:

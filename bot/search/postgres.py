@@ -2,10 +2,11 @@
 
 A query compiles to a tsquery over each paper's weighted tsvector (title A, authors B, keywords C,
 abstract D), built from the project's own folding and Porter stems, so both backends find the same
-papers for the same query. Ranking is ts_rank with the column weights of bm25 on SQLite, ties broken by
-upvotes, then recency, then the paper stored last. As on SQLite, a query matching more than
-DENSE_WINDOW papers (FILTERED_WINDOW with filters) is ranked within that many of its most recently
-stored matches, and its total is then a lower bound; ts_rank reads only those, so every query is ranked.
+papers for the same query. Ranking is ts_rank_cd (cover density: the query's words close together count
+more) with the column weights of bm25 on SQLite, ties broken by upvotes, then recency, then the paper
+stored last. As on SQLite, a query matching more than DENSE_WINDOW papers (FILTERED_WINDOW with filters)
+is ranked within that many of its most recently stored matches, and its total is then a lower bound; the
+ranking reads only those, so every query is ranked.
 
 Titles typed loosely (plain words, three or more) or queries that find almost nothing also ask pg_trgm
 for similar titles, ranked with rapidfuzz exactly as the SQLite engine ranks its in-memory titles: close
@@ -41,7 +42,7 @@ from bot.search.engine import (
 from bot.search.postgres_titles import complete_titles, match_titles
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
 from bot.sources.huggingface import parse_paper_ref
-from bot.store.postgres import PostgresStore
+from bot.store.postgres import PostgresStore, TitleRow
 from bot.store.postgres.lexemes import compile_tsquery
 from bot.store.search import Hit, SearchSpec
 
@@ -144,17 +145,23 @@ class PostgresSearch:
             papers = await self.store.search_page(spec)
             return SearchResults(query_text, tuple(papers), await self.store.search_count(spec), sort, offset, limit)
         window = FILTERED_WINDOW if spec.filters else DENSE_WINDOW
-        matched = await self.store.match_hits(
-            spec.match, limit=window + 1, filters=spec.filters, weights=COLUMN_WEIGHTS
-        )
+        plain = sort == "relevance" and bool(query.plain_words())
+        title_like = plain and len(query.typed_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
+        title_text = " ".join(query.typed_words)
+        finding = self.store.match_hits(spec.match, limit=window + 1, filters=spec.filters, weights=COLUMN_WEIGHTS)
+        titled: list[tuple[TitleRow, float]] | None = None
+        if title_like:  # the title lookups need not wait for the full-text hits: both at once
+            matched, titled = await asyncio.gather(finding, self._scored_titles(title_text))
+        else:
+            matched = await finding
         hits, exact = matched[:window], len(matched) <= window
         ranked = _rank_hits(hits, sort)
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []
-        plain = bool(query.plain_words())
-        title_like = len(query.typed_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
-        if sort == "relevance" and plain and (title_like or len(ranked) < THIN_RESULTS):
-            strong, weak = await self._title_matches(query, " ".join(query.typed_words), len(ranked))
+        if titled is None and plain and len(ranked) < THIN_RESULTS:
+            titled = await self._scored_titles(title_text)
+        if titled is not None:
+            strong, weak = await self._title_matches(query, titled, len(ranked))
         # The page is a slice of: close title matches, full-text hits without them, looser title matches.
         items: list[Paper | Hit] = [*strong.values(), *(h for h in ranked if h.rowid not in strong), *weak]
         window_items = items[offset : offset + limit]
@@ -174,9 +181,14 @@ class PostgresSearch:
             total_exact=exact,
         )
 
-    async def _title_matches(self, query: Query, text: str, total: int) -> tuple[dict[int, Paper], list[Paper]]:
+    async def _scored_titles(self, text: str) -> list[tuple[TitleRow, float]]:
+        """The titles like `text` and their scores (see bot.search.postgres_titles)."""
+        return await match_titles(self.store, text, limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE)
+
+    async def _title_matches(
+        self, query: Query, scored: list[tuple[TitleRow, float]], total: int
+    ) -> tuple[dict[int, Paper], list[Paper]]:
         """(close title matches by rowid, looser ones that the words alone do not find)."""
-        scored = await match_titles(self.store, text, limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE)
         papers = await self.store.papers_by_rowid([row.rowid for row, _ in scored])
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []
@@ -216,7 +228,7 @@ def search_spec(query: Query, *, sort: Sort = "relevance", limit: int = 10, offs
 
 
 def _rank_hits(hits: list[Hit], sort: Sort) -> list[Hit]:
-    """Hits in the order asked: relevance is ts_rank (as a score, lower better); ties go to popularity."""
+    """Hits in the order asked: relevance is ts_rank_cd (as a score, lower better); ties go to popularity."""
     if sort == "new":
         return sorted(hits, key=lambda h: (h.day is not None, h.day or "", h.upvotes, h.rowid), reverse=True)
     ordered = sorted(hits, key=_popularity, reverse=True)

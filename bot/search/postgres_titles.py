@@ -9,6 +9,7 @@ more words as typed scores at least PREFIX_SCORE.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
 
@@ -22,9 +23,17 @@ log = logging.getLogger(__name__)
 SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
 PREFIX_SCORE = 95.0  # the similarity given to a title that starts with the words typed
 CANDIDATES = 100  # candidate titles pg_trgm hands over for scoring
-# Least pg_trgm word similarity of a candidate: low enough for two typos in a short title.
-MATCH_SIMILARITY = 0.45
-SUGGEST_SIMILARITY = 0.3
+# Least pg_trgm word similarity of a candidate (pg_trgm's default): two typos in a short title stay above it,
+# while a common word shared with the text typed does not bring in every title that holds it (each candidate
+# costs a comparison in Postgres).
+MATCH_SIMILARITY = 0.6
+# Autocomplete asks while words are half typed: titles that begin with them come from the key index, so
+# the similar ones need to share more of what is typed.
+SUGGEST_SIMILARITY = 0.7
+
+
+async def _no_rows() -> list[TitleRow]:
+    return []
 
 
 def rank_titles(key: str, rows: Iterable[TitleRow], limit: int, cutoff: float = 0.0) -> list[tuple[TitleRow, float]]:
@@ -50,12 +59,13 @@ async def match_titles(store: PostgresStore, text: str, limit: int, cutoff: floa
         return []
     key = " ".join(words)
     scores: dict[int, tuple[TitleRow, float]] = {}
-    if len(words) >= 3:
-        # A title that begins with three or more words as typed is the one meant, unless one matches better.
-        prefixed = await store.title_rows_with_prefix(key, limit)
-        for row, score in rank_titles(key, prefixed, limit):
-            scores[row.rowid] = (row, max(score, PREFIX_SCORE))
-    candidates = await store.similar_title_rows(key, CANDIDATES, threshold=MATCH_SIMILARITY)
+    # A title that begins with three or more words as typed is the one meant, unless one matches better.
+    prefixed, candidates = await asyncio.gather(
+        store.title_rows_with_prefix(key, limit) if len(words) >= 3 else _no_rows(),
+        store.similar_title_rows(key, CANDIDATES, threshold=MATCH_SIMILARITY),
+    )
+    for row, score in rank_titles(key, prefixed, limit):
+        scores[row.rowid] = (row, max(score, PREFIX_SCORE))
     for row, score in rank_titles(key, candidates, limit, cutoff):
         scores.setdefault(row.rowid, (row, score))
     return sorted(scores.values(), key=lambda pair: -pair[1])[:limit]
@@ -67,9 +77,12 @@ async def complete_titles(store: PostgresStore, text: str, limit: int) -> list[t
     if not words:
         return []
     key = " ".join(words)
-    picked = {row.rowid: row for row in await store.title_rows_with_prefix(key, limit)}
-    if len(picked) < limit:
-        candidates = await store.similar_title_rows(key, CANDIDATES, threshold=SUGGEST_SIMILARITY)
-        for row, _ in rank_titles(key, candidates, limit, SUGGEST_SCORE):
-            picked.setdefault(row.rowid, row)
+    # Both lookups at once, each on its own connection: the similar titles are nearly always needed.
+    prefixed, candidates = await asyncio.gather(
+        store.title_rows_with_prefix(key, limit),
+        store.similar_title_rows(key, CANDIDATES, threshold=SUGGEST_SIMILARITY),
+    )
+    picked = {row.rowid: row for row in prefixed}
+    for row, _ in rank_titles(key, candidates, limit, SUGGEST_SCORE):
+        picked.setdefault(row.rowid, row)
     return [(row.paper_id, row.title) for row in list(picked.values())[:limit]]

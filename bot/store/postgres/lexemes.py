@@ -14,6 +14,7 @@ Every lexeme is quoted here (quotes and backslashes escaped), so no user text is
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Sequence
@@ -77,20 +78,34 @@ def title_key(title: str) -> str:
     return " ".join(fold_tokens(title))
 
 
+@functools.lru_cache(maxsize=200_000)
+def _quoted_lexeme(mark: str, stem: str) -> str:
+    return quote(mark + lexeme(stem))
+
+
+# "1A", "2A", ...: every position label of each weight, made once (a paper has hundreds of tokens).
+_LABELS = {weight: [f"{position}{weight}" for position in range(MAX_POSITION + 1)] for weight in "ABCD"}
+
+
 def search_vector(paper: Paper) -> str:
     """The tsvector literal of a paper's searchable columns (see the module docstring)."""
     texts = {column.name: column.text(paper) for column in SEARCH_COLUMNS}
-    positions: dict[str, list[str]] = {}
+    entries: dict[str, list[str]] = {}
     offset = 1
     for name in _VECTOR_ORDER:
         tokens = tokenize(texts[name])
-        weight, mark = WEIGHT_OF_COLUMN[name], PREFIX_OF_COLUMN.get(name, "")
-        for index, stem in enumerate(tokens):
-            held = positions.setdefault(mark + lexeme(stem), [])
-            if len(held) < MAX_POSITIONS_PER_LEXEME:
-                held.append(f"{min(offset + index, MAX_POSITION)}{weight}")
+        mark, labels = PREFIX_OF_COLUMN.get(name, ""), _LABELS[WEIGHT_OF_COLUMN[name]]
+        last = labels[MAX_POSITION]
+        for position, stem in enumerate(tokens, offset):
+            label = labels[position] if position < MAX_POSITION else last
+            key = _quoted_lexeme(mark, stem)
+            held = entries.get(key)
+            if held is None:
+                entries[key] = [label]
+            elif len(held) < MAX_POSITIONS_PER_LEXEME:
+                held.append(label)
         offset += len(tokens) + 1
-    return " ".join(f"{quote(text)}:{','.join(held)}" for text, held in positions.items())
+    return " ".join(f"{key}:{','.join(held)}" for key, held in entries.items())
 
 
 def search_columns(paper: Paper) -> dict[str, Any]:
@@ -158,6 +173,12 @@ def compile_tsquery(node: Node) -> tuple[bool, str]:
     if not positives:
         return False, _group(negatives, "&")
     return False, f"({_group(negatives, '&')} & !{_group(positives, '|')})"
+
+
+def unweighted_term_tsquery(term: str, columns: Sequence[str]) -> str:
+    """A tsquery for one stem in `columns` or any column of the same lexeme kind (the GIN index answers it alone)."""
+    marks = sorted({PREFIX_OF_COLUMN.get(column, "") for column in columns})
+    return _group([quote(mark + lexeme(term)) for mark in marks], "|")
 
 
 def any_term_tsquery(terms: Sequence[str], columns: Sequence[str]) -> str:

@@ -1,7 +1,7 @@
 """Full-text search on Postgres: pages and counts over the weighted tsvector, hits in bulk, index upkeep.
 
 Every query and its terms arrive as tsquery text built by `lexemes` from quoted lexemes, and travel as
-bound parameters (`%s::tsquery`); filters are SQL conditions with bound values. Scores are ts_rank
+bound parameters (`%s::tsquery`); filters are SQL conditions with bound values. Scores are ts_rank_cd
 negated, so that lower is better as with SQLite's bm25.
 """
 
@@ -9,7 +9,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections.abc import Sequence
+from typing import Any
+
+import psycopg
 
 from bot.models import Paper
 from bot.query import Filter
@@ -20,8 +24,9 @@ from bot.store.search import Hit, SearchSpec
 
 log = logging.getLogger(__name__)
 
-# ts_rank over the vector, with its four weights as a parameter; negated: lower is better.
-RANK = "-ts_rank(%s::float4[], {vector}, %s::tsquery)"
+# ts_rank_cd over the vector (the query's words close together rank higher), with its four weights as a
+# parameter; negated: lower is better.
+RANK = "-ts_rank_cd(%s::float4[], {vector}, %s::tsquery)"
 # Orders over hits (rid, score, upvotes, day): inside the query that finds them and over the page.
 _ORDERS = {
     "relevance": "score, upvotes DESC, day DESC NULLS LAST, rid DESC",
@@ -66,6 +71,26 @@ def _conditions(spec_match: str | None, exclude: bool, filters: Sequence[Filter]
     return conditions, params
 
 
+async def _newest_first(conn: psycopg.AsyncConnection[Any], where: str, params: list[object], limit: int) -> str:
+    """How to find the newest `limit` papers matching `where`: the ORDER BY that leads the planner there.
+
+    Walking papers from the newest and testing each one's vector finds them quickly when many papers match,
+    but reads every vector on the way; finding all matches through the GIN index and keeping the newest is
+    quicker when few do. The planner does not count what reading a vector costs, so the choice is made here
+    from its estimate of the matches: the two cost about the same when the share of papers matching is
+    sqrt(limit / papers).
+    """
+    cursor = await conn.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM papers p WHERE {where}", params)
+    row = await cursor.fetchone()
+    estimate = float(row[0][0]["Plan"]["Plan Rows"]) if row else 0.0
+    cursor = await conn.execute("SELECT greatest(reltuples, 1) FROM pg_class WHERE oid = 'papers'::regclass")
+    total = await cursor.fetchone()
+    papers = float(total[0]) if total else 1.0
+    walk = estimate >= papers * math.sqrt(limit / papers)
+    # "seq + 0" is no column the seq index orders, so the planner finds the matches through GIN first.
+    return "p.seq DESC" if walk else "p.seq + 0 DESC"
+
+
 class PostgresSearchMixin(PostgresStoreBase):
     """Search queries: pages and counts, text matches in bulk, counts per term, index upkeep."""
 
@@ -104,19 +129,23 @@ class PostgresSearchMixin(PostgresStoreBase):
     ) -> list[Hit]:
         """Up to `limit` papers matching the tsquery `match` and the filters, most recently stored first.
 
-        With `weights` (one per search column) each hit's score is its negated ts_rank.
+        With `weights` (one per search column) each hit's score is its negated ts_rank_cd.
         """
         conditions, params = _conditions(match, False, filters)
+        where = " AND ".join(conditions)
         score, score_params = "0", []
         if weights is not None:
             # Ranked after the limit: only the hits kept are read whole.
             score, score_params = RANK.format(vector="hit.search_vector"), [rank_weights(weights), match]
-        rows = await self._fetchall(
-            f"SELECT hit.seq, {score}, hit.upvotes, hit.day, hit.has_code FROM ("
-            f"SELECT p.seq, p.upvotes, p.day, {HAS_CODE}::int AS has_code, p.search_vector FROM papers p "
-            f"WHERE {' AND '.join(conditions)} ORDER BY p.seq DESC LIMIT %s) AS hit ORDER BY hit.seq DESC",
-            [*score_params, *params, limit],
-        )
+        async with self._pool.connection() as conn:
+            order = await _newest_first(conn, where, params, limit)
+            cursor = await conn.execute(
+                f"SELECT hit.seq, {score}, hit.upvotes, hit.day, hit.has_code FROM ("
+                f"SELECT p.seq, p.upvotes, p.day, {HAS_CODE}::int AS has_code, p.search_vector FROM papers p "
+                f"WHERE {where} ORDER BY {order} LIMIT %s) AS hit ORDER BY hit.seq DESC",
+                [*score_params, *params, limit],
+            )
+            rows = await cursor.fetchall()
         return [Hit(int(r[0]), float(r[1]), int(r[2]), r[3], int(r[4])) for r in rows]
 
     async def match_counts(self, matches: Sequence[str], cap: int) -> list[int]:

@@ -7,11 +7,34 @@ from collections.abc import Sequence
 
 from bot.models import Paper
 from bot.store.postgres.base import PostgresStoreBase
-from bot.store.postgres.lexemes import any_term_tsquery, lexeme, rank_weights
+from bot.store.postgres.lexemes import any_term_tsquery, lexeme, rank_weights, unweighted_term_tsquery
 from bot.store.postgres.search import RANK
 from bot.store.rows import P_COLUMNS, paper_from_row
 
 log = logging.getLogger(__name__)
+
+
+# Papers ranked exactly (ranking reads each one's whole vector): those holding the most and rarest of the
+# terms, counted from the GIN index alone.
+CANDIDATES = 300
+_MATCHING_TERMS = """
+WITH wanted (term, query) AS (SELECT * FROM unnest(%s::text[], %s::tsquery[])),
+weighted AS (
+    SELECT w.query, ln(1 + greatest(c.reltuples, 1) / greatest(t.papers, 1)) AS weight
+    FROM wanted w JOIN search_terms t ON t.term = w.term, pg_class c
+    WHERE c.oid = 'papers'::regclass
+),
+candidates AS (
+    SELECT held.seq FROM weighted, LATERAL (SELECT seq FROM papers WHERE search_vector @@ weighted.query) AS held
+    GROUP BY held.seq ORDER BY sum(weighted.weight) DESC, held.seq DESC LIMIT %s
+),
+hits AS (
+    SELECT p.seq AS rid, {rank} AS score FROM candidates c JOIN papers p ON p.seq = c.seq
+    WHERE p.search_vector @@ %s::tsquery ORDER BY score, rid DESC LIMIT %s
+)
+SELECT {columns} FROM hits JOIN papers p ON p.seq = hits.rid
+WHERE p.id IS DISTINCT FROM %s ORDER BY hits.score, hits.rid DESC LIMIT %s
+"""
 
 
 class PostgresSimilarMixin(PostgresStoreBase):
@@ -50,19 +73,26 @@ class PostgresSimilarMixin(PostgresStoreBase):
         exclude_id: str | None,
         limit: int,
     ) -> list[Paper]:
-        """Papers holding any of `terms` in `columns`, best rank (with `weights`) first, `exclude_id` left out."""
+        """Papers holding any of `terms` in `columns`, best rank (with `weights`) first, `exclude_id` left out.
+
+        The ranking reads the CANDIDATES papers that hold the most, and the rarest, of the terms.
+        """
         if not terms or limit <= 0:
             return []
         match = any_term_tsquery(terms, columns)
-        rank = rank_weights(weights)
-        # One more than asked, so leaving the paper itself out still fills the page.
-        hits_sql = (
-            f"SELECT p.seq AS rid, {RANK.format(vector='p.search_vector')} AS score FROM papers p "
-            "WHERE p.search_vector @@ %s::tsquery ORDER BY score, rid DESC LIMIT %s"
-        )
+        unique = list(dict.fromkeys(terms))
         rows = await self._fetchall(
-            f"SELECT {P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.seq = hit.rid "
-            "WHERE p.id IS DISTINCT FROM %s ORDER BY hit.score, hit.rid DESC LIMIT %s",
-            [rank, match, match, limit + 1, exclude_id, limit],
+            _MATCHING_TERMS.format(rank=RANK.format(vector="p.search_vector"), columns=P_COLUMNS),
+            [
+                [lexeme(term) for term in unique],
+                [unweighted_term_tsquery(term, columns) for term in unique],
+                CANDIDATES,
+                rank_weights(weights),
+                match,
+                match,
+                limit + 1,  # one more than asked, so leaving the paper itself out still fills the page
+                exclude_id,
+                limit,
+            ],
         )
         return [paper_from_row(row) for row in rows]

@@ -96,9 +96,10 @@ class PostgresTitlesMixin(PostgresStoreBase):
         """Papers whose title holds a stretch like `key` (pg_trgm word similarity ≥ `threshold`), closest first."""
         if not key.strip():
             return []
-        async with self.transaction() as conn:
-            # The operator <% uses the trigram index; its threshold is a setting, for this transaction only.
-            await conn.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, true)", (str(threshold),))
+        async with self._pool.connection() as conn, conn.pipeline():
+            # The operator <% uses the trigram index; its threshold is a setting, made here for this session
+            # (every use of <% sets it first), sent with the query in one round trip.
+            await conn.execute("SELECT set_config('pg_trgm.word_similarity_threshold', %s, false)", (str(threshold),))
             cursor = await conn.execute(
                 "SELECT seq, id, title, title_key FROM papers WHERE %s <%% title_key "
                 "ORDER BY word_similarity(%s, title_key) DESC, seq DESC LIMIT %s",
