@@ -107,7 +107,7 @@ async def test_the_migration_keeps_every_answer_and_shrinks_the_file(tmp_path: P
         await fresh.close()
     assert all(ours), ours
     with closing(sqlite3.connect(copy)) as db:
-        assert db.execute("PRAGMA page_size").fetchone() == (16384,)  # rewritten with large pages
+        assert db.execute("PRAGMA page_size").fetchone() == (8192,)  # rewritten with larger pages
         assert db.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         db.execute("VACUUM")  # keeps papers.seq: the index still points at the right rows
         for table in ("papers_fts", "papers_fts_title"):

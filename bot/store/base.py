@@ -22,7 +22,7 @@ from bot.store.reader import Reader
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-PAGE_SIZE = 16384  # bytes; SQLite's default 4096 leaves a fifth of the papers table unused
+PAGE_SIZE = 8192  # bytes; SQLite's default 4096 leaves a fifth of the papers table unused
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
