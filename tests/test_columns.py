@@ -65,13 +65,21 @@ def _expected_value(column: SearchColumn) -> str:
 def test_the_fts_table_has_the_columns_in_order_and_the_tokenizer() -> None:
     items = _split(_last(r"CREATE VIRTUAL TABLE papers_fts USING fts5\((.*?)\);").group(1))
     assert tuple(item for item in items if "=" not in item) == ALL_COLUMNS
-    assert [item for item in items if "=" in item] == [f"tokenize='{FTS_TOKENIZER}'"]
+    options = [item for item in items if "=" in item]
+    assert options == ["content='papers_fts_source'", "content_rowid='seq'", f"tokenize='{FTS_TOKENIZER}'"]
+    # The index keeps no copy of the text: it reads the columns back from this view over papers.
+    view = _last(r"CREATE VIEW papers_fts_source AS\s*SELECT (.*?)\s*FROM papers;").group(1)
+    expected = [_expected_value(column).replace("new.", "") for column in SEARCH_COLUMNS]
+    read = [item.removesuffix(f" AS {name}") for item, name in zip(_split(view)[1:], ALL_COLUMNS, strict=True)]
+    assert _split(view)[0] == "seq" and read == expected
 
 
 def test_the_triggers_fill_each_column_from_its_source() -> None:
     for trigger in ("papers_ai", "papers_au"):
         body = _last(rf"CREATE TRIGGER {trigger}\b(.*?)\bEND;").group(1)
-        insert = re.search(r"INSERT INTO papers_fts\s*\((.*?)\)\s*VALUES\s*\((.*)\);", body, re.DOTALL)
+        statement = r"INSERT INTO papers_fts\s*\((.*?)\)\s*VALUES\s*\((.*?)\);\s*(?=INSERT|$)"
+        inserts = re.finditer(statement, body, re.DOTALL)
+        insert = next((i for i in inserts if not i.group(1).startswith("papers_fts")), None)
         assert insert is not None, trigger
         assert _split(insert.group(1)) == ["rowid", *ALL_COLUMNS]
         values = _split(insert.group(2))

@@ -60,11 +60,8 @@ SHORT_COMMON = (
     "issue 16 (short title of common words): not treated as a title; longer, newer or more upvoted "
     "titles holding both words come first, or the paper falls outside the ranking window"
 )
-# Cases that the engine of this writing gets wrong, each for one of the issue's relevance points.
-XFAIL: dict[str, str] = {
-    **{f"reordered-{n:02d}": REORDERED for n in (3, 9, 11, 13, 15, 16, 18, 19, 23, 30, 31, 32, 34)},
-    **{f"short-{n}": SHORT_COMMON for n in range(6)},
-}
+# Cases that the engine of this writing gets wrong, each for one of the issue's relevance points (none left).
+XFAIL: dict[str, str] = {}
 
 
 async def _build(path: Path) -> None:

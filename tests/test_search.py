@@ -7,6 +7,8 @@ import dataclasses
 import datetime as dt
 import json
 import random
+import sqlite3
+import threading
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +19,7 @@ import bot.search.engine as search_module
 from bot.cli import main
 from bot.models import Paper
 from bot.query import QueryError, parse
-from bot.search import Period, Search, SearchResults, Sort, TitleIndex, Trending
+from bot.search import Period, Search, SearchResults, Sort, TitleWords, Trending, title_key, title_score
 from bot.store import Store, StoreError
 
 DAY = dt.date(2026, 6, 12)
@@ -366,17 +368,43 @@ async def test_title_index_follows_the_store(store: Store, monkeypatch: pytest.M
     assert all(pid != "2607.00001" for pid, _ in await autocomplete(store, "Quokka Navigation in Dense"))
 
 
-def test_title_index_prefers_the_closest_title() -> None:
-    index = TitleIndex()
-    index.add([(1, "Attention Is All You Need"), (2, "Attention Is Not All You Need"), (3, "All You Need Is Love")])
-    assert index.match("attention is all you need")[0][0] == 1
-    assert index.match("atention is not al you need")[0][0] == 2
-    assert index.complete("all you")[0] == 3
-    assert index.words_held(2, frozenset({"attent", "need", "love"})) == 2
-    index.add([(3, "Something Else Entirely")])
-    assert 3 not in index.complete("all you need is")
-    assert index.words_held(3, frozenset({"love"})) == 0
-    assert len(index) == 3
+async def test_title_lookups_prefer_the_closest_title(tmp_path: Path) -> None:
+    store = await Store.open(tmp_path / "titles.db")
+    try:
+        await store.bulk_insert_papers(
+            [
+                Paper(id="2601.00001", title="Attention Is All You Need", day=DAY),
+                Paper(id="2601.00002", title="Attention Is Not All You Need", day=DAY),
+                Paper(id="2601.00003", title="All You Need Is Love", day=DAY),
+            ]
+        )
+        finder = Search(store)
+        assert (await finder.search("attention is all you need")).papers[0].id == "2601.00001"
+        assert (await finder.search("atention is not al you need")).papers[0].id == "2601.00002"
+        assert (await finder.autocomplete("all you"))[0][0] == "2601.00003"
+        await store.upsert_papers([Paper(id="2601.00003", title="Something Else Entirely", day=DAY)])
+        assert all(pid != "2601.00003" for pid, _ in await finder.autocomplete("all you need is"))
+    finally:
+        await store.close()
+
+
+def test_title_score_counts_the_order_of_the_words() -> None:
+    typed = title_key("runtime enforcement for coding agents")
+    assert title_score(typed, title_key("Runtime Enforcement for Coding Agents")) == 100
+    reordered = title_score(typed, title_key("Coding Agents for Runtime Enforcement"))
+    longer = title_score(typed, title_key("Runtime Enforcement for Coding Agents with Policy Automata"))
+    assert reordered < longer and reordered < 90 <= longer
+    assert title_score(typed, title_key("Runtme Enforcment for Coding Agents")) >= 90  # typos
+
+
+async def test_the_title_vocabulary_counts_words_as_the_index_does(store: Store) -> None:
+    read = await store.read(TitleWords.read)
+    added = TitleWords()
+    added.add_titles(p.title for p in [*known_papers(), *filler_papers(300)])
+    words = {w for p in [*known_papers(), *filler_papers(300)] for w in title_key(p.title).split()}
+    assert len(read) == len(added) == len(words)
+    assert all(read.count(w) == added.count(w) > 0 for w in words)
+    assert read.similar("atention") == ["attention"] and read.completions("spa")[:1] == ["sparse"]
 
 
 # ---------------------------------------------------------------- trending
@@ -451,61 +479,53 @@ async def test_cli_search_text_output(
 
 async def _run_cli(argv: list[str]) -> int:
     """Run the command line in a worker thread (it starts its own event loop)."""
-    import asyncio
 
     return await asyncio.to_thread(main, argv)
 
 
-# ---------------------------------------------------------------- warming the title index after start
+# ---------------------------------------------------------------- reading the title vocabulary after start
 
 
-async def test_searches_before_the_title_index_is_warm_use_full_text_alone(
+async def test_searches_before_the_title_vocabulary_is_read_still_find_titles(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     finder = Search(store)
-    gate = asyncio.Event()
-    read_titles = store.paper_titles
+    gate = threading.Event()
+    read_words = search_module._vocabulary
 
-    async def held_back(after_rowid: int = 0) -> list[tuple[int, str]]:
-        await gate.wait()
-        return await read_titles(after_rowid)
+    def held_back(db: sqlite3.Connection) -> tuple[TitleWords, int]:
+        gate.wait(timeout=30)
+        return read_words(db)
 
-    monkeypatch.setattr(store, "paper_titles", held_back)
+    monkeypatch.setattr(search_module, "_vocabulary", held_back)
     warming = finder.start_warming()
     assert finder.start_warming() is warming  # started once
-    plain = await finder.search("Attention Is All You Need", limit=5)
-    typo = await finder.search("Atention Is Al You Need", limit=5)
-    assert plain.papers[0].id == "1706.03762"  # the full-text index alone finds it
-    assert typo.total == 0  # a typo needs the title index, which is not built yet
-    assert not finder.ready and len(finder.titles) == 0  # the search did not build it in the foreground
-    gate.set()
+    try:
+        # The vocabulary is being read on one reading connection; searches go on beside it.
+        plain = await finder.search("Attention Is All You Need", limit=5)
+        typo = await finder.search("Atention Is Al You Need", limit=5)
+        assert plain.papers[0].id == "1706.03762" and typo.papers[0].id == "1706.03762"
+        assert not finder.ready and len(finder.words) == 0
+    finally:
+        gate.set()
     await warming
-    assert finder.ready and len(finder.titles) == len(KNOWN) + 300
-    assert (await finder.search("Atention Is Al You Need", limit=5)).papers[0].id == "1706.03762"
+    assert finder.ready and len(finder.words) > len(FILLER_WORDS)
+    assert (await finder.autocomplete("denoisng diffu"))[0][0] == "2006.11239"
 
 
-async def test_warming_in_chunks_keeps_the_sorted_views_whole(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(search_module, "WARM_CHUNK", 7)
-    warmed, cold = Search(store), Search(store)
-    await warmed.start_warming()
-    await cold.refresh(force=True)
-    for text in ("Mamba: Lin", "denoising diff", "atention is al", "gaussian splat", "models"):
-        assert await warmed.autocomplete(text) == await cold.autocomplete(text)
-
-
-async def test_a_failed_warm_up_is_logged_and_the_first_search_builds_the_index(
+async def test_a_failed_warm_up_is_logged_and_the_first_lookup_reads_the_vocabulary(
     store: Store, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     finder = Search(store)
-    read_titles = store.paper_titles
+    read_words = search_module._vocabulary
 
-    async def fails_once(after_rowid: int = 0) -> list[tuple[int, str]]:
-        monkeypatch.setattr(store, "paper_titles", read_titles)
+    def fails_once(db: sqlite3.Connection) -> tuple[TitleWords, int]:
+        monkeypatch.setattr(search_module, "_vocabulary", read_words)
         raise StoreError("the disk is having a bad day")
 
-    monkeypatch.setattr(store, "paper_titles", fails_once)
+    monkeypatch.setattr(search_module, "_vocabulary", fails_once)
     await finder.start_warming()
-    assert any("could not build the title index" in r.getMessage() for r in caplog.records)
+    assert any("could not read the title vocabulary" in r.getMessage() for r in caplog.records)
     assert not finder.ready
     assert (await finder.search("Atention Is Al You Need", limit=5)).papers[0].id == "1706.03762"
     assert finder.ready

@@ -26,6 +26,7 @@ from bot.store import (
 from bot.store.base import load_migrations
 from bot.store.errors import classify
 from tests.fakes.clock import ManualClock
+from tests.old_caches import make_old_cache
 from tests.store_checks import DAY, sample_run
 from tests.store_checks import sample_paper as paper
 
@@ -313,13 +314,11 @@ def test_subscription_refusals_are_store_errors() -> None:
 
 async def test_the_reading_list_migration_upgrades_an_existing_cache(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
-    store = await Store.open(path)
+    # The cache as it was before saved papers existed.
+    make_old_cache(path, 5)
+    store = await Store.open(path, migrate=False)
     await store.upsert_papers([paper("2606.00001")], day=DAY)
     await store.close()
-    # Back to the cache as it was before saved papers existed.
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE saved_papers")
-        conn.execute(f"PRAGMA user_version = {latest_version() - 1:d}")
     upgraded = await Store.open(path)
     try:
         assert await upgraded.schema_version() == latest_version()

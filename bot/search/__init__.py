@@ -1,4 +1,4 @@
-"""Search over the cache: full-text ranking, the in-memory title index, autocomplete and trending."""
+"""Search over the cache: full-text ranking, title lookups on disk, autocomplete and trending."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from bot.search.engine import (
     query_stems,
 )
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
-from bot.search.titles import TitleIndex, title_key
+from bot.search.titles import TitleWords, title_key, title_score
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +30,9 @@ __all__ = [
     "Search",
     "SearchResults",
     "Sort",
-    "TitleIndex",
+    "TitleWords",
     "Trending",
     "query_stems",
     "title_key",
+    "title_score",
 ]

@@ -1,16 +1,20 @@
-"""Search over the cache: FTS5 bm25 with column weights, fuzzy title matching, autocomplete, trending.
+"""Search over the cache: FTS5 bm25 with column weights, phrase and title tiers, fuzzy titles, autocomplete.
 
-Ranking: bm25 over the columns (title > authors > keywords > abstract), ties broken by upvotes then
-recency. Two bounds keep a search quick however large the cache grows. bm25 weighs each word by reading
-every paper that holds it, so a query with a word held by more than DENSE_WINDOW papers is ranked by how
-many of its words a title holds, then upvotes, then recency instead. And a query matching more than
-DENSE_WINDOW papers (FILTERED_WINDOW when it has filters) is ranked within that many of its most
-recently stored matches; its total is then a lower bound.
+Each search runs whole as one synchronous function on a read-only connection beside the writer
+(`Store.read`): a long write or an alert pass never holds it up, and it costs one hop off the event loop.
 
-A query typed like a title (plain words, three or more) or one that finds almost nothing also asks an
-in-memory title index, which forgives typos and missing words: titles that match closely go first,
-looser ones follow the full-text results. The same index answers autocomplete. The bot builds it in
-the background after login (`Search.start_warming`); until then searches use the full-text index alone.
+Ranking: papers whose title holds the query's words adjacent and in order come first, then bm25 over the
+columns (title > authors > keywords > abstract), ties broken by upvotes then recency. Two bounds keep a
+search quick however large the cache grows. bm25 weighs each word by reading every paper that holds it,
+so a query with a word held by more than DENSE_WINDOW papers is ranked by how many of its words a title
+holds, then upvotes, then recency instead. And a query matching more than DENSE_WINDOW papers
+(FILTERED_WINDOW with filters) is ranked within that many of its most recently stored matches (its total
+is then a lower bound), plus the older ones whose title holds the words as a phrase.
+
+A query typed like a title (plain words, three or more) or one that finds almost nothing is also looked
+up in the title-only index, which forgives typos and missing words: titles that match closely go first,
+looser ones follow the full-text results. The same index answers autocomplete. Only its vocabulary is
+held in memory, read after login on a reading connection (`Search.start_warming`).
 """
 
 from __future__ import annotations
@@ -21,15 +25,19 @@ import datetime as dt
 import logging
 import math
 import re
+import sqlite3
 import time
 
+from rapidfuzz import fuzz
+
 from bot.models import Paper
-from bot.query import And, Filter, Node, Not, Or, Query, Term, leaves, parse
+from bot.query import And, Filter, Node, Not, Or, Query, Term, leaves, parse, stem
 from bot.query.columns import BM25_WEIGHTS
+from bot.search import titles
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
-from bot.search.titles import TitleIndex
+from bot.search.titles import TitleWords, title_key
 from bot.sources.huggingface import parse_paper_ref
-from bot.store import Store
+from bot.store import Store, search_read
 from bot.store.search import Hit, SearchSpec
 
 log = logging.getLogger(__name__)
@@ -40,10 +48,14 @@ COLUMN_WEIGHTS = BM25_WEIGHTS  # bm25 weights of papers_fts columns, in column o
 MAX_LIMIT = 1000
 TITLE_LIKE_WORDS = 3  # plain queries with this many words are also matched against titles
 THIN_RESULTS = 3  # fewer full-text matches than this: add looser title matches
-STRONG_TITLE_SCORE = 90.0  # title similarity that puts a paper ahead of the full-text results
+STRONG_TITLE_SCORE = 80.0  # title similarity that puts a paper ahead of the full-text results
 WEAK_TITLE_SCORE = 75.0
 MAX_TITLE_MATCHES = 5
-REFRESH_SECONDS = 2.0  # how stale the title index may be before a lookup re-reads the store
+PHRASE_MATCHES = 50  # papers whose title holds the query as a phrase, ranked first whatever their age
+HELD_WORDS = 8  # query words whose presence in titles is counted for dense queries
+HELD_SPAN = 20_000  # titles read per word counted, from the newest hit down
+REFRESH_SECONDS = 2.0  # how stale the title vocabulary may be before a lookup re-reads the store
+RELOAD_TITLES = 20_000  # more new titles than this: the vocabulary is read again whole from the index
 # Bounds the cost of a search: a query matching more papers than this is ranked within this many most
 # recently stored matches, and a word held by more papers than this is not weighed with bm25.
 DENSE_WINDOW = 500
@@ -54,17 +66,22 @@ FILTERED_WINDOW = 150
 MERGE_EVERY = dt.timedelta(days=1)
 MERGE_STEP_PAGES = 200
 MERGED_AT_KEY = "search_index_merged_at"
-WARM_CHUNK = 500  # titles indexed between two yields to the event loop while warming
 
 
 def query_stems(query: Query) -> frozenset[str]:
     """The stems a title can hold to be about the query: of its words not excluded nor in other fields."""
-    found: set[str] = set()
+    return frozenset(stem(token) for token in _title_tokens(query))
+
+
+def _title_tokens(query: Query) -> list[str]:
+    """The folded words a title can hold to be about the query, one per stem, in the order typed."""
+    found: dict[str, str] = {}
 
     def walk(node: Node, negated: bool) -> None:
         if isinstance(node, Term):
             if not negated and node.field in (None, "title"):
-                found.update(node.stems)
+                for token in node.tokens:
+                    found.setdefault(stem(token), token)
         elif isinstance(node, Not):
             walk(node.child, not negated)
         elif isinstance(node, And | Or):
@@ -73,7 +90,7 @@ def query_stems(query: Query) -> frozenset[str]:
 
     if query.words is not None:
         walk(query.words, False)
-    return frozenset(found)
+    return list(found.values())
 
 
 def _popularity(hit: Hit) -> tuple[int, bool, str, int]:
@@ -81,15 +98,21 @@ def _popularity(hit: Hit) -> tuple[int, bool, str, int]:
     return hit.upvotes, hit.day is not None, hit.day or "", hit.rowid
 
 
+def _in_title(match: str | None, tokens: list[str]) -> str:
+    """Papers whose title holds `tokens` (folded words) adjacent and in order, among those matching `match`."""
+    phrase = '{title} : "' + " ".join(tokens) + '"'
+    return phrase if match is None else f"({match}) AND {phrase}"
+
+
 class Search:
-    """Searches one store, keeping its title index in step with the store.
+    """Searches one store; keeps the vocabulary of its titles in step with it.
 
     Time comes from the store's clock. One instance per store and process: whoever searches is given it.
     """
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.titles = TitleIndex()
+        self.words = TitleWords()
         self._loaded = False
         self._high_rowid = 0
         self._synced_at = ""
@@ -103,22 +126,22 @@ class Search:
 
     @property
     def ready(self) -> bool:
-        """Whether the title index has been built (until then searches use the full-text index alone)."""
+        """Whether the title vocabulary has been read (until then typed words are not corrected)."""
         return self._loaded
 
     @property
     def warming(self) -> asyncio.Task[None] | None:
-        """The background build of the title index, once started."""
+        """The background read of the title vocabulary, once started."""
         return self._warming
 
     def start_warming(self) -> asyncio.Task[None]:
-        """Start building the title index in the background, once; the task logs its own failure."""
+        """Start reading the title vocabulary in the background, once; the task logs its own failure."""
         if self._warming is None:
-            self._warming = asyncio.create_task(self._warm_logged(), name="search-title-index")
+            self._warming = asyncio.create_task(self._warm_logged(), name="search-title-words")
         return self._warming
 
     async def close(self) -> None:
-        """Stop a build of the title index under way."""
+        """Stop a read of the title vocabulary under way."""
         if self._warming is not None and not self._warming.done():
             self._warming.cancel()
             await asyncio.wait({self._warming})
@@ -127,29 +150,22 @@ class Search:
         try:
             await self.warm()
         except Exception:
-            # The first search that needs titles builds the index instead (as without warming).
-            log.exception("could not build the title index in the background")
+            # The first lookup that needs titles reads the vocabulary instead.
+            log.exception("could not read the title vocabulary in the background")
 
     async def warm(self) -> None:
-        """Build the title index in chunks, yielding to the event loop between them; no-op once built."""
+        """Read the title vocabulary on a reading connection's thread; no-op once read."""
         if self._loaded:
             return
         started = time.monotonic()
         version, since = self.store.papers_version, self._sync_mark()
-        high = await self.store.paper_rowid_high_mark()
-        rows = await self.store.paper_titles(0)
-        fresh = TitleIndex()
-        for start in range(0, len(rows), WARM_CHUNK):
-            fresh.add(rows[start : start + WARM_CHUNK], place=False)
-            await asyncio.sleep(0)  # searches go on meanwhile, on the full-text index alone
-        # Nothing else sees `fresh` yet, so sorting it may run on a worker thread.
-        await asyncio.to_thread(fresh.place_all)
+        words, high = await self.store.read(_vocabulary)
         async with self._lock:
             if self._loaded:  # a refresh got there first
                 return
-            self.titles, self._loaded = fresh, True
+            self.words, self._loaded = words, True
             self._mark_synced(version, high, since)
-        log.info("title index: %d titles in %.2fs", len(fresh), time.monotonic() - started)
+        log.info("title vocabulary: %d words in %.2fs", len(words), time.monotonic() - started)
 
     def _sync_mark(self) -> str:
         """Where the next read of changed titles starts: a second back by the store's clock.
@@ -168,31 +184,33 @@ class Search:
         return not self._loaded and self._warming is not None and not self._warming.done()
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Bring the title index up to date with the store (at most every few seconds unless forced).
+        """Bring the title vocabulary up to date with the store (at most every few seconds unless forced).
 
-        While the background build runs this does nothing: the build reads every title anyway.
+        While the background read runs this does nothing: that read sees every title anyway.
         """
         if self._warming_now() or (not force and not self._stale()):
             return
         async with self._lock:
             if self._warming_now() or (not force and not self._stale()):
                 return
-            version = self.store.papers_version
-            started = time.monotonic()
-            since = self._sync_mark()
-            high = await self.store.paper_rowid_high_mark()
+            version, since = self.store.papers_version, self._sync_mark()
             if not self._loaded:
-                rows = await self.store.paper_titles(0)
+                self.words, high = await self.store.read(_vocabulary)
                 self._loaded = True
             else:
-                rows = []
-                if high > self._high_rowid:
-                    rows += await self.store.paper_titles(self._high_rowid)
-                rows += await self.store.titles_updated_since(self._synced_at)
-            changed = self.titles.add(rows)
+                after, changed_since, words = self._high_rowid, self._synced_at, self.words
+
+                def catch_up(db: sqlite3.Connection) -> tuple[TitleWords, int]:
+                    high = search_read.high_rowid(db)
+                    if high - after > RELOAD_TITLES:
+                        return _vocabulary(db)
+                    rows = search_read.titles_after(db, after) if high > after else []
+                    rows += search_read.titles_changed_since(db, changed_since)
+                    words.add_titles(title for _, title in rows)
+                    return words, high
+
+                self.words, high = await self.store.read(catch_up)
             self._mark_synced(version, high, since)
-            if changed:
-                log.debug("title index: %d titles updated in %.3fs", changed, time.monotonic() - started)
 
     def _stale(self) -> bool:
         """Papers were written through this store since the last refresh, or another process may have."""
@@ -205,7 +223,7 @@ class Search:
         while more:
             more = await self.store.merge_search_index(MERGE_STEP_PAGES, start=steps == 0)
             steps += 1
-            await asyncio.sleep(0)  # searches waiting for the database go between steps
+            await asyncio.sleep(0)  # writes waiting for the database go between steps
         return steps
 
     async def merge_index_if_due(self, now: dt.datetime) -> bool:
@@ -225,16 +243,21 @@ class Search:
         if not stripped:
             return []
         ref = parse_paper_ref(stripped)
-        if ref is not None:
-            paper = await self.store.get_paper(ref)
-            if paper is not None:
-                return [(paper.id, paper.title)]
-        if _ID_PREFIX.fullmatch(stripped):
-            return await self.store.ids_with_prefix(stripped, limit)
         await self.refresh()
-        rowids = self.titles.complete(text, limit)
-        found = await self.store.ids_and_titles(rowids)
-        return [found[r] for r in rowids if r in found]
+        words = self.words
+
+        def suggest(db: sqlite3.Connection) -> list[tuple[str, str]]:
+            if ref is not None:
+                paper = search_read.paper_by_id(db, ref)
+                if paper is not None:
+                    return [(paper.id, paper.title)]
+            if _ID_PREFIX.fullmatch(stripped):
+                return search_read.ids_with_prefix(db, stripped, limit)
+            rowids = titles.complete(db, words, text, limit)
+            found = search_read.titles_by_rowid(db, rowids)
+            return [found[r] for r in rowids if r in found]
+
+        return await self.store.read(suggest)
 
     async def search(
         self,
@@ -252,7 +275,7 @@ class Search:
             raise ValueError(f"limit must be 1-{MAX_LIMIT} and offset at least 0")
         ref = parse_paper_ref(query_text)
         if ref is not None:
-            paper = await self.store.get_paper(ref)
+            paper = await self.store.read(lambda db: search_read.paper_by_id(db, ref))
             found = (paper,) if paper is not None and offset == 0 else ()
             return SearchResults(query_text, found, int(paper is not None), sort, offset, limit, paper_ref=ref)
         query = parse(query_text)
@@ -260,6 +283,53 @@ class Search:
             # Flatten into the top-level AND: filters only compile to SQL from there.
             parts = query.root.children if isinstance(query.root, And) else (query.root,)
             query = dataclasses.replace(query, root=And((*parts, Filter("day", ">=", since))))
+        if self._term_counts_version != self.store.papers_version:
+            self._term_counts = {}
+            self._term_counts_version = self.store.papers_version
+        await self.refresh()
+        run = _Run(self, query_text, query, sort, limit, offset)
+        return await self.store.read(run.answer)
+
+    async def trending(self, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
+        """The most upvoted papers of the latest day, or of the 7 or 30 days up to `now`."""
+        if period not in PERIOD_DAYS:
+            raise ValueError("period must be day, week or month")
+        today = now.date()
+
+        def read(db: sqlite3.Connection) -> Trending:
+            if period == "day":
+                last_text = search_read.latest_paper_day(db, today.isoformat())
+                if last_text is None:
+                    return Trending(period, None, None, ())
+                last = first = dt.date.fromisoformat(last_text)
+            else:
+                last, first = today, today - dt.timedelta(days=PERIOD_DAYS[period] - 1)
+            papers = search_read.top_papers_between(db, first.isoformat(), last.isoformat(), limit)
+            return Trending(period, first, last, tuple(papers))
+
+        return await self.store.read(read)
+
+
+def _vocabulary(db: sqlite3.Connection) -> tuple[TitleWords, int]:
+    """The title vocabulary and the rowid it is complete up to."""
+    high = search_read.high_rowid(db)
+    return TitleWords.read(db), high
+
+
+@dataclasses.dataclass
+class _Run:
+    """One search, run whole on a reading connection's thread (`answer`)."""
+
+    search: Search
+    text: str
+    query: Query
+    sort: Sort
+    limit: int
+    offset: int
+
+    def answer(self, db: sqlite3.Connection) -> SearchResults:
+        """The page of results."""
+        query, sort = self.query, self.sort
         compiled = query.fts()
         if compiled.match is None or compiled.exclude:
             # Filters alone, or every paper but some: the store's indexes order these.
@@ -268,78 +338,51 @@ class Search:
                 exclude=compiled.exclude,
                 filters=compiled.filters,
                 sort=sort,
-                limit=limit,
-                offset=offset,
+                limit=self.limit,
+                offset=self.offset,
                 weights=COLUMN_WEIGHTS,
             )
-            papers = await self.store.search_page(spec)
-            return SearchResults(query_text, tuple(papers), await self.store.search_count(spec), sort, offset, limit)
-        scored = await self._selective(query)
-        hits, exact = await self._hits(query, compiled.match, scored)
-        ranked = await self._rank_hits(hits, query, sort, scored)
+            papers = search_read.search_page(db, spec)
+            total = search_read.search_count(db, spec)
+            return SearchResults(self.text, tuple(papers), total, sort, self.offset, self.limit)
+        match = compiled.match
+        scored = self._selective(db)
+        window = FILTERED_WINDOW if query.filters else DENSE_WINDOW
+        hits = search_read.match_hits(
+            db, match, limit=window + 1, filters=query.filters, weights=COLUMN_WEIGHTS if scored else None
+        )
+        exact = len(hits) <= window
+        hits = hits[:window]
+        ranked = self._ranked(db, match, hits, scored)
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []
         plain = bool(query.plain_words())
         title_like = len(query.typed_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
         if sort == "relevance" and plain and (title_like or len(ranked) < THIN_RESULTS):
-            strong, weak = await self._title_matches(query, " ".join(query.typed_words), len(ranked))
+            strong, weak = self._title_matches(db, len(ranked))
         # The page is a slice of: close title matches, full-text hits without them, looser title matches.
-        items: list[Paper | Hit] = [*strong.values(), *(h for h in ranked if h.rowid not in strong), *weak]
-        window = items[offset : offset + limit]
-        fetched = await self.store.papers_by_rowid([h.rowid for h in window if isinstance(h, Hit)])
+        items: list[Paper | int] = [*strong.values(), *(r for r in ranked if r not in strong), *weak]
+        window_items = items[self.offset : self.offset + self.limit]
+        fetched = search_read.papers_by_rowid(db, [r for r in window_items if isinstance(r, int)])
         page = [
-            item if isinstance(item, Paper) else fetched[item.rowid]
-            for item in window
-            if isinstance(item, Paper) or item.rowid in fetched
+            item if isinstance(item, Paper) else fetched[item]
+            for item in window_items
+            if isinstance(item, Paper) or item in fetched
         ]
         return SearchResults(
-            query=query_text,
+            query=self.text,
             papers=tuple(page),
             total=len(items),
             sort=sort,
-            offset=offset,
-            limit=limit,
+            offset=self.offset,
+            limit=self.limit,
             total_exact=exact,
         )
 
-    async def _hits(self, query: Query, match: str, scored: bool) -> tuple[list[Hit], bool]:
-        """The papers matching the query (words and filters), newest first, and whether that is all.
-
-        At most DENSE_WINDOW (FILTERED_WINDOW with filters) are kept: the most recently stored ones.
-        The hits depend on the query alone, so that its pages join up.
-        """
-        filters = query.filters
-        window = FILTERED_WINDOW if filters else DENSE_WINDOW
-        hits = await self.store.match_hits(
-            match, limit=window + 1, filters=filters, weights=COLUMN_WEIGHTS if scored else None
-        )
-        return hits[:window], len(hits) <= window
-
-    async def _rank_hits(self, hits: list[Hit], query: Query, sort: Sort, scored: bool) -> list[Hit]:
-        """Hits in the order asked; relevance is bm25 when scored, else title hits first.
-
-        Ties go to more upvotes, then the later day, then the paper stored last.
-        """
-        if sort == "new":
-            return sorted(hits, key=lambda h: (h.day is not None, h.day or "", h.upvotes, h.rowid), reverse=True)
-        if sort == "top" or not hits:
-            return sorted(hits, key=_popularity, reverse=True)
-        if scored:
-            ordered = sorted(hits, key=_popularity, reverse=True)
-            ordered.sort(key=lambda h: h.score)
-            return ordered
-        # Titles holding more of the query's words first (the title index knows every title's words).
-        await self.refresh()
-        stems = query_stems(query)
-        held = self.titles.words_held
-        return sorted(hits, key=lambda h: (held(h.rowid, stems), *_popularity(h)), reverse=True)
-
-    async def _selective(self, query: Query) -> bool:
+    def _selective(self, db: sqlite3.Connection) -> bool:
         """Whether every word of the query is in at most DENSE_WINDOW papers (so bm25 is quick)."""
-        if self._term_counts_version != self.store.papers_version:
-            self._term_counts.clear()
-            self._term_counts_version = self.store.papers_version
-        words = query.words
+        counts = self.search._term_counts
+        words = self.query.words
         # bm25 reads every paper holding each word of a phrase, whatever the phrase's field.
         terms = {
             '"' + token.replace('"', '""') + '"'
@@ -347,18 +390,73 @@ class Search:
             if isinstance(t, Term)
             for token in t.tokens
         }
-        unknown = sorted(terms - self._term_counts.keys())
-        counts = await self.store.match_counts(unknown, DENSE_WINDOW + 1)
-        if len(self._term_counts) > 50_000:
-            self._term_counts.clear()
-        self._term_counts.update(zip(unknown, counts, strict=True))
-        return all(self._term_counts[t] <= DENSE_WINDOW for t in terms)
+        unknown = sorted(terms - counts.keys())
+        if unknown:
+            fresh = search_read.match_counts(db, unknown, DENSE_WINDOW + 1)
+            if len(counts) > 50_000:
+                counts.clear()
+            counts.update(zip(unknown, fresh, strict=True))
+        return all(counts.get(t, 0) <= DENSE_WINDOW for t in terms)
 
-    async def _title_matches(self, query: Query, text: str, total: int) -> tuple[dict[int, Paper], list[Paper]]:
+    def _ranked(self, db: sqlite3.Connection, match: str, hits: list[Hit], scored: bool) -> list[int]:
+        """Rowids in the order asked; relevance puts title phrases first, then bm25 or title words held.
+
+        Ties go to more upvotes, then the later day, then the paper stored last.
+        """
+        if self.sort == "new":
+            hits = sorted(hits, key=lambda h: (h.day is not None, h.day or "", h.upvotes, h.rowid), reverse=True)
+            return [h.rowid for h in hits]
+        ordered = sorted(hits, key=_popularity, reverse=True)
+        if self.sort == "top" or not hits:
+            return [h.rowid for h in ordered]
+        filters = self.query.filters
+        tokens = _title_tokens(self.query)
+        if scored:
+            ordered.sort(key=lambda h: h.score)
+        elif tokens:
+            # Titles holding more of the query's words first: counted over the window's range of rowids.
+            low, high = min(h.rowid for h in hits), max(h.rowid for h in hits)
+            span = min(high - low + 1, HELD_SPAN)
+            held: dict[int, int] = {}
+            for token in tokens[:HELD_WORDS]:
+                found = search_read.matching_rowids(db, _in_title(None, [token]), limit=span, low=low, high=high)
+                for rowid in found:
+                    held[rowid] = held.get(rowid, 0) + 1
+            ordered.sort(key=lambda h: held.get(h.rowid, 0), reverse=True)
+        rowids = [h.rowid for h in ordered]
+        typed = self.query.plain_words()
+        if len(typed) < 2:
+            return rowids
+        # A title that is the text typed, then titles holding the words as typed (adjacent, in order),
+        # however old: closest titles first.
+        titled = search_read.titles_equal(db, self.text.strip(), PHRASE_MATCHES)
+        if titled:
+            papers = search_read.papers_by_rowid(db, titled)
+            titled = [r for r in titled if r in papers and self.query.matches(papers[r])]
+        # Plain words only: a title holding them all matches the query.
+        phrased = search_read.matching_rowids(db, _in_title(None, typed), limit=PHRASE_MATCHES, filters=filters)
+        if not phrased and not titled:
+            return rowids
+        # Phrase hits within the window keep their order; older ones follow, the closest titles first.
+        phrase_set, titled_set = set(phrased), set(titled)
+        inside = [r for r in rowids if r in phrase_set and r not in titled_set]
+        older = [r for r in phrased if r not in titled_set and r not in set(inside)]
+        if older:
+            key = " ".join(typed)
+            found_titles = search_read.titles_by_rowid(db, older)
+            closeness = {r: fuzz.ratio(key, title_key(t)) for r, (_, t) in found_titles.items()}
+            older = sorted(closeness, key=lambda r: (closeness[r], r), reverse=True)
+        first = [*titled, *inside, *older]
+        ahead = set(first)
+        return [*first, *(r for r in rowids if r not in ahead)]
+
+    def _title_matches(self, db: sqlite3.Connection, total: int) -> tuple[dict[int, Paper], list[Paper]]:
         """(close title matches by rowid, looser ones that the words alone do not find)."""
-        await self.refresh()
-        scored = self.titles.match(text, limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE)
-        papers = await self.store.papers_by_rowid([rowid for rowid, _ in scored])
+        query = self.query
+        scored = titles.match(
+            db, self.search.words, " ".join(query.typed_words), limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE
+        )
+        papers = search_read.papers_by_rowid(db, [rowid for rowid, _ in scored])
         strong: dict[int, Paper] = {}
         weak: list[Paper] = []
         for rowid, score in scored:
@@ -370,18 +468,3 @@ class Search:
             elif score >= WEAK_TITLE_SCORE and total < THIN_RESULTS and not query.matches(paper):
                 weak.append(paper)
         return strong, weak[:MAX_TITLE_MATCHES]
-
-    async def trending(self, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
-        """The most upvoted papers of the latest day, or of the 7 or 30 days up to `now`."""
-        if period not in PERIOD_DAYS:
-            raise ValueError("period must be day, week or month")
-        today = now.date()
-        if period == "day":
-            last = await self.store.latest_paper_day(today)
-            if last is None:
-                return Trending(period, None, None, ())
-            first = last
-        else:
-            last, first = today, today - dt.timedelta(days=PERIOD_DAYS[period] - 1)
-        papers = await self.store.top_papers_between(first, last, limit)
-        return Trending(period, first, last, tuple(papers))

@@ -1,23 +1,32 @@
-"""The in-memory title index: fuzzy title lookups (typos, missing words), prefix completion, title words."""
+"""Title lookups over the title-only index on disk: typo-tolerant matching, prefix completion, scoring.
+
+The titles themselves stay on disk (`papers_fts_title`, migration 0007). In memory there is only the
+vocabulary of title words with how many titles hold each (`TitleWords`), which corrects typed words
+(a typo seldom changes both ends of a word) and completes the word being typed. Candidate titles come
+from the index; rapidfuzz then compares each candidate with the whole text typed (`title_score`).
+"""
 
 from __future__ import annotations
 
 import bisect
-import heapq
 import logging
-import math
-from array import array
+import sqlite3
 from collections.abc import Iterable, Sequence
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from bot.query import fold_tokens, stem
+from bot.query import fold_tokens
+from bot.store import search_read
 
 log = logging.getLogger(__name__)
 
 SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
-PREFIX_SCORE = 95.0  # the similarity given to a title that starts with the words typed
+PREFIX_SCORE = 95.0  # the similarity given to a title that starts with three or more words as typed
+REORDERED = 0.88  # the share of its similarity a title keeps when it holds the words typed in another order
+RANKED_BUDGET = 3_000  # titles read through bm25 per lookup: the rarer words typed, up to this many
+ALL_WORDS_CANDIDATES = 40
+RARE_WORDS_CANDIDATES = 60
 
 
 def title_key(title: str) -> str:
@@ -25,213 +34,189 @@ def title_key(title: str) -> str:
     return " ".join(fold_tokens(title))
 
 
-class TitleIndex:
-    """Every cached title in memory, by papers.rowid: word postings and sorted keys.
+def title_score(key: str, title: str) -> float:
+    """0-100: how closely `title` (a title key) matches the words typed (`key`), their order counting.
 
-    Answers fuzzy title lookups (typos, missing words), prefix completion, and which query words a
-    title holds. Built from (rowid, title) pairs; a changed title is re-indexed under the same rowid.
+    The same words in another order score less than the words as typed, so that "coding agents for
+    runtime enforcement" does not put "Runtime Enforcement for Coding Agents" second to a reordering.
     """
+    if not key or not title:
+        return 0.0
+    ordered = fuzz.ratio(key, title)
+    unordered = fuzz.token_sort_ratio(key, title)
+    if len(title) > len(key):
+        # The words typed may be part of a longer title; a short title inside a long text typed is not.
+        scale = 0.9 if len(title) < 8 * len(key) else 0.6
+        ordered = max(ordered, fuzz.partial_ratio(key, title) * scale)
+        unordered = max(unordered, fuzz.token_set_ratio(key, title) * 0.95)
+    score = max(ordered, unordered * REORDERED)
+    if key.count(" ") >= 2 and title.startswith(key):
+        score = max(score, PREFIX_SCORE)
+    return float(score)
 
-    POSTINGS_BUDGET = 12_000  # title slots read per lookup to find candidates
-    CANDIDATES = 500  # candidates compared with the query as whole titles
-    STEMS_KEPT = 100_000
+
+def fts_group(words: Sequence[str]) -> str:
+    """An FTS5 expression matching any of `words` (folded words: quoted, so that none is an operator)."""
+    quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
+
+
+class TitleWords:
+    """The words of every cached title and how many titles hold each (an estimate after updates)."""
 
     def __init__(self) -> None:
-        self._rowids = array("q")  # slot -> rowid
-        self._keys: list[str] = []  # slot -> title key (folded words)
-        self._slot_of: dict[int, int] = {}
-        # Stems of the titles asked about lately (those of recent matches, mostly); bounded in size.
-        self._title_stems: dict[int, frozenset[str]] = {}
-        self._postings: dict[str, array[int]] = {}  # word -> slots
-        # Keys in order with their slots, for prefix lookups (parallel lists: no tuple per title).
-        self._sorted_keys: list[str] = []
-        self._sorted_slots = array("I")
+        self._counts: dict[str, int] = {}
         # Words by (length, first letter) and by (length, last letter): a typo seldom changes both ends.
-        self._words_by_shape: dict[tuple[int, str, str], list[str]] = {}
-        self._sorted_words: list[str] = []
-        self._new_words = False
+        self._by_shape: dict[tuple[int, str, str], list[str]] = {}
+        self._sorted: list[str] = []
 
     def __len__(self) -> int:
-        return len(self._slot_of)
+        return len(self._counts)
 
-    def add(self, items: Iterable[tuple[int, str]], *, place: bool = True) -> int:
-        """Add or update (rowid, title) pairs; returns how many titles were new or changed.
+    @classmethod
+    def read(cls, db: sqlite3.Connection) -> TitleWords:
+        """The vocabulary of the title index (run on a reading connection's thread: it reads every word)."""
+        words = cls()
+        words._counts = dict(search_read.title_vocabulary(db))
+        for word in words._counts:
+            words._shape(word)
+        words._sorted = sorted(words._counts)
+        return words
 
-        With `place` False the sorted views are left behind (for a build in chunks): call `place_all` after.
-        """
-        fresh: list[int] = []
-        for rowid, title in items:
-            key = title_key(title)
-            slot = self._slot_of.get(rowid)
-            if slot is not None:
-                if self._keys[slot] == key:
+    def _shape(self, word: str) -> None:
+        self._by_shape.setdefault((len(word), word[0], ""), []).append(word)
+        self._by_shape.setdefault((len(word), "", word[-1]), []).append(word)
+
+    def add_titles(self, titles: Iterable[str]) -> int:
+        """Count the words of new or changed titles; returns how many words were new."""
+        new = 0
+        for title in titles:
+            for word in set(fold_tokens(title)):
+                if word in self._counts:
+                    self._counts[word] += 1
                     continue
-                self._keys[slot] = key
-                self._title_stems.pop(slot, None)
-            else:
-                slot = len(self._keys)
-                self._rowids.append(rowid)
-                self._keys.append(key)
-                self._slot_of[rowid] = slot
-            fresh.append(slot)
-            # Old words of a changed title stay posted: candidates are re-scored on their current title.
-            for word in set(key.split()):
-                postings = self._postings.get(word)
-                if postings is None:
-                    self._postings[word] = array("I", (slot,))
-                    self._words_by_shape.setdefault((len(word), word[0], ""), []).append(word)
-                    self._words_by_shape.setdefault((len(word), "", word[-1]), []).append(word)
-                    self._new_words = True
-                else:
-                    postings.append(slot)
-        if fresh and place:
-            self._place(fresh)
-        return len(fresh)
+                self._counts[word] = 1
+                self._shape(word)
+                bisect.insort(self._sorted, word)
+                new += 1
+        return new
 
-    def place_all(self) -> None:
-        """Rebuild the sorted views of every title (after adding chunks with `place` False)."""
-        self._sorted_keys = []
-        self._place(list(range(len(self._keys))))
+    def count(self, word: str) -> int:
+        """How many titles hold `word` (0 if none does)."""
+        return self._counts.get(word, 0)
 
-    def _place(self, slots: list[int]) -> None:
-        """Keep the sorted views in step: re-sort after a bulk load, insert a few in place."""
-        if len(slots) > 1000 or not self._sorted_keys:
-            order = sorted(range(len(self._keys)), key=self._keys.__getitem__)
-            self._sorted_keys = [self._keys[slot] for slot in order]
-            self._sorted_slots = array("I", order)
-        else:
-            for slot in slots:
-                # A changed title leaves its old key behind; lookups skip keys that are no longer current.
-                at = bisect.bisect_right(self._sorted_keys, self._keys[slot])
-                self._sorted_keys.insert(at, self._keys[slot])
-                self._sorted_slots.insert(at, slot)
-        if self._new_words:
-            self._sorted_words = sorted(self._postings)
-            self._new_words = False
-
-    def words_held(self, rowid: int, stems: frozenset[str]) -> int:
-        """How many of `stems` the title of the paper at `rowid` holds (0 if it is not indexed)."""
-        slot = self._slot_of.get(rowid)
-        if slot is None:
-            return 0
-        held = self._title_stems.get(slot)
-        if held is None:
-            if len(self._title_stems) >= self.STEMS_KEPT:
-                self._title_stems.clear()
-            held = self._title_stems[slot] = frozenset(map(stem, self._keys[slot].split()))
-        return len(stems & held)
-
-    def _similar_words(self, word: str) -> list[str]:
-        """Indexed words within a small edit distance of a word not in the index (a typo)."""
+    def similar(self, word: str) -> list[str]:
+        """Title words within a small edit distance of `word`, a word no title holds (a typo)."""
         if len(word) < 4:
             return []
         limit = 1 if len(word) < 7 else 2
         found: dict[str, int] = {}
         for length in range(len(word) - limit, len(word) + limit + 1):
             for shape in ((length, word[0], ""), (length, "", word[-1])):
-                choices = self._words_by_shape.get(shape)
+                choices = self._by_shape.get(shape)
                 if not choices:
                     continue
                 for choice, distance, _ in process.extract(
                     word, choices, scorer=Levenshtein.distance, score_cutoff=limit, limit=5
                 ):
                     found[choice] = int(distance)
-        ranked = sorted(found, key=lambda w: (found[w], -len(self._postings[w])))
-        return ranked[:3]
+        return sorted(found, key=lambda w: (found[w], -self._counts[w]))[:3]
 
-    def _prefix_words(self, prefix: str, limit: int = 30) -> list[str]:
-        """Indexed words starting with `prefix` (the word being typed), most frequent first."""
-        start = bisect.bisect_left(self._sorted_words, prefix)
+    def groups(self, words: Iterable[str]) -> list[list[str]]:
+        """For each word, itself if a title holds it (or the vocabulary is not loaded), else its likely fixes."""
+        if not self._counts:
+            return [[w] for w in dict.fromkeys(words)]
+        return [[w] if w in self._counts else self.similar(w) for w in dict.fromkeys(words)]
+
+    def completions(self, prefix: str, limit: int = 30) -> list[str]:
+        """Title words starting with `prefix` (the word being typed), most frequent first."""
+        if not self._sorted:
+            return [prefix]
+        start = bisect.bisect_left(self._sorted, prefix)
         words: list[str] = []
-        for word in self._sorted_words[start:]:
+        for word in self._sorted[start : start + 2000]:
             if not word.startswith(prefix):
                 break
             words.append(word)
-        words.sort(key=lambda w: -len(self._postings[w]))
+        words.sort(key=lambda w: -self._counts[w])
         return words[:limit]
 
-    def _candidates(self, groups: list[list[str]]) -> list[int]:
-        """Slots of titles holding the query's rarer words, weighted by rarity; a group stands for one word.
+    def total(self, group: Sequence[str]) -> int:
+        """How many titles hold any word of `group`, at most (their counts summed)."""
+        return sum(self._counts.get(w, 0) for w in group) if self._counts else 0
 
-        Only the rarest words are walked, up to a budget of postings: common words say little about
-        which title is meant, and the final ranking compares whole titles anyway.
-        """
-        total = max(len(self._keys), 1)
-        sized = sorted(
-            (sum(len(self._postings[w]) for w in group), index, group) for index, group in enumerate(groups) if group
-        )
-        scores: dict[int, float] = {}
-        budget = self.POSTINGS_BUDGET
-        for size, _, group in sized:
-            if size > budget and scores:
-                break
-            weight = math.log(1 + total / max(size, 1))
-            slots: Iterable[int]
-            if len(group) == 1:
-                slots = self._postings[group[0]][-budget:]
-            else:
-                slots = set().union(*(self._postings[w][-budget:] for w in group))
-            for slot in slots:
-                scores[slot] = scores.get(slot, 0.0) + weight
-            budget -= min(size, budget)
-            if budget <= 0:
-                break
-        return heapq.nlargest(self.CANDIDATES, scores, key=scores.__getitem__)
 
-    def _prefixed(self, key: str, limit: int) -> list[int]:
-        """Slots of titles that start with `key`, in key order."""
-        found: list[int] = []
-        start = bisect.bisect_left(self._sorted_keys, key)
-        for at in range(start, min(start + 2 * limit, len(self._sorted_keys))):
-            if not self._sorted_keys[at].startswith(key) or len(found) >= limit:
-                break
-            slot = self._sorted_slots[at]
-            if self._keys[slot] == self._sorted_keys[at]:  # not a key the title has since changed from
-                found.append(slot)
-        return found
+def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]]) -> list[int]:
+    """Rowids of titles that may be the one typed: holding every word (as fixed), or the rarer ones.
 
-    def _groups(self, words: Iterable[str]) -> list[list[str]]:
-        """For each word, itself if indexed, else the indexed words it may be a typo of."""
-        return [[w] if w in self._postings else self._similar_words(w) for w in dict.fromkeys(words)]
+    Only words held by few titles are weighed with bm25 (which reads every title holding a word); the
+    common ones only narrow the titles holding every word, read newest first.
+    """
+    groups = [g for g in groups if g]
+    if not groups:
+        return []
+    found: dict[int, None] = {}
+    every = " AND ".join(fts_group(g) for g in groups)
+    found.update(dict.fromkeys(search_read.title_hits(db, every, limit=ALL_WORDS_CANDIDATES, ranked=False)))
+    if len(groups) == 1 and len(found) < ALL_WORDS_CANDIDATES:
+        return list(found)
+    # The rarer words alone, for titles typed with a word missing or wrong: bm25 puts those holding more first.
+    # Before the vocabulary is read, longer words are likelier to be rare.
+    sized = sorted(groups, key=words.total) if len(words) else sorted(groups, key=lambda g: -max(map(len, g)))[:3]
+    chosen: list[list[str]] = []
+    budget = RANKED_BUDGET
+    for group in sized:
+        size = words.total(group)
+        if chosen and size > budget:
+            break
+        chosen.append(group)
+        budget -= size
+    some = " OR ".join(fts_group(g) for g in chosen)
+    found.update(dict.fromkeys(search_read.title_hits(db, some, limit=RARE_WORDS_CANDIDATES, ranked=True)))
+    return list(found)
 
-    def match(self, text: str, limit: int = 10, cutoff: float = 0.0) -> list[tuple[int, float]]:
-        """(rowid, score 0-100) of the titles that best match `text`, forgiving typos and missing words.
 
-        Titles scoring under `cutoff` are left out, unless they begin with the words typed.
-        """
-        words = fold_tokens(text)
-        if not words or not self._keys:
-            return []
-        key = " ".join(words)
-        # A title that begins with three or more words as typed is the one meant, unless one matches better.
-        prefixed = self._prefixed(key, limit) if len(words) >= 3 else []
-        scores = {rowid: max(score, PREFIX_SCORE) for rowid, score in self._rank(key, prefixed, limit)}
-        for rowid, score in self._rank(key, self._candidates(self._groups(words)), limit, cutoff):
-            scores.setdefault(rowid, score)
-        return sorted(scores.items(), key=lambda rs: -rs[1])[:limit]
+def rank_titles(
+    db: sqlite3.Connection, key: str, rowids: Sequence[int], *, cutoff: float = 0.0
+) -> list[tuple[int, float]]:
+    """(rowid, score) of the titles at `rowids` scoring at least `cutoff` against `key`, best first.
 
-    def _rank(self, key: str, slots: Sequence[int], limit: int, cutoff: float = 0.0) -> list[tuple[int, float]]:
-        choices = {slot: self._keys[slot] for slot in slots}
-        scored = process.extract(key, choices, scorer=fuzz.WRatio, limit=None, score_cutoff=cutoff)
-        # Among equal scores the closer title as a whole, then the newer paper, wins.
-        ranked = sorted(
-            ((float(score), fuzz.ratio(key, choice), self._rowids[slot]) for choice, score, slot in scored),
-            reverse=True,
-        )
-        return [(rowid, score) for score, _, rowid in ranked[:limit]]
+    Among equal scores the closer title as a whole, then the paper stored last, wins.
+    """
+    titles = search_read.titles_by_rowid(db, rowids)
+    scored = []
+    for rowid, (_, title) in titles.items():
+        folded = title_key(title)
+        score = title_score(key, folded)
+        if score >= cutoff:
+            scored.append((score, fuzz.ratio(key, folded), rowid))
+    scored.sort(reverse=True)
+    return [(rowid, score) for score, _, rowid in scored]
 
-    def complete(self, text: str, limit: int = 25) -> list[int]:
-        """Rowids of titles for what is being typed: titles starting with it, then similar ones."""
-        words = fold_tokens(text)
-        if not words or not self._keys:
-            return []
-        key = " ".join(words)
-        picked = dict.fromkeys(self._rowids[slot] for slot in self._prefixed(key, limit))
-        if len(picked) < limit:
-            typing = not text[-1:].isspace()  # the last word may be cut short
-            groups = self._groups(words[:-1] if typing else words)
-            if typing:
-                groups.append(self._prefix_words(words[-1]))
-            for rowid, _ in self._rank(key, self._candidates(groups), limit, SUGGEST_SCORE):
-                picked.setdefault(rowid, None)
-        return list(picked)[:limit]
+
+def match(
+    db: sqlite3.Connection, words: TitleWords, text: str, *, limit: int, cutoff: float
+) -> list[tuple[int, float]]:
+    """(rowid, score 0-100) of the titles that best match `text`, forgiving typos and missing words."""
+    typed = fold_tokens(text)
+    if not typed:
+        return []
+    key = " ".join(typed)
+    return rank_titles(db, key, candidates(db, words, words.groups(typed)), cutoff=cutoff)[:limit]
+
+
+def complete(db: sqlite3.Connection, words: TitleWords, text: str, limit: int) -> list[int]:
+    """Rowids of titles for what is being typed: titles starting with it, then similar ones."""
+    typed = fold_tokens(text)
+    if not typed:
+        return []
+    key = " ".join(typed)
+    picked = dict.fromkeys(search_read.titles_with_prefix(db, text.strip(), limit))
+    if len(picked) < limit:
+        cut_short = not text[-1:].isspace()  # the last word may be cut short
+        groups = words.groups(typed[:-1] if cut_short else typed)
+        if cut_short:
+            groups.append(words.completions(typed[-1]))
+        for rowid, _ in rank_titles(db, key, candidates(db, words, groups), cutoff=SUGGEST_SCORE)[:limit]:
+            picked.setdefault(rowid, None)
+    return list(picked)[:limit]

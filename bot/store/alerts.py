@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Sequence
 
 from bot.models import Paper
@@ -23,17 +24,21 @@ class AlertsMixin(StoreBase):
         """(when first listed, paper) for papers whose first Daily Papers entry was recorded at or after
         `since` (a stored instant), ordered by that instant then id, starting after `after`, at most `limit`."""
         first_after, id_after = after
-        async with self._db.execute(
-            f"SELECT e.first, {P_COLUMNS} FROM ("
-            "  SELECT paper_id, min(first_seen) AS first FROM daily_entries"
-            "  WHERE paper_id IN (SELECT paper_id FROM daily_entries WHERE first_seen >= ?)"
-            "  GROUP BY paper_id HAVING min(first_seen) >= ?"
-            ") e JOIN papers p ON p.id = e.paper_id "
-            "WHERE e.first > ? OR (e.first = ? AND e.paper_id > ?) ORDER BY e.first, e.paper_id LIMIT ?",
-            (since, since, first_after, first_after, id_after, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [(str(row[0]), paper_from_row(tuple(row)[1:])) for row in rows]
+
+        def read(db: sqlite3.Connection) -> list[tuple[str, Paper]]:
+            rows = db.execute(
+                f"SELECT e.first, {P_COLUMNS} FROM ("
+                "  SELECT paper_id, min(first_seen) AS first FROM daily_entries"
+                "  WHERE paper_id IN (SELECT paper_id FROM daily_entries WHERE first_seen >= ?)"
+                "  GROUP BY paper_id HAVING min(first_seen) >= ?"
+                ") e JOIN papers p ON p.id = e.paper_id "
+                "WHERE e.first > ? OR (e.first = ? AND e.paper_id > ?) ORDER BY e.first, e.paper_id LIMIT ?",
+                (since, since, first_after, first_after, id_after, limit),
+            ).fetchall()
+            return [(str(row[0]), paper_from_row(tuple(row)[1:])) for row in rows]
+
+        # Thousands of rows at a time: read and turned into papers off the event loop, beside the writer.
+        return await self.read(read, background=True)
 
     async def last_listed_at(self) -> str | None:
         """When the latest Daily Papers entry was first recorded (a stored instant), if any."""
@@ -43,11 +48,12 @@ class AlertsMixin(StoreBase):
 
     async def recent_papers(self, limit: int) -> list[Paper]:
         """The `limit` papers stored last, newest first."""
-        async with self._db.execute(
-            f"SELECT {PAPER_COLUMNS} FROM papers ORDER BY rowid DESC LIMIT ?", (limit,)
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [paper_from_row(row) for row in rows]
+
+        def read(db: sqlite3.Connection) -> list[Paper]:
+            rows = db.execute(f"SELECT {PAPER_COLUMNS} FROM papers ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
+            return [paper_from_row(row) for row in rows]
+
+        return await self.read(read, background=True)
 
     async def alerts_in_batches_from(self, channel_id: int, first_key: str, *, kind: str, batch_kind: str) -> int:
         """How many `kind` rows belong to `batch_kind` deliveries of a channel whose key is >= `first_key`

@@ -8,18 +8,21 @@ import importlib.resources
 import logging
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Self
+from typing import Self, TypeVar, cast
 
 import aiosqlite
 
 from bot.clock import Clock, SystemClock
 from bot.store.errors import StoreError, classify
+from bot.store.reader import Reader
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+PAGE_SIZE = 8192  # bytes; SQLite's default 4096 leaves a fifth of the papers table unused
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
@@ -64,6 +67,8 @@ class StoreBase:
         self._write_lock = asyncio.Lock()
         # Bumped whenever paper rows change through this Store, so in-memory indexes know to refresh.
         self.papers_version = 0
+        self._reader: Reader | None = None
+        self._background: Reader | None = None
 
     @classmethod
     async def open(cls, path: str | Path, *, migrate: bool = True, clock: Clock | None = None) -> Self:
@@ -89,10 +94,15 @@ class StoreBase:
             await self._db.execute("PRAGMA busy_timeout = 5000")
             await self._db.execute("PRAGMA foreign_keys = ON")
             if self.path != ":memory:":
+                async with self._db.execute("PRAGMA page_count") as cursor:
+                    row = await cursor.fetchone()
+                if row is not None and int(row[0]) == 0:
+                    # A new file: large pages (set before the first table) waste less around 2 kB paper rows.
+                    await self._db.execute(f"PRAGMA page_size = {PAGE_SIZE:d}")
                 await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
-            # A search reads many pages of the full-text index; a 64 MiB page cache keeps the busy ones.
-            await self._db.execute("PRAGMA cache_size = -65536")
+            # Searches read on their own connections (bot.store.reader); writes and alert passes need less.
+            await self._db.execute("PRAGMA cache_size = -16384")
         except sqlite3.Error as exc:
             raise classify(exc, self.path) from exc
 
@@ -100,8 +110,29 @@ class StoreBase:
         """Now by the store's clock as ISO text, the form every stored instant takes."""
         return self.clock.now().isoformat(timespec="seconds")
 
+    async def read(self, work: Callable[[sqlite3.Connection], T], *, background: bool = False) -> T:
+        """Run the synchronous `work(connection)` on a read-only connection beside the writer.
+
+        Searches read this way, so they never wait behind a write transaction; long background reads
+        (`background`, e.g. an alert pass) use a connection of their own, so they never hold up searches.
+        An in-memory database has no file for another connection to open: `work` runs on the writer's thread.
+        """
+        if self.path == ":memory:":
+            return cast(T, await self._db._execute(work, self._db._conn))  # type: ignore[no-untyped-call]
+        if background:
+            if self._background is None:
+                self._background = Reader(self.path, size=1)
+            return await self._background.run(work)
+        if self._reader is None:
+            self._reader = Reader(self.path)
+        return await self._reader.run(work)
+
     async def close(self) -> None:
-        """Wait for the write in progress, then close the connection."""
+        """Wait for the write in progress, then close the connections."""
+        for reader in (self._reader, self._background):
+            if reader is not None:
+                await asyncio.to_thread(reader.close)
+        self._reader = self._background = None
         async with self._write_lock:
             await self._db.close()
 
@@ -177,18 +208,50 @@ class StoreBase:
                 f"{self.path} has schema version {current}, newer than this Paperboy knows "
                 f"({latest_version()}); upgrade Paperboy"
             )
+        pending = [m for m in migrations if m.version > current]
+        if not pending:
+            return []
+        # A migration may rebuild a table others point at; with foreign keys on, dropping the old table
+        # would cascade into them. SQLite's way: keys off (outside a transaction), check before commit.
+        await self._db.execute("PRAGMA foreign_keys = OFF")
         applied = []
-        for migration in migrations:
-            if migration.version <= current:
-                continue
-            log.info("applying migration %s", migration.name)
-            async with self.transaction() as db:
-                # executescript would commit on its own; run statement by statement instead.
-                for statement in _split_sql(migration.sql):
-                    await db.execute(statement)
-                await db.execute(f"PRAGMA user_version = {migration.version:d}")
-            applied.append(migration.version)
+        try:
+            for migration in pending:
+                log.info("applying migration %s", migration.name)
+                async with self.transaction() as db:
+                    # executescript would commit on its own; run statement by statement instead.
+                    for statement in _split_sql(migration.sql):
+                        await db.execute(statement)
+                    async with db.execute("PRAGMA foreign_key_check") as cursor:
+                        broken = list(await cursor.fetchall())
+                    if broken:
+                        raise StoreError(f"migration {migration.name} left {len(broken)} rows pointing nowhere")
+                    await db.execute(f"PRAGMA user_version = {migration.version:d}")
+                applied.append(migration.version)
+        finally:
+            await self._db.execute("PRAGMA foreign_keys = ON")
+        if current > 0:
+            await self._give_back_free_pages()
         return applied
+
+    async def _give_back_free_pages(self) -> None:
+        """VACUUM when upgrades left much of the file unused (a rebuilt table or a dropped copy of text).
+
+        SQLite keeps freed pages inside the file; VACUUM rewrites it without them. Tables whose rows others
+        point at by rowid have an INTEGER PRIMARY KEY, which VACUUM keeps.
+        """
+        async with self._db.execute("PRAGMA freelist_count") as cursor:
+            free = await cursor.fetchone()
+        async with self._db.execute("PRAGMA page_count") as cursor:
+            pages = await cursor.fetchone()
+        if free and pages and int(free[0]) * 4 >= int(pages[0]) and self.path != ":memory:":
+            log.info("giving back %d unused pages of %d (VACUUM)", int(free[0]), int(pages[0]))
+            async with self._write_lock:
+                # The page size of a WAL database only changes through a rollback-journal VACUUM.
+                await self._db.execute("PRAGMA journal_mode = DELETE")
+                await self._db.execute(f"PRAGMA page_size = {PAGE_SIZE:d}")
+                await self._db.execute("VACUUM")
+                await self._db.execute("PRAGMA journal_mode = WAL")
 
     async def check(self) -> list[str]:
         """Problems found by the integrity and foreign-key checks and the schema version; empty if healthy."""

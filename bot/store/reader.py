@@ -1,0 +1,106 @@
+"""Read-only connections beside the writer, each on its own thread: searches never queue behind writes.
+
+WAL lets readers run while a write transaction is open, so a search or an autocomplete reads on one of
+these instead of the store's single writing connection. Whoever reads hands over one synchronous
+function that runs whole on the connection's thread (one hop from the event loop per search).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import sqlite3
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from bot.store.errors import classify
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+READ_CACHE_KIB = 16 * 1024  # page cache of each reading connection
+
+
+class _Slot:
+    """One connection and the one thread that uses it."""
+
+    def __init__(self, path: str, name: str) -> None:
+        self.path = path
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.connection: sqlite3.Connection | None = None
+
+    def open(self) -> sqlite3.Connection:
+        """The connection, opened on first use (on this slot's thread)."""
+        if self.connection is None:
+            connection = sqlite3.connect(
+                f"file:{self.path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA busy_timeout = 5000")
+            connection.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB:d}")
+            self.connection = connection
+        return self.connection
+
+    def close(self) -> None:
+        if self.connection is not None:
+            self.connection.close()
+            self.connection = None
+
+
+class Reader:
+    """A few read-only connections to one database file, handed out one call at a time."""
+
+    def __init__(self, path: str, size: int = 2) -> None:
+        self.path = path
+        self._slots = [_Slot(path, f"paperboy-read-{n}") for n in range(size)]
+        self._free: asyncio.Queue[_Slot] | None = None
+        self._closed = False
+
+    def _queue(self) -> asyncio.Queue[_Slot]:
+        if self._free is None:
+            self._free = asyncio.Queue()
+            for slot in self._slots:
+                self._free.put_nowait(slot)
+        return self._free
+
+    async def run(self, work: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `work(connection)` on a free reading connection's thread inside one read transaction."""
+        if self._closed:
+            raise RuntimeError("the reader is closed")
+        free = self._queue()
+        slot = await free.get()
+        try:
+            loop = asyncio.get_running_loop()
+            return await asyncio.shield(loop.run_in_executor(slot.executor, _in_snapshot, slot, work))
+        finally:
+            free.put_nowait(slot)
+
+    def close(self) -> None:
+        """Close every connection once the calls under way are done."""
+        self._closed = True
+        for slot in self._slots:
+            slot.executor.submit(slot.close)
+            slot.executor.shutdown(wait=True)
+
+
+def _in_snapshot(slot: _Slot, work: Callable[[sqlite3.Connection], T]) -> T:
+    """`work` in one read transaction, so that all its statements see the same state of the database."""
+    try:
+        connection = slot.open()
+    except sqlite3.Error as exc:
+        raise classify(exc, slot.path) from exc
+    with _classified(slot.path):
+        connection.execute("BEGIN")
+        try:
+            return work(connection)
+        finally:
+            connection.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _classified(path: str) -> Iterator[None]:
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise classify(exc, path) from exc

@@ -1,0 +1,230 @@
+"""The reads of one search, as plain functions over a sqlite3 connection (run on a reading connection's thread).
+
+`bot.search` runs a whole search as one synchronous function through `Store.read`; these are the SQL
+it needs: full-text hits and counts, pages, titles from the title-only index, rows by rowid.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Sequence
+
+from bot.models import Paper
+from bot.query import Filter
+from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
+from bot.store.search import _BM25, _ORDERS, Hit, SearchSpec, _filter_sql, _plan
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 500  # rowids per IN (...) list
+
+
+def search_page(db: sqlite3.Connection, spec: SearchSpec) -> list[Paper]:
+    """The papers on the page described by `spec`, in its order (relevance is bm25 for text)."""
+    ranked = spec.sort == "relevance" and spec.match is not None and not spec.exclude
+    sort = spec.sort if spec.sort in _ORDERS and (ranked or spec.sort != "relevance") else "top"
+    plan = _plan(spec)
+    score, score_params = (_BM25, list(spec.weights)) if ranked else ("0", [])
+    hits_sql = (
+        f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
+        f"{plan.table}.day AS day FROM {plan.source} "
+        f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {_ORDERS[sort]} LIMIT ? OFFSET ?"
+    )
+    sql = (
+        f"SELECT {P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
+        f"ORDER BY {', '.join('hit.' + key for key in _ORDERS[sort].split(', '))}"
+    )
+    rows = db.execute(sql, [*score_params, *plan.params, spec.limit, spec.offset]).fetchall()
+    return [paper_from_row(row) for row in rows]
+
+
+def search_count(db: sqlite3.Connection, spec: SearchSpec) -> int:
+    """How many papers match `spec` (its page and order ignored)."""
+    plan = _plan(spec)
+    source = plan.source
+    if spec.match is not None and not spec.exclude and not spec.filters:
+        source = "papers_fts"
+    row = db.execute(
+        f"SELECT count(*) FROM {source} WHERE {' AND '.join(plan.conditions) or '1'}", plan.params
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+def _conditions(
+    match: str, filters: Sequence[Filter], low: int | None = None, high: int | None = None
+) -> tuple[str, list[object]]:
+    conditions = ["papers_fts MATCH ?"]
+    params: list[object] = [match]
+    if low is not None:
+        conditions.append("papers_fts.rowid >= ?")
+        params.append(low)
+    if high is not None:
+        conditions.append("papers_fts.rowid <= ?")
+        params.append(high)
+    for f in filters:
+        sql, values = _filter_sql(f.field, f.op, f.value, "s")
+        conditions.append(sql)
+        params.extend(values)
+    return " AND ".join(conditions), params
+
+
+def match_hits(
+    db: sqlite3.Connection,
+    match: str,
+    *,
+    limit: int,
+    filters: Sequence[Filter] = (),
+    weights: Sequence[float] | None = None,
+) -> list[Hit]:
+    """Up to `limit` papers matching `match` and the filters, most recently stored first (bm25 with weights)."""
+    score = _BM25 if weights is not None else "0"
+    where, params = _conditions(match, filters)
+    rows = db.execute(
+        f"SELECT papers_fts.rowid, {score}, s.upvotes, s.day, s.has_code "
+        "FROM papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid "
+        f"WHERE {where} ORDER BY papers_fts.rowid DESC LIMIT ?",
+        [*(weights or ()), *params, limit],
+    ).fetchall()
+    return [Hit._make(row) for row in rows]
+
+
+def matching_rowids(
+    db: sqlite3.Connection,
+    match: str,
+    *,
+    limit: int,
+    filters: Sequence[Filter] = (),
+    low: int | None = None,
+    high: int | None = None,
+) -> list[int]:
+    """Rowids of up to `limit` papers matching `match` and the filters (between `low` and `high`), newest first."""
+    where, params = _conditions(match, filters, low, high)
+    source = "papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid" if filters else "papers_fts"
+    rows = db.execute(
+        f"SELECT papers_fts.rowid FROM {source} WHERE {where} ORDER BY papers_fts.rowid DESC LIMIT ?",
+        [*params, limit],
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def match_counts(db: sqlite3.Connection, matches: Sequence[str], cap: int) -> list[int]:
+    """For each FTS5 expression, how many papers match it, counting no further than `cap`."""
+    if not matches:
+        return []
+    one = "(SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH ? LIMIT ?))"
+    params: list[object] = []
+    for match in matches:
+        params += [match, cap]
+    row = db.execute(f"SELECT {', '.join([one] * len(matches))}", params).fetchone()
+    return [int(v) for v in row] if row else [0] * len(matches)
+
+
+def papers_by_rowid(db: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, Paper]:
+    """The papers with these rowids (missing ones left out)."""
+    found: dict[int, Paper] = {}
+    for start in range(0, len(rowids), _CHUNK):
+        chunk = list(rowids[start : start + _CHUNK])
+        rows = db.execute(
+            f"SELECT rowid, {PAPER_COLUMNS} FROM papers WHERE rowid IN ({','.join('?' * len(chunk))})", chunk
+        ).fetchall()
+        for row in rows:
+            found[int(row[0])] = paper_from_row(tuple(row)[1:])
+    return found
+
+
+def titles_by_rowid(db: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """(id, title) of the papers with these rowids."""
+    found: dict[int, tuple[str, str]] = {}
+    for start in range(0, len(rowids), _CHUNK):
+        chunk = list(rowids[start : start + _CHUNK])
+        rows = db.execute(
+            f"SELECT rowid, id, title FROM papers WHERE rowid IN ({','.join('?' * len(chunk))})", chunk
+        ).fetchall()
+        found.update((int(r[0]), (str(r[1]), str(r[2]))) for r in rows)
+    return found
+
+
+def title_hits(db: sqlite3.Connection, match: str, *, limit: int, ranked: bool) -> list[int]:
+    """Rowids of titles matching `match` on the title-only index: best bm25 first if `ranked`, else newest."""
+    order = "rank" if ranked else "rowid DESC"
+    rows = db.execute(
+        f"SELECT rowid FROM papers_fts_title WHERE papers_fts_title MATCH ? ORDER BY {order} LIMIT ?", (match, limit)
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def titles_with_prefix(db: sqlite3.Connection, text: str, limit: int) -> list[int]:
+    """Rowids of papers whose title starts with `text` (case aside), in title order."""
+    rows = db.execute(
+        "SELECT rowid FROM papers INDEXED BY papers_title_nocase "
+        "WHERE title >= ? COLLATE NOCASE AND title < ? COLLATE NOCASE ORDER BY title COLLATE NOCASE LIMIT ?",
+        (text, text + "\U0010ffff", limit),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
+
+
+def title_vocabulary(db: sqlite3.Connection) -> list[tuple[str, int]]:
+    """Every word of the title index with the number of titles holding it."""
+    return [(str(r[0]), int(r[1])) for r in db.execute("SELECT term, doc FROM papers_fts_title_vocab").fetchall()]
+
+
+def titles_after(db: sqlite3.Connection, rowid: int) -> list[tuple[int, str]]:
+    """(rowid, title) of the papers stored after `rowid`."""
+    rows = db.execute("SELECT rowid, title FROM papers WHERE rowid > ? ORDER BY rowid", (rowid,)).fetchall()
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def titles_changed_since(db: sqlite3.Connection, since: str) -> list[tuple[int, str]]:
+    """(rowid, title) of papers whose row changed at or after the ISO instant `since`."""
+    rows = db.execute(
+        "SELECT rowid, title FROM papers INDEXED BY papers_updated_at WHERE updated_at >= ?", (since,)
+    ).fetchall()
+    return [(int(r[0]), str(r[1])) for r in rows]
+
+
+def high_rowid(db: sqlite3.Connection) -> int:
+    """The largest rowid in `papers` (0 when empty)."""
+    row = db.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()
+    return int(row[0]) if row else 0
+
+
+def paper_by_id(db: sqlite3.Connection, paper_id: str) -> Paper | None:
+    """The cached paper with this arXiv id, if any."""
+    row = db.execute(f"SELECT {PAPER_COLUMNS} FROM papers WHERE id = ?", (paper_id,)).fetchone()
+    return paper_from_row(row) if row else None
+
+
+def ids_with_prefix(db: sqlite3.Connection, prefix: str, limit: int) -> list[tuple[str, str]]:
+    """(id, title) of the papers whose id starts with `prefix`, in id order."""
+    rows = db.execute(
+        "SELECT id, title FROM papers WHERE id >= ? AND id < ? ORDER BY id LIMIT ?",
+        (prefix, prefix + "\U0010ffff", limit),
+    ).fetchall()
+    return [(str(r[0]), str(r[1])) for r in rows]
+
+
+def latest_paper_day(db: sqlite3.Connection, on_or_before: str) -> str | None:
+    """The most recent Daily Papers day (ISO), not after `on_or_before`, that has papers."""
+    row = db.execute("SELECT max(day) FROM papers WHERE day <= ?", (on_or_before,)).fetchone()
+    return str(row[0]) if row and row[0] else None
+
+
+def top_papers_between(db: sqlite3.Connection, first: str, last: str, limit: int) -> list[Paper]:
+    """Papers featured between the ISO days `first` and `last` (inclusive), most upvoted first."""
+    rows = db.execute(
+        f"SELECT {P_COLUMNS} FROM papers p WHERE p.day BETWEEN ? AND ? "
+        "ORDER BY p.upvotes DESC, p.day DESC, p.id LIMIT ?",
+        (first, last, limit),
+    ).fetchall()
+    return [paper_from_row(row) for row in rows]
+
+
+def titles_equal(db: sqlite3.Connection, text: str, limit: int) -> list[int]:
+    """Rowids of papers titled exactly `text` (case aside), newest first."""
+    rows = db.execute(
+        "SELECT rowid FROM papers INDEXED BY papers_title_nocase WHERE title = ? COLLATE NOCASE "
+        "ORDER BY rowid DESC LIMIT ?",
+        (text, limit),
+    ).fetchall()
+    return [int(row[0]) for row in rows]
