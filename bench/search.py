@@ -430,7 +430,7 @@ def main() -> None:
         "--backend", choices=("sqlite", "postgres"), default="sqlite", help="postgres: also time Postgres, beside"
     )
     parser.add_argument(
-        "--database-url", help="with --backend postgres: an empty database or one a run filled (else a new server)"
+        "--database-url", help="with --backend postgres: an empty database or one a run filled (default: a new server)"
     )
     args = parser.parse_args()
     if not 0 <= args.arxiv_papers <= args.papers:

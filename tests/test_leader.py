@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from bot.clock import SystemClock
-from bot.models import DigestSettings
+from bot.models import DigestSettings, ProcessStatus
 from bot.services.digests import DigestScheduler
 from bot.services.leader import Leadership, ScheduledWork
 from bot.services.status import describe_shards, process_fields
@@ -204,3 +204,51 @@ async def test_the_only_process_of_a_sqlite_deployment_leads_from_the_start(harn
     text = result.message.text if result.message else ""
     assert f"{leadership.name} (this process)" in text
     assert f"{leadership.name} (this one): shard 0 of 1, leader" in text
+
+
+class HangingLock:
+    """A lock whose connection check can be made to hang, as when the network drops without a reset."""
+
+    def __init__(self) -> None:
+        self.hanging = False
+        self.closed = 0
+        self.changed = asyncio.Event()  # never set: no settings change in this test
+
+    async def connect(self, process_id: str, name: str, shard_ids: tuple[int, ...], shard_count: int) -> None:
+        return None
+
+    async def try_acquire(self) -> bool:
+        return True
+
+    async def wait_for_changes(self, wait_seconds: float) -> bool:
+        if self.hanging:
+            await asyncio.Event().wait()  # a heartbeat that never gets an answer
+        try:
+            async with asyncio.timeout(wait_seconds):
+                await self.changed.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    async def processes(self) -> list[ProcessStatus]:
+        return []
+
+    async def close(self) -> None:
+        self.closed += 1
+
+
+async def test_a_leader_whose_lock_check_hangs_stops_its_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("bot.services.leader.CHECK_TIMEOUT", 0.3)
+    lock = HangingLock()
+    leadership = Leadership(lock, SystemClock(), name="hung", retry=RETRY)
+    work = Recorder(leadership)
+    leadership.begin((0,), 1)
+    try:
+        await wait_until(lambda: work.running, what="the work to start")
+        lock.hanging = True
+        await wait_until(lambda: work.events == ["start", "stop 0"], what="the work to stop")
+        assert not leadership.is_leader and lock.closed == 1
+        lock.hanging = False
+        await wait_until(lambda: leadership.is_leader and work.running, what="leadership to come back")
+    finally:
+        await leadership.close()

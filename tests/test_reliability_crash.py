@@ -232,6 +232,7 @@ async def wait_for_kill_moment(world: World, rng: random.Random) -> str:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # 21 process starts: over 120 s when the machine is busy
 async def test_kill_9_during_digest_fan_out_and_alert_delivery_20_times_loses_and_duplicates_nothing(
     world: World,
 ) -> None:

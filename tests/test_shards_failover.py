@@ -251,6 +251,7 @@ async def settle(cluster: Cluster) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # three bot processes and Postgres on a shared machine
 async def test_killing_the_leader_mid_digest_fan_out_loses_and_doubles_nothing(cluster: Cluster) -> None:
     await add_digests(cluster, CHANNELS)
     await cluster.start_all()
@@ -269,6 +270,7 @@ async def test_killing_the_leader_mid_digest_fan_out_loses_and_doubles_nothing(c
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # three bot processes and Postgres on a shared machine
 async def test_killing_the_leader_mid_alert_pass_loses_and_doubles_nothing(cluster: Cluster) -> None:
     await add_alerts(cluster, CHANNELS)
     today = dt.datetime.now(dt.UTC).date()
@@ -295,6 +297,7 @@ def answering_process(text: str) -> tuple[str, str]:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # three bot processes and Postgres on a shared machine
 async def test_each_process_answers_its_own_guilds_and_the_leader_acts_on_a_followers_settings(
     cluster: Cluster,
 ) -> None:
@@ -334,6 +337,7 @@ async def test_each_process_answers_its_own_guilds_and_the_leader_acts_on_a_foll
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # three bot processes and Postgres on a shared machine
 def test_the_fanout_benchmark_runs_three_processes_on_postgres_beside_sqlite() -> None:
     script = Path(__file__).resolve().parents[1] / "bench" / "fanout.py"
     args = ["--backend", "postgres", "--processes", "3", "--channels", "30", "--runs", "1", "--start-within", "0"]

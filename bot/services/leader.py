@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # How often a follower tries the lock (and every process marks itself alive); a dead leader's successor
 # starts within this after Postgres notices the leader's connection gone (at once for a killed process).
 RETRY_SECONDS = 2.0
+# How long one check of the lock's connection (heartbeat, then the wait) may overrun before it counts as lost.
+CHECK_TIMEOUT = 8.0
 
 
 class LeaderLock(Protocol):
@@ -157,7 +159,11 @@ class Leadership:
                     await self._check_shards(lock)
                 if not self.is_leader and await lock.try_acquire():
                     self._take_over()
-                if await lock.wait_for_changes(self.retry) and self.is_leader:
+                # A check that hangs (the network dropped) counts as lost well before the server's keepalives
+                # free the lock for another process (about 25 s): the old leader has stopped by then.
+                async with asyncio.timeout(self.retry + CHECK_TIMEOUT):
+                    changed = await lock.wait_for_changes(self.retry)
+                if changed and self.is_leader:
                     self._settings_changed()
             except Exception as exc:  # whatever failed, the lock can no longer be trusted: act as if it were lost
                 if not isinstance(exc, StoreError | OSError):
