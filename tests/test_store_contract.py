@@ -46,6 +46,7 @@ SQLITE_ONLY = {
     "merge_search_index", "paper_rowid_high_mark", "paper_titles", "papers_by_rowid", "search_count",
     "search_page", "titles_updated_since", "top_papers_between",
     "indexed_paper_count", "document_frequencies", "frequent_terms", "papers_matching_terms",
+    "read",  # a synchronous SQLite function run on a reading connection (bot.store.reader)
 }  # fmt: skip
 
 
