@@ -17,8 +17,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import json
 import logging
 import re
+import shutil
 import sys
 import time
 from collections.abc import Iterable
@@ -81,6 +83,44 @@ async def build_cache(path: Path, papers: int, *, listed_last: int = 0) -> dict[
     finally:
         await store.close()
     return {"papers": stored, "build_seconds": round(time.perf_counter() - started, 1), "listed_after": listed_after}
+
+
+async def cached_cache(path: Path, papers: int, *, listed_last: int = 0, keep_in: Path | None = None) -> dict[str, Any]:
+    """`build_cache`, or with `keep_in` a copy of the cache an earlier run built and kept there.
+
+    The kept copy is untouched by any bot (the bot writes to the copy it runs on); it is keyed by the size,
+    the listed share and the newest migration of this checkout, so a change of schema builds afresh.
+    """
+    if keep_in is None:
+        return await build_cache(path, papers, listed_last=listed_last)
+    kept = _kept_path(keep_in, papers, listed_last)
+    facts = kept.with_suffix(".json")
+    built = _read_facts(facts)
+    if built is None:
+        _remove_database(kept)  # what a run stopped while building left
+        built = await build_cache(kept, papers, listed_last=listed_last)
+        _write_facts(facts, built)
+    await asyncio.to_thread(shutil.copyfile, kept, path)
+    return {**built, "copied_from": str(kept)}
+
+
+def _kept_path(keep_in: Path, papers: int, listed_last: int) -> Path:
+    keep_in.mkdir(parents=True, exist_ok=True)
+    newest = sorted(p.name for p in (ROOT / "bot" / "store" / "migrations").glob("*.sql"))[-1].split("_")[0]
+    return keep_in / f"cache-{papers}-{listed_last}-{SEED}-{newest}.db"
+
+
+def _remove_database(path: Path) -> None:
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+
+
+def _read_facts(facts: Path) -> dict[str, Any] | None:
+    return json.loads(facts.read_text()) if facts.exists() else None
+
+
+def _write_facts(facts: Path, built: dict[str, Any]) -> None:
+    facts.write_text(json.dumps(built))
 
 
 def _take(papers: Iterable[Paper], count: int) -> Iterable[Paper]:
@@ -276,6 +316,21 @@ class BotWorld:
         await self.hf.stop()
         await self.discord.close()
         return self.process.output if self.process else ""
+
+
+def error_lines(output: str, limit: int = 8) -> list[str]:
+    """The bot's ERROR log lines and, for each traceback, its exception line: what went wrong, first ones."""
+    found = []
+    in_traceback = False
+    for line in output.splitlines():
+        if " ERROR " in line:
+            found.append(line[:240])
+        elif line.startswith("Traceback (most recent call last)"):
+            in_traceback = True
+        elif in_traceback and line and not line.startswith(" "):
+            found.append(line[:240])
+            in_traceback = False
+    return found[:limit]
 
 
 def stall_summary(delays_ms: list[float]) -> dict[str, Any]:

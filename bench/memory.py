@@ -24,7 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, build_cache, stall_summary  # noqa: E402
+from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, error_lines, stall_summary  # noqa: E402
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="paperboy-memory-") as tmp:
         workdir = Path(tmp)
         database = workdir / "paperboy.db"
-        cache = await build_cache(database, args.papers)
+        cache = await cached_cache(database, args.papers, keep_in=args.keep_cache)
         world = BotWorld(workdir, database)
         try:
             spawned = await world.start()
@@ -71,6 +71,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "benchmark": "memory",
         "papers": cache["papers"],
         "cache_build_seconds": cache["build_seconds"],
+        "cache_copied_from": cache.get("copied_from"),
         "start_to_ready_seconds": round(ready - spawned, 2),
         "title_index_built_seconds_after_start": round(title_index - spawned, 2) if title_index else None,
         "first_scrape_seconds_after_start": round(scraped - spawned, 2) if scraped else None,
@@ -87,6 +88,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "measuring_process_longest_lag_ms": round(max(world.own_lag_ms, default=0.0), 1),
         "cant_keep_up_warnings": output.count("Can't keep up"),
         "tracebacks_in_log": output.count("Traceback"),
+        "errors_in_log": error_lines(output),
         "method": (
             "paperboy run as a subprocess against the loopback fakes; RSS from /proc/PID/status; search times "
             "from the fake Discord sending /paper search to the bot's answer; loop stalls are gateway "
@@ -104,6 +106,11 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=100_000, help="papers in the synthetic cache (1M: 1000000)")
     parser.add_argument("--searches", type=int, default=100, help="member searches made (the first one timed apart)")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for each step of the bot")
+    parser.add_argument(
+        "--keep-cache",
+        type=Path,
+        help="keep the built cache in this folder and start from a copy of it on later runs (same size)",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     print(json.dumps(asyncio.run(run(args)), indent=2))

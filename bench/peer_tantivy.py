@@ -260,6 +260,10 @@ async def compare(
             kind: {"ours": _summary(v["ours"]), "peer": _summary(v["peer"])} for kind, v in sorted(kinds.items())
         },
         "counts_agree": f"{sum(a['agree'] for a in agreement)}/{len(agreement)}",
+        "counts_agree_where_ours_exact": "{}/{}".format(
+            sum(a["agree"] for a in agreement if a["ours_total_exact"]),
+            sum(1 for a in agreement if a["ours_total_exact"]),
+        ),
         "counts": agreement,
         "disk": {
             "peer_index_bytes": peer_bytes,

@@ -7,8 +7,9 @@ a moment after the rest. The bot starts with its alert cursor past all of them a
 `--idle-searches` searches are timed back to back (idle). Then, from outside, the alert cursor is set back
 to just before the listed papers, as after a bulk import or a large backfill, and new papers are put on the
 loopback Daily Papers list: the bot's next scrape runs an alert pass that reads every one of them.
-Searches go on back to back until the bot logs that pass's result; those sent after the scrape's log line
-and answered before the pass's are the searches "during the pass".
+Searches go on back to back until the bot logs that pass's result, or for `--pass-window` seconds after
+the scrape that starts it (a pass still running then is reported as not finished); those sent after that
+scrape's log line and answered before the pass ended (or the window did) are the searches "during the pass".
 
 Event-loop holds are measured without changing the bot: by the gateway heartbeats (see bench/botrun.py),
 and with `--asyncio-debug` also by asyncio's own debug mode (PYTHONASYNCIODEBUG=1 in the bot's environment),
@@ -34,7 +35,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, build_cache, stall_summary  # noqa: E402
+from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, error_lines, stall_summary  # noqa: E402
 
 from bot.alerts import CURSOR_KEY, ListingCursor, check_alert_query  # noqa: E402
 from bot.alerts._cursor import CURSOR_OVERLAP  # noqa: E402
@@ -43,8 +44,8 @@ from bot.store import Store  # noqa: E402
 log = logging.getLogger(__name__)
 
 MERGED_LINE = r"search index merged in"
-SCRAPE_LINE = r"bot\.services\.scraping: scrape:"
 PASS_COUNT = re.compile(r"alerts: .* for (\d+) listed")
+NEW_PAPERS_SCRAPE = r"bot\.services\.scraping: scrape: .* [1-9]\d* new"
 SLOW_STEP = re.compile(r"Executing (.*) took (\d+\.\d+) seconds")
 ALERTS = ("fresh diffusion agents", 'title:"gaussian splatting" upvotes:>=100', "hallucination code:yes upvotes:>=50")
 
@@ -119,7 +120,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="paperboy-stalls-") as tmp:
         workdir = Path(tmp)
         database = workdir / "paperboy.db"
-        cache = await build_cache(database, args.papers, listed_last=min(args.listed, args.papers))
+        cache = await cached_cache(
+            database, args.papers, listed_last=min(args.listed, args.papers), keep_in=args.keep_cache
+        )
         world = BotWorld(workdir, database, interval_minutes=args.scrape_minutes)
         await _prepare(world)
         try:
@@ -134,18 +137,23 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             triggered = time.monotonic()
             timed: list[tuple[float, float]] = []
             listed = min(args.listed, args.papers)
-            while (passed := _heavy_pass(world, triggered, listed)) is None:
+            window_end = float("inf")
+            while (passed := _heavy_pass(world, triggered, listed)) is None and time.monotonic() < window_end:
                 if time.monotonic() - triggered > args.timeout:
-                    raise TimeoutError("the alert pass did not finish in time")
+                    raise TimeoutError("the scrape that starts the alert pass did not come in time")
                 if _light_pass(world, triggered, listed):
                     # A pass under way when the cursor was set back wrote its own cursor over it: again.
                     await _set_cursor(world, cache["listed_after"])
                     world.publish(1)
                     triggered = time.monotonic()
+                if window_end == float("inf") and (began := world.logs.first(NEW_PAPERS_SCRAPE, after=triggered)):
+                    window_end = began + args.pass_window
                 started = time.monotonic()
                 timed.append((started, await world.search(MEMBER_QUERIES[len(timed) % len(MEMBER_QUERIES)])))
-            # The pass runs after a scrape: from the scrape's log line (or the trigger, if it came first).
-            scraped = max([triggered, *(at for at, line in world.logs.lines if at <= passed and "scrape:" in line)])
+            finished = passed is not None
+            # The pass starts after the scrape that stores the new papers (or at the trigger, if that came later).
+            scraped = max(triggered, world.logs.first(NEW_PAPERS_SCRAPE, after=triggered) or triggered)
+            passed = passed if passed is not None else time.monotonic()
             during = [ms for started, ms in timed if started >= scraped and started + ms / 1000 <= passed]
             ended = time.monotonic()
         finally:
@@ -157,12 +165,14 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "papers": cache["papers"],
         "listed_papers_read_by_the_pass": min(args.listed, args.papers),
         "cache_build_seconds": cache["build_seconds"],
+        "cache_copied_from": cache.get("copied_from"),
         "start_to_ready_seconds": round(ready - spawned, 2),
         "first_search_after_ready_ms": round(first_ms, 1),
         "longest_loop_hold_start_to_first_search": stall_summary(world.heartbeat_delays_ms(spawned, first_done)),
         "longest_loop_hold_start_to_index_merged": stall_summary(world.heartbeat_delays_ms(spawned, merged)),
         "idle_searches": idle_summary,
         "searches_during_alert_pass": during_summary,
+        "alert_pass_finished": finished,
         "alert_pass_seconds": round(passed - scraped, 2),
         "p95_during_over_idle": (
             round(during_summary["p95_ms"] / idle_summary["p95_ms"], 2) if during_summary and idle_summary else None
@@ -172,6 +182,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "measuring_process_longest_lag_ms": round(max(world.own_lag_ms, default=0.0), 1),
         "cant_keep_up_warnings": output.count("Can't keep up"),
         "tracebacks_in_log": output.count("Traceback"),
+        "errors_in_log": error_lines(output),
         "method": (
             "paperboy run as a subprocess against the loopback fakes; search times from the fake Discord sending "
             "/paper search to the bot's answer; loop holds are gateway heartbeats (every 50 ms) arriving late: a "
@@ -196,10 +207,21 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=300_000, help="papers in the synthetic cache (1M: 1000000)")
     parser.add_argument("--listed", type=int, default=300_000, help="recently listed papers the alert pass reads")
     parser.add_argument("--idle-searches", type=int, default=40, help="searches timed before the pass")
+    parser.add_argument(
+        "--pass-window",
+        type=float,
+        default=120.0,
+        help="seconds of searching during the alert pass at most (a pass still running then is reported so)",
+    )
     parser.add_argument("--scrape-minutes", type=float, default=0.5, help="the bot's scrape interval")
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for each step of the bot")
     parser.add_argument(
         "--asyncio-debug", action="store_true", help="also run the bot in asyncio debug mode and list its slow steps"
+    )
+    parser.add_argument(
+        "--keep-cache",
+        type=Path,
+        help="keep the built cache in this folder and start from a copy of it on later runs (same size)",
     )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
