@@ -18,7 +18,7 @@ import bot.search.engine as search_module
 from bot.models import Paper
 from bot.search import Search
 from bot.store import Store
-from tests.old_caches import make_old_cache
+from tests.old_caches import insert_old_papers, make_old_cache
 
 DAY = dt.date(2026, 6, 12)
 WORDS = str.split(
@@ -77,8 +77,8 @@ async def test_the_migration_keeps_every_answer_and_shrinks_the_file(tmp_path: P
     papers = corpus(1500)
     old = tmp_path / "old.db"
     make_old_cache(old, 6)
+    insert_old_papers(old, papers)
     store = await Store.open(old, migrate=False)
-    await store.bulk_insert_papers(papers)
     for gone in papers[100:400:7]:  # holes in the rowids, which a VACUUM of the old table would close up
         await store.delete_paper(gone.id)
     await store.save_paper(5, papers[10].id, limit=100)
