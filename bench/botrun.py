@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 HEARTBEAT_SECONDS = 0.05
 SEED = 20260612
-READY_LINE = r"discord\.gateway: Shard ID None has connected to Gateway"
+READY_LINE = r"discord\.gateway: Shard ID \S+ has connected to Gateway"
 # The queries a member types, by kind (the search benchmark's kinds); cycled through.
 MEMBER_QUERIES = (
     "diffusion",
