@@ -21,7 +21,7 @@ PEERS = ("tantivy",)
 
 
 def known_item_queries() -> list[tuple[str, str]]:
-    """(kind, query) pairs of the issue's title-like kinds, added to the timed mix."""
+    """(kind, query) pairs of the title-like kinds (exact, reordered, dropped word, typo'd), added to the mix."""
     first, reordered = TARGETS[0], next(t for t in TARGETS if not t.reordered and t is not TARGETS[0])
     return [
         ("title-exact", query_for(first, "exact")),

@@ -9,11 +9,7 @@ It is built once per test session (shared by the xdist workers through a lock) i
 folder, merged as the bot merges its index, and every query is run once per worker through `Search.search`
 with the title index built; the tests then read the recorded rankings.
 
-KNOWN_ITEMS_PAPERS sets another size (e.g. 20000 for a quick look); the default is the issue's 100,000.
-
-Cases marked xfail(strict=True) fail on the engine this was written against for the relevance points of
-issue 16 (word order and adjacency; short titles of common words); when the engine handles them they pass,
-strict xfail turns that into a failure, and the marks come off.
+KNOWN_ITEMS_PAPERS sets another size (e.g. 20000 for a quick look); the default is 100,000.
 """
 
 from __future__ import annotations
@@ -51,17 +47,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 PAPERS = int(os.environ.get("KNOWN_ITEMS_PAPERS", "100000"))
 SEED = 20260612
 DEPTH = 10  # titles recorded per query
-
-REORDERED = (
-    "issue 16 (reordered known item): the title's words typed in another order rank its more upvoted "
-    "sequel 'X-2' (the same words and one more) first"
-)
-SHORT_COMMON = (
-    "issue 16 (short title of common words): not treated as a title; longer, newer or more upvoted "
-    "titles holding both words come first, or the paper falls outside the ranking window"
-)
-# Cases that the engine of this writing gets wrong, each for one of the issue's relevance points (none left).
-XFAIL: dict[str, str] = {}
 
 
 async def _build(path: Path) -> None:
@@ -127,9 +112,7 @@ def rankings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
 
 
 def _case(case_id: str, *values: object) -> object:
-    reason = XFAIL.get(case_id)
-    marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-    return pytest.param(*values, id=case_id, marks=marks)
+    return pytest.param(*values, id=case_id)
 
 
 def _target_cases() -> Iterator[object]:

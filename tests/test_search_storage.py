@@ -1,4 +1,4 @@
-"""Search storage (issue 16): the index without a copy of the text, its migration, reading beside the writer,
+"""Search storage: the index without a copy of the text, its migration, reading beside the writer,
 and the ranking points: words in the order typed, short titles of common words."""
 
 from __future__ import annotations
