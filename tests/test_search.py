@@ -20,6 +20,7 @@ from bot.cli import main
 from bot.models import Paper
 from bot.query import QueryError, parse
 from bot.search import Period, Search, SearchResults, Sort, TitleWords, Trending, title_key, title_score
+from bot.search.upkeep import MERGED_AT_KEY
 from bot.store import Store, StoreError
 
 DAY = dt.date(2026, 6, 12)
@@ -330,7 +331,7 @@ async def test_the_index_is_merged_at_most_once_a_day(store: Store) -> None:
     assert await finder.merge_index_if_due(noon) is True
     assert await finder.merge_index_if_due(noon + dt.timedelta(hours=23)) is False
     assert await finder.merge_index_if_due(noon + dt.timedelta(hours=24)) is True
-    assert await store.get_meta(search_module.MERGED_AT_KEY) == (noon + dt.timedelta(hours=24)).isoformat()
+    assert await store.get_meta(MERGED_AT_KEY) == (noon + dt.timedelta(hours=24)).isoformat()
 
 
 async def test_bad_arguments_are_refused(store: Store) -> None:

@@ -9,12 +9,12 @@ from bot.search.engine import (
     DENSE_WINDOW,
     FILTERED_WINDOW,
     MAX_LIMIT,
-    MERGED_AT_KEY,
     Search,
     query_stems,
 )
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
 from bot.search.titles import TitleWords, title_key, title_score
+from bot.search.upkeep import MERGED_AT_KEY
 
 log = logging.getLogger(__name__)
 

@@ -36,6 +36,7 @@ from bot.query.columns import BM25_WEIGHTS
 from bot.search import titles
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
 from bot.search.titles import TitleWords, title_key
+from bot.search.upkeep import merge_if_due
 from bot.sources.huggingface import parse_paper_ref
 from bot.store import Store, search_read
 from bot.store.search import Hit, SearchSpec
@@ -61,11 +62,9 @@ RELOAD_TITLES = 20_000  # more new titles than this: the vocabulary is read agai
 DENSE_WINDOW = 500
 # With filters, fewer: finding the matches that pass them means reading more matches.
 FILTERED_WINDOW = 150
-# The full-text index grows as many b-trees, one per write; reading a word from each of them costs more
-# than from one. Once a day they are merged into one, in steps of this many pages.
-MERGE_EVERY = dt.timedelta(days=1)
+# The full-text index grows as many b-trees, one per write; once a day (bot.search.upkeep) they are merged
+# into one, in steps of this many pages.
 MERGE_STEP_PAGES = 200
-MERGED_AT_KEY = "search_index_merged_at"
 
 
 def query_stems(query: Query) -> frozenset[str]:
@@ -228,14 +227,7 @@ class Search:
 
     async def merge_index_if_due(self, now: dt.datetime) -> bool:
         """Merge the full-text index unless that was done less than MERGE_EVERY ago; True if it ran."""
-        last = await self.store.get_meta(MERGED_AT_KEY)
-        if last is not None and now - dt.datetime.fromisoformat(last) < MERGE_EVERY:
-            return False
-        started = time.monotonic()
-        steps = await self.merge_index()
-        await self.store.set_meta(MERGED_AT_KEY, now.isoformat())
-        log.info("search index merged in %d steps (%.1fs)", steps, time.monotonic() - started)
-        return True
+        return await merge_if_due(self.store, self.merge_index, now)
 
     async def autocomplete(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
         """(paper id, title) suggestions for a partly typed id, URL or title."""

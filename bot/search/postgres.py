@@ -21,7 +21,6 @@ import dataclasses
 import datetime as dt
 import logging
 import re
-import time
 
 from bot.models import Paper
 from bot.query import And, Filter, Query, parse, split_filters
@@ -31,9 +30,7 @@ from bot.search.engine import (
     FILTERED_WINDOW,
     MAX_LIMIT,
     MAX_TITLE_MATCHES,
-    MERGE_EVERY,
     MERGE_STEP_PAGES,
-    MERGED_AT_KEY,
     STRONG_TITLE_SCORE,
     THIN_RESULTS,
     TITLE_LIKE_WORDS,
@@ -41,6 +38,7 @@ from bot.search.engine import (
 )
 from bot.search.postgres_titles import complete_titles, match_titles
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
+from bot.search.upkeep import merge_if_due
 from bot.sources.huggingface import parse_paper_ref
 from bot.store.postgres import PostgresStore, TitleRow
 from bot.store.postgres.lexemes import compile_tsquery
@@ -92,14 +90,7 @@ class PostgresSearch:
 
     async def merge_index_if_due(self, now: dt.datetime) -> bool:
         """Merge the GIN indexes' pending entries unless that was done less than MERGE_EVERY ago; True if it ran."""
-        last = await self.store.get_meta(MERGED_AT_KEY)
-        if last is not None and now - dt.datetime.fromisoformat(last) < MERGE_EVERY:
-            return False
-        started = time.monotonic()
-        steps = await self.merge_index()
-        await self.store.set_meta(MERGED_AT_KEY, now.isoformat())
-        log.info("search index merged in %d steps (%.1fs)", steps, time.monotonic() - started)
-        return True
+        return await merge_if_due(self.store, self.merge_index, now)
 
     async def autocomplete(self, text: str, limit: int = 25) -> list[tuple[str, str]]:
         """(paper id, title) suggestions for a partly typed id, URL or title."""
