@@ -218,6 +218,17 @@ async def test_hostile_text_is_only_ever_words(store: AnyStore) -> None:
     assert (await engine.search("drop", limit=5)).papers[0].id == "2606.00009"
 
 
+async def test_similar_papers_find_stems_that_do_not_stem_to_themselves(store: AnyStore) -> None:
+    # "platypusion" is indexed as "platypus", which Porter would shorten again if it were stemmed as a query
+    # word ("diffusion" is indexed as "diffus" the same way).
+    await store.bulk_insert_papers([Paper(id="2606.00010", title="Platypusion policies", summary="x", day=DAY)])
+    assert await store.document_frequencies(["platypus"]) == {"platypus": 1}
+    found = await store.papers_matching_terms(
+        ["platypus"], columns=("title",), weights=(10, 6, 4, 1, 1), exclude_id=None, limit=5
+    )
+    assert [p.id for p in found] == ["2606.00010"]
+
+
 async def test_hostile_terms_reach_the_store_as_lexemes_only(store: AnyStore) -> None:
     await store.bulk_insert_papers([Paper(id="2606.00009", title="Quokka wombat", summary="x", day=DAY)])
     hostile = ["quokka' | 'wombat", "quokka\\' | !", "wombat:*", "'", "\\", "quokka <-> wombat"]

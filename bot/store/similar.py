@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 
 from bot.models import Paper
-from bot.query import ALL_COLUMNS
+from bot.query import ALL_COLUMNS, stem
 from bot.store.base import StoreBase
 from bot.store.papers import PAPER_COLUMNS, paper_from_row
 
@@ -20,6 +20,15 @@ _LOOKUP_CHUNK = 200  # terms per vocabulary lookup (well under SQLite's paramete
 def quoted_term(term: str) -> str:
     """`term` as an FTS5 string: the only form in which a term reaches a MATCH expression."""
     return '"' + term.replace('"', '""') + '"'
+
+
+def indexed_term(term: str) -> str:
+    """An index term (a stem) as FTS5 query text that finds it.
+
+    FTS5 stems query words once more, and some stems do not stem to themselves ("diffus" becomes "diffu");
+    those are asked as a prefix, which holds the stem itself (and the rare longer term starting with it).
+    """
+    return quoted_term(term) if stem(term) == term else quoted_term(term) + "*"
 
 
 def _column_filter(columns: Sequence[str]) -> str:
@@ -77,7 +86,7 @@ class SimilarMixin(StoreBase):
             return []
         if len(weights) != len(ALL_COLUMNS):
             raise ValueError(f"one bm25 weight per papers_fts column ({len(ALL_COLUMNS)}), got {len(weights)}")
-        match = f"{_column_filter(columns)} : ({' OR '.join(quoted_term(t) for t in terms)})"
+        match = f"{_column_filter(columns)} : ({' OR '.join(indexed_term(t) for t in terms)})"
         # One more than asked, so leaving the paper itself out still fills the page.
         hits_sql = (
             f"SELECT papers_fts.rowid AS rid, {_BM25} AS score FROM papers_fts "
