@@ -28,7 +28,7 @@ from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, plu
 from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.scrape_sources import build_scraper
 from bot.search.factory import SearchEngine, open_search
-from bot.services.leader import leadership_for
+from bot.services.leader import ScheduledWork, leadership_for
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
 from bot.similar import SimilarPapers
 from bot.store import AnyStore
@@ -57,6 +57,10 @@ GATEWAY_AUTHENTICATION_FAILED = 4004  # the gateway's close code for a token it 
 THREAD_ALREADY_CREATED = 160004  # Discord's code when a message already has a thread
 THREAD_CHANNEL_TYPES = (10, 11, 12)  # news, public and private thread channels
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a discussion thread hides after a day without messages
+
+
+async def _no_wait(grace: float) -> None:
+    """Stopping what has nothing running."""
 
 
 def make_post_limiter(posts_per_second: float = POSTS_PER_SECOND) -> PostLimiter:
@@ -371,6 +375,9 @@ class PaperBot(commands.AutoShardedBot):
         self.scraper = scraper or build_scraper(store, http_client, config, clock=self.clock.now)
         self._extensions = extensions
         self.leadership = leadership_for(config.database.url, self.clock)
+        if config.database.url:
+            # A process taking over from a dead leader first lets that leader's last posts leave Discord's window.
+            self.leadership.add(ScheduledWork("post window", start=self.post_limiter.fill_window, stop=_no_wait))
         self.tasks = BackgroundTasks("bot")
         # Set when closing starts: services get until then + STOP_TIMEOUT to finish the work under way.
         self._stopping_at: float | None = None

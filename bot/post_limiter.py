@@ -49,6 +49,12 @@ class PostLimiter:
             self._releases.popleft()
         return self._in_flight + len(self._releases)
 
+    def fill_window(self) -> None:
+        """Count the coming window as full: on taking over, the last requests of a leader that died may still
+        count in Discord's window, and this process cannot know how many."""
+        release = self._clock() + self.window_seconds
+        self._releases.extend([release] * self.window_limit)  # no earlier release can come after these
+
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one slot around one request to Discord (its start, its answer and one window after)."""

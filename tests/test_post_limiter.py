@@ -65,3 +65,12 @@ def test_limits_must_be_positive() -> None:
         PostLimiter(0.0, window_limit=5)
     with pytest.raises(ValueError):
         PostLimiter(10.0, window_limit=0)
+
+
+async def test_a_filled_window_delays_the_next_request_by_one_window() -> None:
+    limiter = PostLimiter(100.0, window_limit=5, window_seconds=0.2)
+    limiter.fill_window()
+    began = time.monotonic()
+    async with limiter.slot():
+        waited = time.monotonic() - began
+    assert waited == pytest.approx(0.2, abs=0.05)
