@@ -23,14 +23,14 @@ from bot.clock import Clock, SystemClock
 from bot.config import Config
 from bot.errors import BadQuery, UserError
 from bot.outbox import SendError, ShuttingDown
+from bot.post_limiter import PostLimiter
 from bot.render import CONTENT_LIMIT, ELLIPSIS, NO_MENTIONS, MessagePayload, plural, query_error_text
 from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.scrape_sources import build_scraper
 from bot.search.factory import SearchEngine, open_search
-from bot.services.leader import leadership_for
+from bot.services.leader import ScheduledWork, leadership_for
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
 from bot.similar import SimilarPapers
-from bot.sources.http import HostRateLimiter
 from bot.store import AnyStore
 
 log = logging.getLogger(__name__)
@@ -47,7 +47,10 @@ COMMAND_HASH_KEY = "global_command_hash"
 
 # Discord allows 50 requests per second per bot; posts the bot makes on its own stay just under it,
 # evenly spaced, leaving room for interaction replies (which Discord does not count globally).
-POSTS_PER_SECOND = 47.0
+POSTS_PER_SECOND = 48.0
+# At most this many of the bot's own requests reach Discord in any one second: one under the limit of 50,
+# left for the few requests outside the pace (command sync, the gateway's URL).
+POSTS_PER_WINDOW = 49
 
 LOGIN_REJECTED = "Discord rejected the token (401 Unauthorized)"
 GATEWAY_AUTHENTICATION_FAILED = 4004  # the gateway's close code for a token it no longer accepts
@@ -56,10 +59,13 @@ THREAD_CHANNEL_TYPES = (10, 11, 12)  # news, public and private thread channels
 THREAD_ARCHIVE_MINUTES: Literal[1440] = 1440  # a discussion thread hides after a day without messages
 
 
-def make_post_limiter(posts_per_second: float = POSTS_PER_SECOND) -> HostRateLimiter:
-    """The pace of the bot's own posts."""
-    # A burst of 2 lets a late post catch up without ever exceeding the rate over a second.
-    return HostRateLimiter(posts_per_second * 60.0, burst=2)
+async def _no_wait(grace: float) -> None:
+    """Stopping what has nothing running."""
+
+
+def make_post_limiter(posts_per_second: float = POSTS_PER_SECOND) -> PostLimiter:
+    """The pace of the bot's own posts, never over Discord's global limit in any second however they bunch."""
+    return PostLimiter(posts_per_second, window_limit=POSTS_PER_WINDOW)
 
 
 def part_to_kwargs(part: dict[str, Any]) -> dict[str, Any]:
@@ -115,10 +121,11 @@ class DiscordTransport:
     async def send(self, channel_id: int, part: dict[str, Any], nonce: str) -> int:
         """Post one part; raise SendError (permanent for a gone channel or a missing permission)."""
         channel = self.bot.get_partial_messageable(channel_id)
-        await self.limiter.acquire("discord")
         self._refuse_if_stopping()
         try:
-            message = await channel.send(nonce=nonce, **part_to_kwargs(part))
+            async with self.limiter.slot():
+                self._refuse_if_stopping()
+                message = await channel.send(nonce=nonce, **part_to_kwargs(part))
         except discord.NotFound as exc:
             raise SendError("the channel no longer exists", permanent=True) from exc
         except discord.Forbidden as exc:
@@ -150,10 +157,12 @@ class DiscordTransport:
         channel = self.bot.get_partial_messageable(channel_id)
         after = discord.Object(id=discord.utils.time_snowflake(since - dt.timedelta(minutes=1)))
         # Lookups count against the same global limit as posts: a restart resuming many at once must not trip it.
-        await self.limiter.acquire("discord")
         self._refuse_if_stopping()
         try:
-            async for message in channel.history(limit=100, after=after):
+            async with self.limiter.slot():  # one request: up to 100 messages
+                self._refuse_if_stopping()
+                messages = [message async for message in channel.history(limit=100, after=after)]
+            for message in messages:
                 if self.bot.user and message.author.id == self.bot.user.id and _same_message(message, part):
                     return message.id
         except discord.NotFound as exc:
@@ -171,15 +180,18 @@ class DiscordTransport:
 
     async def open_thread(self, channel_id: int, message_id: int, name: str) -> int:
         """Open a public thread on a message; an existing one (same id as the message) is returned, not doubled."""
-        await self.limiter.acquire("discord")
         self._refuse_if_stopping()
         try:
-            existing = await self._existing_thread(message_id)
+            async with self.limiter.slot():
+                self._refuse_if_stopping()
+                existing = await self._existing_thread(message_id)
             if existing is not None:
                 return existing
-            thread = await self.bot.http.start_thread_with_message(
-                channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
-            )
+            async with self.limiter.slot():
+                self._refuse_if_stopping()
+                thread = await self.bot.http.start_thread_with_message(
+                    channel_id, message_id, name=name, auto_archive_duration=THREAD_ARCHIVE_MINUTES
+                )
             return int(thread["id"])
         except discord.Forbidden as exc:
             raise SendError("the bot may not open threads there (needs Create Public Threads)", permanent=True) from exc
@@ -363,6 +375,9 @@ class PaperBot(commands.AutoShardedBot):
         self.scraper = scraper or build_scraper(store, http_client, config, clock=self.clock.now)
         self._extensions = extensions
         self.leadership = leadership_for(config.database.url, self.clock)
+        if config.database.url:
+            # A process taking over from a dead leader first lets that leader's last posts leave Discord's window.
+            self.leadership.add(ScheduledWork("post window", start=self.post_limiter.fill_window, stop=_no_wait))
         self.tasks = BackgroundTasks("bot")
         # Set when closing starts: services get until then + STOP_TIMEOUT to finish the work under way.
         self._stopping_at: float | None = None

@@ -107,9 +107,12 @@ async def open_digest_thread(store: AnyStore, transport: Transport, delivery: De
     if delivery.status != "sent" or delivery.message_id is None or delivery.outcome not in THREAD_OUTCOMES:
         return None
     channel_id, key = delivery.channel_id, delivery.key
+    wanted = await thread_mode(store, channel_id)
+    if wanted == "none":
+        return None  # the usual case, settled without reading the settings
     settings = await store.get_digest_settings(channel_id)
-    mode = effective_mode(await thread_mode(store, channel_id), settings.style if settings else "compact")
-    if mode == "none" or await thread_state(store, channel_id, key) is not None:
+    mode = effective_mode(wanted, settings.style if settings else "compact")
+    if await thread_state(store, channel_id, key) is not None:
         return None
     cards = _card_threads(delivery) if mode == "papers" else []
     if not cards:  # one thread on the digest (also a papers mode digest without cards)

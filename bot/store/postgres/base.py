@@ -119,7 +119,8 @@ class PostgresStoreBase:
 
     async def _execute(self, sql: str, params: Sequence[Any] = ()) -> int:
         """Run one write in its own transaction; the number of rows it touched."""
-        async with self.transaction() as conn:
+        # The pool's connections autocommit: one statement is its own transaction, without BEGIN/COMMIT trips.
+        async with self._pool.connection() as conn:
             cursor = await conn.execute(sql, params)
             return cursor.rowcount
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from bot.models import Delivery
 from bot.store.postgres.base import PostgresStoreBase
-from bot.store.rows import DELIVERY_COLUMNS, delivery_from_row, delivery_payload, payload_with_part_sent, stored_instant
+from bot.store.rows import DELIVERY_COLUMNS, delivery_from_row, delivery_payload, stored_instant
 
 log = logging.getLogger(__name__)
 
@@ -43,23 +43,32 @@ class PostgresDeliveriesMixin(PostgresStoreBase):
         claiming the same row at once both wait on its primary key: exactly one gets `True`.
         """
         now = self.now_text()
-        async with self.transaction() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO deliveries (channel_id, kind, key, status, nonce, payload, outcome, created_at, "
-                "updated_at) VALUES (%s, %s, %s, 'pending', %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                (channel_id, kind, key, nonce, delivery_payload(parts, [None] * len(parts)), outcome, now, now),
-            )
-            created = cursor.rowcount > 0
-            if created:
-                for member_kind, member_key in members:
-                    await conn.execute(
-                        "INSERT INTO deliveries (channel_id, kind, key, status, nonce, batch, created_at, "
-                        "updated_at) VALUES (%s, %s, %s, 'pending', %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                        (channel_id, member_kind, member_key, nonce, key, now, now),
-                    )
+        insert = (
+            "INSERT INTO deliveries (channel_id, kind, key, status, nonce, payload, outcome, created_at, updated_at) "
+            "VALUES (%s, %s, %s, 'pending', %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING "
+            f"RETURNING {DELIVERY_COLUMNS}"
+        )
+        params = (channel_id, kind, key, nonce, delivery_payload(parts, [None] * len(parts)), outcome, now, now)
+        members = list(members)
+        if members:
+            async with self.transaction() as conn:
+                cursor = await conn.execute(insert, params)
+                row = await cursor.fetchone()
+                if row is not None:
+                    for member_kind, member_key in members:
+                        await conn.execute(
+                            "INSERT INTO deliveries (channel_id, kind, key, status, nonce, batch, created_at, "
+                            "updated_at) VALUES (%s, %s, %s, 'pending', %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                            (channel_id, member_kind, member_key, nonce, key, now, now),
+                        )
+        else:
+            # One round trip for the usual case: the new row comes back from the INSERT itself.
+            row = await self._fetchone(insert, params)
+        if row is not None:
+            return delivery_from_row(row), True
         delivery = await self.get_delivery(channel_id, kind, key)
         assert delivery is not None
-        return delivery, created
+        return delivery, False
 
     async def record_attempt(self, channel_id: int, kind: str, key: str) -> None:
         """Note that a send is about to start (so a crash after it is verified, not blindly repeated)."""
@@ -71,35 +80,28 @@ class PostgresDeliveriesMixin(PostgresStoreBase):
 
     async def record_part_sent(self, channel_id: int, kind: str, key: str, index: int, message_id: int) -> None:
         """Remember the message id of one sent part."""
-        async with self.transaction() as conn:
-            # FOR UPDATE: two processes recording parts of one delivery must not overwrite each other.
-            cursor = await conn.execute(
-                "SELECT payload FROM deliveries WHERE channel_id = %s AND kind = %s AND key = %s FOR UPDATE",
-                (channel_id, kind, key),
-            )
-            row = await cursor.fetchone()
-            assert row is not None
-            await conn.execute(
-                "UPDATE deliveries SET payload = %s, updated_at = %s WHERE channel_id = %s AND kind = %s AND key = %s",
-                (payload_with_part_sent(row[0], index, message_id), self.now_text(), channel_id, kind, key),
-            )
+        # One UPDATE: its row lock keeps two processes recording parts of one delivery from overwriting each other.
+        count = await self._execute(
+            "UPDATE deliveries SET payload = jsonb_set(payload::jsonb, ARRAY['sent', %s::text], to_jsonb(%s::bigint))"
+            "::text, updated_at = %s WHERE channel_id = %s AND kind = %s AND key = %s",
+            (index, message_id, self.now_text(), channel_id, kind, key),
+        )
+        assert count == 1
 
     async def mark_delivered(
         self, channel_id: int, kind: str, key: str, message_id: int | None, *, outcome: str | None = None
     ) -> None:
         """Close a delivery as sent (and the alert rows batched into it)."""
         now = self.now_text()
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE deliveries SET status = 'sent', message_id = %s, error = NULL, next_attempt_at = NULL, "
-                "outcome = coalesce(%s, outcome), updated_at = %s WHERE channel_id = %s AND kind = %s AND key = %s",
-                (message_id, outcome, now, channel_id, kind, key),
-            )
-            await conn.execute(
-                "UPDATE deliveries SET status = 'sent', message_id = %s, updated_at = %s "
-                "WHERE channel_id = %s AND batch = %s AND status = 'pending'",
-                (message_id, now, channel_id, key),
-            )
+        # Both updates in one statement (one round trip, one transaction).
+        await self._execute(
+            "WITH main AS (UPDATE deliveries SET status = 'sent', message_id = %s, error = NULL, "
+            "next_attempt_at = NULL, outcome = coalesce(%s, outcome), updated_at = %s "
+            "WHERE channel_id = %s AND kind = %s AND key = %s) "
+            "UPDATE deliveries SET status = 'sent', message_id = %s, updated_at = %s "
+            "WHERE channel_id = %s AND batch = %s AND status = 'pending'",
+            (message_id, outcome, now, channel_id, kind, key, message_id, now, channel_id, key),
+        )
 
     async def schedule_retry(self, channel_id: int, kind: str, key: str, *, error: str, at: dt.datetime) -> None:
         """Keep a delivery open and try again at `at`."""
@@ -112,17 +114,13 @@ class PostgresDeliveriesMixin(PostgresStoreBase):
     async def mark_failed(self, channel_id: int, kind: str, key: str, *, error: str) -> None:
         """Give up on a delivery for good (the channel is gone or forbids the bot)."""
         now = self.now_text()
-        async with self.transaction() as conn:
-            await conn.execute(
-                "UPDATE deliveries SET status = 'failed', error = %s, next_attempt_at = NULL, updated_at = %s "
-                "WHERE channel_id = %s AND kind = %s AND key = %s",
-                (error, now, channel_id, kind, key),
-            )
-            await conn.execute(
-                "UPDATE deliveries SET status = 'failed', error = %s, updated_at = %s "
-                "WHERE channel_id = %s AND batch = %s AND status = 'pending'",
-                (error, now, channel_id, key),
-            )
+        await self._execute(
+            "WITH main AS (UPDATE deliveries SET status = 'failed', error = %s, next_attempt_at = NULL, "
+            "updated_at = %s WHERE channel_id = %s AND kind = %s AND key = %s) "
+            "UPDATE deliveries SET status = 'failed', error = %s, updated_at = %s "
+            "WHERE channel_id = %s AND batch = %s AND status = 'pending'",
+            (error, now, channel_id, kind, key, error, now, channel_id, key),
+        )
 
     async def open_deliveries(self, kinds: Sequence[str], due_by: dt.datetime | None = None) -> list[Delivery]:
         """Pending deliveries of these kinds whose next attempt is due by `due_by` (all if None)."""
