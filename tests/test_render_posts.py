@@ -235,6 +235,16 @@ def test_status_embed_with_too_many_or_huge_values_stays_valid() -> None:
     assert status_embed({"empty": ""}).fields[0].value == "—"
 
 
+def test_status_values_keep_their_lines_each_escaped() -> None:
+    processes = "host-a: shard 0 of 2, leader\nhost_b*: shard 1 of 2, follower"
+    embed = status_embed({"Processes": processes})
+    assert embed.fields[0].value == "host-a: shard 0 of 2, leader\nhost\\_b\\*: shard 1 of 2, follower"
+    many = status_embed({"Processes": "\n".join(f"process {n}: " + "x" * 90 for n in range(40))})
+    assert_within_limits(MessagePayload(embeds=[many]))
+    lines = many.fields[0].value.split("\n")
+    assert 1 < len(lines) < 40 and all(line.startswith("process ") for line in lines)
+
+
 def test_validate_payload_rejects_each_broken_limit() -> None:
     def embed(**kwargs: str) -> discord.Embed:
         return discord.Embed(**kwargs)

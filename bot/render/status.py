@@ -37,7 +37,18 @@ def status_value(value: StatusValue) -> str:
         return "—"
     if isinstance(value, dt.datetime):
         return when(value)
-    return escape_text(value, FIELD_VALUE_LIMIT) or "—"
+    # Each line escaped on its own (escape_text makes one line); lines that no longer fit are left out.
+    shown: list[str] = []
+    room = FIELD_VALUE_LIMIT
+    for line in value.splitlines():
+        escaped = escape_text(line, room)
+        if not escaped:
+            continue
+        if len(escaped) + (1 if shown else 0) > room:
+            break
+        room -= len(escaped) + (1 if shown else 0)
+        shown.append(escaped)
+    return "\n".join(shown) or "—"
 
 
 def status_embed(fields: Mapping[str, StatusValue], *, title: str = "Paperboy status") -> discord.Embed:

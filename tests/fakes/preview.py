@@ -24,7 +24,7 @@ from pathlib import Path
 import discord
 
 from bot.arxiv_digest import choose
-from bot.models import Paper, Subscription
+from bot.models import Paper, ProcessStatus, Subscription
 from bot.render import (
     LinkButton,
     MenuOption,
@@ -39,6 +39,7 @@ from bot.render import (
     validate_payload,
 )
 from bot.render.digest import arxiv_digest_messages
+from bot.services.status import process_fields
 from bot.sources.huggingface import parse_daily_papers
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,7 @@ body { background:#313338; color:#dbdee1; font-family:"gg sans","Noto Sans","Hel
   background:linear-gradient(135deg,#5865f2,#FFD21E);
   grid-column:2; grid-row:1 / span 4; }
 .fields { display:flex; flex-wrap:wrap; gap:8px 16px; margin-top:8px; } .field { min-width:150px; }
-.fname { font-weight:600; } a { color:#00a8fc; text-decoration:none; }
+.fname { font-weight:600; } .fvalue { white-space:pre-wrap; } a { color:#00a8fc; text-decoration:none; }
 b { color:#f2f3f5; } .ts { background:rgba(255,255,255,.06); border-radius:3px; padding:0 2px; }
 .quote { border-left:4px solid #4e5058; padding-left:10px; display:block; }
 pre { background:#1e1f22; border:1px solid #1e1f22; border-radius:4px; padding:7px; margin:4px 0;
@@ -170,7 +171,7 @@ def embed_html(embed: discord.Embed) -> str:
     if embed.fields:
         fields = "".join(
             f'<div class="field"><div class="fname">{_inline(f.name or "")}</div>'
-            f"<div>{markdown_html(f.value or '')}</div></div>"
+            f'<div class="fvalue">{markdown_html(f.value or "")}</div></div>'
             for f in embed.fields
         )
         inner.append(f'<div class="fields">{fields}</div>')
@@ -270,6 +271,13 @@ def status_shown() -> Shown:
         "Gateway latency": "42 ms",
         "Servers": "12",
     }
+    # A bot run as three processes on Postgres, asked in a guild of the second one.
+    started = moment - dt.timedelta(days=3)
+    processes = [
+        ProcessStatus(f"paperboy-{n}", (n,), 3, started, moment - dt.timedelta(seconds=4 + n), n == 0, this=n == 1)
+        for n in range(3)
+    ]
+    fields.update(process_fields(processes, moment))
     return Shown(MessagePayload(embeds=[status_embed(fields)]), ephemeral=True)
 
 
@@ -324,7 +332,7 @@ def gallery() -> dict[str, tuple[list[Shown], tuple[int, int]]]:
             (900, 560),
         ),
         "alert-post": ([Shown(m) for m in alerts], (900, 680)),
-        "status": ([status_shown()], (900, 330)),
+        "status": ([status_shown()], (900, 420)),
     }
 
 
