@@ -33,7 +33,14 @@ sys.path.insert(0, str(ROOT))
 
 from corpus import Corpus  # noqa: E402
 from known_items import plant  # noqa: E402
-from search_checks import PEERS, known_item_queries, known_items_found_first, run_peer  # noqa: E402
+from search_checks import (  # noqa: E402
+    PEERS,
+    known_item_queries,
+    known_items_found_first,
+    run_peer,
+    time_autocomplete,
+    time_similar,
+)
 
 from bot.models import Paper  # noqa: E402
 from bot.search import Search  # noqa: E402
@@ -297,24 +304,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         results = await search.search(text, limit=10)
         titles_asked += 1
         found_first += bool(results.papers) and results.papers[0].id == paper.id
-    completion_ms: list[float] = []
-    for _ in range(args.rounds):
-        for text in completions:
-            t0 = time.perf_counter()
-            await search.autocomplete(text, limit=25)
-            completion_ms.append((time.perf_counter() - t0) * 1000)
-
+    completion_ms = await time_autocomplete(search, completions, args.rounds)
     # Similar papers for papers spread over the corpus, after counting the frequent terms as the bot does.
-    similar = SimilarPapers(store)
-    t0 = time.perf_counter()
-    await similar.warm()
-    similar_warm_seconds = time.perf_counter() - t0
-    similar_ms: list[float] = []
-    for _ in range(args.rounds):
-        for paper in sample[: args.similar_papers]:
-            t0 = time.perf_counter()
-            await similar.similar(paper, 5)
-            similar_ms.append((time.perf_counter() - t0) * 1000)
+    similar_warm_seconds, similar_ms = await time_similar(
+        SimilarPapers(store), sample[: args.similar_papers], args.rounds
+    )
 
     limit = len(queries) if args.baseline_queries <= 0 else args.baseline_queries
     # Every kind of query appears among the first ones measured.

@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import argparse
 import logging
+import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from corpus import Corpus
 from known_items import PLANTED, TARGETS, kinds_for, plant, query_for, typo_queries
 
+from bot.models import Paper
 from bot.query import Query
 from bot.search import Search
+from bot.search.factory import SearchEngine
+from bot.similar import SimilarPapers
 from bot.store import Store
 from bot.store.search import SearchSpec
 
@@ -75,3 +80,28 @@ async def run_peer(
 
     papers = plant(Corpus(args.papers, seed=args.seed).papers(), args.papers)
     return await compare(papers, queries, ours, exact_count, rounds=args.rounds, folder=path.parent, database=path)
+
+
+async def time_autocomplete(search: SearchEngine, texts: Sequence[str], rounds: int) -> list[float]:
+    """Milliseconds of each autocomplete of `texts`, `rounds` times over."""
+    timings: list[float] = []
+    for _ in range(rounds):
+        for text in texts:
+            t0 = time.perf_counter()
+            await search.autocomplete(text, limit=25)
+            timings.append((time.perf_counter() - t0) * 1000)
+    return timings
+
+
+async def time_similar(similar: SimilarPapers, papers: Sequence[Paper], rounds: int) -> tuple[float, list[float]]:
+    """(seconds counting the frequent terms, as the bot does at start; milliseconds of each lookup of `papers`)."""
+    t0 = time.perf_counter()
+    await similar.warm()
+    warm_seconds = time.perf_counter() - t0
+    timings: list[float] = []
+    for _ in range(rounds):
+        for paper in papers:
+            t0 = time.perf_counter()
+            await similar.similar(paper, 5)
+            timings.append((time.perf_counter() - t0) * 1000)
+    return warm_seconds, timings

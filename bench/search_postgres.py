@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from corpus import Corpus
+from search_checks import time_autocomplete, time_similar
 
 from bot.models import Paper
 from bot.search.postgres import PostgresSearch
@@ -103,22 +104,10 @@ async def run_postgres(args: argparse.Namespace, sqlite_report: dict[str, Any]) 
             for paper, (_, text) in zip(sample[2:10], queries[-8:], strict=True):
                 results = await search.search(text, limit=10)
                 found_first += bool(results.papers) and results.papers[0].id == paper.id
-            completion_ms: list[float] = []
-            for _ in range(args.rounds):
-                for text in completions:
-                    t0 = time.perf_counter()
-                    await search.autocomplete(text, limit=25)
-                    completion_ms.append((time.perf_counter() - t0) * 1000)
-            similar = SimilarPapers(store)
-            t0 = time.perf_counter()
-            await similar.warm()
-            similar_warm_seconds = time.perf_counter() - t0
-            similar_ms: list[float] = []
-            for _ in range(args.rounds):
-                for paper in sample[: args.similar_papers]:
-                    t0 = time.perf_counter()
-                    await similar.similar(paper, 5)
-                    similar_ms.append((time.perf_counter() - t0) * 1000)
+            completion_ms = await time_autocomplete(search, completions, args.rounds)
+            similar_warm_seconds, similar_ms = await time_similar(
+                SimilarPapers(store), sample[: args.similar_papers], args.rounds
+            )
             server_version = await store._fetchone("SHOW server_version")
         finally:
             await store.close()
