@@ -64,8 +64,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "start the Discord bot (token from $DISCORD_TOKEN)",
         "Start the bot and keep it running until SIGTERM or Ctrl-C. It logs in to Discord with the token\n"
         "in $DISCORD_TOKEN (or [discord] token in the config file), syncs its slash commands, scrapes\n"
-        "Hugging Face Daily Papers on the configured schedule and posts digests and alerts.\n"
-        "Uses the network: Discord and huggingface.co. Logs to stderr.",
+        "Hugging Face Daily Papers (and arXiv, with [arxiv] categories set) on the configured schedule\n"
+        "and posts digests and alerts. Uses the network: Discord, huggingface.co, arxiv.org (when set)\n"
+        "and the Postgres server (with [database] url). Logs to stderr.",
         _examples(
             "DISCORD_TOKEN=... paperboy run",
             "DISCORD_TOKEN=... paperboy --config /etc/paperboy.toml run -v",
@@ -278,7 +279,8 @@ def build_parser(handlers: Mapping[str, Callable[..., Any]], version: str) -> ar
         "--shard-ids",
         type=shard_id_list,
         metavar="IDS",
-        help="this process's shards, e.g. 0,1 (default: [discord] shard_ids, else all); some only with Postgres",
+        help="this process's shards, e.g. 0,1 (default: [discord] shard_ids, else all); leaving shards to other "
+        "processes needs Postgres",
     )
     run.set_defaults(handler=handlers["run"])
 
