@@ -34,7 +34,7 @@ from bot.models import Paper
 from bot.query import And, Filter, Node, Not, Or, Query, Term, leaves, parse, stem
 from bot.query.columns import BM25_WEIGHTS
 from bot.search import titles
-from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
+from bot.search.results import PERIOD_DAYS, Period, SearchResults, Sort, Trending, check_page
 from bot.search.titles import TitleWords, title_key
 from bot.search.upkeep import merge_if_due
 from bot.sources.huggingface import parse_paper_ref
@@ -261,10 +261,7 @@ class Search:
         since: dt.date | None = None,
     ) -> SearchResults:
         """One page of papers matching a query (raises QueryError for a query that does not parse)."""
-        if sort not in SORTS:
-            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
-        if not 1 <= limit <= MAX_LIMIT or offset < 0:
-            raise ValueError(f"limit must be 1-{MAX_LIMIT} and offset at least 0")
+        check_page(sort, limit, offset, MAX_LIMIT)
         ref = parse_paper_ref(query_text)
         if ref is not None:
             paper = await self.store.read(lambda db: search_read.paper_by_id(db, ref))

@@ -37,7 +37,7 @@ from bot.search.engine import (
     WEAK_TITLE_SCORE,
 )
 from bot.search.postgres_titles import complete_titles, match_titles
-from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
+from bot.search.results import PERIOD_DAYS, Period, SearchResults, Sort, Trending, check_page
 from bot.search.upkeep import merge_if_due
 from bot.sources.huggingface import parse_paper_ref
 from bot.store.postgres import PostgresStore, TitleRow
@@ -116,10 +116,7 @@ class PostgresSearch:
         since: dt.date | None = None,
     ) -> SearchResults:
         """One page of papers matching a query (raises QueryError for a query that does not parse)."""
-        if sort not in SORTS:
-            raise ValueError(f"sort must be one of {', '.join(SORTS)}")
-        if not 1 <= limit <= MAX_LIMIT or offset < 0:
-            raise ValueError(f"limit must be 1-{MAX_LIMIT} and offset at least 0")
+        check_page(sort, limit, offset, MAX_LIMIT)
         ref = parse_paper_ref(query_text)
         if ref is not None:
             paper = await self.store.get_paper(ref)

@@ -51,3 +51,11 @@ class Trending:
     first: dt.date | None
     last: dt.date | None
     papers: tuple[Paper, ...]
+
+
+def check_page(sort: str, limit: int, offset: int, max_limit: int) -> None:
+    """Refuse a sort not in SORTS or a page outside 1..max_limit results (ValueError, a caller's mistake)."""
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {', '.join(SORTS)}")
+    if not 1 <= limit <= max_limit or offset < 0:
+        raise ValueError(f"limit must be 1-{max_limit} and offset at least 0")
