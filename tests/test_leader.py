@@ -246,7 +246,8 @@ async def test_a_leader_whose_lock_check_hangs_stops_its_work(monkeypatch: pytes
     try:
         await wait_until(lambda: work.running, what="the work to start")
         lock.hanging = True
-        await wait_until(lambda: work.events == ["start", "stop 0"], what="the work to stop")
+        # The work stops first, then the hung connection is closed: wait for both.
+        await wait_until(lambda: work.events == ["start", "stop 0"] and lock.closed >= 1, what="the work to stop")
         assert not leadership.is_leader and lock.closed == 1
         lock.hanging = False
         await wait_until(lambda: leadership.is_leader and work.running, what="leadership to come back")
