@@ -9,14 +9,16 @@ from the index; rapidfuzz then compares each candidate with the whole text typed
 from __future__ import annotations
 
 import bisect
+import heapq
 import logging
+import math
 import sqlite3
 from collections.abc import Iterable, Sequence
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from bot.query import fold_tokens
+from bot.query import fold_tokens, stem
 from bot.store import search_read
 
 log = logging.getLogger(__name__)
@@ -24,7 +26,7 @@ log = logging.getLogger(__name__)
 SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
 PREFIX_SCORE = 95.0  # the similarity given to a title that starts with three or more words as typed
 REORDERED = 0.88  # the share of its similarity a title keeps when it holds the words typed in another order
-RANKED_BUDGET = 3_000  # titles read through bm25 per lookup: the rarer words typed, up to this many
+RARE_BUDGET = 3_000  # titles read per lookup for the rarer words typed, up to this many
 ALL_WORDS_CANDIDATES = 40
 RARE_WORDS_CANDIDATES = 60
 
@@ -58,6 +60,23 @@ def title_score(key: str, title: str) -> float:
 def fts_group(words: Sequence[str]) -> str:
     """An FTS5 expression matching any of `words` (folded words: quoted, so that none is an operator)."""
     quoted = ['"' + w.replace('"', '""') + '"' for w in words]
+    return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
+
+
+def word_family(word: str) -> str:
+    """An FTS5 expression for the title-only index matching `word` and the words sharing its Porter stem.
+
+    The title-only index holds words unstemmed; a stem is nearly always the start of every word that
+    has it ("languag": language, languages), so the stem as a prefix finds them, with a few more words
+    starting alike. A stem that turned a final "y" into "i" asks for the "y" form too.
+    """
+    root = stem(word)
+    forms = [word]
+    if len(root) >= 3 and word.startswith(root[:-1]):
+        forms.append(root)
+        if root.endswith("i"):
+            forms.append(root[:-1] + "y")
+    quoted = ['"' + f.replace('"', '""') + '"' + ("*" if f == root else "") for f in dict.fromkeys(forms)]
     return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
 
 
@@ -149,30 +168,34 @@ class TitleWords:
 def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]]) -> list[int]:
     """Rowids of titles that may be the one typed: holding every word (as fixed), or the rarer ones.
 
-    Only words held by few titles are weighed with bm25 (which reads every title holding a word); the
-    common ones only narrow the titles holding every word, read newest first.
+    The titles holding every word are read newest first. For a title typed with a word missing or wrong,
+    the titles holding the rarer words are read too (up to RARE_BUDGET of them) and those holding the
+    rarest words between them go first: a word counts for more the fewer titles hold it.
     """
     groups = [g for g in groups if g]
     if not groups:
         return []
     found: dict[int, None] = {}
     every = " AND ".join(fts_group(g) for g in groups)
-    found.update(dict.fromkeys(search_read.title_hits(db, every, limit=ALL_WORDS_CANDIDATES, ranked=False)))
+    found.update(dict.fromkeys(search_read.title_hits(db, every, limit=ALL_WORDS_CANDIDATES)))
     if len(groups) == 1 and len(found) < ALL_WORDS_CANDIDATES:
         return list(found)
-    # The rarer words alone, for titles typed with a word missing or wrong: bm25 puts those holding more first.
     # Before the vocabulary is read, longer words are likelier to be rare.
     sized = sorted(groups, key=words.total) if len(words) else sorted(groups, key=lambda g: -max(map(len, g)))[:3]
-    chosen: list[list[str]] = []
-    budget = RANKED_BUDGET
+    weights: dict[int, float] = {}
+    budget = RARE_BUDGET
     for group in sized:
         size = words.total(group)
-        if chosen and size > budget:
+        if budget < RARE_BUDGET and size > budget:
             break
-        chosen.append(group)
+        rarity = 1.0 / math.log(2.0 + size)
+        for rowid in search_read.title_hits(db, fts_group(group), limit=budget):
+            weights[rowid] = weights.get(rowid, 0.0) + rarity
         budget -= size
-    some = " OR ".join(fts_group(g) for g in chosen)
-    found.update(dict.fromkeys(search_read.title_hits(db, some, limit=RARE_WORDS_CANDIDATES, ranked=True)))
+        if budget <= 0:
+            break
+    rarest = heapq.nlargest(RARE_WORDS_CANDIDATES, weights.items(), key=lambda item: (item[1], item[0]))
+    found.update(dict.fromkeys(rowid for rowid, _ in rarest))
     return list(found)
 
 

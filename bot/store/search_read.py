@@ -145,11 +145,12 @@ def titles_by_rowid(db: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, 
     return found
 
 
-def title_hits(db: sqlite3.Connection, match: str, *, limit: int, ranked: bool) -> list[int]:
-    """Rowids of titles matching `match` on the title-only index: best bm25 first if `ranked`, else newest."""
-    order = "rank" if ranked else "rowid DESC"
+def title_hits(db: sqlite3.Connection, match: str, *, limit: int, low: int = 0, high: int | None = None) -> list[int]:
+    """Rowids of titles matching `match` on the title-only index (between `low` and `high`), newest first."""
     rows = db.execute(
-        f"SELECT rowid FROM papers_fts_title WHERE papers_fts_title MATCH ? ORDER BY {order} LIMIT ?", (match, limit)
+        "SELECT rowid FROM papers_fts_title WHERE papers_fts_title MATCH ? AND rowid >= ? AND rowid <= ? "
+        "ORDER BY rowid DESC LIMIT ?",
+        (match, low, high if high is not None else 2**63 - 1, limit),
     ).fetchall()
     return [int(row[0]) for row in rows]
 
