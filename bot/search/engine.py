@@ -56,7 +56,7 @@ PHRASE_MATCHES = 50  # papers whose title holds the query as a phrase, ranked fi
 HELD_WORDS = 8  # query words whose presence in titles is counted for dense queries
 HELD_SPAN = 20_000  # titles read per word counted, from the newest hit down
 # Titles likely read to count one word, at most: a word in so many titles tells them apart least.
-HELD_READS = 1_500
+HELD_READS = 1_000
 REFRESH_SECONDS = 2.0  # how stale the title vocabulary may be before a lookup re-reads the store
 RELOAD_TITLES = 20_000  # more new titles than this: the vocabulary is read again whole from the index
 # Bounds the cost of a search: a query matching more papers than this is ranked within this many most
@@ -408,10 +408,10 @@ class _Run:
             # Titles holding more of the query's words first: counted over the window's range of rowids.
             low, high = min(h.rowid for h in hits), max(h.rowid for h in hits)
             span = min(high - low + 1, HELD_SPAN)
-            words, titles_total = self.search.words, max(self.search._high_rowid, 1)
+            words = self.search.words
             held: dict[int, int] = {}
             for token in tokens[:HELD_WORDS]:
-                if words.count(token) * span > HELD_READS * titles_total:
+                if words.family_total(token) * (high - low + 1) > HELD_READS * max(words.titles, 1):
                     continue
                 found = search_read.title_hits(db, titles.word_family(token), limit=span, low=low, high=high)
                 for rowid in found:

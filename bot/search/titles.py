@@ -28,6 +28,8 @@ PREFIX_SCORE = 95.0  # the similarity given to a title that starts with three or
 REORDERED = 0.88  # the share of its similarity a title keeps when it holds the words typed in another order
 RARE_BUDGET = 3_000  # titles read per lookup for the rarer words typed, up to this many
 ALL_WORDS_CANDIDATES = 40
+FAMILY_SPAN = 500  # vocabulary words looked at when counting a word's family
+COMMON_SHARE = 0.05  # a title word held by more than this share of titles is common
 RARE_WORDS_CANDIDATES = 60
 
 
@@ -85,6 +87,7 @@ class TitleWords:
 
     def __init__(self) -> None:
         self._counts: dict[str, int] = {}
+        self.titles = 0  # how many titles the counts are of (an estimate after updates)
         # Words by (length, first letter) and by (length, last letter): a typo seldom changes both ends.
         self._by_shape: dict[tuple[int, str, str], list[str]] = {}
         self._sorted: list[str] = []
@@ -100,6 +103,7 @@ class TitleWords:
         for word in words._counts:
             words._shape(word)
         words._sorted = sorted(words._counts)
+        words.titles = search_read.title_count(db)
         return words
 
     def _shape(self, word: str) -> None:
@@ -110,6 +114,7 @@ class TitleWords:
         """Count the words of new or changed titles; returns how many words were new."""
         new = 0
         for title in titles:
+            self.titles += 1
             for word in set(fold_tokens(title)):
                 if word in self._counts:
                     self._counts[word] += 1
@@ -160,6 +165,21 @@ class TitleWords:
         words.sort(key=lambda w: -self._counts[w])
         return words[:limit]
 
+    def family_total(self, word: str) -> int:
+        """How many titles hold a word of `word`'s family (`word_family`), at most (their counts summed)."""
+        root = stem(word)
+        total = self._counts.get(word, 0)
+        if len(root) >= 3 and word.startswith(root[:-1]):
+            start = bisect.bisect_left(self._sorted, root)
+            for other in self._sorted[start : start + FAMILY_SPAN]:
+                if not other.startswith(root):
+                    break
+                if other != word:
+                    total += self._counts[other]
+            if root.endswith("i") and root[:-1] + "y" != word:
+                total += self._counts.get(root[:-1] + "y", 0)
+        return total
+
     def total(self, group: Sequence[str]) -> int:
         """How many titles hold any word of `group`, at most (their counts summed)."""
         return sum(self._counts.get(w, 0) for w in group) if self._counts else 0
@@ -176,8 +196,14 @@ def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]
     if not groups:
         return []
     found: dict[int, None] = {}
-    every = " AND ".join(fts_group(g) for g in groups)
-    found.update(dict.fromkeys(search_read.title_hits(db, every, limit=ALL_WORDS_CANDIDATES)))
+    # The words held by most titles narrow little and cost the most to read: the rarer ones alone
+    # (a superset, re-ranked by rank_titles) unless every word typed is common.
+    narrowing = [g for g in groups if words.total(g) <= words.titles * COMMON_SHARE] or groups
+    every = search_read.title_hits(db, " AND ".join(map(fts_group, narrowing)), limit=ALL_WORDS_CANDIDATES)
+    if len(every) == ALL_WORDS_CANDIDATES and len(narrowing) < len(groups):
+        # Too many titles hold the rarer words: those holding every word may be older than these.
+        every = search_read.title_hits(db, " AND ".join(map(fts_group, groups)), limit=ALL_WORDS_CANDIDATES)
+    found.update(dict.fromkeys(every))
     if len(groups) == 1 and len(found) < ALL_WORDS_CANDIDATES:
         return list(found)
     # Before the vocabulary is read, longer words are likelier to be rare.

@@ -165,6 +165,12 @@ def titles_with_prefix(db: sqlite3.Connection, text: str, limit: int) -> list[in
     return [int(row[0]) for row in rows]
 
 
+def title_count(db: sqlite3.Connection) -> int:
+    """How many papers have a title in the title index (every paper)."""
+    row = db.execute("SELECT count(*) FROM papers").fetchone()
+    return int(row[0]) if row else 0
+
+
 def title_vocabulary(db: sqlite3.Connection) -> list[tuple[str, int]]:
     """Every word of the title index with the number of titles holding it."""
     return [(str(r[0]), int(r[1])) for r in db.execute("SELECT term, doc FROM papers_fts_title_vocab").fetchall()]
