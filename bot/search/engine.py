@@ -400,7 +400,6 @@ class _Run:
         ordered = sorted(hits, key=_popularity, reverse=True)
         if self.sort == "top" or not hits:
             return [h.rowid for h in ordered]
-        filters = self.query.filters
         tokens = _title_tokens(self.query)
         if scored:
             ordered.sort(key=lambda h: h.score)
@@ -411,9 +410,10 @@ class _Run:
             words = self.search.words
             held: dict[int, int] = {}
             for token in tokens[:HELD_WORDS]:
-                if words.family_total(token) * (high - low + 1) > HELD_READS * max(words.titles, 1):
+                forms, _ = words.family(token)
+                if words.total(forms) * (high - low + 1) > HELD_READS * max(words.titles, 1):
                     continue
-                found = search_read.title_hits(db, titles.word_family(token), limit=span, low=low, high=high)
+                found = search_read.title_hits(db, titles.fts_group(forms), limit=span, low=low, high=high)
                 for rowid in found:
                     held[rowid] = held.get(rowid, 0) + 1
             ordered.sort(key=lambda h: held.get(h.rowid, 0), reverse=True)
@@ -428,7 +428,7 @@ class _Run:
             papers = search_read.papers_by_rowid(db, titled)
             titled = [r for r in titled if r in papers and self.query.matches(papers[r])]
         # Plain words only: a title holding them all matches the query.
-        phrased = search_read.matching_rowids(db, _in_title(None, typed), limit=PHRASE_MATCHES, filters=filters)
+        phrased = self._title_phrases(db, typed) if self._phrase_possible(db, typed) else []
         if not phrased and not titled:
             return rowids
         # Phrase hits within the window keep their order; older ones follow, the closest titles first.
@@ -443,6 +443,22 @@ class _Run:
         first = [*titled, *inside, *older]
         ahead = set(first)
         return [*first, *(r for r in rowids if r not in ahead)]
+
+    def _phrase_possible(self, db: sqlite3.Connection, typed: list[str]) -> bool:
+        """Whether some title may hold every word typed, asked of the small title-only index first.
+
+        The phrase over the whole index reads every paper holding each word; when no title holds them
+        all (often, for a title typed with a mistake), the title-only index says so for far less.
+        """
+        families = [self.search.words.family(token) for token in typed]
+        if not all(complete for _, complete in families):
+            return True
+        every = " AND ".join(titles.fts_group(forms) for forms, _ in families)
+        return bool(search_read.title_hits(db, every, limit=1))
+
+    def _title_phrases(self, db: sqlite3.Connection, typed: list[str]) -> list[int]:
+        """Rowids of papers (passing the filters) whose title holds the words typed adjacent and in order."""
+        return search_read.matching_rowids(db, _in_title(None, typed), limit=PHRASE_MATCHES, filters=self.query.filters)
 
     def _title_matches(self, db: sqlite3.Connection, total: int) -> tuple[dict[int, Paper], list[Paper]]:
         """(close title matches by rowid, looser ones that the words alone do not find)."""

@@ -28,7 +28,7 @@ PREFIX_SCORE = 95.0  # the similarity given to a title that starts with three or
 REORDERED = 0.88  # the share of its similarity a title keeps when it holds the words typed in another order
 RARE_BUDGET = 1_500  # titles read per lookup for the rarer words typed, up to this many
 ALL_WORDS_CANDIDATES = 40
-FAMILY_SPAN = 500  # vocabulary words looked at when counting a word's family
+FAMILY_SPAN = 300  # vocabulary words read, at most, to find the words sharing a stem
 COMMON_SHARE = 0.05  # a title word held by more than this share of titles is common
 RARE_WORDS_CANDIDATES = 60
 
@@ -62,23 +62,6 @@ def title_score(key: str, title: str) -> float:
 def fts_group(words: Sequence[str]) -> str:
     """An FTS5 expression matching any of `words` (folded words: quoted, so that none is an operator)."""
     quoted = ['"' + w.replace('"', '""') + '"' for w in words]
-    return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
-
-
-def word_family(word: str) -> str:
-    """An FTS5 expression for the title-only index matching `word` and the words sharing its Porter stem.
-
-    The title-only index holds words unstemmed; a stem is nearly always the start of every word that
-    has it ("languag": language, languages), so the stem as a prefix finds them, with a few more words
-    starting alike. A stem that turned a final "y" into "i" asks for the "y" form too.
-    """
-    root = stem(word)
-    forms = [word]
-    if len(root) >= 3 and word.startswith(root[:-1]):
-        forms.append(root)
-        if root.endswith("i"):
-            forms.append(root[:-1] + "y")
-    quoted = ['"' + f.replace('"', '""') + '"' + ("*" if f == root else "") for f in dict.fromkeys(forms)]
     return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
 
 
@@ -165,20 +148,25 @@ class TitleWords:
         words.sort(key=lambda w: -self._counts[w])
         return words[:limit]
 
-    def family_total(self, word: str) -> int:
-        """How many titles hold a word of `word`'s family (`word_family`), at most (their counts summed)."""
+    def family(self, word: str) -> tuple[list[str], bool]:
+        """The title words with `word`'s Porter stem, `word` first, and whether the list is complete.
+
+        Such words start with all but the last two letters of the stem (Porter rewrites no more), so
+        the sorted vocabulary is read from there; the list is incomplete when the vocabulary is not
+        loaded or too many words start alike to read them all.
+        """
         root = stem(word)
-        total = self._counts.get(word, 0)
-        if len(root) >= 3 and word.startswith(root[:-1]):
-            start = bisect.bisect_left(self._sorted, root)
-            for other in self._sorted[start : start + FAMILY_SPAN]:
-                if not other.startswith(root):
-                    break
-                if other != word:
-                    total += self._counts[other]
-            if root.endswith("i") and root[:-1] + "y" != word:
-                total += self._counts.get(root[:-1] + "y", 0)
-        return total
+        prefix = root[: max(2, len(root) - 2)]
+        forms = [word]
+        if not self._sorted:
+            return forms, False
+        start = bisect.bisect_left(self._sorted, prefix)
+        for other in self._sorted[start : start + FAMILY_SPAN]:
+            if not other.startswith(prefix):
+                return forms, True
+            if other != word and stem(other) == root:
+                forms.append(other)
+        return forms, start + FAMILY_SPAN >= len(self._sorted)
 
     def total(self, group: Sequence[str]) -> int:
         """How many titles hold any word of `group`, at most (their counts summed)."""

@@ -1,0 +1,82 @@
+"""The title vocabulary's word families, and the ranking that leans on them: common words, title phrases."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.models import Paper
+from bot.query import stem
+from bot.search import Search, TitleWords
+from bot.store import Store
+
+DAY = dt.date(2026, 6, 12)
+
+# Endings that Porter's steps rewrite or remove, the longest rewrites included ("biliti" -> "ble").
+ENDINGS = (
+    "", "s", "es", "ed", "ing", "ly", "y", "e", "ational", "tional", "enci", "anci", "izer", "bli", "alli",
+    "entli", "eli", "ousli", "ization", "ation", "ator", "alism", "iveness", "fulness", "ousness", "aliti",
+    "iviti", "biliti", "bility", "logi", "icate", "ative", "alize", "iciti", "ical", "ful", "ness", "al",
+    "ance", "ence", "er", "ic", "able", "ible", "ant", "ement", "ment", "ent", "ion", "ism", "ate", "iti",
+    "ous", "ive", "ize", "ies", "ied", "ingly", "ities", "ations",
+)  # fmt: skip
+
+
+def test_a_family_is_the_words_with_the_same_stem() -> None:
+    words = TitleWords()
+    words.add_titles(["Modeling Happy Models", "The Model of Happiness", "Modern Modes", "A Mode"])
+    forms, complete = words.family("models")
+    assert complete and sorted(forms) == ["model", "modeling", "models"] and forms[0] == "models"
+    assert sorted(words.family("happiness")[0]) == ["happiness", "happy"]
+    assert words.family("mode")[0] == ["mode", "modes"]
+
+
+def test_a_family_is_incomplete_until_the_vocabulary_is_read() -> None:
+    assert TitleWords().family("models") == (["models"], False)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    roots=st.lists(st.text(alphabet="abcdefghilmnoprstuv", min_size=2, max_size=7), min_size=1, max_size=4),
+    endings=st.lists(st.sampled_from(ENDINGS), min_size=2, max_size=12),
+)
+def test_every_word_sharing_a_stem_is_in_the_family(roots: list[str], endings: list[str]) -> None:
+    """Porter rewrites at most the last two letters of a stem, which the family's reading relies on."""
+    vocabulary = sorted({root + ending for root in roots for ending in endings})
+    words = TitleWords()
+    words.add_titles(vocabulary)
+    for word in vocabulary:
+        forms, complete = words.family(word)
+        same_stem = {other for other in vocabulary if stem(other) == stem(word)}
+        assert complete and set(forms) == same_stem, word
+
+
+async def test_a_title_holding_the_words_in_another_form_is_still_a_phrase_match(tmp_path: Path) -> None:
+    """The older paper titled with the words typed (as other forms of them) comes first, above the newer
+    papers holding the words only scattered, and above the window of the most recent matches."""
+    store = await Store.open(tmp_path / "words.db")
+    try:
+        titled = Paper(id="2401.00001", title="Evaluating Large Models Fairly", day=DAY - dt.timedelta(days=400))
+        scattered = [
+            Paper(
+                id=f"2606.{n:05d}",
+                title=f"Filler Study Number {n}",
+                summary="We evaluate a model that is large, among other things.",
+                day=DAY,
+                upvotes=n % 50,
+            )
+            for n in range(700)
+        ]
+        await store.bulk_insert_papers([titled, *scattered])
+        finder = Search(store)
+        await finder.warm()
+        results = await finder.search("evaluate large model")
+        assert results.papers[0].id == titled.id
+        # Words no title holds together: nothing is promoted, the scattered papers rank as before.
+        results = await finder.search("evaluate large things")
+        assert results.papers and all(p.id != titled.id for p in results.papers)
+    finally:
+        await store.close()
