@@ -14,6 +14,7 @@ import logging
 import math
 import sqlite3
 from collections.abc import Iterable, Sequence
+from operator import itemgetter
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
@@ -208,7 +209,7 @@ def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]
         budget -= size
         if budget <= 0:
             break
-    rarest = heapq.nlargest(RARE_WORDS_CANDIDATES, weights.items(), key=lambda item: (item[1], item[0]))
+    rarest = heapq.nlargest(RARE_WORDS_CANDIDATES, weights.items(), key=itemgetter(1, 0))
     found.update(dict.fromkeys(rowid for rowid, _ in rarest))
     return list(found)
 
