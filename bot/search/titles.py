@@ -83,10 +83,12 @@ class TitleWords:
     def read(cls, db: sqlite3.Connection) -> TitleWords:
         """The vocabulary of the title index (run on a reading connection's thread: it reads every word)."""
         words = cls()
-        words._counts = dict(search_read.title_vocabulary(db))
-        for word in words._counts:
-            words._shape(word)
-        words._sorted = sorted(words._counts)
+        # Read in batches: one long call would hold the GIL, and with it the event loop, throughout.
+        for batch in search_read.title_vocabulary(db):
+            for word, count in batch:
+                words._counts[word] = count
+                words._shape(word)
+                words._sorted.append(word)
         words.titles = search_read.title_count(db)
         return words
 

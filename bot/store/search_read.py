@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 from bot.models import Paper
 from bot.query import Filter
@@ -171,9 +171,11 @@ def title_count(db: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
-def title_vocabulary(db: sqlite3.Connection) -> list[tuple[str, int]]:
-    """Every word of the title index with the number of titles holding it."""
-    return [(str(r[0]), int(r[1])) for r in db.execute("SELECT term, doc FROM papers_fts_title_vocab").fetchall()]
+def title_vocabulary(db: sqlite3.Connection, batch: int = 2_000) -> Iterator[list[tuple[str, int]]]:
+    """Every word of the title index with the number of titles holding it, in batches, in code point order."""
+    cursor = db.execute("SELECT term, doc FROM papers_fts_title_vocab ORDER BY term")
+    while rows := cursor.fetchmany(batch):
+        yield [(str(r[0]), int(r[1])) for r in rows]
 
 
 def titles_after(db: sqlite3.Connection, rowid: int) -> list[tuple[int, str]]:
