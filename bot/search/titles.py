@@ -29,8 +29,9 @@ PREFIX_SCORE = 95.0  # the similarity given to a title that starts with three or
 REORDERED = 0.88  # the share of its similarity a title keeps when it holds the words typed in another order
 RARE_BUDGET = 1_500  # titles read per lookup for the rarer words typed, up to this many
 ALL_WORDS_CANDIDATES = 40
-FAMILY_SPAN = 300  # vocabulary words read, at most, to find the words sharing a stem
+FAMILY_SPAN = 1_000  # vocabulary words read, at most, to find the words sharing a stem
 COMMON_SHARE = 0.05  # a title word held by more than this share of titles is common
+COMMON_CHECKED = 400  # titles holding the rarer words typed, at most, checked here for the common ones
 RARE_WORDS_CANDIDATES = 60
 
 
@@ -186,15 +187,7 @@ def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]
     groups = [g for g in groups if g]
     if not groups:
         return []
-    found: dict[int, None] = {}
-    # The words held by most titles narrow little and cost the most to read: the rarer ones alone
-    # (a superset, re-ranked by rank_titles) unless every word typed is common.
-    narrowing = [g for g in groups if words.total(g) <= words.titles * COMMON_SHARE] or groups
-    every = search_read.title_hits(db, " AND ".join(map(fts_group, narrowing)), limit=ALL_WORDS_CANDIDATES)
-    if len(every) == ALL_WORDS_CANDIDATES and len(narrowing) < len(groups):
-        # Too many titles hold the rarer words: those holding every word may be older than these.
-        every = search_read.title_hits(db, " AND ".join(map(fts_group, groups)), limit=ALL_WORDS_CANDIDATES)
-    found.update(dict.fromkeys(every))
+    found = dict.fromkeys(_holding_every_word(db, words, groups))
     if len(groups) == 1 and len(found) < ALL_WORDS_CANDIDATES:
         return list(found)
     # Before the vocabulary is read, longer words are likelier to be rare.
@@ -214,6 +207,28 @@ def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]
     rarest = heapq.nlargest(RARE_WORDS_CANDIDATES, weights.items(), key=itemgetter(1, 0))
     found.update(dict.fromkeys(rowid for rowid, _ in rarest))
     return list(found)
+
+
+def _holding_every_word(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]]) -> list[int]:
+    """Rowids of the ALL_WORDS_CANDIDATES newest titles holding a word of every group.
+
+    The words held by most titles narrow little and cost the most to read: the index is asked for the
+    COMMON_CHECKED newest titles holding the rarer words, and those are checked here for the common ones.
+    """
+    common = [g for g in groups if words.total(g) > words.titles * COMMON_SHARE]
+    if not common or len(common) == len(groups):
+        return search_read.title_hits(db, " AND ".join(map(fts_group, groups)), limit=ALL_WORDS_CANDIDATES)
+    narrowing = " AND ".join(fts_group(g) for g in groups if g not in common)
+    # When more titles hold the rarer words, older ones holding every word are left to the other
+    # candidates (the rarer words' titles) and to the full-text results.
+    held = search_read.title_hits(db, narrowing, limit=COMMON_CHECKED)
+    found = search_read.titles_by_rowid(db, held)
+    every: list[int] = []
+    for rowid in held:
+        title_words = set(fold_tokens(found[rowid][1])) if rowid in found else set()
+        if all(title_words.intersection(group) for group in common):
+            every.append(rowid)
+    return every[:ALL_WORDS_CANDIDATES]
 
 
 def rank_titles(

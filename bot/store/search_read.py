@@ -145,12 +145,30 @@ def titles_by_rowid(db: sqlite3.Connection, rowids: Sequence[int]) -> dict[int, 
     return found
 
 
-def title_hits(db: sqlite3.Connection, match: str, *, limit: int, low: int = 0, high: int | None = None) -> list[int]:
-    """Rowids of titles matching `match` on the title-only index (between `low` and `high`), newest first."""
+def title_hits(
+    db: sqlite3.Connection,
+    match: str,
+    *,
+    limit: int,
+    low: int = 0,
+    high: int | None = None,
+    filters: Sequence[Filter] = (),
+) -> list[int]:
+    """Rowids of titles matching `match` on the title-only index (between `low` and `high`, passing the
+    filters), newest first."""
+    conditions = ["papers_fts_title MATCH ?", "papers_fts_title.rowid >= ?", "papers_fts_title.rowid <= ?"]
+    params: list[object] = [match, low, high if high is not None else 2**63 - 1]
+    for f in filters:
+        sql, values = _filter_sql(f.field, f.op, f.value, "s")
+        conditions.append(sql)
+        params.extend(values)
+    source = "papers_fts_title"
+    if filters:
+        source += " JOIN paper_stats s ON s.paper_rowid = papers_fts_title.rowid"
     rows = db.execute(
-        "SELECT rowid FROM papers_fts_title WHERE papers_fts_title MATCH ? AND rowid >= ? AND rowid <= ? "
-        "ORDER BY rowid DESC LIMIT ?",
-        (match, low, high if high is not None else 2**63 - 1, limit),
+        f"SELECT papers_fts_title.rowid FROM {source} WHERE {' AND '.join(conditions)} "
+        "ORDER BY papers_fts_title.rowid DESC LIMIT ?",
+        [*params, limit],
     ).fetchall()
     return [int(row[0]) for row in rows]
 
