@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import random
+import sqlite3
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
-from bot.query import stem
-from bot.search import Search, TitleWords
-from bot.store import Store
+from bot.query import parse, stem
+from bot.search import Search, TitleWords, engine
+from bot.store import Store, search_read
 
 DAY = dt.date(2026, 6, 12)
 
@@ -78,5 +81,52 @@ async def test_a_title_holding_the_words_in_another_form_is_still_a_phrase_match
         # Words no title holds together: nothing is promoted, the scattered papers rank as before.
         results = await finder.search("evaluate large things")
         assert results.papers and all(p.id != titled.id for p in results.papers)
+    finally:
+        await store.close()
+
+
+# Word forms sharing stems, as titles hold them, and fillers that are common in titles.
+FORMS = (
+    ("model", "models", "modeling"), ("graph", "graphs"), ("efficient", "efficiency"),
+    ("reason", "reasoning", "reasons"), ("network", "networks"), ("agent", "agents"), ("video",),
+)  # fmt: skip
+FILLERS = ("a", "of", "for", "the", "with", "new")
+
+
+def _titles(rng: random.Random, count: int) -> list[str]:
+    return [
+        " ".join(rng.choice([*rng.choice(FORMS), *FILLERS]) for _ in range(rng.randint(2, 7))).title()
+        for _ in range(count)
+    ]
+
+
+@pytest.mark.parametrize("papers", [150, 1_200])  # few titles hold the words (checked here), and many
+async def test_title_phrases_from_the_title_only_index_equal_those_of_the_whole_index(
+    tmp_path: Path, papers: int
+) -> None:
+    rng = random.Random(papers)
+    store = await Store.open(tmp_path / "phrases.db")
+    try:
+        await store.bulk_insert_papers(
+            Paper(id=f"2601.{n:05d}", title=title, day=DAY, upvotes=n % 7, github_repo="o/r" if n % 3 else None)
+            for n, title in enumerate(_titles(rng, papers))
+        )
+        finder = Search(store)
+        await finder.warm()
+        typed_phrases = [[rng.choice(rng.choice(FORMS)) for _ in range(rng.randint(2, 3))] for _ in range(60)]
+        for typed in typed_phrases:
+            for text in (" ".join(typed), " ".join(typed) + " code:yes"):
+                run = engine._Run(finder, text, parse(text), "relevance", 10, 0)
+
+                def both(
+                    db: sqlite3.Connection, run: engine._Run = run, typed: list[str] = typed
+                ) -> tuple[list[int], list[int]]:
+                    whole = search_read.matching_rowids(
+                        db, engine._in_title(None, typed), limit=engine.PHRASE_MATCHES, filters=run.query.filters
+                    )
+                    return run._title_phrases(db, typed), whole
+
+                ours, whole = await store.read(both)
+                assert ours == whole, text
     finally:
         await store.close()
