@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from bot.models import Paper
 from bot.query import parse, stem
-from bot.search import Search, TitleWords, engine
+from bot.search import Search, TitleWords, engine, titles
 from bot.store import Store, search_read
 
 DAY = dt.date(2026, 6, 12)
@@ -128,5 +128,31 @@ async def test_title_phrases_from_the_title_only_index_equal_those_of_the_whole_
 
                 ours, whole = await store.read(both)
                 assert ours == whole, text
+    finally:
+        await store.close()
+
+
+async def test_a_typod_title_older_than_the_titles_sharing_its_rarer_words_is_still_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On a large cache many newer titles hold the rarer words typed and not the common ones; the title
+    typed, older than all of them, is then looked for among every title holding all the words.
+    (The cache is small here: the number of titles checked is made small to match.)"""
+    monkeypatch.setattr(titles, "COMMON_CHECKED", 5)
+    monkeypatch.setattr(titles, "RARE_WORDS_CANDIDATES", 5)
+    monkeypatch.setattr(titles, "RARE_BUDGET", 30)
+    store = await Store.open(tmp_path / "older.db")
+    try:
+        target = Paper(id="2401.00001", title="Motion Video Generation for a Robot We Build", day=DAY)
+        newer = [
+            Paper(id=f"2501.{n:05d}", title=f"Motion Video Generation Robot Build Study {n}", day=DAY)
+            for n in range(20)
+        ]
+        fillers = [Paper(id=f"2601.{n:05d}", title=f"For a Filler We Write {n}", day=DAY) for n in range(600)]
+        await store.bulk_insert_papers([target, *newer, *fillers])
+        finder = Search(store)
+        await finder.warm()
+        results = await finder.search("motion vidoe generation for a robot we build")
+        assert results.papers[0].id == target.id
     finally:
         await store.close()

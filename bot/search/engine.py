@@ -484,7 +484,12 @@ class _Run:
         """(close title matches by rowid, looser ones that the words alone do not find)."""
         query = self.query
         scored = titles.match(
-            db, self.search.words, " ".join(query.typed_words), limit=2 * MAX_TITLE_MATCHES, cutoff=WEAK_TITLE_SCORE
+            db,
+            self.search.words,
+            " ".join(query.typed_words),
+            limit=2 * MAX_TITLE_MATCHES,
+            cutoff=WEAK_TITLE_SCORE,
+            sure=STRONG_TITLE_SCORE,
         )
         papers = search_read.papers_by_rowid(db, [rowid for rowid, _ in scored])
         strong: dict[int, Paper] = {}

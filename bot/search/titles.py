@@ -177,19 +177,24 @@ class TitleWords:
         return sum(self._counts.get(w, 0) for w in group) if self._counts else 0
 
 
-def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]]) -> list[int]:
-    """Rowids of titles that may be the one typed: holding every word (as fixed), or the rarer ones.
+def candidates(
+    db: sqlite3.Connection, words: TitleWords, groups: list[list[str]], *, thorough: bool = False
+) -> tuple[list[int], bool]:
+    """Rowids of titles that may be the one typed: holding every word (as fixed), or the rarer ones; and
+    whether those holding every word are the newest such titles (else they are some of them).
 
-    The titles holding every word are read newest first. For a title typed with a word missing or wrong,
-    the titles holding the rarer words are read too (up to RARE_BUDGET of them) and those holding the
-    rarest words between them go first: a word counts for more the fewer titles hold it.
+    The titles holding every word are read newest first (`_holding_every_word`). For a title typed with
+    a word missing or wrong, the titles holding the rarer words are read too (up to RARE_BUDGET of them)
+    and those holding the rarest words between them go first: a word counts for more the fewer titles
+    hold it.
     """
     groups = [g for g in groups if g]
     if not groups:
-        return []
-    found = dict.fromkeys(_holding_every_word(db, words, groups))
+        return [], True
+    every, exact = _holding_every_word(db, words, groups, thorough=thorough)
+    found = dict.fromkeys(every)
     if len(groups) == 1 and len(found) < ALL_WORDS_CANDIDATES:
-        return list(found)
+        return list(found), exact
     # Before the vocabulary is read, longer words are likelier to be rare.
     sized = sorted(groups, key=words.total) if len(words) else sorted(groups, key=lambda g: -max(map(len, g)))[:3]
     weights: dict[int, float] = {}
@@ -206,21 +211,24 @@ def candidates(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]
             break
     rarest = heapq.nlargest(RARE_WORDS_CANDIDATES, weights.items(), key=itemgetter(1, 0))
     found.update(dict.fromkeys(rowid for rowid, _ in rarest))
-    return list(found)
+    return list(found), exact
 
 
-def _holding_every_word(db: sqlite3.Connection, words: TitleWords, groups: list[list[str]]) -> list[int]:
-    """Rowids of the ALL_WORDS_CANDIDATES newest titles holding a word of every group.
+def _holding_every_word(
+    db: sqlite3.Connection, words: TitleWords, groups: list[list[str]], *, thorough: bool
+) -> tuple[list[int], bool]:
+    """Rowids of titles holding a word of every group, newest first, up to ALL_WORDS_CANDIDATES; and
+    whether they are the newest such titles.
 
-    The words held by most titles narrow little and cost the most to read: the index is asked for the
-    COMMON_CHECKED newest titles holding the rarer words, and those are checked here for the common ones.
+    The words held by most titles narrow little and cost the most to read: unless `thorough`, the index
+    is asked for the COMMON_CHECKED newest titles holding the rarer words, and those are checked here for
+    the common ones. When more titles hold the rarer words, the titles found are only some of them.
     """
     common = [g for g in groups if words.total(g) > words.titles * COMMON_SHARE]
-    if not common or len(common) == len(groups):
-        return search_read.title_hits(db, " AND ".join(map(fts_group, groups)), limit=ALL_WORDS_CANDIDATES)
+    if thorough or not common or len(common) == len(groups):
+        all_words = " AND ".join(map(fts_group, groups))
+        return search_read.title_hits(db, all_words, limit=ALL_WORDS_CANDIDATES), True
     narrowing = " AND ".join(fts_group(g) for g in groups if g not in common)
-    # When more titles hold the rarer words, older ones holding every word are left to the other
-    # candidates (the rarer words' titles) and to the full-text results.
     held = search_read.title_hits(db, narrowing, limit=COMMON_CHECKED)
     found = search_read.titles_by_rowid(db, held)
     every: list[int] = []
@@ -228,7 +236,7 @@ def _holding_every_word(db: sqlite3.Connection, words: TitleWords, groups: list[
         title_words = set(fold_tokens(found[rowid][1])) if rowid in found else set()
         if all(title_words.intersection(group) for group in common):
             every.append(rowid)
-    return every[:ALL_WORDS_CANDIDATES]
+    return every[:ALL_WORDS_CANDIDATES], len(held) < COMMON_CHECKED or len(every) >= ALL_WORDS_CANDIDATES
 
 
 def rank_titles(
@@ -250,14 +258,24 @@ def rank_titles(
 
 
 def match(
-    db: sqlite3.Connection, words: TitleWords, text: str, *, limit: int, cutoff: float
+    db: sqlite3.Connection, words: TitleWords, text: str, *, limit: int, cutoff: float, sure: float
 ) -> list[tuple[int, float]]:
-    """(rowid, score 0-100) of the titles that best match `text`, forgiving typos and missing words."""
+    """(rowid, score 0-100) of the titles that best match `text`, forgiving typos and missing words.
+
+    When no title scores `sure` or more among candidates that were only some of the titles holding
+    every word, those titles are read whole (slower: the common words' titles are read) and ranked too.
+    """
     typed = fold_tokens(text)
     if not typed:
         return []
     key = " ".join(typed)
-    return rank_titles(db, key, candidates(db, words, words.groups(typed)), cutoff=cutoff)[:limit]
+    groups = words.groups(typed)
+    found, exact = candidates(db, words, groups)
+    ranked = rank_titles(db, key, found, cutoff=cutoff)
+    if not exact and (not ranked or ranked[0][1] < sure):
+        more, _ = candidates(db, words, groups, thorough=True)
+        ranked = rank_titles(db, key, list(dict.fromkeys([*found, *more])), cutoff=cutoff)
+    return ranked[:limit]
 
 
 def complete(db: sqlite3.Connection, words: TitleWords, text: str, limit: int) -> list[int]:
@@ -272,6 +290,7 @@ def complete(db: sqlite3.Connection, words: TitleWords, text: str, limit: int) -
         groups = words.groups(typed[:-1] if cut_short else typed)
         if cut_short:
             groups.append(words.completions(typed[-1]))
-        for rowid, _ in rank_titles(db, key, candidates(db, words, groups), cutoff=SUGGEST_SCORE)[:limit]:
+        found, _ = candidates(db, words, groups)
+        for rowid, _ in rank_titles(db, key, found, cutoff=SUGGEST_SCORE)[:limit]:
             picked.setdefault(rowid, None)
     return list(picked)[:limit]
