@@ -19,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import statistics
@@ -30,7 +31,7 @@ from typing import Any
 import tantivy
 
 from bot.models import Paper
-from bot.query import SEARCH_COLUMNS, And, Filter, Node, Not, Or, Query, Term, parse
+from bot.query import SEARCH_COLUMNS, And, Filter, Node, Not, Or, Query, Term, category_range, parse
 from bot.query.columns import column_texts
 
 log = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class TantivyPeer:
             builder.add_text_field(column.name, tokenizer_name=ANALYZER)
         for name in ("upvotes", "day", "code"):
             builder.add_integer_field(name, indexed=True, fast=True)
+        builder.add_text_field("category", tokenizer_name="raw")  # one value per category, lower case
         self.schema = builder.build()
         folder.mkdir(parents=True, exist_ok=True)
         self.index = tantivy.Index(self.schema, path=str(folder), reuse=False)
@@ -97,6 +99,8 @@ class TantivyPeer:
                 self.raw_text_bytes += len(text.encode())
             if paper.day is not None:
                 fields["day"] = _day_number(paper.day)
+            if paper.categories:
+                fields["category"] = [category.lower() for category in paper.categories]
             writer.add_document(tantivy.Document(**fields))
             count += 1
         writer.commit()
@@ -123,6 +127,11 @@ class TantivyPeer:
         return per_column[0][1] if len(per_column) == 1 else tantivy.Query.boolean_query(per_column)
 
     def _filter(self, condition: Filter) -> tantivy.Query:
+        if condition.field == "category":
+            low, high = category_range(str(condition.value))
+            if high is None:
+                return tantivy.Query.term_query(self.schema, "category", low)
+            return tantivy.Query.regex_query(self.schema, "category", re.escape(low) + ".*")
         if condition.field == "code":
             return tantivy.Query.term_query(self.schema, "code", int(bool(condition.value)))
         value = condition.value

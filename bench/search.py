@@ -126,6 +126,15 @@ def as_arxiv_paper(paper: Paper, rng: random.Random) -> Paper:
     )
 
 
+def corpus_papers(args: argparse.Namespace) -> Iterator[Paper]:
+    """The corpus in order: synthetic papers with the known items planted, the newest `--arxiv-papers` of
+    them a busy arXiv category's year."""
+    arxiv_from = args.papers - args.arxiv_papers
+    arxiv_rng = random.Random(args.seed + 1)
+    for index, paper in enumerate(plant(Corpus(args.papers, seed=args.seed).papers(), args.papers)):
+        yield as_arxiv_paper(paper, arxiv_rng) if index >= arxiv_from else paper
+
+
 def autocomplete_mix(sample: list[Paper], rng: random.Random) -> list[str]:
     """What users type into /paper show: title beginnings, mistyped words, id prefixes."""
     texts = []
@@ -230,7 +239,6 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         )
     if not reuse:
         remove_database(path)
-    corpus = Corpus(args.papers, seed=args.seed)
     rng = random.Random(args.seed)
     store = await Store.open(path)
     keep_every = max(1, args.papers // 2000)
@@ -238,13 +246,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     baseline = Baseline()
     started = time.perf_counter()
 
-    arxiv_from = args.papers - args.arxiv_papers  # the newest papers are a busy arXiv category's year
-    arxiv_rng = random.Random(args.seed + 1)
-
     def generate() -> Iterator[Paper]:
-        for index, paper in enumerate(plant(corpus.papers(), args.papers)):
-            if index >= arxiv_from:
-                paper = as_arxiv_paper(paper, arxiv_rng)
+        for index, paper in enumerate(corpus_papers(args)):
             if index % keep_every == keep_every // 2:
                 sample.append(paper)
             baseline.add(paper)
@@ -328,7 +331,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         await search.search(text, limit=10)
         ours_same.append((time.perf_counter() - t0) * 1000)
     known_items = await known_items_found_first(search, inserted)
-    peer = await run_peer(args, store, search, queries, path) if args.peer else None
+    peer = await run_peer(args, store, search, queries, path, corpus_papers(args)) if args.peer else None
     await store.close()
     if args.keep:
         print(f"kept the database at {path} (measure on it again with --reuse)", file=sys.stderr)

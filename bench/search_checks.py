@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from corpus import Corpus
-from known_items import PLANTED, TARGETS, kinds_for, plant, query_for, typo_queries
+from known_items import PLANTED, TARGETS, kinds_for, query_for, typo_queries
 
 from bot.models import Paper
 from bot.query import Query
@@ -63,7 +62,12 @@ async def known_items_found_first(search: Search, papers: int) -> dict[str, Any]
 
 
 async def run_peer(
-    args: argparse.Namespace, store: Store, search: Search, queries: list[tuple[str, str]], path: Path
+    args: argparse.Namespace,
+    store: Store,
+    search: Search,
+    queries: list[tuple[str, str]],
+    path: Path,
+    papers: Iterable[Paper],
 ) -> dict[str, Any]:
     """Index the same corpus in the peer named by --peer and compare it with ours on the same queries."""
     from peer_tantivy import compare  # the peer is a dev extra: imported only when asked for
@@ -78,7 +82,6 @@ async def run_peer(
             SearchSpec(match=compiled.match, exclude=compiled.exclude, filters=compiled.filters)
         )
 
-    papers = plant(Corpus(args.papers, seed=args.seed).papers(), args.papers)
     return await compare(papers, queries, ours, exact_count, rounds=args.rounds, folder=path.parent, database=path)
 
 
