@@ -156,3 +156,27 @@ async def test_a_typod_title_older_than_the_titles_sharing_its_rarer_words_is_st
         assert results.papers[0].id == target.id
     finally:
         await store.close()
+
+
+async def test_a_title_typed_in_part_is_found_by_its_first_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Newer titles hold the same words in another order: the one starting with the words typed wins."""
+    monkeypatch.setattr(titles, "RARE_WORDS_CANDIDATES", 5)
+    monkeypatch.setattr(titles, "RARE_BUDGET", 30)
+    monkeypatch.setattr(titles, "ALL_WORDS_CANDIDATES", 5)
+    store = await Store.open(tmp_path / "start.db")
+    try:
+        target = Paper(id="2401.00001", title="Jailbreak Refusal Adversarial Harmful Prompts", day=DAY)
+        newer = [
+            Paper(id=f"2501.{n:05d}", title=f"Adversarial Refusal Under Jailbreak Study {n}", day=DAY)
+            for n in range(30)
+        ]
+        fillers = [Paper(id=f"2601.{n:05d}", title=f"For a Filler We Write {n}", day=DAY) for n in range(600)]
+        await store.bulk_insert_papers([target, *newer, *fillers])
+        finder = Search(store)
+        await finder.warm()
+        results = await finder.search("Jailbreak refusal adversarial")
+        assert results.papers[0].id == target.id
+    finally:
+        await store.close()

@@ -486,7 +486,8 @@ class _Run:
         scored = titles.match(
             db,
             self.search.words,
-            " ".join(query.typed_words),
+            # The text as typed keeps the punctuation a title starts with; with filters, only the words.
+            " ".join(query.typed_words) if query.filters else self.text,
             limit=2 * MAX_TITLE_MATCHES,
             cutoff=WEAK_TITLE_SCORE,
             sure=STRONG_TITLE_SCORE,

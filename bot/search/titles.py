@@ -31,6 +31,7 @@ RARE_BUDGET = 1_500  # titles read per lookup for the rarer words typed, up to t
 ALL_WORDS_CANDIDATES = 40
 FAMILY_SPAN = 1_000  # vocabulary words read, at most, to find the words sharing a stem
 COMMON_SHARE = 0.05  # a title word held by more than this share of titles is common
+PREFIX_CANDIDATES = 20  # titles starting with the words typed, at most, among the candidates
 COMMON_CHECKED = 400  # titles holding the rarer words typed, at most, checked here for the common ones
 RARE_WORDS_CANDIDATES = 60
 
@@ -271,11 +272,28 @@ def match(
     key = " ".join(typed)
     groups = words.groups(typed)
     found, exact = candidates(db, words, groups)
+    found += _starting_alike(db, words, text)
     ranked = rank_titles(db, key, found, cutoff=cutoff)
     if not exact and (not ranked or ranked[0][1] < sure):
         more, _ = candidates(db, words, groups, thorough=True)
         ranked = rank_titles(db, key, list(dict.fromkeys([*found, *more])), cutoff=cutoff)
     return ranked[:limit]
+
+
+def _starting_alike(db: sqlite3.Connection, words: TitleWords, text: str) -> list[int]:
+    """Rowids of titles starting with the words typed up to the first that no title holds (a typo).
+
+    A typo seldom falls in the first words, and a title's first words are a far narrower key than its
+    words anywhere: this finds a title when its rarer words are shared by too many others.
+    """
+    leading: list[str] = []
+    for word in text.split():
+        if not all(words.count(token) for token in fold_tokens(word)):
+            break
+        leading.append(word)
+    if len(leading) < 2:
+        return []
+    return search_read.titles_with_prefix(db, " ".join(leading), PREFIX_CANDIDATES)
 
 
 def complete(db: sqlite3.Connection, words: TitleWords, text: str, limit: int) -> list[int]:
