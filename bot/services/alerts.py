@@ -23,6 +23,7 @@ from bot.render import MessagePayload, alert_messages, plural
 from bot.scrape import ScrapeSummary
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
 from bot.store import AnyStore
+from bot.store.reader import give_way
 
 log = logging.getLogger(__name__)
 
@@ -164,7 +165,7 @@ class AlertPipeline:
         after = ("", "")
         while True:
             rows = await self.store.first_listed_since(cursor.reread_from, after=after, limit=PAPERS_PER_PASS)
-            looked_at += [(first, paper.id) for first, paper in rows]
+            looked_at = alerts.ListingCursor.keep_for_advance(looked_at + [(first, paper.id) for first, paper in rows])
             fresh = [paper for _, paper in rows if paper.id not in cursor.seen]
             listed_at = {paper.id: dt.datetime.fromisoformat(first) for first, paper in rows}
             new_count += len(fresh)
@@ -174,9 +175,10 @@ class AlertPipeline:
             if len(rows) < PAPERS_PER_PASS:
                 break
             after = (rows[-1][0], rows[-1][1].id)
-        advanced = cursor.advance(looked_at)
+        # After a bulk import the cursor may hold many thousands of papers: worked out off the event loop.
+        advanced = await asyncio.to_thread(cursor.advance, looked_at)
         if advanced != cursor:
-            await self.store.set_meta(alerts.CURSOR_KEY, advanced.to_text())
+            await self.store.set_meta(alerts.CURSOR_KEY, await asyncio.to_thread(advanced.to_text))
         return claimed, new_count
 
     async def _claim_all(
@@ -204,7 +206,7 @@ class AlertPipeline:
         cached before alerts existed are not news."""
         stored = await self.store.get_meta(alerts.CURSOR_KEY)
         if stored is not None:
-            return alerts.ListingCursor.from_text(stored)
+            return await asyncio.to_thread(alerts.ListingCursor.from_text, stored)
         start = alerts.ListingCursor(await self.store.last_listed_at() or "")
         recent = await self.store.first_listed_since(start.reread_from)
         cursor = start.advance((first, paper.id) for first, paper in recent)
@@ -226,9 +228,9 @@ class AlertPipeline:
 
         def work() -> dict[int, alerts.ChannelMatches]:
             self.matcher.sync(subscriptions)
-            grouped = alerts.group_by_channel(self.matcher.match(fresh, moved), listed_at)
-            self.matcher.learn(fresh)  # keeps the word counts current for queries added later
-            return grouped
+            # Learning the new papers keeps the word counts current for queries added later; between
+            # small batches the thread pauses while a search runs (see bot.store.reader.give_way).
+            return alerts.group_by_channel(self.matcher.match(fresh, moved, learn=True, pause=give_way), listed_at)
 
         return await asyncio.to_thread(work)
 

@@ -121,7 +121,7 @@ class StoreBase:
             return cast(T, await self._db._execute(work, self._db._conn))  # type: ignore[no-untyped-call]
         if background:
             if self._background is None:
-                self._background = Reader(self.path, size=1)
+                self._background = Reader(self.path, size=1, background=True)
             return await self._background.run(work)
         if self._reader is None:
             self._reader = Reader(self.path)
