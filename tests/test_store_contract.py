@@ -47,7 +47,7 @@ POSTGRES_ONLY = {
     "fill_search_columns", "similar_title_rows", "title_rows_with_prefix", "unindexed_paper_count",
 }  # fmt: skip
 # SQLite's way of running a synchronous read on its reading connections (Postgres reads through its pool).
-SQLITE_ONLY = {"read"}
+SQLITE_ONLY = {"read", "release_memory"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

@@ -27,9 +27,11 @@ from bot.store.errors import classify
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
-READ_CACHE_KIB = 16 * 1024  # page cache of each interactive reading connection
+# Page cache of each interactive reading connection. Pages missing from it come from the operating system's
+# file cache at a few microseconds each: searches at 100,000 papers were measured as fast with 2 MiB as with 16.
+READ_CACHE_KIB = 4 * 1024
 BACKGROUND_CACHE_KIB = 2 * 1024  # a background pass reads each page about once: a large cache keeps nothing useful
-GIVE_WAY_LONGEST = 0.5  # seconds background work waits at most for interactive reads, per call of give_way
+GIVE_WAY_LONGEST = 0.05  # seconds: a search or two; waiting longer would starve background work under steady use
 _GIVE_WAY_STEP = 0.002
 
 
