@@ -1,11 +1,14 @@
-"""Index maintenance gives back the writer's page cache after the daily merge, and only then."""
+"""Background work and memory: index maintenance gives back the writer's page cache after the daily merge
+(and only then); the bot's process hands the interpreter between threads sooner than Python's default."""
 
 from __future__ import annotations
 
 import datetime as dt
+import sys
 from pathlib import Path
 
 from bot.services.index import IndexMaintenance
+from bot.services.tasks import INTERPRETER_SWITCH_SECONDS, favour_interactive_threads
 from bot.store import Store
 from tests.fakes.clock import ManualClock
 
@@ -50,3 +53,12 @@ async def test_the_writer_gives_back_its_page_cache_after_a_merge_only(tmp_path:
         assert await store.get_meta("k") == "v"
     finally:
         await store.close()
+
+
+def test_the_bot_hands_the_interpreter_over_sooner_than_pythons_default() -> None:
+    default = sys.getswitchinterval()
+    try:
+        favour_interactive_threads()
+        assert sys.getswitchinterval() == INTERPRETER_SWITCH_SECONDS < 0.005
+    finally:
+        sys.setswitchinterval(default)
