@@ -12,13 +12,16 @@ from pathlib import Path
 
 import pytest
 
+from bot import alerts
 from bot.alerts import PAUSE_EVERY, AlertMatcher, ListingCursor
 from bot.models import ArxivListing, Paper, Subscription
 from bot.query import stem
+from bot.services.alerts import AlertPipeline
 from bot.store import Store
 from bot.store import reader as reader_module
 from bot.store.reader import BACKGROUND_CACHE_KIB, INTERACTIVE_READS, READ_CACHE_KIB, give_way
 from tests.fakes.clock import ManualClock
+from tests.fakes.transport import MemoryTransport
 from tests.store_checks import full_paper
 
 START = dt.datetime(2026, 6, 12, 8, 0, tzinfo=dt.UTC)
@@ -209,3 +212,88 @@ def test_give_way_waits_no_longer_than_asked() -> None:
     finally:
         INTERACTIVE_READS.end()
     assert reader_module.INTERACTIVE_READS.in_flight == 0
+
+
+async def pass_over_listed_cache(path: Path, *, with_alert: bool) -> tuple[list[int], str | None]:
+    """One alert pass over every listing of a listed cache: the sizes of the pages of papers it read, and
+    the cursor it left."""
+    store, clock = await listed_store(path)
+    papers_read: list[int] = []
+    reading = store.first_listed_since
+
+    async def counted(since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000) -> list[tuple[str, Paper]]:
+        found = await reading(since, after=after, limit=limit)
+        papers_read.append(len(found))
+        return found
+
+    store.first_listed_since = counted  # type: ignore[method-assign]
+    try:
+        await store.set_meta(alerts.CURSOR_KEY, ListingCursor().to_text())  # every listing is news
+        if with_alert:
+            await add_alert(store, "zeppelin")
+        await AlertPipeline(store, MemoryTransport(), clock, hourly_cap=20).run_pass(())
+        return papers_read, await store.get_meta(alerts.CURSOR_KEY)
+    finally:
+        await store.close()
+
+
+async def add_alert(store: Store, query: str) -> None:
+    await store.add_subscription(
+        guild_id=1, channel_id=10, query=query, normalized=query, created_by=2, max_per_channel=25, max_per_guild=100
+    )
+
+
+async def test_a_pass_with_no_alert_anywhere_reads_listing_keys_not_papers(tmp_path: Path) -> None:
+    """Two caches listed alike, one with an alert that matches nothing: both passes leave the same cursor;
+    only the one with an alert reads papers."""
+    read_with, cursor_with = await pass_over_listed_cache(tmp_path / "with.db", with_alert=True)
+    read_without, cursor_without = await pass_over_listed_cache(tmp_path / "without.db", with_alert=False)
+    assert sum(read_with) == 38 and read_without == []
+    assert cursor_with is not None and cursor_with == cursor_without
+    assert len(ListingCursor.from_text(cursor_with).seen) > 3
+
+
+async def test_an_alert_added_while_a_page_is_read_as_keys_has_that_page_read_in_full(tmp_path: Path) -> None:
+    """A page read as keys alone, then an alert appears: the page is read again with its papers and matched;
+    papers listed before the alert existed are not news to it, as in a pass that read them in full."""
+    store, clock = await listed_store(tmp_path / "c.db")
+    keys_read = store.first_listed_keys_since
+
+    async def then_subscribe(
+        since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000
+    ) -> list[tuple[str, str]]:
+        found = await keys_read(since, after=after, limit=limit)
+        if after == ("", ""):
+            clock.advance(dt.timedelta(seconds=1))
+            await store.add_subscription(
+                guild_id=1,
+                channel_id=10,
+                query="diffusion",
+                normalized="diffusion",
+                created_by=2,
+                max_per_channel=25,
+                max_per_guild=100,
+            )
+        return found
+
+    store.first_listed_keys_since = then_subscribe  # type: ignore[method-assign]
+    papers_read: list[int] = []
+    reading = store.first_listed_since
+
+    async def counted(since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000) -> list[tuple[str, Paper]]:
+        found = await reading(since, after=after, limit=limit)
+        papers_read.append(len(found))
+        return found
+
+    store.first_listed_since = counted  # type: ignore[method-assign]
+    transport = MemoryTransport()
+    try:
+        await store.set_meta(alerts.CURSOR_KEY, ListingCursor().to_text())
+        await AlertPipeline(store, transport, clock, hourly_cap=100).run_pass(())
+        assert papers_read == [38]
+        # Every paper was listed before the alert existed: none is news to it.
+        assert transport.posts == []
+        cursor = ListingCursor.from_text(await store.get_meta(alerts.CURSOR_KEY) or "")
+        assert cursor.at == first_listings(tmp_path / "c.db")[-1][0]
+    finally:
+        await store.close()

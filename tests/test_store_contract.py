@@ -365,6 +365,8 @@ async def test_alert_reads_over_listings_and_digests(store: AnyStore) -> None:
     assert [(when, p.id) for when, p in listed] == [(start, "p1"), (start, "p2"), (later, "p3")]
     assert [p.id for _, p in await store.first_listed_since(later)] == ["p3"]
     assert [p.id for _, p in await store.first_listed_since(start, after=(start, "p1"), limit=1)] == ["p2"]
+    assert await store.first_listed_keys_since(start) == [(start, "p1"), (start, "p2"), (later, "p3")]
+    assert await store.first_listed_keys_since(start, after=(start, "p1"), limit=1) == [(start, "p2")]
     assert [p.id for p in await store.recent_papers(2)] == ["p3", "p2"]
     await store.claim_delivery(10, "digest", DAY.isoformat(), nonce="d", parts=[{"content": "x"}])
     assert await store.digest_payloads_for(10, ["p1"]) == {}

@@ -163,18 +163,34 @@ class AlertPipeline:
         looked_at: list[tuple[str, str]] = []
         new_count = 0
         after = ("", "")
+        # With no alert anywhere, nothing can match: a page's listing keys are enough to advance the cursor.
+        listening = bool(await self.store.list_subscriptions())
         while True:
-            rows = await self.store.first_listed_since(cursor.reread_from, after=after, limit=PAPERS_PER_PASS)
-            looked_at = alerts.ListingCursor.keep_for_advance(looked_at + [(first, paper.id) for first, paper in rows])
-            fresh = [paper for _, paper in rows if paper.id not in cursor.seen]
-            listed_at = {paper.id: dt.datetime.fromisoformat(first) for first, paper in rows}
-            new_count += len(fresh)
-            if fresh or moved:
-                claimed += await self._claim_all(fresh, moved, listed_at, now)
+            rows: list[tuple[str, Paper]] | None = None
+            fresh_keys = 0
+            if not listening:
+                keys = await self.store.first_listed_keys_since(cursor.reread_from, after=after, limit=PAPERS_PER_PASS)
+                fresh_keys = sum(paper_id not in cursor.seen for _, paper_id in keys)
+                # Asked after the read, as `_claim_all` asks: an alert added later finds these papers listed before it.
+                listening = bool((fresh_keys or moved) and await self.store.list_subscriptions())
+            if listening:
+                rows = await self.store.first_listed_since(cursor.reread_from, after=after, limit=PAPERS_PER_PASS)
+                keys = [(first, paper.id) for first, paper in rows]
+            looked_at = alerts.ListingCursor.keep_for_advance(looked_at + keys)
+            if rows is None:
+                new_count += fresh_keys
+            else:
+                fresh = [paper for _, paper in rows if paper.id not in cursor.seen]
+                listed_at = {paper.id: dt.datetime.fromisoformat(first) for first, paper in rows}
+                new_count += len(fresh)
+                if fresh or moved:
+                    found = await self._claim_all(fresh, moved, listed_at, now)
+                    listening = found is not None
+                    claimed += found or []
             moved = []
-            if len(rows) < PAPERS_PER_PASS:
+            if len(keys) < PAPERS_PER_PASS:
                 break
-            after = (rows[-1][0], rows[-1][1].id)
+            after = keys[-1]
         # After a bulk import the cursor may hold many thousands of papers: worked out off the event loop.
         advanced = await asyncio.to_thread(cursor.advance, looked_at)
         if advanced != cursor:
@@ -183,11 +199,12 @@ class AlertPipeline:
 
     async def _claim_all(
         self, fresh: list[Paper], moved: list[Paper], listed_at: dict[str, dt.datetime], now: dt.datetime
-    ) -> list[Delivery]:
-        """Match papers against every subscription and record one post per channel."""
+    ) -> list[Delivery] | None:
+        """Match papers against every subscription and record one post per channel; None when there is no
+        subscription at all."""
         subscriptions = await self.store.list_subscriptions()
         if not subscriptions:
-            return []
+            return None
         claimed: list[Delivery] = []
         for channel_id, matches in (await self._match(subscriptions, fresh, moved, listed_at)).items():
             try:

@@ -61,6 +61,12 @@ class AlertsMixin(StoreBase):
         # Thousands of rows at a time: read and turned into papers off the event loop, beside the writer.
         return await self.read(read, background=True)
 
+    async def first_listed_keys_since(
+        self, since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000
+    ) -> list[tuple[str, str]]:
+        """(when first listed, paper id) of `first_listed_since`, without reading the papers themselves."""
+        return await self.read(lambda db: _first_listed_keys(db, since, after, limit), background=True)
+
     async def last_listed_at(self) -> str | None:
         """When the latest Daily Papers entry or arXiv listing was first recorded (a stored instant), if any."""
         async with self._db.execute(f"SELECT max(first_seen) FROM {LISTED} AS listed") as cursor:
@@ -116,6 +122,20 @@ def _first_listed_rows(
     one of them), and looks up each one's first listing by its id. A step that yields too few (papers
     listed twice, or already returned) goes on from just after `high`, in the same read.
     """
+    keys = _first_listed_keys(db, since, after, limit)
+    # The papers' rows last, by id: sorting the keys alone is much cheaper than sorting whole rows.
+    rows: dict[str, tuple[object, ...]] = {}
+    for start in range(0, len(keys), _ROWS_AT_ONCE):
+        ids = [paper_id for _, paper_id in keys[start : start + _ROWS_AT_ONCE]]
+        marks = ",".join("?" * len(ids))
+        for row in db.execute(f"SELECT {P_COLUMNS} FROM papers p WHERE p.id IN ({marks})", ids):
+            rows[str(row[0])] = tuple(row)
+        give_way()  # a search running meanwhile has the interpreter to itself (see bot.store.reader)
+    return [(first, rows[paper_id]) for first, paper_id in keys]
+
+
+def _first_listed_keys(db: sqlite3.Connection, since: str, after: tuple[str, str], limit: int) -> list[tuple[str, str]]:
+    """(first listed, paper id) of `first_listed_since`, read range by range (see `_first_listed_rows`)."""
     first_after, id_after = after
     low, inclusive = max(since, first_after), True
     keys: list[tuple[str, str]] = []
@@ -140,12 +160,4 @@ def _first_listed_rows(
         # Every paper first listed up to `high` has been read: go on strictly after it.
         low, inclusive = high, False
         first_after, id_after = high, _AFTER_EVERY
-    # The papers' rows last, by id: sorting the keys alone is much cheaper than sorting whole rows.
-    rows: dict[str, tuple[object, ...]] = {}
-    for start in range(0, len(keys), _ROWS_AT_ONCE):
-        ids = [paper_id for _, paper_id in keys[start : start + _ROWS_AT_ONCE]]
-        marks = ",".join("?" * len(ids))
-        for row in db.execute(f"SELECT {P_COLUMNS} FROM papers p WHERE p.id IN ({marks})", ids):
-            rows[str(row[0])] = tuple(row)
-        give_way()  # a search running meanwhile has the interpreter to itself (see bot.store.reader)
-    return [(first, rows[paper_id]) for first, paper_id in keys]
+    return [(str(first), str(paper_id)) for first, paper_id in keys]
