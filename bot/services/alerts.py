@@ -225,8 +225,7 @@ class AlertPipeline:
         if stored is not None:
             return await asyncio.to_thread(alerts.ListingCursor.from_text, stored)
         start = alerts.ListingCursor(await self.store.last_listed_at() or "")
-        recent = await self.store.first_listed_since(start.reread_from)
-        cursor = start.advance((first, paper.id) for first, paper in recent)
+        cursor = start.advance(await self.store.first_listed_keys_since(start.reread_from))
         await self.store.set_meta(alerts.CURSOR_KEY, cursor.to_text())
         return cursor
 
