@@ -11,11 +11,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bot import alerts
-from bot.alerts import PAUSE_EVERY, AlertMatcher, ListingCursor
+from bot.alerts import PAUSE_EVERY, AlertMatcher, ListingCursor, PaperTerms
 from bot.models import ArxivListing, Paper, Subscription
-from bot.query import stem
+from bot.query import stem, tokenize
 from bot.services.alerts import AlertPipeline
 from bot.store import Store
 from bot.store import reader as reader_module
@@ -297,3 +299,9 @@ async def test_an_alert_added_while_a_page_is_read_as_keys_has_that_page_read_in
         assert cursor.at == first_listings(tmp_path / "c.db")[-1][0]
     finally:
         await store.close()
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=80))
+def test_a_papers_ascii_text_is_read_as_the_index_reads_it(text: str) -> None:
+    terms = PaperTerms(full_paper("2606.00001", title=text, summary=text))
+    assert terms.columns["title"] == tokenize(text) == terms.columns["summary"]
