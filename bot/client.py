@@ -29,7 +29,7 @@ from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.scrape_sources import build_scraper
 from bot.search.factory import SearchEngine, open_search
 from bot.services.leader import ScheduledWork, leadership_for
-from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks
+from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, favour_interactive_threads
 from bot.similar import SimilarPapers
 from bot.store import AnyStore
 
@@ -457,6 +457,7 @@ class PaperBot(commands.AutoShardedBot):
 async def run_bot(config: Config, store: AnyStore, http_client: httpx.AsyncClient) -> None:
     """Run the bot until it is closed or a SIGTERM/SIGINT arrives; raises LoginFailure on a bad token."""
     point_discord_at(config.discord.api_base, config.discord.gateway_url)
+    favour_interactive_threads()
     bot = PaperBot(config, store, http_client)
     loop = asyncio.get_running_loop()
     stop_signals = (signal.SIGTERM, signal.SIGINT)

@@ -47,7 +47,7 @@ POSTGRES_ONLY = {
     "fill_search_columns", "similar_title_rows", "title_rows_with_prefix", "unindexed_paper_count",
 }  # fmt: skip
 # SQLite's way of running a synchronous read on its reading connections (Postgres reads through its pool).
-SQLITE_ONLY = {"read"}
+SQLITE_ONLY = {"read", "release_memory"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -365,6 +365,8 @@ async def test_alert_reads_over_listings_and_digests(store: AnyStore) -> None:
     assert [(when, p.id) for when, p in listed] == [(start, "p1"), (start, "p2"), (later, "p3")]
     assert [p.id for _, p in await store.first_listed_since(later)] == ["p3"]
     assert [p.id for _, p in await store.first_listed_since(start, after=(start, "p1"), limit=1)] == ["p2"]
+    assert await store.first_listed_keys_since(start) == [(start, "p1"), (start, "p2"), (later, "p3")]
+    assert await store.first_listed_keys_since(start, after=(start, "p1"), limit=1) == [(start, "p2")]
     assert [p.id for p in await store.recent_papers(2)] == ["p3", "p2"]
     await store.claim_delivery(10, "digest", DAY.isoformat(), nonce="d", parts=[{"content": "x"}])
     assert await store.digest_payloads_for(10, ["p1"]) == {}

@@ -44,6 +44,7 @@ from bot.alerts._batches import (
 from bot.alerts._cursor import CURSOR_KEY, CURSOR_OVERLAP, ListingCursor
 from bot.alerts._matcher import (
     LEARN_LIMIT,
+    PAUSE_EVERY,
     AlertMatcher,
     CompiledQuery,
     Group,
@@ -66,6 +67,7 @@ __all__ = [
     "CURSOR_KEY",
     "CURSOR_OVERLAP",
     "LEARN_LIMIT",
+    "PAUSE_EVERY",
     "AlertBatch",
     "AlertMatcher",
     "Backtest",

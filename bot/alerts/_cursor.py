@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
 import logging
@@ -43,6 +44,16 @@ class ListingCursor:
         if at == self.at:  # the window did not move: what was seen in it still counts
             seen |= self.seen
         return ListingCursor(at, frozenset(seen))
+
+    @staticmethod
+    def keep_for_advance(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Of (first listed, paper id) rows in listing order (as a pass reads them), those an `advance` past
+        them still reads: the ones within CURSOR_OVERLAP of the newest. A long pass keeps only these between
+        pages, not every row it has read."""
+        if not rows:
+            return rows
+        floor = ListingCursor(rows[-1][0]).reread_from
+        return rows[bisect.bisect_left(rows, floor, key=lambda row: row[0]) :]
 
     def to_text(self) -> str:
         """The cursor as stored."""

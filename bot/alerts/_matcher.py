@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import Protocol, TypeAlias
@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 Match: TypeAlias = tuple[Subscription, Paper]
 LEARN_LIMIT = 4000  # papers whose terms the matcher's counts reflect, roughly
+PAUSE_EVERY = 50  # papers matched between calls of `match`'s pause (a few milliseconds of work)
 
 
 @dataclass(slots=True, eq=False)
@@ -293,11 +294,14 @@ class AlertMatcher:
         terms of recent papers (rare pairs of words would otherwise pile up for ever).
         """
         for paper in papers:
-            self._frequency.update(PaperTerms(paper).every)
-            self._papers_seen += 1
-            if self._papers_seen >= LEARN_LIMIT:
-                self._frequency = Counter({t: n // 2 for t, n in self._frequency.items() if n > 1})
-                self._papers_seen //= 2
+            self._learn_terms(PaperTerms(paper).every)
+
+    def _learn_terms(self, terms: Iterable[str]) -> None:
+        self._frequency.update(terms)
+        self._papers_seen += 1
+        if self._papers_seen >= LEARN_LIMIT:
+            self._frequency = Counter({t: n // 2 for t, n in self._frequency.items() if n > 1})
+            self._papers_seen //= 2
 
     def frequency(self, term: str) -> float:
         """The share of learned papers holding a term (0 when nothing was learned)."""
@@ -354,12 +358,21 @@ class AlertMatcher:
 
     # ---- matching
 
-    def match(self, new: Sequence[Paper], changed: Sequence[Paper] = ()) -> list[PaperMatches]:
+    def match(
+        self,
+        new: Sequence[Paper],
+        changed: Sequence[Paper] = (),
+        *,
+        learn: bool = False,
+        pause: Callable[[], object] | None = None,
+    ) -> list[PaperMatches]:
         """Each paper with the subscriptions it matches: new papers against every query, changed ones
         (upvotes moved) against the queries with an upvotes filter. Papers matching nothing are left out.
 
         A paper given as both new and changed is matched both ways (see PaperMatches.changed); a paper
-        given twice in one list counts once (the last).
+        given twice in one list counts once (the last). With `learn`, the new papers are then learned
+        (as `learn(new)` would, reading each paper's terms once for both). `pause`, if given, is called
+        every PAUSE_EVERY papers: background work lets interactive work run there.
         """
         for compiled in self._changed:
             compiled.refresh()
@@ -367,13 +380,26 @@ class AlertMatcher:
         fresh = {paper.id: paper for paper in new}
         moved = {paper.id: paper for paper in changed}
         results: list[PaperMatches] = []
+        read: dict[int, PaperTerms] = {}  # by the paper object's identity, for `learn`
+        done = 0
         for papers, index, upvotes_moved in ((fresh, self._everything, False), (moved, self._upvotes, True)):
-            if not papers or not len(index):
+            if not papers or not (len(index) or (learn and not upvotes_moved)):
                 continue
             for paper in papers.values():
-                matched = index.matching(PaperTerms(paper))
-                if matched:
-                    results.append(PaperMatches(paper, matched, upvotes_moved))
+                terms = PaperTerms(paper)
+                if learn and not upvotes_moved:
+                    read[id(paper)] = terms
+                if len(index):
+                    matched = index.matching(terms)
+                    if matched:
+                        results.append(PaperMatches(paper, matched, upvotes_moved))
+                done += 1
+                if pause is not None and done % PAUSE_EVERY == 0:
+                    pause()
+        if learn:
+            for paper in new:
+                terms = read.get(id(paper)) or PaperTerms(paper)
+                self._learn_terms(terms.every)
         return results
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable, Iterable, Sequence
 from itertools import islice
 from typing import TypeAlias
@@ -14,7 +13,10 @@ from bot.query import SEARCH_COLUMNS, And, Column, Filter, Node, Not, Or, Term, 
 log = logging.getLogger(__name__)
 
 Key: TypeAlias = tuple[Column, str]  # (FTS column or None for any column, stem or "stem stem")
-_ASCII_WORD = re.compile(r"[a-z0-9]+")
+# Every ASCII character to itself lower-cased if a letter or digit, else to a space.
+_ASCII_WORDS_ONLY = str.maketrans(
+    {chr(c): (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128) if not chr(c).islower()}
+)
 
 
 class PaperTerms:
@@ -66,7 +68,9 @@ def term_keys(term: Term) -> tuple[str, ...]:
 def _stems(text: str) -> list[str]:
     """The stemmed tokens of `text` as `bot.query.tokenize` reads them (ASCII text takes a faster path)."""
     if text.isascii():
-        return list(map(stem, _ASCII_WORD.findall(text.lower())))
+        # The words of `[a-z0-9]+` in the lower-cased text: a character table and a split do it in a few
+        # passes in C, several times quicker than the regular expression over a whole abstract.
+        return list(map(stem, text.translate(_ASCII_WORDS_ONLY).split()))
     return list(map(stem, fold_tokens(text)))
 
 

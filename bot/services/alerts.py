@@ -23,6 +23,7 @@ from bot.render import MessagePayload, alert_messages, plural
 from bot.scrape import ScrapeSummary
 from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, Ready, stop_loop
 from bot.store import AnyStore
+from bot.store.reader import give_way
 
 log = logging.getLogger(__name__)
 
@@ -162,30 +163,48 @@ class AlertPipeline:
         looked_at: list[tuple[str, str]] = []
         new_count = 0
         after = ("", "")
+        # With no alert anywhere, nothing can match: a page's listing keys are enough to advance the cursor.
+        listening = bool(await self.store.list_subscriptions())
         while True:
-            rows = await self.store.first_listed_since(cursor.reread_from, after=after, limit=PAPERS_PER_PASS)
-            looked_at += [(first, paper.id) for first, paper in rows]
-            fresh = [paper for _, paper in rows if paper.id not in cursor.seen]
-            listed_at = {paper.id: dt.datetime.fromisoformat(first) for first, paper in rows}
-            new_count += len(fresh)
-            if fresh or moved:
-                claimed += await self._claim_all(fresh, moved, listed_at, now)
+            rows: list[tuple[str, Paper]] | None = None
+            fresh_keys = 0
+            if not listening:
+                keys = await self.store.first_listed_keys_since(cursor.reread_from, after=after, limit=PAPERS_PER_PASS)
+                fresh_keys = sum(paper_id not in cursor.seen for _, paper_id in keys)
+                # Asked after the read, as `_claim_all` asks: an alert added later finds these papers listed before it.
+                listening = bool((fresh_keys or moved) and await self.store.list_subscriptions())
+            if listening:
+                rows = await self.store.first_listed_since(cursor.reread_from, after=after, limit=PAPERS_PER_PASS)
+                keys = [(first, paper.id) for first, paper in rows]
+            looked_at = alerts.ListingCursor.keep_for_advance(looked_at + keys)
+            if rows is None:
+                new_count += fresh_keys
+            else:
+                fresh = [paper for _, paper in rows if paper.id not in cursor.seen]
+                listed_at = {paper.id: dt.datetime.fromisoformat(first) for first, paper in rows}
+                new_count += len(fresh)
+                if fresh or moved:
+                    found = await self._claim_all(fresh, moved, listed_at, now)
+                    listening = found is not None
+                    claimed += found or []
             moved = []
-            if len(rows) < PAPERS_PER_PASS:
+            if len(keys) < PAPERS_PER_PASS:
                 break
-            after = (rows[-1][0], rows[-1][1].id)
-        advanced = cursor.advance(looked_at)
+            after = keys[-1]
+        # After a bulk import the cursor may hold many thousands of papers: worked out off the event loop.
+        advanced = await asyncio.to_thread(cursor.advance, looked_at)
         if advanced != cursor:
-            await self.store.set_meta(alerts.CURSOR_KEY, advanced.to_text())
+            await self.store.set_meta(alerts.CURSOR_KEY, await asyncio.to_thread(advanced.to_text))
         return claimed, new_count
 
     async def _claim_all(
         self, fresh: list[Paper], moved: list[Paper], listed_at: dict[str, dt.datetime], now: dt.datetime
-    ) -> list[Delivery]:
-        """Match papers against every subscription and record one post per channel."""
+    ) -> list[Delivery] | None:
+        """Match papers against every subscription and record one post per channel; None when there is no
+        subscription at all."""
         subscriptions = await self.store.list_subscriptions()
         if not subscriptions:
-            return []
+            return None
         claimed: list[Delivery] = []
         for channel_id, matches in (await self._match(subscriptions, fresh, moved, listed_at)).items():
             try:
@@ -204,10 +223,9 @@ class AlertPipeline:
         cached before alerts existed are not news."""
         stored = await self.store.get_meta(alerts.CURSOR_KEY)
         if stored is not None:
-            return alerts.ListingCursor.from_text(stored)
+            return await asyncio.to_thread(alerts.ListingCursor.from_text, stored)
         start = alerts.ListingCursor(await self.store.last_listed_at() or "")
-        recent = await self.store.first_listed_since(start.reread_from)
-        cursor = start.advance((first, paper.id) for first, paper in recent)
+        cursor = start.advance(await self.store.first_listed_keys_since(start.reread_from))
         await self.store.set_meta(alerts.CURSOR_KEY, cursor.to_text())
         return cursor
 
@@ -226,9 +244,9 @@ class AlertPipeline:
 
         def work() -> dict[int, alerts.ChannelMatches]:
             self.matcher.sync(subscriptions)
-            grouped = alerts.group_by_channel(self.matcher.match(fresh, moved), listed_at)
-            self.matcher.learn(fresh)  # keeps the word counts current for queries added later
-            return grouped
+            # Learning the new papers keeps the word counts current for queries added later; between
+            # small batches the thread pauses while a search runs (see bot.store.reader.give_way).
+            return alerts.group_by_channel(self.matcher.match(fresh, moved, learn=True, pause=give_way), listed_at)
 
         return await asyncio.to_thread(work)
 

@@ -22,6 +22,7 @@ from bot.store.reader import Reader
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+WRITE_CACHE_KIB = 8 * 1024  # page cache of the writing connection (the daily index merge uses it most)
 PAGE_SIZE = 8192  # bytes; SQLite's default 4096 leaves a fifth of the papers table unused
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
@@ -101,8 +102,8 @@ class StoreBase:
                     await self._db.execute(f"PRAGMA page_size = {PAGE_SIZE:d}")
                 await self._db.execute("PRAGMA journal_mode = WAL")
             await self._db.execute("PRAGMA synchronous = NORMAL")
-            # Searches read on their own connections (bot.store.reader); writes and alert passes need less.
-            await self._db.execute("PRAGMA cache_size = -16384")
+            # Searches and alert passes read on their own connections (bot.store.reader); writes need less.
+            await self._db.execute(f"PRAGMA cache_size = -{WRITE_CACHE_KIB:d}")
         except sqlite3.Error as exc:
             raise classify(exc, self.path) from exc
 
@@ -121,11 +122,18 @@ class StoreBase:
             return cast(T, await self._db._execute(work, self._db._conn))  # type: ignore[no-untyped-call]
         if background:
             if self._background is None:
-                self._background = Reader(self.path, size=1)
+                self._background = Reader(self.path, size=1, background=True)
             return await self._background.run(work)
         if self._reader is None:
             self._reader = Reader(self.path)
         return await self._reader.run(work)
+
+    async def release_memory(self) -> None:
+        """Give back the writing connection's page cache (after a bulk step such as the index merge filled it)."""
+        try:
+            await self._db.execute("PRAGMA shrink_memory")
+        except sqlite3.Error as exc:
+            raise classify(exc, self.path) from exc
 
     async def close(self) -> None:
         """Wait for the write in progress, then close the connections."""

@@ -36,6 +36,22 @@ class PostgresAlertsMixin(PostgresStoreBase):
         )
         return [(str(row[0]), paper_from_row(row[1:])) for row in rows]
 
+    async def first_listed_keys_since(
+        self, since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000
+    ) -> list[tuple[str, str]]:
+        """(when first listed, paper id) of `first_listed_since`, without reading the papers themselves."""
+        first_after, id_after = after
+        rows = await self._fetchall(
+            f'SELECT paper_id, min(first_seen COLLATE "C") AS first FROM {LISTED} AS listed'
+            f' WHERE paper_id IN (SELECT paper_id FROM {LISTED} AS recent WHERE first_seen COLLATE "C" >= %s)'
+            ' GROUP BY paper_id HAVING min(first_seen COLLATE "C") >= %s'
+            ' AND (min(first_seen COLLATE "C") > %s OR (min(first_seen COLLATE "C") = %s'
+            ' AND paper_id COLLATE "C" > %s))'
+            ' ORDER BY 2, paper_id COLLATE "C" LIMIT %s',
+            (since, since, first_after, first_after, id_after, limit),
+        )
+        return [(str(row[1]), str(row[0])) for row in rows]
+
     async def last_listed_at(self) -> str | None:
         """When the latest Daily Papers entry or arXiv listing was first recorded (a stored instant), if any."""
         row = await self._fetchone(f'SELECT max(first_seen COLLATE "C") FROM {LISTED} AS listed')
