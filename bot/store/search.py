@@ -93,9 +93,16 @@ def _category_sql(op: str, value: object, rowid: str) -> tuple[str, list[object]
     key, high = category_range(value)
     if _ARCHIVE.fullmatch(value):  # one category, or a whole archive (its rows are keyed 'cs.*')
         key, high = value.lower(), None
-    where, params = ("category = ?", [key]) if high is None else ("category >= ? AND category < ?", [key, high])
     negated = "NOT " if op == "!=" else ""
-    return f"{rowid} {negated}IN (SELECT paper_rowid FROM paper_categories WHERE {where})", list(params)
+    if high is None:
+        # One key: a look-up of its row per paper checked (reading every paper of a busy category into a
+        # temporary table first cost ~10 ms a search with 40,000 papers in cs.CL).
+        return (
+            f"{negated}EXISTS (SELECT 1 FROM paper_categories WHERE category = ? AND paper_rowid = {rowid})",
+            [key],
+        )
+    where = "category >= ? AND category < ?"
+    return f"{rowid} {negated}IN (SELECT paper_rowid FROM paper_categories WHERE {where})", [key, high]
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,39 +162,47 @@ def _plan(spec: SearchSpec) -> _Plan:
     return plan
 
 
+def page_query(spec: SearchSpec) -> tuple[str, list[object]]:
+    """The SQL and parameters reading the papers on the page described by `spec`, in its order (relevance
+    is bm25 for text): small rows sorted, then the full rows of the page only."""
+    ranked = spec.sort == "relevance" and spec.match is not None and not spec.exclude
+    sort = spec.sort if spec.sort in _ORDERS and (ranked or spec.sort != "relevance") else "top"
+    plan = _plan(spec)
+    score, score_params = (_BM25, list(spec.weights)) if ranked else ("0", [])
+    order = _CATEGORY_ORDERS[sort] if plan.table == "c" else _ORDERS[sort]
+    hits_sql = (
+        f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
+        f"{plan.table}.day AS day FROM {plan.source} "
+        f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {order} LIMIT ? OFFSET ?"
+    )
+    sql = (
+        f"SELECT {P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
+        f"ORDER BY {', '.join('hit.' + key for key in _ORDERS[sort].split(', '))}"
+    )
+    return sql, [*score_params, *plan.params, spec.limit, spec.offset]
+
+
+def count_query(spec: SearchSpec) -> tuple[str, list[object]]:
+    """The SQL and parameters counting the papers matching `spec` (its page and order ignored)."""
+    plan = _plan(spec)
+    source = plan.source
+    if spec.match is not None and not spec.exclude and not spec.filters:
+        source = "papers_fts"  # the index alone knows the count; skip the join
+    return f"SELECT count(*) FROM {source} WHERE {' AND '.join(plan.conditions) or '1'}", plan.params
+
+
 class SearchMixin(StoreBase):
     """Search queries: pages and counts, text matches in bulk, titles for fuzzy lookup, trending."""
 
     async def search_page(self, spec: SearchSpec) -> list[Paper]:
         """The papers on the page described by `spec`, in its order (relevance is bm25 for text)."""
-        ranked = spec.sort == "relevance" and spec.match is not None and not spec.exclude
-        sort = spec.sort if spec.sort in _ORDERS and (ranked or spec.sort != "relevance") else "top"
-        plan = _plan(spec)
-        score, score_params = (_BM25, list(spec.weights)) if ranked else ("0", [])
-        order = _CATEGORY_ORDERS[sort] if plan.table == "c" else _ORDERS[sort]
-        # Sort small rows, then read the full rows of the page only.
-        hits_sql = (
-            f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
-            f"{plan.table}.day AS day FROM {plan.source} "
-            f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {order} LIMIT ? OFFSET ?"
-        )
-        sql = (
-            f"SELECT {P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
-            f"ORDER BY {', '.join('hit.' + key for key in _ORDERS[sort].split(', '))}"
-        )
-        async with self._db.execute(sql, [*score_params, *plan.params, spec.limit, spec.offset]) as cursor:
+        async with self._db.execute(*page_query(spec)) as cursor:
             rows = await cursor.fetchall()
         return [paper_from_row(row) for row in rows]
 
     async def search_count(self, spec: SearchSpec) -> int:
         """How many papers match `spec` (its page and order ignored)."""
-        plan = _plan(spec)
-        source = plan.source
-        if spec.match is not None and not spec.exclude and not spec.filters:
-            source = "papers_fts"  # the index alone knows the count; skip the join
-        async with self._db.execute(
-            f"SELECT count(*) FROM {source} WHERE {' AND '.join(plan.conditions) or '1'}", plan.params
-        ) as cursor:
+        async with self._db.execute(*count_query(spec)) as cursor:
             row = await cursor.fetchone()
         return int(row[0]) if row else 0
 

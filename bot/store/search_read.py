@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from bot.models import Paper
 from bot.query import Filter
 from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
-from bot.store.search import _BM25, _ORDERS, Hit, SearchSpec, _filter_sql, _plan
+from bot.store.search import _BM25, Hit, SearchSpec, _filter_sql, count_query, page_query
 
 log = logging.getLogger(__name__)
 
@@ -22,32 +22,12 @@ _CHUNK = 500  # rowids per IN (...) list
 
 def search_page(db: sqlite3.Connection, spec: SearchSpec) -> list[Paper]:
     """The papers on the page described by `spec`, in its order (relevance is bm25 for text)."""
-    ranked = spec.sort == "relevance" and spec.match is not None and not spec.exclude
-    sort = spec.sort if spec.sort in _ORDERS and (ranked or spec.sort != "relevance") else "top"
-    plan = _plan(spec)
-    score, score_params = (_BM25, list(spec.weights)) if ranked else ("0", [])
-    hits_sql = (
-        f"SELECT {plan.rowid} AS rid, {score} AS score, {plan.table}.upvotes AS upvotes, "
-        f"{plan.table}.day AS day FROM {plan.source} "
-        f"WHERE {' AND '.join(plan.conditions) or '1'} ORDER BY {_ORDERS[sort]} LIMIT ? OFFSET ?"
-    )
-    sql = (
-        f"SELECT {P_COLUMNS} FROM ({hits_sql}) AS hit JOIN papers p ON p.rowid = hit.rid "
-        f"ORDER BY {', '.join('hit.' + key for key in _ORDERS[sort].split(', '))}"
-    )
-    rows = db.execute(sql, [*score_params, *plan.params, spec.limit, spec.offset]).fetchall()
-    return [paper_from_row(row) for row in rows]
+    return [paper_from_row(row) for row in db.execute(*page_query(spec)).fetchall()]
 
 
 def search_count(db: sqlite3.Connection, spec: SearchSpec) -> int:
     """How many papers match `spec` (its page and order ignored)."""
-    plan = _plan(spec)
-    source = plan.source
-    if spec.match is not None and not spec.exclude and not spec.filters:
-        source = "papers_fts"
-    row = db.execute(
-        f"SELECT count(*) FROM {source} WHERE {' AND '.join(plan.conditions) or '1'}", plan.params
-    ).fetchone()
+    row = db.execute(*count_query(spec)).fetchone()
     return int(row[0]) if row else 0
 
 
