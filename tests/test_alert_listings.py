@@ -216,10 +216,8 @@ def test_give_way_waits_no_longer_than_asked() -> None:
     assert reader_module.INTERACTIVE_READS.in_flight == 0
 
 
-async def pass_over_listed_cache(path: Path, *, with_alert: bool) -> tuple[list[int], str | None]:
-    """One alert pass over every listing of a listed cache: the sizes of the pages of papers it read, and
-    the cursor it left."""
-    store, clock = await listed_store(path)
+def counting_pages(store: Store) -> list[int]:
+    """Make `store` record the number of papers on each page an alert pass reads; returns that record."""
     papers_read: list[int] = []
     reading = store.first_listed_since
 
@@ -229,6 +227,14 @@ async def pass_over_listed_cache(path: Path, *, with_alert: bool) -> tuple[list[
         return found
 
     store.first_listed_since = counted  # type: ignore[method-assign]
+    return papers_read
+
+
+async def pass_over_listed_cache(path: Path, *, with_alert: bool) -> tuple[list[int], str | None]:
+    """One alert pass over every listing of a listed cache: the sizes of the pages of papers it read, and
+    the cursor it left."""
+    store, clock = await listed_store(path)
+    papers_read = counting_pages(store)
     try:
         await store.set_meta(alerts.CURSOR_KEY, ListingCursor().to_text())  # every listing is news
         if with_alert:
@@ -279,15 +285,7 @@ async def test_an_alert_added_while_a_page_is_read_as_keys_has_that_page_read_in
         return found
 
     store.first_listed_keys_since = then_subscribe  # type: ignore[method-assign]
-    papers_read: list[int] = []
-    reading = store.first_listed_since
-
-    async def counted(since: str, *, after: tuple[str, str] = ("", ""), limit: int = 5000) -> list[tuple[str, Paper]]:
-        found = await reading(since, after=after, limit=limit)
-        papers_read.append(len(found))
-        return found
-
-    store.first_listed_since = counted  # type: ignore[method-assign]
+    papers_read = counting_pages(store)
     transport = MemoryTransport()
     try:
         await store.set_meta(alerts.CURSOR_KEY, ListingCursor().to_text())

@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
-from bot.query import parse, stem
+from bot.query import Filter, parse, stem
 from bot.search import Search, TitleWords, engine, titles
 from bot.store import Store, search_read
 
@@ -116,18 +116,36 @@ async def test_title_phrases_from_the_title_only_index_equal_those_of_the_whole_
         typed_phrases = [[rng.choice(rng.choice(FORMS)) for _ in range(rng.randint(2, 3))] for _ in range(60)]
         for typed in typed_phrases:
             for text in (" ".join(typed), " ".join(typed) + " code:yes"):
-                run = engine._Run(finder, text, parse(text), "relevance", 10, 0)
+                filters = parse(text).filters
 
                 def both(
-                    db: sqlite3.Connection, run: engine._Run = run, typed: list[str] = typed
+                    db: sqlite3.Connection, filters: tuple[Filter, ...] = filters, typed: list[str] = typed
                 ) -> tuple[list[int], list[int]]:
                     whole = search_read.matching_rowids(
-                        db, engine._in_title(None, typed), limit=engine.PHRASE_MATCHES, filters=run.query.filters
+                        db, titles.phrase_match(typed), limit=engine.PHRASE_MATCHES, filters=filters
                     )
-                    return run._title_phrases(db, typed), whole
+                    ours = titles.phrase_rowids(db, finder.words, typed, limit=engine.PHRASE_MATCHES, filters=filters)
+                    return ours, whole
 
                 ours, whole = await store.read(both)
                 assert ours == whole, text
+    finally:
+        await store.close()
+
+
+async def _first_found(path: Path, target: str, newer: str, count: int, query: str) -> bool:
+    """Whether `query` finds first the oldest of: a paper titled `target`, then `count` newer ones titled
+    `newer` plus a number, among 600 fillers whose words (for, a, we) are common in titles."""
+    store = await Store.open(path)
+    try:
+        oldest = Paper(id="2401.00001", title=target, day=DAY)
+        newer_papers = [Paper(id=f"2501.{n:05d}", title=f"{newer} {n}", day=DAY) for n in range(count)]
+        fillers = [Paper(id=f"2601.{n:05d}", title=f"For a Filler We Write {n}", day=DAY) for n in range(600)]
+        await store.bulk_insert_papers([oldest, *newer_papers, *fillers])
+        finder = Search(store)
+        await finder.warm()
+        results = await finder.search(query)
+        return bool(results.papers) and results.papers[0].id == oldest.id
     finally:
         await store.close()
 
@@ -141,21 +159,8 @@ async def test_a_typod_title_older_than_the_titles_sharing_its_rarer_words_is_st
     monkeypatch.setattr(titles, "COMMON_CHECKED", 5)
     monkeypatch.setattr(titles, "RARE_WORDS_CANDIDATES", 5)
     monkeypatch.setattr(titles, "RARE_BUDGET", 30)
-    store = await Store.open(tmp_path / "older.db")
-    try:
-        target = Paper(id="2401.00001", title="Motion Video Generation for a Robot We Build", day=DAY)
-        newer = [
-            Paper(id=f"2501.{n:05d}", title=f"Motion Video Generation Robot Build Study {n}", day=DAY)
-            for n in range(20)
-        ]
-        fillers = [Paper(id=f"2601.{n:05d}", title=f"For a Filler We Write {n}", day=DAY) for n in range(600)]
-        await store.bulk_insert_papers([target, *newer, *fillers])
-        finder = Search(store)
-        await finder.warm()
-        results = await finder.search("motion vidoe generation for a robot we build")
-        assert results.papers[0].id == target.id
-    finally:
-        await store.close()
+    target, newer = "Motion Video Generation for a Robot We Build", "Motion Video Generation Robot Build Study"
+    assert await _first_found(tmp_path / "older.db", target, newer, 20, "motion vidoe generation for a robot we build")
 
 
 async def test_a_title_typed_in_part_is_found_by_its_first_words(
@@ -165,18 +170,5 @@ async def test_a_title_typed_in_part_is_found_by_its_first_words(
     monkeypatch.setattr(titles, "RARE_WORDS_CANDIDATES", 5)
     monkeypatch.setattr(titles, "RARE_BUDGET", 30)
     monkeypatch.setattr(titles, "ALL_WORDS_CANDIDATES", 5)
-    store = await Store.open(tmp_path / "start.db")
-    try:
-        target = Paper(id="2401.00001", title="Jailbreak Refusal Adversarial Harmful Prompts", day=DAY)
-        newer = [
-            Paper(id=f"2501.{n:05d}", title=f"Adversarial Refusal Under Jailbreak Study {n}", day=DAY)
-            for n in range(30)
-        ]
-        fillers = [Paper(id=f"2601.{n:05d}", title=f"For a Filler We Write {n}", day=DAY) for n in range(600)]
-        await store.bulk_insert_papers([target, *newer, *fillers])
-        finder = Search(store)
-        await finder.warm()
-        results = await finder.search("Jailbreak refusal adversarial")
-        assert results.papers[0].id == target.id
-    finally:
-        await store.close()
+    target, newer = "Jailbreak Refusal Adversarial Harmful Prompts", "Adversarial Refusal Under Jailbreak Study"
+    assert await _first_found(tmp_path / "start.db", target, newer, 30, "Jailbreak refusal adversarial")

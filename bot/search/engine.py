@@ -22,7 +22,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import itertools
 import logging
 import math
 import re
@@ -54,8 +53,6 @@ STRONG_TITLE_SCORE = 80.0  # title similarity that puts a paper ahead of the ful
 WEAK_TITLE_SCORE = 75.0
 MAX_TITLE_MATCHES = 5
 PHRASE_MATCHES = 50  # papers whose title holds the query as a phrase, ranked first whatever their age
-PHRASE_CHECKED = 200  # titles holding every word typed, at most, checked here for the phrase
-PHRASE_FORMS = 32  # phrases of word forms, at most, asked of the title-only index for one phrase typed
 HELD_WORDS = 8  # query words whose presence in titles is counted for dense queries
 HELD_SPAN = 20_000  # titles read per word counted, from the newest hit down
 # Titles likely read to count one word, at most: a word in so many titles tells them apart least.
@@ -100,19 +97,6 @@ def _title_tokens(query: Query) -> list[str]:
 def _popularity(hit: Hit) -> tuple[int, bool, str, int]:
     """Sort key, descending: more upvotes, then the later day, then the paper stored last."""
     return hit.upvotes, hit.day is not None, hit.day or "", hit.rowid
-
-
-def _holds_phrase(tokens: list[str], stems: list[str]) -> bool:
-    """Whether the folded words `tokens` hold words with `stems`, adjacent and in that order."""
-    held = [stem(token) for token in tokens]
-    width = len(stems)
-    return any(held[at : at + width] == stems for at in range(len(held) - width + 1))
-
-
-def _in_title(match: str | None, tokens: list[str]) -> str:
-    """Papers whose title holds `tokens` (folded words) adjacent and in order, among those matching `match`."""
-    phrase = '{title} : "' + " ".join(tokens) + '"'
-    return phrase if match is None else f"({match}) AND {phrase}"
 
 
 class Search:
@@ -438,7 +422,7 @@ class _Run:
             papers = search_read.papers_by_rowid(db, titled)
             titled = [r for r in titled if r in papers and self.query.matches(papers[r])]
         # Plain words only: a title holding them all matches the query.
-        phrased = self._title_phrases(db, typed)
+        phrased = titles.phrase_rowids(db, self.search.words, typed, limit=PHRASE_MATCHES, filters=self.query.filters)
         if not phrased and not titled:
             return rowids
         # Phrase hits within the window keep their order; older ones follow, the closest titles first.
@@ -453,32 +437,6 @@ class _Run:
         first = [*titled, *inside, *older]
         ahead = set(first)
         return [*first, *(r for r in rowids if r not in ahead)]
-
-    def _title_phrases(self, db: sqlite3.Connection, typed: list[str]) -> list[int]:
-        """Rowids of papers (passing the filters) whose title holds the words typed adjacent and in order,
-        newest first.
-
-        The phrase over the whole index reads every paper holding each word, so the small title-only
-        index is asked first, with each word's family (the title words sharing its stem): no title
-        holding them all means no phrase; a few such titles are checked for the phrase here; the
-        phrases of a few word forms are asked of it directly. Only else is the whole index read.
-        """
-        filters = self.query.filters
-        families = [self.search.words.family(token) for token in typed]
-        if all(complete for _, complete in families):
-            forms = [family for family, _ in families]
-            every = " AND ".join(titles.fts_group(family) for family in forms)
-            holding = search_read.title_hits(db, every, limit=PHRASE_CHECKED, filters=filters)
-            if len(holding) < PHRASE_CHECKED:
-                stems = [stem(token) for token in typed]
-                found = search_read.titles_by_rowid(db, holding)
-                return [r for r in holding if r in found and _holds_phrase(title_key(found[r][1]).split(), stems)][
-                    :PHRASE_MATCHES
-                ]
-            if math.prod(map(len, forms)) <= PHRASE_FORMS:
-                phrases = " OR ".join(titles.fts_group([" ".join(combo)]) for combo in itertools.product(*forms))
-                return search_read.title_hits(db, phrases, limit=PHRASE_MATCHES, filters=filters)
-        return search_read.matching_rowids(db, _in_title(None, typed), limit=PHRASE_MATCHES, filters=filters)
 
     def _title_matches(self, db: sqlite3.Connection, total: int) -> tuple[dict[int, Paper], list[Paper]]:
         """(close title matches by rowid, looser ones that the words alone do not find)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import heapq
+import itertools
 import logging
 import math
 import sqlite3
@@ -19,7 +20,7 @@ from operator import itemgetter
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
 
-from bot.query import fold_tokens, stem
+from bot.query import Filter, fold_tokens, stem
 from bot.store import search_read
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,8 @@ ALL_WORDS_CANDIDATES = 40
 FAMILY_SPAN = 1_000  # vocabulary words read, at most, to find the words sharing a stem
 COMMON_SHARE = 0.05  # a title word held by more than this share of titles is common
 PREFIX_CANDIDATES = 20  # titles starting with the words typed, at most, among the candidates
+PHRASE_CHECKED = 200  # titles holding every word typed, at most, checked here for a phrase
+PHRASE_FORMS = 32  # phrases of word forms, at most, asked of the title-only index for one phrase typed
 COMMON_CHECKED = 400  # titles holding the rarer words typed, at most, checked here for the common ones
 RARE_WORDS_CANDIDATES = 60
 
@@ -238,6 +241,45 @@ def _holding_every_word(
         if all(title_words.intersection(group) for group in common):
             every.append(rowid)
     return every[:ALL_WORDS_CANDIDATES], len(held) < COMMON_CHECKED or len(every) >= ALL_WORDS_CANDIDATES
+
+
+def phrase_match(tokens: Sequence[str]) -> str:
+    """An FTS5 expression for the full-text index: titles holding `tokens` (folded words) adjacent and in order."""
+    return '{title} : "' + " ".join(tokens) + '"'
+
+
+def holds_phrase(tokens: Sequence[str], stems: Sequence[str]) -> bool:
+    """Whether the folded words `tokens` hold words with `stems`, adjacent and in that order."""
+    held = [stem(token) for token in tokens]
+    width = len(stems)
+    return any(held[at : at + width] == list(stems) for at in range(len(held) - width + 1))
+
+
+def phrase_rowids(
+    db: sqlite3.Connection, words: TitleWords, typed: Sequence[str], *, limit: int, filters: Sequence[Filter] = ()
+) -> list[int]:
+    """Rowids of up to `limit` papers (passing the filters) whose title holds the folded words `typed`
+    adjacent and in order, newest first: what `phrase_match` finds on the full-text index.
+
+    That phrase reads every paper holding each word, so the small title-only index is asked first, with
+    each word's family (the title words sharing its stem): no title holding them all means no phrase; a few
+    such titles are checked for the phrase here; the phrases of a few word forms are asked of it directly.
+    Only else is the full-text index read.
+    """
+    families = [words.family(token) for token in typed]
+    if all(complete for _, complete in families):
+        forms = [family for family, _ in families]
+        every = " AND ".join(fts_group(family) for family in forms)
+        holding = search_read.title_hits(db, every, limit=PHRASE_CHECKED, filters=filters)
+        if len(holding) < PHRASE_CHECKED:
+            stems = [stem(token) for token in typed]
+            found = search_read.titles_by_rowid(db, holding)
+            phrased = [r for r in holding if r in found and holds_phrase(title_key(found[r][1]).split(), stems)]
+            return phrased[:limit]
+        if math.prod(map(len, forms)) <= PHRASE_FORMS:
+            phrases = " OR ".join(fts_group([" ".join(combo)]) for combo in itertools.product(*forms))
+            return search_read.title_hits(db, phrases, limit=limit, filters=filters)
+    return search_read.matching_rowids(db, phrase_match(typed), limit=limit, filters=filters)
 
 
 def rank_titles(
