@@ -13,7 +13,7 @@ from collections.abc import Iterator, Sequence
 from bot.models import Paper
 from bot.query import Filter
 from bot.store.rows import P_COLUMNS, PAPER_COLUMNS, paper_from_row
-from bot.store.search import _BM25, Hit, SearchSpec, _filter_sql, count_query, page_query
+from bot.store.search_sql import _BM25, Hit, SearchSpec, _filter_sql, count_query, page_query
 
 log = logging.getLogger(__name__)
 
