@@ -180,16 +180,20 @@ def typo(rng: random.Random, text: str) -> str:
         candidates = [i for i, w in enumerate(words) if len(w) >= 4 and w.isalpha()]
         index = rng.choice(candidates)
         chars = list(words[index])
-        at = rng.randrange(1, len(chars) - 1)
-        kind = rng.choice(("drop", "double", "swap"))
-        if kind == "drop":
-            del chars[at]
-        elif kind == "double":
-            chars.insert(at, chars[at])
-        else:
-            chars[at], chars[at + 1] = chars[at + 1], chars[at]
+        slip(rng, chars, rng.randrange(1, len(chars) - 1))
         words[index] = "".join(chars)
     return " ".join(words)
+
+
+def slip(rng: random.Random, chars: list[str], at: int) -> None:
+    """One slip of the fingers at `at`, in place: the letter dropped, doubled or swapped with the next."""
+    kind = rng.choice(("drop", "double", "swap"))
+    if kind == "drop":
+        del chars[at]
+    elif kind == "double":
+        chars.insert(at, chars[at])
+    else:
+        chars[at], chars[at + 1] = chars[at + 1], chars[at]
 
 
 def _plain(title: str) -> str:

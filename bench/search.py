@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from corpus import Corpus  # noqa: E402
-from known_items import plant  # noqa: E402
+from known_items import plant, slip  # noqa: E402
 from search_checks import (  # noqa: E402
     PEERS,
     known_item_queries,
@@ -55,14 +55,7 @@ def typo(rng: random.Random, text: str) -> str:
     """One or two character slips: a dropped, doubled or swapped letter."""
     chars = list(text)
     for _ in range(rng.randint(1, 2)):
-        at = rng.randrange(1, len(chars) - 2)
-        kind = rng.choice(("drop", "double", "swap"))
-        if kind == "drop":
-            del chars[at]
-        elif kind == "double":
-            chars.insert(at, chars[at])
-        else:
-            chars[at], chars[at + 1] = chars[at + 1], chars[at]
+        slip(rng, chars, rng.randrange(1, len(chars) - 2))
     return "".join(chars)
 
 

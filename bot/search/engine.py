@@ -31,10 +31,19 @@ import time
 from rapidfuzz import fuzz
 
 from bot.models import Paper
-from bot.query import And, Filter, Node, Not, Or, Query, Term, leaves, parse, stem
+from bot.query import And, Node, Not, Or, Query, Term, leaves, stem
 from bot.query.columns import BM25_WEIGHTS
 from bot.search import titles
-from bot.search.results import PERIOD_DAYS, Period, SearchResults, Sort, Trending, check_page
+from bot.search.results import (
+    PERIOD_DAYS,
+    Period,
+    SearchResults,
+    Sort,
+    Trending,
+    check_page,
+    paper_ref_results,
+    parse_since,
+)
 from bot.search.titles import TitleWords, title_key
 from bot.search.upkeep import merge_if_due
 from bot.sources.huggingface import parse_paper_ref
@@ -261,13 +270,8 @@ class Search:
         ref = parse_paper_ref(query_text)
         if ref is not None:
             paper = await self.store.read(lambda db: search_read.paper_by_id(db, ref))
-            found = (paper,) if paper is not None and offset == 0 else ()
-            return SearchResults(query_text, found, int(paper is not None), sort, offset, limit, paper_ref=ref)
-        query = parse(query_text)
-        if since is not None:
-            # Flatten into the top-level AND: filters only compile to SQL from there.
-            parts = query.root.children if isinstance(query.root, And) else (query.root,)
-            query = dataclasses.replace(query, root=And((*parts, Filter("day", ">=", since))))
+            return paper_ref_results(query_text, ref, paper, sort, offset, limit)
+        query = parse_since(query_text, since)
         if self._term_counts_version != self.store.papers_version:
             self._term_counts = {}
             self._term_counts_version = self.store.papers_version

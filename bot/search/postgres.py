@@ -17,13 +17,12 @@ processes on one database answer alike.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import datetime as dt
 import logging
 import re
 
 from bot.models import Paper
-from bot.query import And, Filter, Query, parse, split_filters
+from bot.query import Query, split_filters
 from bot.search.engine import (
     COLUMN_WEIGHTS,
     DENSE_WINDOW,
@@ -37,7 +36,16 @@ from bot.search.engine import (
     WEAK_TITLE_SCORE,
 )
 from bot.search.postgres_titles import complete_titles, match_titles
-from bot.search.results import PERIOD_DAYS, Period, SearchResults, Sort, Trending, check_page
+from bot.search.results import (
+    PERIOD_DAYS,
+    Period,
+    SearchResults,
+    Sort,
+    Trending,
+    check_page,
+    paper_ref_results,
+    parse_since,
+)
 from bot.search.upkeep import merge_if_due
 from bot.sources.huggingface import parse_paper_ref
 from bot.store.postgres import PostgresStore, TitleRow
@@ -119,14 +127,8 @@ class PostgresSearch:
         check_page(sort, limit, offset, MAX_LIMIT)
         ref = parse_paper_ref(query_text)
         if ref is not None:
-            paper = await self.store.get_paper(ref)
-            found = (paper,) if paper is not None and offset == 0 else ()
-            return SearchResults(query_text, found, int(paper is not None), sort, offset, limit, paper_ref=ref)
-        query = parse(query_text)
-        if since is not None:
-            # Flatten into the top-level AND: filters only compile to SQL from there.
-            parts = query.root.children if isinstance(query.root, And) else (query.root,)
-            query = dataclasses.replace(query, root=And((*parts, Filter("day", ">=", since))))
+            return paper_ref_results(query_text, ref, await self.store.get_paper(ref), sort, offset, limit)
+        query = parse_since(query_text, since)
         spec = search_spec(query, sort=sort, limit=limit, offset=offset)
         if spec.match is None or spec.exclude:
             # Filters alone, or every paper but some: the store's indexes order these.

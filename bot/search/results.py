@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from dataclasses import dataclass
 from typing import Literal
 
 from bot.models import Paper
+from bot.query import And, Filter, Query, parse
 from bot.query.columns import SORTS as SORTS  # re-exported: cogs name the sorts from here
 from bot.query.columns import Sort as Sort
 
@@ -59,3 +61,21 @@ def check_page(sort: str, limit: int, offset: int, max_limit: int) -> None:
         raise ValueError(f"sort must be one of {', '.join(SORTS)}")
     if not 1 <= limit <= max_limit or offset < 0:
         raise ValueError(f"limit must be 1-{max_limit} and offset at least 0")
+
+
+def parse_since(query_text: str, since: dt.date | None) -> Query:
+    """The query typed (QueryError if it does not parse), with papers before `since` left out."""
+    query = parse(query_text)
+    if since is None:
+        return query
+    # Flatten into the top-level AND: filters only compile to SQL from there.
+    parts = query.root.children if isinstance(query.root, And) else (query.root,)
+    return dataclasses.replace(query, root=And((*parts, Filter("day", ">=", since))))
+
+
+def paper_ref_results(
+    query_text: str, ref: str, paper: Paper | None, sort: Sort, offset: int, limit: int
+) -> SearchResults:
+    """The answer to a query that was a paper's id or URL: that paper, if cached, on the first page."""
+    found = (paper,) if paper is not None and offset == 0 else ()
+    return SearchResults(query_text, found, int(paper is not None), sort, offset, limit, paper_ref=ref)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
-from typing import Any, Protocol
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
 
 from bot.models import (
     DELIVERY_KINDS,
@@ -339,3 +339,18 @@ def payload_with_part_sent(payload_text: str, index: int, message_id: int) -> st
     payload = json.loads(payload_text)
     payload["sent"][index] = message_id
     return json.dumps(payload, ensure_ascii=False)
+
+
+T = TypeVar("T")
+
+
+def batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    """`items` in lists of `size` (the last one shorter), read lazily."""
+    batch: list[T] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

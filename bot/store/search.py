@@ -14,7 +14,7 @@ from bot.models import Paper
 from bot.query import Filter
 from bot.store import search_read
 from bot.store.base import StoreBase
-from bot.store.rows import PAPER_COLUMN_COUNT, PAPER_COLUMNS, paper_values
+from bot.store.rows import PAPER_COLUMN_COUNT, PAPER_COLUMNS, batches, paper_values
 from bot.store.search_sql import Hit, SearchSpec
 
 __all__ = ["Hit", "SearchMixin", "SearchSpec"]
@@ -108,13 +108,7 @@ class SearchMixin(StoreBase):
         For loading a fresh cache quickly; an id already present makes the batch fail.
         """
         total = 0
-        batch: list[Paper] = []
-        for paper in papers:
-            batch.append(paper)
-            if len(batch) >= batch_size:
-                total += await self._insert_batch(batch)
-                batch = []
-        if batch:
+        for batch in batches(papers, batch_size):
             total += await self._insert_batch(batch)
         return total
 

@@ -22,6 +22,7 @@ from bot.store.rows import (
     PAPER_COLUMN_COUNT,
     PAPER_COLUMNS,
     RUN_COLUMNS,
+    batches,
     moved_columns,
     paper_from_row,
     run_from_row,
@@ -126,13 +127,7 @@ class PostgresPapersMixin(PostgresStoreBase):
         For loading a fresh cache quickly; an id already present makes the batch fail.
         """
         total = 0
-        batch: list[Paper] = []
-        for paper in papers:
-            batch.append(paper)
-            if len(batch) >= batch_size:
-                total += await self._insert_batch(batch)
-                batch = []
-        if batch:
+        for batch in batches(papers, batch_size):
             total += await self._insert_batch(batch)
         return total
 
