@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+import bot.search.answer as answer_module
 import bot.search.engine as search_module
 from bot.cli import main
 from bot.models import Paper
@@ -241,7 +242,7 @@ async def test_a_very_common_query_is_ranked_within_its_newest_matches(
 ) -> None:
     exact = await search(store, "models", limit=5)
     assert exact.total_exact and exact.total > 40
-    monkeypatch.setattr(search_module, "DENSE_WINDOW", 20)
+    monkeypatch.setattr(answer_module, "DENSE_WINDOW", 20)
     windowed = await search(store, "models", limit=20)
     assert not windowed.total_exact and windowed.total == 20
     stored_order = [*known_papers(), *filler_papers(300)]
@@ -266,7 +267,7 @@ async def test_a_very_common_query_is_ranked_within_its_newest_matches(
 async def test_a_query_with_a_very_common_word_ranks_title_hits_then_upvotes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(search_module, "DENSE_WINDOW", 20)
+    monkeypatch.setattr(answer_module, "DENSE_WINDOW", 20)
     papers = [
         twin(
             f"{i}",
@@ -287,7 +288,7 @@ async def test_a_query_with_a_very_common_word_ranks_title_hits_then_upvotes(
         expected = sorted(matching, key=lambda p: (not in_title.matches(p), -p.upvotes, -p.day.toordinal(), -int(p.id)))
         assert [p.id for p in results.papers] == [p.id for p in expected]
         # With every word rare enough, bm25 decides, and it weighs lengths too.
-        monkeypatch.setattr(search_module, "DENSE_WINDOW", 1000)
+        monkeypatch.setattr(answer_module, "DENSE_WINDOW", 1000)
         by_bm25 = await search(store, "zebra common", limit=100)
         assert {p.id for p in by_bm25.papers} == {p.id for p in expected}
         assert [p.id for p in by_bm25.papers] != [p.id for p in expected]

@@ -94,7 +94,7 @@ async def test_a_total_counted_only_within_the_ranking_window_shows_as_at_least(
     harness: BotHarness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await serve_corpus(harness)
-    monkeypatch.setattr("bot.search.engine.DENSE_WINDOW", 20)  # 25 papers match: more than the window
+    monkeypatch.setattr("bot.search.answer.DENSE_WINDOW", 20)  # 25 papers match: more than the window
     result = await harness.discord.slash(
         "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion video"
     )

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-import bot.search.engine as search_module
+import bot.search.answer as search_module
 from bot.models import Paper
 from bot.search import Search
 from bot.store import Store

@@ -4,14 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from bot.search.engine import (
-    COLUMN_WEIGHTS,
-    DENSE_WINDOW,
-    FILTERED_WINDOW,
-    MAX_LIMIT,
-    Search,
-    query_stems,
-)
+from bot.search.answer import COLUMN_WEIGHTS, DENSE_WINDOW, FILTERED_WINDOW, query_stems
+from bot.search.engine import MAX_LIMIT, Search
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
 from bot.search.titles import TitleWords, title_key, title_score
 from bot.search.upkeep import MERGED_AT_KEY

@@ -23,18 +23,17 @@ import re
 
 from bot.models import Paper
 from bot.query import Query, split_filters
-from bot.search.engine import (
+from bot.search.answer import (
     COLUMN_WEIGHTS,
     DENSE_WINDOW,
     FILTERED_WINDOW,
-    MAX_LIMIT,
     MAX_TITLE_MATCHES,
-    MERGE_STEP_PAGES,
     STRONG_TITLE_SCORE,
     THIN_RESULTS,
     TITLE_LIKE_WORDS,
     WEAK_TITLE_SCORE,
 )
+from bot.search.engine import MAX_LIMIT, MERGE_STEP_PAGES
 from bot.search.postgres_titles import complete_titles, match_titles
 from bot.search.results import (
     PERIOD_DAYS,

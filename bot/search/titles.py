@@ -264,19 +264,22 @@ def phrase_rowids(
     That phrase reads every paper holding each word, so the small title-only index is asked first, with
     each word's family (the title words sharing its stem): no title holding them all means no phrase; a few
     such titles are checked for the phrase here; the phrases of a few word forms are asked of it directly.
-    Only else is the full-text index read.
+    A word whose family is not known whole (a short stem many words start with) is left out of the first
+    question: the titles holding the other words still hold every title with the phrase, and the check
+    here is by stem. Only else is the full-text index read.
     """
     families = [words.family(token) for token in typed]
-    if all(complete for _, complete in families):
-        forms = [family for family, _ in families]
-        every = " AND ".join(fts_group(family) for family in forms)
+    known = [family for family, complete in families if complete]
+    if known:
+        every = " AND ".join(fts_group(family) for family in known)
         holding = search_read.title_hits(db, every, limit=PHRASE_CHECKED, filters=filters)
         if len(holding) < PHRASE_CHECKED:
             stems = [stem(token) for token in typed]
             found = search_read.titles_by_rowid(db, holding)
             phrased = [r for r in holding if r in found and holds_phrase(title_key(found[r][1]).split(), stems)]
             return phrased[:limit]
-        if math.prod(map(len, forms)) <= PHRASE_FORMS:
+        forms = [family for family, _ in families]
+        if len(known) == len(families) and math.prod(map(len, forms)) <= PHRASE_FORMS:
             phrases = " OR ".join(fts_group([" ".join(combo)]) for combo in itertools.product(*forms))
             return search_read.title_hits(db, phrases, limit=limit, filters=filters)
     return search_read.matching_rowids(db, phrase_match(typed), limit=limit, filters=filters)
