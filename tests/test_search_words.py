@@ -175,3 +175,38 @@ async def test_a_title_typed_in_part_is_found_by_its_first_words(
     monkeypatch.setattr(titles, "ALL_WORDS_CANDIDATES", 5)
     target, newer = "Jailbreak Refusal Adversarial Harmful Prompts", "Adversarial Refusal Under Jailbreak Study"
     assert await _first_found(tmp_path / "start.db", target, newer, 30, "Jailbreak refusal adversarial")
+
+
+async def test_a_title_like_search_read_side_by_side_equals_one_read_on_one_connection(tmp_path: Path) -> None:
+    """A title-like query's full-text and title lookups run on two reading connections at once and are
+    joined afterwards; every page must be the one a single read finds, title phrases and matches included."""
+    rng = random.Random(7)
+    store = await Store.open(tmp_path / "sides.db")
+    try:
+        older = [
+            Paper(id=f"2401.{n:05d}", title=title, day=DAY - dt.timedelta(days=300))
+            for n, title in enumerate(_titles(rng, 40))
+        ]
+        newer = [
+            Paper(id=f"2601.{n:05d}", title=title, summary="A model of graphs for agents.", day=DAY, upvotes=n % 9)
+            for n, title in enumerate(_titles(rng, 900))
+        ]
+        await store.bulk_insert_papers([*older, *newer])
+        finder = Search(store)
+        await finder.warm()
+        # Titles typed whole (close matches go first), and words of titles in any order.
+        queries = [p.title for p in older if len(parse(p.title).typed_words) >= answer.TITLE_LIKE_WORDS][:10]
+        queries += [" ".join(rng.choice(rng.choice(FORMS)) for _ in range(rng.randint(3, 5))) for _ in range(20)]
+        checked = 0
+        for text in queries:
+            for offset, limit in ((0, 10), (0, 3), (4, 5), (12, 10)):
+                beside = await finder.search(text, limit=limit, offset=offset)
+                run = answer.SearchRun(finder.words, {}, text, parse(text), "relevance", limit, offset)
+                assert run.titles_beside, text
+                alone = await store.read(run.answer)
+                assert [p.id for p in beside.papers] == [p.id for p in alone.papers], (text, offset)
+                assert (beside.total, beside.total_exact) == (alone.total, alone.total_exact), text
+                checked += bool(alone.papers)
+        assert checked > 40  # most pages are not empty
+    finally:
+        await store.close()

@@ -109,14 +109,13 @@ class SearchRun:
         full = self.full_text(db)
         if isinstance(full, SearchResults):
             return full
-        wanted = self.titles_beside or (
-            self.sort == "relevance" and bool(self.query.plain_words()) and len(full.ranked) < THIN_RESULTS
-        )
-        return self.page(full, self.title_matches(db) if wanted else _TitleMatches({}, []))
+        thin = self.sort == "relevance" and bool(self.query.plain_words()) and len(full.ranked) < THIN_RESULTS
+        side = self.titles(db, like_typed=self.titles_beside or thin) if full.ranked or thin else _Titles()
+        return self.page(full, side, search_read.papers_by_rowid(db, self.missing(full, side)))
 
     def full_text(self, db: sqlite3.Connection) -> _FullText | SearchResults:
-        """The full-text matches in order with the papers a page can show; or the page itself for a query
-        that filters alone or excludes words (the store's indexes order those)."""
+        """The full-text matches in order (title phrases aside) with the papers of the page's place; or the
+        page itself for a query that filters alone or excludes words (the store's indexes order those)."""
         query, sort = self.query, self.sort
         compiled = query.fts()
         if compiled.match is None or compiled.exclude:
@@ -132,33 +131,81 @@ class SearchRun:
             papers = search_read.search_page(db, spec)
             total = search_read.search_count(db, spec)
             return SearchResults(self.text, tuple(papers), total, sort, self.offset, self.limit)
-        match = compiled.match
         scored = self._selective(db)
         window = FILTERED_WINDOW if query.filters else DENSE_WINDOW
         hits = search_read.match_hits(
-            db, match, limit=window + 1, filters=query.filters, weights=COLUMN_WEIGHTS if scored else None
+            db, compiled.match, limit=window + 1, filters=query.filters, weights=COLUMN_WEIGHTS if scored else None
         )
-        ranked = self._ranked(db, match, hits[:window], scored)
-        # Close title matches go ahead of these and push them down the page by as many places at most.
-        shown = ranked[max(0, self.offset - MAX_TITLE_MATCHES) : self.offset + self.limit]
-        return _FullText(ranked, search_read.papers_by_rowid(db, shown), exact=len(hits) <= window)
+        ranked = self._ranked(db, hits[:window], scored)
+        # Papers put ahead (title matches and phrases) only push these down: most of the page is here.
+        shown = search_read.papers_by_rowid(db, ranked[self.offset : self.offset + self.limit])
+        return _FullText(ranked, shown, exact=len(hits) <= window)
 
-    def page(self, full: _FullText, titled: _TitleMatches) -> SearchResults:
-        """The page: close title matches, full-text hits without them, then looser title matches when the
-        full text found almost nothing."""
-        strong = titled.strong
-        weak = titled.weak if len(full.ranked) < THIN_RESULTS else []
-        items: list[Paper | int] = [*strong.values(), *(r for r in full.ranked if r not in strong), *weak]
-        window_items = items[self.offset : self.offset + self.limit]
+    def titles(self, db: sqlite3.Connection, *, like_typed: bool) -> _Titles:
+        """What the title-only index adds: titles holding the words as typed (for relevance), and with
+        `like_typed` the titles like the text typed."""
+        side = _Titles()
+        typed = self.query.plain_words()
+        if self.sort == "relevance" and len(typed) >= 2:
+            # A title that is the text typed, then titles holding the words as typed (adjacent, in order).
+            titled = search_read.titles_equal(db, self.text.strip(), PHRASE_MATCHES)
+            if titled:
+                papers = search_read.papers_by_rowid(db, titled)
+                titled = [r for r in titled if r in papers and self.query.matches(papers[r])]
+            side.titled = titled
+            # Plain words only: a title holding them all matches the query.
+            side.phrased = titles.phrase_rowids(db, self.words, typed, limit=PHRASE_MATCHES, filters=self.query.filters)
+            side.phrase_titles = {r: t for r, (_, t) in search_read.titles_by_rowid(db, side.phrased).items()}
+        if like_typed:
+            side.strong, side.weak = self._title_matches(db)
+        return side
+
+    def _in_order(self, full: _FullText, side: _Titles) -> list[int]:
+        """The full-text matches with title phrases first: a title that is the text typed, phrase hits in
+        the window in their order, then older ones, closest titles first."""
+        if not full.ranked or not (side.phrased or side.titled):
+            return full.ranked
+        phrase_set, titled_set = set(side.phrased), set(side.titled)
+        inside = [r for r in full.ranked if r in phrase_set and r not in titled_set]
+        inside_set = set(inside)
+        older = [r for r in side.phrased if r not in titled_set and r not in inside_set]
+        key = " ".join(self.query.plain_words())
+        closeness = {r: fuzz.ratio(key, title_key(side.phrase_titles[r])) for r in older if r in side.phrase_titles}
+        older = sorted(closeness, key=lambda r: (closeness[r], r), reverse=True)
+        first = [*side.titled, *inside, *older]
+        ahead = set(first)
+        return [*first, *(r for r in full.ranked if r not in ahead)]
+
+    def _window(self, full: _FullText, side: _Titles) -> tuple[list[Paper | int], int]:
+        """The page's items (papers found by title, or rowids) and how many items there are in all: close
+        title matches, the full-text matches without them, then looser title matches when the full text
+        found almost nothing."""
+        strong = side.strong
+        weak = side.weak if len(full.ranked) < THIN_RESULTS else []
+        items: list[Paper | int] = [
+            *strong.values(),
+            *(r for r in self._in_order(full, side) if r not in strong),
+            *weak,
+        ]
+        return items[self.offset : self.offset + self.limit], len(items)
+
+    def missing(self, full: _FullText, side: _Titles) -> list[int]:
+        """Rowids of the page's papers that the lookups did not read."""
+        return [item for item in self._window(full, side)[0] if isinstance(item, int) and item not in full.papers]
+
+    def page(self, full: _FullText, side: _Titles, more: dict[int, Paper]) -> SearchResults:
+        """The page, given the papers `missing` named."""
+        items, total = self._window(full, side)
+        papers = {**full.papers, **more}
         page = [
-            item if isinstance(item, Paper) else full.papers[item]
-            for item in window_items
-            if isinstance(item, Paper) or item in full.papers
+            item if isinstance(item, Paper) else papers[item]
+            for item in items
+            if not isinstance(item, int) or item in papers
         ]
         return SearchResults(
             query=self.text,
             papers=tuple(page),
-            total=len(items),
+            total=total,
             sort=self.sort,
             offset=self.offset,
             limit=self.limit,
@@ -184,8 +231,8 @@ class SearchRun:
             counts.update(zip(unknown, fresh, strict=True))
         return all(counts.get(t, 0) <= DENSE_WINDOW for t in terms)
 
-    def _ranked(self, db: sqlite3.Connection, match: str, hits: list[Hit], scored: bool) -> list[int]:
-        """Rowids in the order asked; relevance puts title phrases first, then bm25 or title words held.
+    def _ranked(self, db: sqlite3.Connection, hits: list[Hit], scored: bool) -> list[int]:
+        """Rowids in the order asked; relevance is by bm25 or by title words held (title phrases aside).
 
         Ties go to more upvotes, then the later day, then the paper stored last.
         """
@@ -212,34 +259,9 @@ class SearchRun:
                 for rowid in found:
                     held[rowid] = held.get(rowid, 0) + 1
             ordered.sort(key=lambda h: held.get(h.rowid, 0), reverse=True)
-        rowids = [h.rowid for h in ordered]
-        typed = self.query.plain_words()
-        if len(typed) < 2:
-            return rowids
-        # A title that is the text typed, then titles holding the words as typed (adjacent, in order),
-        # however old: closest titles first.
-        titled = search_read.titles_equal(db, self.text.strip(), PHRASE_MATCHES)
-        if titled:
-            papers = search_read.papers_by_rowid(db, titled)
-            titled = [r for r in titled if r in papers and self.query.matches(papers[r])]
-        # Plain words only: a title holding them all matches the query.
-        phrased = titles.phrase_rowids(db, self.words, typed, limit=PHRASE_MATCHES, filters=self.query.filters)
-        if not phrased and not titled:
-            return rowids
-        # Phrase hits within the window keep their order; older ones follow, the closest titles first.
-        phrase_set, titled_set = set(phrased), set(titled)
-        inside = [r for r in rowids if r in phrase_set and r not in titled_set]
-        older = [r for r in phrased if r not in titled_set and r not in set(inside)]
-        if older:
-            key = " ".join(typed)
-            found_titles = search_read.titles_by_rowid(db, older)
-            closeness = {r: fuzz.ratio(key, title_key(t)) for r, (_, t) in found_titles.items()}
-            older = sorted(closeness, key=lambda r: (closeness[r], r), reverse=True)
-        first = [*titled, *inside, *older]
-        ahead = set(first)
-        return [*first, *(r for r in rowids if r not in ahead)]
+        return [h.rowid for h in ordered]
 
-    def title_matches(self, db: sqlite3.Connection) -> _TitleMatches:
+    def _title_matches(self, db: sqlite3.Connection) -> tuple[dict[int, Paper], list[Paper]]:
         """Titles like the text typed: close ones, and looser ones that the words alone do not find."""
         query = self.query
         scored = titles.match(
@@ -262,7 +284,7 @@ class SearchRun:
                 strong[rowid] = paper
             elif score >= WEAK_TITLE_SCORE and not query.matches(paper):
                 weak.append(paper)
-        return _TitleMatches(strong, weak[:MAX_TITLE_MATCHES])
+        return strong, weak[:MAX_TITLE_MATCHES]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -274,9 +296,12 @@ class _FullText:
     exact: bool
 
 
-@dataclasses.dataclass(frozen=True)
-class _TitleMatches:
-    """Papers titled like the text typed: close matches by rowid, and looser ones."""
+@dataclasses.dataclass
+class _Titles:
+    """What the title-only index adds to a search."""
 
-    strong: dict[int, Paper]
-    weak: list[Paper]
+    titled: list[int] = dataclasses.field(default_factory=list)  # titles that are the text typed
+    phrased: list[int] = dataclasses.field(default_factory=list)  # titles holding the words as typed
+    phrase_titles: dict[int, str] = dataclasses.field(default_factory=dict)  # their titles
+    strong: dict[int, Paper] = dataclasses.field(default_factory=dict)  # titles close to the text typed
+    weak: list[Paper] = dataclasses.field(default_factory=list)  # looser ones

@@ -218,10 +218,16 @@ class Search:
         run = SearchRun(self.words, self._term_counts, query_text, query, sort, limit, offset)
         if not run.titles_beside:
             return await self.store.read(run.answer)
-        # Both lookups of a title-like query, on two reading connections at once: each costs most in SQLite,
-        # which runs beside Python's other threads.
-        full, titled = await asyncio.gather(self.store.read(run.full_text), self.store.read(run.title_matches))
-        return full if isinstance(full, SearchResults) else run.page(full, titled)
+        # The full-text and title lookups of a title-like query, on two reading connections at once: on a
+        # large cache each costs most in SQLite, which runs beside Python's other threads.
+        full, side = await asyncio.gather(
+            self.store.read(run.full_text), self.store.read(lambda db: run.titles(db, like_typed=True))
+        )
+        if isinstance(full, SearchResults):
+            return full
+        missing = run.missing(full, side)
+        more = await self.store.read(lambda db: search_read.papers_by_rowid(db, missing)) if missing else {}
+        return run.page(full, side, more)
 
     async def trending(self, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
         """The most upvoted papers of the latest day, or of the 7 or 30 days up to `now`."""
