@@ -16,8 +16,10 @@ looser ones follow the full-text results.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import logging
 import sqlite3
+from collections.abc import Iterator
 
 from rapidfuzz import fuzz
 
@@ -111,7 +113,8 @@ class SearchRun:
             return full
         thin = self.sort == "relevance" and bool(self.query.plain_words()) and len(full.ranked) < THIN_RESULTS
         side = self.titles(db, like_typed=self.titles_beside or thin) if full.ranked or thin else _Titles()
-        return self.page(full, side, search_read.papers_by_rowid(db, self.missing(full, side)))
+        window = self.window(full, side)
+        return self.page(full, window, search_read.papers_by_rowid(db, window.missing))
 
     def full_text(self, db: sqlite3.Connection) -> _FullText | SearchResults:
         """The full-text matches in order (title phrases aside) with the papers of the page's place; or the
@@ -176,36 +179,30 @@ class SearchRun:
         ahead = set(first)
         return [*first, *(r for r in full.ranked if r not in ahead)]
 
-    def _window(self, full: _FullText, side: _Titles) -> tuple[list[Paper | int], int]:
-        """The page's items (papers found by title, or rowids) and how many items there are in all: close
-        title matches, the full-text matches without them, then looser title matches when the full text
-        found almost nothing."""
+    def window(self, full: _FullText, side: _Titles) -> _Window:
+        """The page's place in the whole order: close title matches, the full-text matches without them,
+        then looser title matches when the full text found almost nothing."""
         strong = side.strong
+        ordered = self._in_order(full, side)
+        rest = [r for r in ordered if r not in strong] if strong else ordered
         weak = side.weak if len(full.ranked) < THIN_RESULTS else []
-        items: list[Paper | int] = [
-            *strong.values(),
-            *(r for r in self._in_order(full, side) if r not in strong),
-            *weak,
-        ]
-        return items[self.offset : self.offset + self.limit], len(items)
+        everything: Iterator[Paper | int] = itertools.chain(strong.values(), rest, weak)
+        items = list(itertools.islice(everything, self.offset, self.offset + self.limit))
+        missing = [item for item in items if isinstance(item, int) and item not in full.papers]
+        return _Window(items, len(strong) + len(rest) + len(weak), missing)
 
-    def missing(self, full: _FullText, side: _Titles) -> list[int]:
-        """Rowids of the page's papers that the lookups did not read."""
-        return [item for item in self._window(full, side)[0] if isinstance(item, int) and item not in full.papers]
-
-    def page(self, full: _FullText, side: _Titles, more: dict[int, Paper]) -> SearchResults:
-        """The page, given the papers `missing` named."""
-        items, total = self._window(full, side)
+    def page(self, full: _FullText, window: _Window, more: dict[int, Paper]) -> SearchResults:
+        """The page, given the papers of `window.missing`."""
         papers = {**full.papers, **more}
         page = [
             item if isinstance(item, Paper) else papers[item]
-            for item in items
+            for item in window.items
             if not isinstance(item, int) or item in papers
         ]
         return SearchResults(
             query=self.text,
             papers=tuple(page),
-            total=total,
+            total=window.total,
             sort=self.sort,
             offset=self.offset,
             limit=self.limit,
@@ -305,3 +302,13 @@ class _Titles:
     phrase_titles: dict[int, str] = dataclasses.field(default_factory=dict)  # their titles
     strong: dict[int, Paper] = dataclasses.field(default_factory=dict)  # titles close to the text typed
     weak: list[Paper] = dataclasses.field(default_factory=list)  # looser ones
+
+
+@dataclasses.dataclass(frozen=True)
+class _Window:
+    """The items of a page (papers found by title, or rowids), how many there are in all, and the rowids
+    whose papers neither lookup read."""
+
+    items: list[Paper | int]
+    total: int
+    missing: list[int]

@@ -225,9 +225,10 @@ class Search:
         )
         if isinstance(full, SearchResults):
             return full
-        missing = run.missing(full, side)
+        window = run.window(full, side)
+        missing = window.missing
         more = await self.store.read(lambda db: search_read.papers_by_rowid(db, missing)) if missing else {}
-        return run.page(full, side, more)
+        return run.page(full, window, more)
 
     async def trending(self, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
         """The most upvoted papers of the latest day, or of the 7 or 30 days up to `now`."""
