@@ -244,10 +244,11 @@ class SearchRun:
             ordered.sort(key=lambda h: h.score)
         elif tokens:
             # Titles holding more of the query's words first: counted over the window's range of rowids.
-            low, high = min(h.rowid for h in hits), max(h.rowid for h in hits)
+            low, high = hits[-1].rowid, hits[0].rowid  # hits come newest first
             span = min(high - low + 1, HELD_SPAN)
             words = self.words
-            held: dict[int, int] = {}
+            rowids = [h.rowid for h in ordered]
+            held = dict.fromkeys(rowids, 0)
             for token in tokens[:HELD_WORDS]:
                 forms, _ = words.family(token)
                 if words.total(forms) * (high - low + 1) > HELD_READS * max(words.titles, 1):
@@ -255,7 +256,8 @@ class SearchRun:
                 found = search_read.title_hits(db, titles.fts_group(forms), limit=span, low=low, high=high)
                 for rowid in found:
                     held[rowid] = held.get(rowid, 0) + 1
-            ordered.sort(key=lambda h: held.get(h.rowid, 0), reverse=True)
+            rowids.sort(key=held.__getitem__, reverse=True)
+            return rowids
         return [h.rowid for h in ordered]
 
     def _title_matches(self, db: sqlite3.Connection) -> tuple[dict[int, Paper], list[Paper]]:
