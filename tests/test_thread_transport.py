@@ -19,7 +19,7 @@ fake_discord = discord_fixtures.fake_discord
 
 @pytest.fixture
 async def bot(fake_discord: LabDiscord) -> AsyncIterator[commands.Bot]:
-    client = commands.Bot(command_prefix="!", intents=discord.Intents.default())
+    client = commands.Bot(command_prefix="!", intents=discord.Intents.default(), guild_ready_timeout=0.05)
     async with running_bot(client, fake_discord):
         yield client
 
