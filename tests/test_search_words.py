@@ -210,3 +210,31 @@ async def test_a_title_like_search_read_side_by_side_equals_one_read_on_one_conn
         assert checked > 40  # most pages are not empty
     finally:
         await store.close()
+
+
+async def test_a_long_typed_title_matching_more_papers_than_the_window_is_ranked_within_the_newest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Long title-like queries read their matches oldest first (faster in FTS5, and usually few); when
+    they are more than the window, the window is still the newest matches."""
+    monkeypatch.setattr(answer, "DENSE_WINDOW", 20)
+    store = await Store.open(tmp_path / "window.db")
+    try:
+        await store.bulk_insert_papers(
+            Paper(
+                id=f"2601.{n:05d}",
+                title=f"Filler Paper {n}",
+                summary=f"We study scaling, routing and sparse experts in trial {n}.",
+                day=DAY - dt.timedelta(days=60 - n),
+            )
+            for n in range(30)
+        )
+        finder = Search(store)
+        await finder.warm()
+        dense = await finder.search("sparse routing experts scaling", limit=30)
+        assert not dense.total_exact and dense.total == 20
+        assert sorted(p.id for p in dense.papers) == [f"2601.{n:05d}" for n in range(10, 30)]
+        few = await finder.search("sparse routing experts scaling trial 7", limit=30)
+        assert few.total_exact and [p.id for p in few.papers] == ["2601.00007"]
+    finally:
+        await store.close()

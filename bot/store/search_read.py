@@ -56,14 +56,17 @@ def match_hits(
     limit: int,
     filters: Sequence[Filter] = (),
     weights: Sequence[float] | None = None,
+    oldest_first: bool = False,
 ) -> list[Hit]:
-    """Up to `limit` papers matching `match` and the filters, most recently stored first (bm25 with weights)."""
+    """Up to `limit` papers matching `match` and the filters, most recently stored first (bm25 with weights);
+    or stored first, which FTS5 reads faster (a reverse read walks each page of a word's list backwards)."""
     score = _BM25 if weights is not None else "0"
     where, params = _conditions(match, filters)
+    order = "ASC" if oldest_first else "DESC"
     rows = db.execute(
         f"SELECT papers_fts.rowid, {score}, s.upvotes, s.day, s.has_code "
         "FROM papers_fts JOIN paper_stats s ON s.paper_rowid = papers_fts.rowid "
-        f"WHERE {where} ORDER BY papers_fts.rowid DESC LIMIT ?",
+        f"WHERE {where} ORDER BY papers_fts.rowid {order} LIMIT ?",
         [*(weights or ()), *params, limit],
     ).fetchall()
     return [Hit._make(row) for row in rows]
