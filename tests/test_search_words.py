@@ -238,3 +238,38 @@ async def test_a_long_typed_title_matching_more_papers_than_the_window_is_ranked
         assert few.total_exact and [p.id for p in few.papers] == ["2601.00007"]
     finally:
         await store.close()
+
+
+async def test_reading_few_matches_in_stored_order_gives_the_newest_as_a_backward_read_does(tmp_path: Path) -> None:
+    rng = random.Random(11)
+    store = await Store.open(tmp_path / "order.db")
+    try:
+        await store.bulk_insert_papers(
+            Paper(id=f"2601.{n:05d}", title=title, summary=title, day=DAY, github_repo="o/r" if n % 3 else None)
+            for n, title in enumerate(_titles(rng, 600))
+        )
+        expressions = [
+            " AND ".join(f'"{rng.choice(rng.choice(FORMS))}"' for _ in range(rng.randint(1, 4))) for _ in range(30)
+        ]
+
+        def both_ways(db: sqlite3.Connection) -> int:
+            compared = 0
+            for match in expressions:
+                for limit in (1, 5, 40, 1000):
+                    for filters in ((), parse("code:yes").filters):
+                        titled = [
+                            search_read.title_hits(db, match, limit=limit, filters=filters, likely_few=few)
+                            for few in (True, False)
+                        ]
+                        assert titled[0] == titled[1], (match, limit)
+                        hits = [
+                            search_read.match_hits(db, match, limit=limit, filters=filters, likely_few=few)
+                            for few in (True, False)
+                        ]
+                        assert hits[0] == hits[1], (match, limit)
+                        compared += len(titled[0]) > limit // 2
+            return compared
+
+        assert await store.read(both_ways) > 50  # many reads found more than half their limit, some all of it
+    finally:
+        await store.close()

@@ -50,9 +50,6 @@ HELD_READS = 1_000
 DENSE_WINDOW = 500
 # With filters, fewer: finding the matches that pass them means reading more matches.
 FILTERED_WINDOW = 150
-# A title-like query of this many words likely matches fewer papers than the window (at 1,000,000 papers,
-# FTS5 found those of long typed titles 25-40 % faster in stored order than newest first).
-SPARSE_WORDS = 4
 
 
 def query_stems(query: Query) -> frozenset[str]:
@@ -140,16 +137,11 @@ class SearchRun:
         scored = self._selective(db)
         window = FILTERED_WINDOW if query.filters else DENSE_WINDOW
         weights = COLUMN_WEIGHTS if scored else None
-        hits: list[Hit] | None = None
-        if self.titles_beside and len(set(query.plain_words())) >= SPARSE_WORDS:
-            # Papers holding this many words are usually few: read them all in the index's faster order,
-            # and again newest first only if they are more than the window.
-            hits = search_read.match_hits(
-                db, compiled.match, limit=window + 1, filters=query.filters, weights=weights, oldest_first=True
-            )
-            hits = hits[::-1] if len(hits) <= window else None
-        if hits is None:
-            hits = search_read.match_hits(db, compiled.match, limit=window + 1, filters=query.filters, weights=weights)
+        # Papers holding as many words as a long typed title are usually few.
+        likely_few = self.titles_beside and len(set(query.plain_words())) >= titles.FEW_HOLD_ALL_WORDS
+        hits = search_read.match_hits(
+            db, compiled.match, limit=window + 1, filters=query.filters, weights=weights, likely_few=likely_few
+        )
         ranked = self._ranked(db, hits[:window], scored)
         # Papers put ahead (title matches and phrases) only push these down: most of the page is here.
         shown = search_read.papers_by_rowid(db, ranked[self.offset : self.offset + self.limit])

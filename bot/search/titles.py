@@ -34,6 +34,9 @@ FAMILY_SPAN = 1_000  # vocabulary words read, at most, to find the words sharing
 COMMON_SHARE = 0.05  # a title word held by more than this share of titles is common
 PREFIX_CANDIDATES = 20  # titles starting with the words typed, at most, among the candidates
 PHRASE_CHECKED = 200  # titles holding every word typed, at most, checked here for a phrase
+# Titles, or papers, holding this many words typed are usually few: the index is asked for all of them in
+# its faster order (see bot.store.search_read._newest).
+FEW_HOLD_ALL_WORDS = 4
 PHRASE_FORMS = 32  # phrases of word forms, at most, asked of the title-only index for one phrase typed
 COMMON_CHECKED = 400  # titles holding the rarer words typed, at most, checked here for the common ones
 RARE_WORDS_CANDIDATES = 60
@@ -231,9 +234,11 @@ def _holding_every_word(
     common = [g for g in groups if words.total(g) > words.titles * COMMON_SHARE]
     if thorough or not common or len(common) == len(groups):
         all_words = " AND ".join(map(fts_group, groups))
-        return search_read.title_hits(db, all_words, limit=ALL_WORDS_CANDIDATES), True
-    narrowing = " AND ".join(fts_group(g) for g in groups if g not in common)
-    held = search_read.title_hits(db, narrowing, limit=COMMON_CHECKED)
+        few = len(groups) >= FEW_HOLD_ALL_WORDS
+        return search_read.title_hits(db, all_words, limit=ALL_WORDS_CANDIDATES, likely_few=few), True
+    rarer = [g for g in groups if g not in common]
+    narrowing = " AND ".join(map(fts_group, rarer))
+    held = search_read.title_hits(db, narrowing, limit=COMMON_CHECKED, likely_few=len(rarer) >= FEW_HOLD_ALL_WORDS)
     found = search_read.titles_by_rowid(db, held)
     every: list[int] = []
     for rowid in held:
@@ -272,7 +277,8 @@ def phrase_rowids(
     known = [family for family, complete in families if complete]
     if known:
         every = " AND ".join(fts_group(family) for family in known)
-        holding = search_read.title_hits(db, every, limit=PHRASE_CHECKED, filters=filters)
+        few = len(known) >= FEW_HOLD_ALL_WORDS
+        holding = search_read.title_hits(db, every, limit=PHRASE_CHECKED, filters=filters, likely_few=few)
         if len(holding) < PHRASE_CHECKED:
             stems = [stem(token) for token in typed]
             found = search_read.titles_by_rowid(db, holding)
