@@ -84,8 +84,7 @@ def _popularity(hit: Hit) -> tuple[int, bool, str, int]:
 
 @dataclasses.dataclass
 class SearchRun:
-    """One search: run whole on one reading connection (`answer`), or as its two lookups on two of them
-    (`full_text` and `title_matches`) joined by `page`."""
+    """One search, run whole on one reading connection (`answer`)."""
 
     words: TitleWords  # the title vocabulary
     term_counts: dict[str, int]  # how many papers hold each query word (up to DENSE_WINDOW + 1), kept by the caller
@@ -96,7 +95,7 @@ class SearchRun:
     offset: int
 
     @property
-    def titles_beside(self) -> bool:
+    def title_like(self) -> bool:
         """Whether the title-only index is asked whatever the full-text results (a title-like query)."""
         query = self.query
         return (
@@ -107,18 +106,31 @@ class SearchRun:
         )
 
     def answer(self, db: sqlite3.Connection) -> SearchResults:
-        """The page of results, read whole on one connection."""
+        """The page of results."""
         full = self.full_text(db)
         if isinstance(full, SearchResults):
             return full
         thin = self.sort == "relevance" and bool(self.query.plain_words()) and len(full.ranked) < THIN_RESULTS
-        side = self.titles(db, like_typed=self.titles_beside or thin) if full.ranked or thin else _Titles()
-        window = self.window(full, side)
-        return self.page(full, window, search_read.papers_by_rowid(db, window.missing))
+        side = self.titles(db, like_typed=self.title_like or thin) if full.ranked or thin else _Titles()
+        items, total = self._window(full, side)
+        papers = search_read.papers_by_rowid(db, [item for item in items if isinstance(item, int)])
+        return SearchResults(
+            query=self.text,
+            papers=tuple(
+                item if isinstance(item, Paper) else papers[item]
+                for item in items
+                if item in papers or isinstance(item, Paper)
+            ),
+            total=total,
+            sort=self.sort,
+            offset=self.offset,
+            limit=self.limit,
+            total_exact=full.exact,
+        )
 
     def full_text(self, db: sqlite3.Connection) -> _FullText | SearchResults:
-        """The full-text matches in order (title phrases aside) with the papers of the page's place; or the
-        page itself for a query that filters alone or excludes words (the store's indexes order those)."""
+        """The full-text matches in order (title phrases aside); or the page itself for a query that filters
+        alone or excludes words (the store's indexes order those)."""
         query, sort = self.query, self.sort
         compiled = query.fts()
         if compiled.match is None or compiled.exclude:
@@ -138,14 +150,11 @@ class SearchRun:
         window = FILTERED_WINDOW if query.filters else DENSE_WINDOW
         weights = COLUMN_WEIGHTS if scored else None
         # Papers holding as many words as a long typed title are usually few.
-        likely_few = self.titles_beside and len(set(query.plain_words())) >= titles.FEW_HOLD_ALL_WORDS
+        likely_few = self.title_like and len(set(query.plain_words())) >= titles.FEW_HOLD_ALL_WORDS
         hits = search_read.match_hits(
             db, compiled.match, limit=window + 1, filters=query.filters, weights=weights, likely_few=likely_few
         )
-        ranked = self._ranked(db, hits[:window], scored)
-        # Papers put ahead (title matches and phrases) only push these down: most of the page is here.
-        shown = search_read.papers_by_rowid(db, ranked[self.offset : self.offset + self.limit])
-        return _FullText(ranked, shown, exact=len(hits) <= window)
+        return _FullText(self._ranked(db, hits[:window], scored), exact=len(hits) <= window)
 
     def titles(self, db: sqlite3.Connection, *, like_typed: bool) -> _Titles:
         """What the title-only index adds: titles holding the words as typed (for relevance), and with
@@ -182,35 +191,17 @@ class SearchRun:
         ahead = set(first)
         return [*first, *(r for r in full.ranked if r not in ahead)]
 
-    def window(self, full: _FullText, side: _Titles) -> _Window:
-        """The page's place in the whole order: close title matches, the full-text matches without them,
-        then looser title matches when the full text found almost nothing."""
+    def _window(self, full: _FullText, side: _Titles) -> tuple[list[Paper | int], int]:
+        """The page's items (papers found by title, or rowids) and how many there are in all: close title
+        matches, the full-text matches without them, then looser title matches when the full text found
+        almost nothing."""
         strong = side.strong
         ordered = self._in_order(full, side)
         rest = [r for r in ordered if r not in strong] if strong else ordered
         weak = side.weak if len(full.ranked) < THIN_RESULTS else []
         everything: Iterator[Paper | int] = itertools.chain(strong.values(), rest, weak)
         items = list(itertools.islice(everything, self.offset, self.offset + self.limit))
-        missing = [item for item in items if isinstance(item, int) and item not in full.papers]
-        return _Window(items, len(strong) + len(rest) + len(weak), missing)
-
-    def page(self, full: _FullText, window: _Window, more: dict[int, Paper]) -> SearchResults:
-        """The page, given the papers of `window.missing`."""
-        papers = {**full.papers, **more}
-        page = [
-            item if isinstance(item, Paper) else papers[item]
-            for item in window.items
-            if not isinstance(item, int) or item in papers
-        ]
-        return SearchResults(
-            query=self.text,
-            papers=tuple(page),
-            total=window.total,
-            sort=self.sort,
-            offset=self.offset,
-            limit=self.limit,
-            total_exact=full.exact,
-        )
+        return items, len(strong) + len(rest) + len(weak)
 
     def _selective(self, db: sqlite3.Connection) -> bool:
         """Whether every word of the query is in at most DENSE_WINDOW papers (so bm25 is quick)."""
@@ -291,10 +282,9 @@ class SearchRun:
 
 @dataclasses.dataclass(frozen=True)
 class _FullText:
-    """A search's full-text matches: rowids in order, the papers a page can show, whether that is all."""
+    """A search's full-text matches: rowids in order, and whether that is all of them."""
 
     ranked: list[int]
-    papers: dict[int, Paper]
     exact: bool
 
 
@@ -307,13 +297,3 @@ class _Titles:
     phrase_titles: dict[int, str] = dataclasses.field(default_factory=dict)  # their titles
     strong: dict[int, Paper] = dataclasses.field(default_factory=dict)  # titles close to the text typed
     weak: list[Paper] = dataclasses.field(default_factory=list)  # looser ones
-
-
-@dataclasses.dataclass(frozen=True)
-class _Window:
-    """The items of a page (papers found by title, or rowids), how many there are in all, and the rowids
-    whose papers neither lookup read."""
-
-    items: list[Paper | int]
-    total: int
-    missing: list[int]

@@ -1,8 +1,8 @@
 """Search over the cache: FTS5 bm25 with column weights, phrase and title tiers, fuzzy titles, autocomplete.
 
-A search runs as synchronous functions on read-only connections beside the writer (`Store.read`): a long
-write or an alert pass never holds it up. It costs one hop off the event loop, or two at once for a query
-typed like a title, whose full-text and title lookups run side by side (`bot.search.answer` ranks them).
+Each search runs whole as one synchronous function on a read-only connection beside the writer
+(`Store.read`): a long write or an alert pass never holds it up, and it costs one hop off the event loop.
+`bot.search.answer` holds that function: the ranking.
 
 The title-only index answers autocomplete too. Only its vocabulary is held in memory, read after login on
 a reading connection (`Search.start_warming`).
@@ -216,19 +216,7 @@ class Search:
             self._term_counts_version = self.store.papers_version
         await self.refresh()
         run = SearchRun(self.words, self._term_counts, query_text, query, sort, limit, offset)
-        if not run.titles_beside:
-            return await self.store.read(run.answer)
-        # The full-text and title lookups of a title-like query, on two reading connections at once: on a
-        # large cache each costs most in SQLite, which runs beside Python's other threads.
-        full, side = await asyncio.gather(
-            self.store.read(run.full_text), self.store.read(lambda db: run.titles(db, like_typed=True))
-        )
-        if isinstance(full, SearchResults):
-            return full
-        window = run.window(full, side)
-        missing = window.missing
-        more = await self.store.read(lambda db: search_read.papers_by_rowid(db, missing)) if missing else {}
-        return run.page(full, window, more)
+        return await self.store.read(run.answer)
 
     async def trending(self, period: Period, now: dt.datetime, limit: int = 10) -> Trending:
         """The most upvoted papers of the latest day, or of the 7 or 30 days up to `now`."""
