@@ -13,8 +13,13 @@ scrape's log line and answered before the pass ended (or the window did) are the
 
 Event-loop holds are measured without changing the bot: by the gateway heartbeats (see bench/botrun.py),
 and with `--asyncio-debug` also by asyncio's own debug mode (PYTHONASYNCIODEBUG=1 in the bot's environment),
-which logs every callback or task step that held the loop over 100 ms, with its name. Debug mode slows the
-bot, so its search figures are not comparable with a run without it.
+which logs every callback or task step that held the loop over `--slow-step-ms` (asyncio's own default is
+100 ms), with its name. Debug mode slows the bot, so its search figures are not comparable with a run without it.
+
+With `--probe`, bench/probe/sitecustomize.py is loaded into the bot's interpreter (the bot's code is unchanged)
+and records the garbage collector's pauses and the event loop's lateness as the bot itself sees it (a timer
+every 10 ms), both on the clock the heartbeats are stamped with; the report then says how much of the
+heartbeats' lateness during the pass fell inside a collection.
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from botrun import MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, error_lines, stall_summary  # noqa: E402
+from botrun import HEARTBEAT_SECONDS, MEMBER_QUERIES, READY_LINE, BotWorld, cached_cache, error_lines, stall_summary  # noqa: E402
 
 from bot.alerts import CURSOR_KEY, ListingCursor, check_alert_query  # noqa: E402
 from bot.alerts._cursor import CURSOR_OVERLAP  # noqa: E402
@@ -47,6 +52,7 @@ MERGED_LINE = r"search index merged in"
 PASS_COUNT = re.compile(r"alerts: .* for (\d+) listed")
 NEW_PAPERS_SCRAPE = r"bot\.services\.scraping: scrape: .* [1-9]\d* new"
 SLOW_STEP = re.compile(r"Executing (.*) took (\d+\.\d+) seconds")
+PROBE_DIR = Path(__file__).resolve().parent / "probe"
 ALERTS = ("fresh diffusion agents", 'title:"gaussian splatting" upvotes:>=100', "hallucination code:yes upvotes:>=50")
 
 
@@ -119,6 +125,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         os.environ["PYTHONASYNCIODEBUG"] = "1"  # read by the bot's interpreter only: this loop already runs
     with tempfile.TemporaryDirectory(prefix="paperboy-stalls-") as tmp:
         workdir = Path(tmp)
+        if args.probe or args.asyncio_debug:
+            # Read by the bot's interpreter as it starts (see bench/probe/sitecustomize.py).
+            os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(PROBE_DIR), os.environ.get("PYTHONPATH")]))
+            os.environ["BENCH_PROBE_OUT"] = str(workdir / "probe.json")
+            os.environ["BENCH_SLOW_CALLBACK"] = str(args.slow_step_ms / 1000)
         database = workdir / "paperboy.db"
         cache = await cached_cache(
             database, args.papers, listed_last=min(args.listed, args.papers), keep_in=args.keep_cache
@@ -158,6 +169,8 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             ended = time.monotonic()
         finally:
             output = await world.stop()
+        probe_path = workdir / "probe.json"
+        probe = json.loads(probe_path.read_text()) if probe_path.exists() else None
     idle_summary, during_summary = _summary(idle), _summary(during)
     slow_steps = sorted(((float(s), name[:160]) for name, s in SLOW_STEP.findall(output)), reverse=True)
     report: dict[str, Any] = {
@@ -191,12 +204,58 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "targets": {"p95_during_over_idle": 2.0, "longest_loop_hold_ms": 100},
     }
+    if args.probe:
+        report["probe"] = (
+            probe_summary(probe, world.stats.heartbeat_times, scraped, passed) if probe else "no record written"
+        )
     if args.asyncio_debug:
         report["asyncio_debug_slow_steps"] = {
-            "count_over_100_ms": len(slow_steps),
+            "threshold_ms": args.slow_step_ms,
+            "count_over_threshold": len(slow_steps),
             "longest": [{"seconds": s, "step": name} for s, name in slow_steps[:8]],
         }
     return report
+
+
+def probe_summary(probe: dict[str, Any], heartbeats: list[float], start: float, end: float) -> dict[str, Any]:
+    """The bot's own record during [start, end]: its collections, its loop's late ticks, and how much of the
+    heartbeats' lateness (beyond 50 ms late) fell inside a collection."""
+    pauses = [(c["at"], c["at"] + c["ms"] / 1000, c) for c in probe["collections"] if start <= c["at"] <= end]
+    late = sorted(ms for at, ms in probe["late_ticks"] if start <= at <= end)
+    held_ms = in_gc_ms = 0.0
+    late_beats = explained = 0
+    for earlier, later in zip(heartbeats, heartbeats[1:], strict=False):
+        delay = later - earlier - HEARTBEAT_SECONDS
+        if not start <= later <= end or delay <= 0.05:
+            continue
+        late_beats += 1
+        window = (earlier + HEARTBEAT_SECONDS, later)  # when the heartbeat was due until it came
+        overlap = sum(max(0.0, min(b, window[1]) - max(a, window[0])) for a, b, _ in pauses)
+        held_ms += delay * 1000
+        in_gc_ms += overlap * 1000
+        explained += overlap >= delay / 2
+    full = [c for _, _, c in pauses if c["generation"] == 2]
+    return {
+        "collections_1ms_or_more": len(pauses),
+        "collection_ms_total": round(sum(c["ms"] for _, _, c in pauses), 1),
+        "longest_collection_ms": max((c["ms"] for _, _, c in pauses), default=0.0),
+        "full_collections": [
+            {"after_s": round(c["at"] - start, 2), "ms": c["ms"], "thread": c["thread"]} for c in full[:12]
+        ],
+        "full_collection_count": len(full),
+        "whole_run_totals_by_generation": probe["totals"],
+        "thresholds_at_exit": probe["thresholds"],
+        "frozen_objects_at_exit": probe["frozen_at_exit"],
+        "loop_late_ticks": {
+            "longest_ms": late[-1] if late else 0.0,
+            "over_50_ms": sum(ms > 50 for ms in late),
+            "over_100_ms": sum(ms > 100 for ms in late),
+        },
+        "heartbeats_over_50_ms_late": late_beats,
+        "of_them_half_or_more_inside_a_collection": explained,
+        "their_lateness_ms": round(held_ms, 1),
+        "of_it_inside_a_collection_ms": round(in_gc_ms, 1),
+    }
 
 
 def main() -> None:
@@ -217,6 +276,12 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=900.0, help="seconds to wait for each step of the bot")
     parser.add_argument(
         "--asyncio-debug", action="store_true", help="also run the bot in asyncio debug mode and list its slow steps"
+    )
+    parser.add_argument(
+        "--slow-step-ms", type=float, default=50.0, help="with --asyncio-debug: log the bot's steps longer than this"
+    )
+    parser.add_argument(
+        "--probe", action="store_true", help="record the bot's garbage collections and loop lateness from inside"
     )
     parser.add_argument(
         "--keep-cache",

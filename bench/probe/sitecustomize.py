@@ -1,0 +1,110 @@
+"""Measurements inside the bot's own interpreter, for bench/stalls.py --probe; the bot's code is unchanged.
+
+bench/stalls.py puts this folder first on the bot's PYTHONPATH, so Python imports this module at start
+(`sitecustomize`), and names a file in BENCH_PROBE_OUT. It records, stamped with time.monotonic() (the
+system-wide clock the measuring process stamps heartbeats with):
+- every cyclic garbage collection of 1 ms or more, and every full one: start, duration, generation, the
+  objects collected, the thread that triggered it (a collection holds the interpreter, so no other thread,
+  the event loop's included, runs meanwhile); and counts and total time per generation;
+- the event loop's lateness, from a timer the loop runs every TICK_SECONDS: each tick later than
+  LATE_SECONDS is noted with how late it ran;
+- with BENCH_SLOW_CALLBACK (seconds) and asyncio debug mode, asyncio's threshold for logging slow steps.
+At exit the whole record is written to BENCH_PROBE_OUT as one JSON object.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import gc
+import json
+import logging
+import os
+import threading
+import time
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.01
+LATE_SECONDS = 0.02
+RECORDED_PAUSE_SECONDS = 0.001
+
+
+class _Record:
+    def __init__(self, out: str) -> None:
+        self.out = out
+        self.collections: list[dict[str, Any]] = []
+        self.totals = {str(gen): {"count": 0, "seconds": 0.0, "longest_ms": 0.0} for gen in range(3)}
+        self.late_ticks: list[tuple[float, float]] = []
+        self.ticks = 0
+        self._started = 0.0
+
+    def on_gc(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._started = time.monotonic()
+            return
+        took = time.monotonic() - self._started
+        generation = info["generation"]
+        total = self.totals[str(generation)]
+        total["count"] += 1
+        total["seconds"] += took
+        total["longest_ms"] = max(total["longest_ms"], took * 1000)
+        if took >= RECORDED_PAUSE_SECONDS or generation == 2:
+            self.collections.append(
+                {
+                    "at": self._started,
+                    "ms": round(took * 1000, 2),
+                    "generation": generation,
+                    "collected": info["collected"],
+                    "thread": threading.current_thread().name,
+                }
+            )
+
+    def tick(self, loop: asyncio.AbstractEventLoop, due: float) -> None:
+        now = loop.time()
+        self.ticks += 1
+        if now - due > LATE_SECONDS:
+            self.late_ticks.append((round(time.monotonic(), 4), round((now - due) * 1000, 1)))
+        loop.call_at(now + TICK_SECONDS, self.tick, loop, now + TICK_SECONDS)
+
+    def write(self) -> None:
+        report = {
+            "collections": self.collections,
+            "totals": self.totals,
+            "thresholds": gc.get_threshold(),
+            "frozen_at_exit": gc.get_freeze_count(),
+            "ticks": self.ticks,
+            "tick_seconds": TICK_SECONDS,
+            "late_ticks": self.late_ticks,
+        }
+        with open(self.out, "w", encoding="utf-8") as sink:
+            json.dump(report, sink)
+
+
+def _install(out: str) -> None:
+    record = _Record(out)
+    gc.callbacks.append(record.on_gc)
+    atexit.register(record.write)
+    slow = os.environ.get("BENCH_SLOW_CALLBACK")
+    base = asyncio.base_events.BaseEventLoop
+    original_init = base.__init__
+    original_run_forever = base.run_forever
+
+    def init(self: asyncio.base_events.BaseEventLoop) -> None:
+        original_init(self)
+        if slow:
+            self.slow_callback_duration = float(slow)
+
+    def run_forever(self: asyncio.base_events.BaseEventLoop) -> None:
+        if not getattr(self, "_bench_probe_ticking", False):  # asyncio.run runs the loop more than once
+            self._bench_probe_ticking = True  # type: ignore[attr-defined]
+            self.call_soon(record.tick, self, self.time())
+        original_run_forever(self)
+
+    base.__init__ = init  # type: ignore[method-assign]
+    base.run_forever = run_forever  # type: ignore[method-assign]
+
+
+if os.environ.get("BENCH_PROBE_OUT"):
+    _install(os.environ["BENCH_PROBE_OUT"])
