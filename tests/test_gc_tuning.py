@@ -42,7 +42,7 @@ async def test_objects_alive_once_ready_and_warm_are_left_out_of_later_collectio
         warm.set()
         frozen = await freezing
         after = LongLived()
-        assert frozen == gc.get_freeze_count() > 0
+        assert frozen > 0 and gc.get_freeze_count() > 0  # (some frozen objects are freed meanwhile)
         assert gc.is_tracked(before) and not _walked_by_the_collector(before)
         assert _walked_by_the_collector(after)
     finally:
@@ -56,7 +56,7 @@ async def test_an_engine_without_a_warming_task_freezes_once_the_bot_is_ready() 
     ready = asyncio.Event()
     ready.set()
     try:
-        assert await freeze_start_up_objects(ready.wait, lambda: None) == gc.get_freeze_count() > 0
+        assert await freeze_start_up_objects(ready.wait, lambda: None) > 0 and gc.get_freeze_count() > 0
     finally:
         gc.unfreeze()
 
