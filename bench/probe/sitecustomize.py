@@ -12,6 +12,7 @@ system-wide clock the measuring process stamps heartbeats with):
   longest of the others (a thread holding the interpreter while it waits keeps the loop waiting too);
 - on SIGUSR1, a census of the objects the collector tracks: how many in each generation (and frozen), and
   the commonest types (the signal is handled on the main thread, the event loop's, which it holds meanwhile);
+- with BENCH_GC_THRESHOLD ("700,10,100"), the collector's thresholds are set so at start (to try others);
 - with BENCH_SLOW_CALLBACK (seconds) and asyncio debug mode, asyncio's threshold for logging slow steps.
 At exit the whole record is written to BENCH_PROBE_OUT as one JSON object.
 """
