@@ -381,9 +381,10 @@ class AlertMatcher:
         fresh = {paper.id: paper for paper in new}
         moved = {paper.id: paper for paper in changed}
         results: list[PaperMatches] = []
-        # Each paper's terms are learned as soon as it is matched, so that they are dropped young: a page of
-        # thousands of papers' term sets kept to the end would outlive the young garbage collections, and
-        # each full collection that they bring about holds the interpreter, the event loop's thread included.
+        # Each paper's terms are learned as soon as it is matched and then dropped. A page of thousands of
+        # papers' term sets kept to the end outlived the young garbage collections and set off full ones,
+        # and freeing them at once was one chain of deallocations: both hold the interpreter, and so the
+        # event loop's thread, for up to a few hundred milliseconds.
         learned: set[int] = set()  # the paper objects learned so, by identity
         done = 0
         for papers, index, upvotes_moved in ((fresh, self._everything, False), (moved, self._upvotes, True)):
