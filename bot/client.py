@@ -29,7 +29,7 @@ from bot.scrape import DayReport, Scraper, ScrapeSummary
 from bot.scrape_sources import build_scraper
 from bot.search.factory import SearchEngine, open_search
 from bot.services.leader import ScheduledWork, leadership_for
-from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, favour_interactive_threads
+from bot.services.tasks import STOP_TIMEOUT, BackgroundTasks, favour_interactive_threads, freeze_start_up_objects
 from bot.similar import SimilarPapers
 from bot.store import AnyStore
 
@@ -466,6 +466,7 @@ async def run_bot(config: Config, store: AnyStore, http_client: httpx.AsyncClien
             loop.add_signal_handler(sig, _request_close, bot, sig)
     try:
         async with bot:
+            bot.tasks.spawn(freeze_start_up_objects(bot.wait_until_ready, bot.search.start_warming), name="freeze")
             await bot.start(config.discord.token)
     except discord.ConnectionClosed as exc:
         if exc.code == GATEWAY_AUTHENTICATION_FAILED:

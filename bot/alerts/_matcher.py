@@ -370,9 +370,10 @@ class AlertMatcher:
         (upvotes moved) against the queries with an upvotes filter. Papers matching nothing are left out.
 
         A paper given as both new and changed is matched both ways (see PaperMatches.changed); a paper
-        given twice in one list counts once (the last). With `learn`, the new papers are then learned
-        (as `learn(new)` would, reading each paper's terms once for both). `pause`, if given, is called
-        every PAUSE_EVERY papers: background work lets interactive work run there.
+        given twice in one list counts once (the last). With `learn`, the new papers are also learned, as
+        `learn(new)` would (each as it is matched, reading its terms once for both; matching reads no
+        counts). `pause`, if given, is called every PAUSE_EVERY papers: background work lets interactive
+        work run there.
         """
         for compiled in self._changed:
             compiled.refresh()
@@ -380,7 +381,11 @@ class AlertMatcher:
         fresh = {paper.id: paper for paper in new}
         moved = {paper.id: paper for paper in changed}
         results: list[PaperMatches] = []
-        read: dict[int, PaperTerms] = {}  # by the paper object's identity, for `learn`
+        # Each paper's terms are learned as soon as it is matched and then dropped. A page of thousands of
+        # papers' term sets kept to the end outlived the young garbage collections and set off full ones,
+        # and freeing them at once was one chain of deallocations: both hold the interpreter, and so the
+        # event loop's thread, for up to a few hundred milliseconds.
+        learned: set[int] = set()  # the paper objects learned so, by identity
         done = 0
         for papers, index, upvotes_moved in ((fresh, self._everything, False), (moved, self._upvotes, True)):
             if not papers or not (len(index) or (learn and not upvotes_moved)):
@@ -388,7 +393,8 @@ class AlertMatcher:
             for paper in papers.values():
                 terms = PaperTerms(paper)
                 if learn and not upvotes_moved:
-                    read[id(paper)] = terms
+                    self._learn_terms(terms.every)
+                    learned.add(id(paper))
                 if len(index):
                     matched = index.matching(terms)
                     if matched:
@@ -397,9 +403,12 @@ class AlertMatcher:
                 if pause is not None and done % PAUSE_EVERY == 0:
                     pause()
         if learn:
+            # A paper given more than once is learned once per time given, as `learn(new)` would.
             for paper in new:
-                terms = read.get(id(paper)) or PaperTerms(paper)
-                self._learn_terms(terms.every)
+                if id(paper) in learned:
+                    learned.discard(id(paper))
+                else:
+                    self._learn_terms(PaperTerms(paper).every)
         return results
 
 

@@ -1,8 +1,10 @@
-"""Background tasks that are kept (not dropped) and whose failures are logged, with a bounded drain."""
+"""Background tasks that are kept (not dropped) and whose failures are logged, with a bounded drain; and
+the bot process's settings of the interpreter (thread switching, the garbage collector)."""
 
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -26,6 +28,25 @@ INTERPRETER_SWITCH_SECONDS = 0.0005
 def favour_interactive_threads() -> None:
     """Make a thread waiting for the interpreter get it sooner (the bot's process calls this once at start)."""
     sys.setswitchinterval(INTERPRETER_SWITCH_SECONDS)
+
+
+async def freeze_start_up_objects(ready: Ready, warming: Callable[[], object]) -> int:
+    """Once the bot is ready and the title vocabulary read, keep every object alive then out of later garbage
+    collections (the bot's process runs this once); returns how many objects that is.
+
+    A full collection walks every object the collector tracks while it holds the interpreter, and with it the
+    event loop's thread, whichever thread set it off. The modules, classes, caches and vocabulary loaded at
+    start live as long as the process: walking them again at each full collection finds nothing to free.
+    """
+    await ready()
+    task = warming()  # the engine's warming task, started once (a later call returns it), if it keeps one
+    if isinstance(task, asyncio.Future):
+        await asyncio.wait({task})
+    # No collection first: measured at this point it freed 0 to 4 objects and held the loop 25 to 40 ms.
+    gc.freeze()
+    frozen = gc.get_freeze_count()
+    log.info("%d objects alive at start are left out of later garbage collections", frozen)
+    return frozen
 
 
 class BackgroundTasks:
