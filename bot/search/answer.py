@@ -112,7 +112,7 @@ class SearchRun:
             return full
         thin = self.sort == "relevance" and bool(self.query.plain_words()) and len(full.ranked) < THIN_RESULTS
         side = self.titles(db, like_typed=self.title_like or thin) if full.ranked or thin else _Titles()
-        items, total = self._window(full, side)
+        items, total = self._window(db, full, side)
         papers = search_read.papers_by_rowid(db, [item for item in items if isinstance(item, int)])
         return SearchResults(
             query=self.text,
@@ -170,12 +170,11 @@ class SearchRun:
             side.titled = titled
             # Plain words only: a title holding them all matches the query.
             side.phrased = titles.phrase_rowids(db, self.words, typed, limit=PHRASE_MATCHES, filters=self.query.filters)
-            side.phrase_titles = {r: t for r, (_, t) in search_read.titles_by_rowid(db, side.phrased).items()}
         if like_typed:
             side.strong, side.weak = self._title_matches(db)
         return side
 
-    def _in_order(self, full: _FullText, side: _Titles) -> list[int]:
+    def _in_order(self, db: sqlite3.Connection, full: _FullText, side: _Titles) -> list[int]:
         """The full-text matches with title phrases first: a title that is the text typed, phrase hits in
         the window in their order, then older ones, closest titles first."""
         if not full.ranked or not (side.phrased or side.titled):
@@ -184,19 +183,21 @@ class SearchRun:
         inside = [r for r in full.ranked if r in phrase_set and r not in titled_set]
         inside_set = set(inside)
         older = [r for r in side.phrased if r not in titled_set and r not in inside_set]
-        key = " ".join(self.query.plain_words())
-        closeness = {r: fuzz.ratio(key, title_key(side.phrase_titles[r])) for r in older if r in side.phrase_titles}
-        older = sorted(closeness, key=lambda r: (closeness[r], r), reverse=True)
+        if older:
+            key = " ".join(self.query.plain_words())
+            found = search_read.titles_by_rowid(db, older)
+            closeness = {r: fuzz.ratio(key, title_key(title)) for r, (_, title) in found.items()}
+            older = sorted(closeness, key=lambda r: (closeness[r], r), reverse=True)
         first = [*side.titled, *inside, *older]
         ahead = set(first)
         return [*first, *(r for r in full.ranked if r not in ahead)]
 
-    def _window(self, full: _FullText, side: _Titles) -> tuple[list[Paper | int], int]:
+    def _window(self, db: sqlite3.Connection, full: _FullText, side: _Titles) -> tuple[list[Paper | int], int]:
         """The page's items (papers found by title, or rowids) and how many there are in all: close title
         matches, the full-text matches without them, then looser title matches when the full text found
         almost nothing."""
         strong = side.strong
-        ordered = self._in_order(full, side)
+        ordered = self._in_order(db, full, side)
         rest = [r for r in ordered if r not in strong] if strong else ordered
         weak = side.weak if len(full.ranked) < THIN_RESULTS else []
         everything: Iterator[Paper | int] = itertools.chain(strong.values(), rest, weak)
@@ -294,6 +295,5 @@ class _Titles:
 
     titled: list[int] = dataclasses.field(default_factory=list)  # titles that are the text typed
     phrased: list[int] = dataclasses.field(default_factory=list)  # titles holding the words as typed
-    phrase_titles: dict[int, str] = dataclasses.field(default_factory=dict)  # their titles
     strong: dict[int, Paper] = dataclasses.field(default_factory=dict)  # titles close to the text typed
     weak: list[Paper] = dataclasses.field(default_factory=list)  # looser ones
