@@ -273,3 +273,13 @@ async def test_reading_few_matches_in_stored_order_gives_the_newest_as_a_backwar
         assert await store.read(both_ways) > 50  # many reads found more than half their limit, some all of it
     finally:
         await store.close()
+
+
+def test_a_phrase_is_held_only_adjacent_and_in_order_whatever_the_word_forms() -> None:
+    stems = [stem("models"), stem("of"), stem("graphs")]
+    assert titles.holds_phrase(["new", "modeling", "of", "graph"], stems)
+    assert titles.holds_phrase(["model", "of", "graphs"], stems)
+    assert not titles.holds_phrase(["graphs", "of", "models"], stems)
+    assert not titles.holds_phrase(["models", "and", "of", "graphs"], stems)
+    assert not titles.holds_phrase(["models", "of"], stems)  # cut short at the title's end
+    assert titles.holds_phrase(["anything"], [])

@@ -255,9 +255,12 @@ def phrase_match(tokens: Sequence[str]) -> str:
 
 def holds_phrase(tokens: Sequence[str], stems: Sequence[str]) -> bool:
     """Whether the folded words `tokens` hold words with `stems`, adjacent and in that order."""
+    wanted, width = list(stems), len(stems)
+    if not wanted:
+        return True
     held = [stem(token) for token in tokens]
-    width = len(stems)
-    return any(held[at : at + width] == list(stems) for at in range(len(held) - width + 1))
+    # Only where the first stem is held can the phrase start.
+    return any(held[at : at + width] == wanted for at, first in enumerate(held) if first == wanted[0])
 
 
 def phrase_rowids(
@@ -282,7 +285,7 @@ def phrase_rowids(
         if len(holding) < PHRASE_CHECKED:
             stems = [stem(token) for token in typed]
             found = search_read.titles_by_rowid(db, holding)
-            phrased = [r for r in holding if r in found and holds_phrase(title_key(found[r][1]).split(), stems)]
+            phrased = [r for r in holding if r in found and holds_phrase(fold_tokens(found[r][1]), stems)]
             return phrased[:limit]
         forms = [family for family, _ in families]
         if len(known) == len(families) and math.prod(map(len, forms)) <= PHRASE_FORMS:
