@@ -167,6 +167,8 @@ class Search:
             more = await self.store.merge_search_index(MERGE_STEP_PAGES, start=steps == 0)
             steps += 1
             await asyncio.sleep(0)  # writes waiting for the database go between steps
+        # The merge read the whole index through the writer's page cache; later writes need little of it.
+        await self.store.release_memory()
         return steps
 
     async def merge_index_if_due(self, now: dt.datetime) -> bool:

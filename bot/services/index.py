@@ -10,18 +10,12 @@ from typing import Protocol
 from bot.clock import Clock
 from bot.services.tasks import BackgroundTasks
 from bot.store import StoreError
-from bot.store.base import StoreBase
 
 log = logging.getLogger(__name__)
 
 
 class Indexed(Protocol):
     """What maintenance needs from the search side (bot.search.Search)."""
-
-    @property
-    def store(self) -> object:
-        """The store the indexes live in."""
-        ...
 
     async def refresh(self, *, force: bool = False) -> None:
         """Bring the title index up to date with the store."""
@@ -50,11 +44,7 @@ class IndexMaintenance:
     async def merge_if_due(self) -> None:
         """Merge the full-text index if the last merge is old enough; a failure only logs (searches still work)."""
         try:
-            merged = await self.search.merge_index_if_due(self.clock.now())
-            store = self.search.store
-            if merged and isinstance(store, StoreBase):
-                # The merge read the whole index through the writer's page cache; later writes need little of it.
-                await store.release_memory()
+            await self.search.merge_index_if_due(self.clock.now())
         except StoreError as exc:
             # Searches still work on an unmerged index, only slower; the next scrape tries again.
             log.warning("could not merge the search index: %s", exc)
