@@ -77,6 +77,13 @@ def _title_tokens(query: Query) -> list[str]:
     return list(found.values())
 
 
+def title_like(query: Query, sort: Sort) -> bool:
+    """Whether a query is typed like a title (plain words, three or more, none quoted): the title-only index
+    is then asked whatever the full-text results."""
+    plain = sort == "relevance" and bool(query.plain_words())
+    return plain and len(query.typed_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
+
+
 def _popularity(hit: Hit) -> tuple[int, bool, str, int]:
     """Sort key, descending: more upvotes, then the later day, then the paper stored last."""
     return hit.upvotes, hit.day is not None, hit.day or "", hit.rowid
@@ -95,23 +102,17 @@ class SearchRun:
     offset: int
 
     @property
-    def title_like(self) -> bool:
-        """Whether the title-only index is asked whatever the full-text results (a title-like query)."""
-        query = self.query
-        return (
-            self.sort == "relevance"
-            and bool(query.plain_words())
-            and len(query.typed_words) >= TITLE_LIKE_WORDS
-            and not query.has_quotes()
-        )
+    def _title_like(self) -> bool:
+        return title_like(self.query, self.sort)
 
     def answer(self, db: sqlite3.Connection) -> SearchResults:
         """The page of results."""
-        full = self.full_text(db)
+        full = self._full_text(db)
         if isinstance(full, SearchResults):
             return full
         thin = self.sort == "relevance" and bool(self.query.plain_words()) and len(full.ranked) < THIN_RESULTS
-        side = self.titles(db, like_typed=self.title_like or thin) if full.ranked or thin else _Titles()
+        # Title phrases only reorder full-text matches: with none, they are not looked up.
+        side = self._titles(db, phrases=bool(full.ranked), like_typed=self._title_like or thin)
         items, total = self._window(db, full, side)
         papers = search_read.papers_by_rowid(db, [item for item in items if isinstance(item, int)])
         return SearchResults(
@@ -128,7 +129,7 @@ class SearchRun:
             total_exact=full.exact,
         )
 
-    def full_text(self, db: sqlite3.Connection) -> _FullText | SearchResults:
+    def _full_text(self, db: sqlite3.Connection) -> _FullText | SearchResults:
         """The full-text matches in order (title phrases aside); or the page itself for a query that filters
         alone or excludes words (the store's indexes order those)."""
         query, sort = self.query, self.sort
@@ -150,18 +151,18 @@ class SearchRun:
         window = FILTERED_WINDOW if query.filters else DENSE_WINDOW
         weights = COLUMN_WEIGHTS if scored else None
         # Papers holding as many words as a long typed title are usually few.
-        likely_few = self.title_like and len(set(query.plain_words())) >= titles.FEW_HOLD_ALL_WORDS
+        likely_few = self._title_like and len(set(query.plain_words())) >= titles.FEW_HOLD_ALL_WORDS
         hits = search_read.match_hits(
             db, compiled.match, limit=window + 1, filters=query.filters, weights=weights, likely_few=likely_few
         )
         return _FullText(self._ranked(db, hits[:window], scored), exact=len(hits) <= window)
 
-    def titles(self, db: sqlite3.Connection, *, like_typed: bool) -> _Titles:
-        """What the title-only index adds: titles holding the words as typed (for relevance), and with
-        `like_typed` the titles like the text typed."""
+    def _titles(self, db: sqlite3.Connection, *, phrases: bool, like_typed: bool) -> _Titles:
+        """What the title-only index adds: with `phrases`, titles holding the words as typed (for relevance);
+        with `like_typed`, the titles like the text typed."""
         side = _Titles()
         typed = self.query.plain_words()
-        if self.sort == "relevance" and len(typed) >= 2:
+        if phrases and self.sort == "relevance" and len(typed) >= 2:
             # A title that is the text typed, then titles holding the words as typed (adjacent, in order).
             titled = search_read.titles_equal(db, self.text.strip(), PHRASE_MATCHES)
             if titled:

@@ -30,8 +30,8 @@ from bot.search.answer import (
     MAX_TITLE_MATCHES,
     STRONG_TITLE_SCORE,
     THIN_RESULTS,
-    TITLE_LIKE_WORDS,
     WEAK_TITLE_SCORE,
+    title_like,
 )
 from bot.search.engine import MAX_LIMIT, MERGE_STEP_PAGES
 from bot.search.postgres_titles import complete_titles, match_titles
@@ -135,11 +135,10 @@ class PostgresSearch:
             return SearchResults(query_text, tuple(papers), await self.store.search_count(spec), sort, offset, limit)
         window = FILTERED_WINDOW if spec.filters else DENSE_WINDOW
         plain = sort == "relevance" and bool(query.plain_words())
-        title_like = plain and len(query.typed_words) >= TITLE_LIKE_WORDS and not query.has_quotes()
         title_text = " ".join(query.typed_words)
         finding = self.store.match_hits(spec.match, limit=window + 1, filters=spec.filters, weights=COLUMN_WEIGHTS)
         titled: list[tuple[TitleRow, float]] | None = None
-        if title_like:  # the title lookups need not wait for the full-text hits: both at once
+        if title_like(query, sort):  # the title lookups need not wait for the full-text hits: both at once
             matched, titled = await asyncio.gather(finding, self._scored_titles(title_text))
         else:
             matched = await finding
