@@ -80,9 +80,18 @@ def part_to_kwargs(part: dict[str, Any]) -> dict[str, Any]:
     return kwargs
 
 
-def components_view(rows: list[dict[str, Any]]) -> discord.ui.View:
-    """Stored action rows as a view to send; stopped, so clicks go to the persistent items registered for them."""
+def dispatch_only_view() -> discord.ui.View:
+    """An empty view for controls that persistent (dynamic) items answer, found by their custom ids on any
+    click. Stopped before it is sent, so discord.py does not keep it: it would hold a private followup's
+    view for 15 minutes, and a busy bot sends thousands."""
     view = discord.ui.View(timeout=None)
+    view.stop()
+    return view
+
+
+def components_view(rows: list[dict[str, Any]]) -> discord.ui.View:
+    """Stored action rows as a view to send, answered by the persistent items registered for them."""
+    view = dispatch_only_view()
     for row_number, row in enumerate(rows):
         for component in row.get("components", []):
             if component.get("type") == discord.ComponentType.button.value:
@@ -99,7 +108,6 @@ def components_view(rows: list[dict[str, Any]]) -> discord.ui.View:
                     custom_id=component["custom_id"], placeholder=component.get("placeholder"), options=options,
                     row=row_number,
                 ))  # fmt: skip
-    view.stop()
     return view
 
 

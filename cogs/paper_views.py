@@ -11,7 +11,7 @@ from typing import Any, cast
 import discord
 
 from bot.bibtex import bibtex_entry
-from bot.client import PaperBot, describe_error, send_ephemeral
+from bot.client import PaperBot, describe_error, dispatch_only_view, send_ephemeral
 from bot.errors import UnknownPaper, UserError
 from bot.models import Paper
 from bot.render import (
@@ -21,12 +21,13 @@ from bot.render import (
     escape_text,
     full_abstract_messages,
     has_more_abstract,
+    option_number,
     paper_card,
     paper_links,
     result_options,
     similar_page,
 )
-from bot.store import AnyStore, ReadingListFull
+from bot.store import ReadingListFull
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,7 @@ SHARER_CHARS = 80
 CUSTOM_ID_LIMIT = 100
 PAPER_ID_PATTERN = r"[0-9A-Za-z._/-]{1,80}"
 MAX_SAVED_PER_MEMBER = 500
+LIST_KINDS = "search|similar|trending"  # lists whose card menu is a CardMenu
 SIMILAR_LIMIT = 10
 TITLE_CHARS = 120
 
@@ -126,7 +128,7 @@ def fits_custom_id(paper_id: str) -> bool:
 def card_view(paper: Paper, *, shareable: bool = False) -> discord.ui.View | None:
     """Link buttons for the paper's pages; "Full abstract" when the card leaves some out, "Post to channel",
     Save, Similar and Cite (at most five: one row)."""
-    view = discord.ui.View(timeout=None)
+    view = dispatch_only_view()
     for link in paper_links(paper)[:LINK_BUTTONS_PER_ROW]:
         view.add_item(discord.ui.Button(style=discord.ButtonStyle.link, label=link.label, url=link.url, row=0))
     actions: list[discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]]] = []
@@ -179,57 +181,78 @@ def select_options(options: Sequence[MenuOption]) -> list[discord.SelectOption]:
     ]
 
 
-class CardMenuView(discord.ui.View):
-    """A menu anyone can use to open one of the listed papers as a card, shown only to them."""
+class CardMenu(
+    discord.ui.DynamicItem[discord.ui.Select[discord.ui.View]],
+    template=rf"(?P<kind>{LIST_KINDS}):open",
+):
+    """A list's "Open a paper as a card…" menu: shows the picked paper's card to whoever picked it, privately.
 
-    def __init__(self, store: AnyStore, options: Sequence[MenuOption], *, menu_id: str, timeout: float | None) -> None:
-        super().__init__(timeout=timeout)
-        self.store = store
-        self.message: discord.InteractionMessage | None = None
-        self.share_opened = False  # whether an opened card offers "Post to channel" (lists that are private)
-        self.menu: discord.ui.Select[CardMenuView] = discord.ui.Select(
-            placeholder="Open a paper as a card…", custom_id=menu_id, options=select_options(options), row=0
+    Its custom_id names only the kind of list and its options carry the paper ids, so it keeps working after
+    a restart and nothing is held in memory for it. A card opened from a private list offers "Post to
+    channel"; a private list with a Post button of its own has that button name the card just opened.
+    """
+
+    def __init__(self, kind: str, options: Sequence[discord.SelectOption] = ()) -> None:
+        super().__init__(
+            discord.ui.Select(
+                placeholder="Open a paper as a card…", custom_id=f"{kind}:open", options=list(options), row=0
+            )
         )
-        self.menu.callback = self.open_card  # type: ignore[method-assign]
-        self.add_item(self.menu)
 
-    def set_options(self, options: Sequence[MenuOption]) -> None:
-        """List other papers in the menu (e.g. after turning a page)."""
-        self.menu.options = select_options(options)
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> CardMenu:
+        """Rebuild the menu, with the options the message shows, from a pick on any list."""
+        return cls(match["kind"], item.options if isinstance(item, discord.ui.Select) else ())
 
-    async def open_card(self, interaction: discord.Interaction[Any]) -> None:
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
         """Show the chosen paper's card to whoever chose it."""
-        paper = await self.store.get_paper(self.menu.values[0])
-        if paper is None:
-            raise UnknownPaper(self.menu.values[0])
-        await self.on_pick(paper)  # first, so the list already names the pick when the card appears
-        await send_card(interaction, paper, private=True, shareable=self.share_opened)
-
-    async def on_pick(self, paper: Paper) -> None:
-        """Hook for views that follow what was opened (nothing here)."""
-
-    async def on_timeout(self) -> None:
-        """Grey out the controls once they stop working."""
-        for item in self.children:
-            inner = item.item if isinstance(item, discord.ui.DynamicItem) else item
-            if isinstance(inner, discord.ui.Button | discord.ui.Select):
-                inner.disabled = True
-        await self.redraw(log_gone="could not disable the controls of an old list (message gone)")
-
-    async def redraw(self, *, log_gone: str = "could not update a list (message gone)", **changes: Any) -> None:
-        """Edit the list's message to show the view as it is now."""
-        if self.message is None:
-            return
         try:
-            await self.message.edit(view=self, allowed_mentions=NO_MENTIONS, **changes)
-        except discord.HTTPException:
-            log.info(log_gone)
+            picked = self.item.values
+            if not picked:
+                raise UserError("Pick a paper to open.")
+            paper = await stored_paper(interaction, str(picked[0]))
+            private_list = interaction.message is not None and interaction.message.flags.ephemeral
+            renamed = self.post_button_naming(paper) if private_list else None
+            if renamed is not None:
+                # First, so the list already names the pick when the card appears.
+                await interaction.response.edit_message(view=renamed, allowed_mentions=NO_MENTIONS)
+            await send_card(interaction, paper, private=True, shareable=private_list)
+        except Exception as error:
+            await answer_error(interaction, error, "open card")
 
-    async def on_error(
-        self, interaction: discord.Interaction[Any], error: Exception, item: discord.ui.Item[Any]
-    ) -> None:
-        """Send component errors through the same handler as commands."""
-        await answer_error(interaction, error, "list action")
+    def post_button_naming(self, paper: Paper) -> discord.ui.View | None:
+        """The list's controls with its "Post #N to channel" button naming `paper`; None without such a button."""
+        view = self.view
+        if not isinstance(view, discord.ui.View) or not fits_custom_id(paper.id):
+            return None
+        post = next(
+            (
+                child
+                for child in view.children
+                if isinstance(child, discord.ui.Button) and (child.custom_id or "").startswith("paper:post:")
+            ),
+            None,
+        )
+        numbers = {option.value: option_number(option.label) for option in self.item.options}
+        number = numbers.get(paper.id)
+        if post is None or number is None:
+            return None
+        button = PostCardButton(paper.id, label=f"Post #{number} to channel")
+        button.row = post.row
+        view.remove_item(post)
+        view.add_item(button)
+        # Rebuilt from the message: its items are dispatched by their custom ids, so the view is not kept.
+        view.stop()
+        return view
+
+
+def card_menu_view(kind: str, options: Sequence[MenuOption]) -> discord.ui.View:
+    """A list's controls: the menu that opens one of its papers as a card."""
+    view = dispatch_only_view()
+    view.add_item(CardMenu(kind, select_options(options)))
+    return view
 
 
 async def paper_or_unknown(bot: PaperBot, paper_id: str) -> Paper:
@@ -258,7 +281,7 @@ async def save_for_member(interaction: discord.Interaction[Any], paper_id: str) 
     await send_ephemeral(interaction, message)
 
 
-async def answer_similar(interaction: discord.Interaction[Any], paper: Paper, *, menu_seconds: float | None) -> None:
+async def answer_similar(interaction: discord.Interaction[Any], paper: Paper) -> None:
     """Privately list the cached papers closest to `paper`, with a menu that opens one as a card."""
     bot = cast(PaperBot, interaction.client)
     if not interaction.response.is_done():
@@ -269,10 +292,10 @@ async def answer_similar(interaction: discord.Interaction[Any], paper: Paper, *,
     if not closest:
         await interaction.followup.send(embed=embed, ephemeral=True, allowed_mentions=NO_MENTIONS)
         return
-    view = CardMenuView(bot.store, result_options(closest), menu_id="similar:open", timeout=menu_seconds)
-    view.share_opened = True  # the list is private: a card opened from it may be posted
-    # Fills the private "thinking" placeholder; the view needs that message to expire its menu.
-    view.message = await interaction.edit_original_response(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
+    # Fills the private "thinking" placeholder.
+    await interaction.edit_original_response(
+        embed=embed, view=card_menu_view("similar", result_options(closest)), allowed_mentions=NO_MENTIONS
+    )
 
 
 async def answer_cite(interaction: discord.Interaction[Any], paper: Paper) -> None:
@@ -343,7 +366,7 @@ class SimilarButton(
         """Answer the clicking member with the similar papers."""
         try:
             paper = await paper_or_unknown(cast(PaperBot, interaction.client), self.paper_id)
-            await answer_similar(interaction, paper, menu_seconds=VIEW_TIMEOUT_SECONDS)
+            await answer_similar(interaction, paper)
         except Exception as error:
             await answer_error(interaction, error, "similar")
 

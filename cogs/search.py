@@ -19,7 +19,8 @@ from bot.search import Period
 from bot.services.index import IndexMaintenance
 from bot.sources.huggingface import parse_paper_ref
 from cogs.paper_views import (
-    CardMenuView,
+    VIEW_TIMEOUT_SECONDS,
+    CardMenu,
     CiteButton,
     DigestSaveMenu,
     FullAbstractButton,
@@ -28,10 +29,21 @@ from cogs.paper_views import (
     SimilarButton,
     answer_cite,
     answer_similar,
+    card_menu_view,
     send_card,
 )
 from cogs.saved_views import ClearSavedView, SavedListView
-from cogs.search_views import PAGE_SIZE, VIEW_TIMEOUT_SECONDS, ResultsView, choice_name
+from cogs.search_views import (
+    PAGE_SIZE,
+    PageButton,
+    PagedSearch,
+    SearchPages,
+    Step,
+    choice_name,
+    page_count,
+    results_embed,
+    results_view,
+)
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +58,8 @@ class SearchCog(commands.Cog):
     def __init__(self, bot: PaperBot) -> None:
         self.bot = bot
         self.search = bot.search
-        self.view_timeout = VIEW_TIMEOUT_SECONDS
+        self.view_timeout = VIEW_TIMEOUT_SECONDS  # the reading list's views
+        self.pages = SearchPages()
         self.index = IndexMaintenance(self.search, bot.clock)
 
     async def cog_unload(self) -> None:
@@ -94,19 +107,40 @@ class SearchCog(commands.Cog):
             raise BadQuery(query, error) from error
         if not results.papers:
             raise UserError("No cached papers match that. Try fewer words, or check `/paper trending`.")
-        view = ResultsView(
-            self.search,
-            results,
-            owner_id=interaction.user.id,
-            sort=sort,
-            since=since_day,
-            private=not public,
-            timeout=self.view_timeout,
-        )
+        if page_count(results) > 1:  # before answering: the pages may be turned as soon as they show
+            asked = PagedSearch(query, sort, since_day, owner_id=interaction.user.id, private=not public)
+            self.pages.remember(interaction.id, asked)
         await interaction.response.send_message(
-            embed=view.embed(), view=view, ephemeral=not public, allowed_mentions=NO_MENTIONS
+            embed=results_embed(results, 0),
+            view=results_view(results, 0, private=not public),
+            ephemeral=not public,
+            allowed_mentions=NO_MENTIONS,
         )
-        view.message = await interaction.original_response()
+
+    async def turn_page(self, interaction: discord.Interaction[PaperBot], step: Step) -> None:
+        """Show the previous or next page of a results message, for the person who searched."""
+        # The results message answers the search command: its metadata names that interaction.
+        asked_by = interaction.message.interaction_metadata if interaction.message is not None else None
+        asked = self.pages.get(asked_by.id) if asked_by is not None else None
+        if asked is None:
+            raise UserError("These results are from a search the bot no longer holds: run `/paper search` again.")
+        if interaction.user.id != asked.owner_id:
+            raise UserError("Only the person who searched can turn these pages: run `/paper search` yourself.")
+        page = max(0, asked.page + (1 if step == "next" else -1))
+        results = await self.search.search(
+            asked.query, sort=asked.sort, since=asked.since, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+        )
+        if not results.papers and page > 0:  # fewer results than when it was asked: show the last page
+            page = page_count(results) - 1
+            results = await self.search.search(
+                asked.query, sort=asked.sort, since=asked.since, limit=PAGE_SIZE, offset=page * PAGE_SIZE
+            )
+        asked.page = page
+        await interaction.response.edit_message(
+            embed=results_embed(results, page),
+            view=results_view(results, page, private=asked.private),
+            allowed_mentions=NO_MENTIONS,
+        )
 
     @group.command(name="show", description="Show one paper as a card")
     @app_commands.describe(paper="arXiv id (2406.12345), a paper URL, or start typing a title")
@@ -153,7 +187,7 @@ class SearchCog(commands.Cog):
     async def similar(self, interaction: discord.Interaction[PaperBot], paper: app_commands.Range[str, 1, 300]) -> None:
         """Papers sharing the paper's most distinctive words, with a menu that opens one as a card."""
         found = await self.find_paper(interaction, paper)
-        await answer_similar(interaction, found, menu_seconds=self.view_timeout)
+        await answer_similar(interaction, found)
 
     @group.command(name="cite", description="A BibTeX entry for a paper (only you see it)")
     @app_commands.describe(paper="arXiv id (2406.12345), a paper URL, or start typing a title")
@@ -212,12 +246,14 @@ class SearchCog(commands.Cog):
             raise UserError(f"No papers cached for {PERIOD_NAMES[period]} yet: the scraper may still be catching up.")
         embed = trending_page(found.papers, period=period, first=found.first, last=found.last)
         options = result_options(trending_order(found.papers))
-        view = CardMenuView(self.bot.store, options, menu_id="trending:open", timeout=self.view_timeout)
-        await interaction.response.send_message(embed=embed, view=view, allowed_mentions=NO_MENTIONS)
-        view.message = await interaction.original_response()
+        await interaction.response.send_message(
+            embed=embed, view=card_menu_view("trending", options), allowed_mentions=NO_MENTIONS
+        )
 
 
 async def setup(bot: PaperBot) -> None:
     """Extension entry point."""
-    bot.add_dynamic_items(FullAbstractButton, PostCardButton, SaveButton, SimilarButton, CiteButton, DigestSaveMenu)
+    bot.add_dynamic_items(
+        FullAbstractButton, PostCardButton, SaveButton, SimilarButton, CiteButton, DigestSaveMenu, CardMenu, PageButton
+    )
     await bot.add_cog(SearchCog(bot))

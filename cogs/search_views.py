@@ -1,26 +1,41 @@
-"""The results message of /paper search: paging for the searcher, a card menu, and "Post to channel"."""
+"""The results message of /paper search: paging for the searcher, a card menu, and "Post to channel".
+
+Its controls are persistent items whose custom ids say what they do: the menu's options carry the paper
+ids and "Post" its paper, so those work on any results message, after restarts too. Turning a page needs the
+search as asked, which `SearchPages` remembers for the latest searches with more than one page, by the id
+of the command's interaction (which Discord names on the results message). Nothing
+else is kept per message: a busy bot answers thousands of searches, and a view held for each (with its
+menu, buttons and page of papers) is work for every garbage collection.
+"""
 
 from __future__ import annotations
 
+import collections
+import dataclasses
 import datetime as dt
 import logging
 import math
-from typing import Any
+import re
+from typing import Any, Literal, Protocol, cast
 
 import discord
 
-from bot.models import Paper
-from bot.render import NO_MENTIONS, result_options, results_page
+from bot.client import dispatch_only_view
+from bot.errors import UserError
+from bot.render import result_options, results_page
 from bot.search import SearchResults, Sort
-from bot.search.factory import SearchEngine
-from cogs.paper_views import VIEW_TIMEOUT_SECONDS, CardMenuView, PostCardButton, fits_custom_id
+from cogs.paper_views import CardMenu, PostCardButton, answer_error, fits_custom_id, select_options
 
 log = logging.getLogger(__name__)
 
 PAGE_SIZE = 10
 CHOICE_LIMIT = 100  # Discord's limit for an autocomplete choice's name and value
+# Searches whose pages can still be turned; each is its text and a few fields (under a kilobyte).
+REMEMBERED_SEARCHES = 5_000
 
-__all__ = ["PAGE_SIZE", "VIEW_TIMEOUT_SECONDS", "ResultsView", "choice_name"]
+Step = Literal["previous", "next"]
+
+__all__ = ["PAGE_SIZE", "PagedSearch", "SearchPages", "choice_name", "results_embed", "results_view"]
 
 
 def choice_name(paper_id: str, title: str) -> str:
@@ -31,119 +46,113 @@ def choice_name(paper_id: str, title: str) -> str:
     return (shown + suffix)[:CHOICE_LIMIT]
 
 
-class ResultsView(CardMenuView):
-    """◀ ▶ paging for the searcher (only with more than one page), a card menu, and on a private answer
-    a "Post #N to channel" button for the card last opened from the menu (else the page's first result)."""
+@dataclasses.dataclass(slots=True)
+class PagedSearch:
+    """What turning a results message's pages needs: the search as asked, who asked it, and the page shown."""
 
-    def __init__(
-        self,
-        search: SearchEngine,
-        first: SearchResults,
-        *,
-        owner_id: int,
-        sort: Sort,
-        since: dt.date | None,
-        private: bool,
-        timeout: float = VIEW_TIMEOUT_SECONDS,
-    ) -> None:
-        super().__init__(search.store, result_options(first.papers), menu_id="search:open", timeout=timeout)
-        self.search = search
-        self.results = first
-        self.owner_id = owner_id
-        self.sort: Sort = sort
-        self.since = since
-        self.private = private
-        self.share_opened = private
-        self.page = 0
-        self.chosen: tuple[int, Paper] | None = None  # (number shown, paper) last opened from the menu
-        self.post_button: PostCardButton | None = None
-        self.previous_page: discord.ui.Button[ResultsView] = discord.ui.Button(
-            label="◀", style=discord.ButtonStyle.secondary, custom_id="search:previous", row=1
-        )
-        self.next_page: discord.ui.Button[ResultsView] = discord.ui.Button(
-            label="▶", style=discord.ButtonStyle.secondary, custom_id="search:next", row=1
-        )
-        self.previous_page.callback = self.show_previous  # type: ignore[method-assign]
-        self.next_page.callback = self.show_next  # type: ignore[method-assign]
-        if self.pages > 1:
-            self.add_item(self.previous_page)
-            self.add_item(self.next_page)
-        self.refresh_items()
+    query: str
+    sort: Sort
+    since: dt.date | None
+    owner_id: int
+    private: bool
+    page: int = 0
 
-    @property
-    def pages(self) -> int:
-        """How many pages the results fill."""
-        return max(1, math.ceil(self.results.total / PAGE_SIZE))
 
-    @property
-    def start_index(self) -> int:
-        """The number shown for the first paper of the current page."""
-        return self.page * PAGE_SIZE + 1
+class SearchPages:
+    """The latest searches with more than one page, by their command's interaction id: the oldest are forgotten."""
 
-    def embed(self) -> discord.Embed:
-        """The current page as an embed."""
-        return results_page(
-            self.results.papers,
-            query=self.results.query,
-            page=self.page + 1,
-            pages=self.pages,
-            total=self.results.total,
-            start_index=self.start_index,
-            total_exact=self.results.total_exact,
-        )
+    def __init__(self, limit: int = REMEMBERED_SEARCHES) -> None:
+        self.limit = limit
+        self._by_interaction: collections.OrderedDict[int, PagedSearch] = collections.OrderedDict()
 
-    def post_target(self) -> tuple[int, Paper] | None:
-        """What "Post to channel" posts: the card opened last, else the first result on this page."""
-        if self.chosen is not None:
-            return self.chosen
-        return (self.start_index, self.results.papers[0]) if self.results.papers else None
+    def remember(self, interaction_id: int, search: PagedSearch) -> None:
+        """Keep `search` for the results of that interaction, forgetting the oldest beyond the limit."""
+        self._by_interaction[interaction_id] = search
+        self._by_interaction.move_to_end(interaction_id)
+        while len(self._by_interaction) > self.limit:
+            self._by_interaction.popitem(last=False)
 
-    def refresh_items(self) -> None:
-        """Enable the page buttons that lead somewhere, list this page in the menu, name what Post posts."""
-        self.previous_page.disabled = self.page == 0
-        self.next_page.disabled = self.page + 1 >= self.pages
-        self.set_options(result_options(self.results.papers, self.start_index))
-        if not self.private:
-            return
-        if self.post_button is not None:
-            self.remove_item(self.post_button)
-            self.post_button = None
-        target = self.post_target()
-        if target is not None and fits_custom_id(target[1].id):
-            self.post_button = PostCardButton(target[1].id, label=f"Post #{target[0]} to channel")
-            self.post_button.row = 1
-            self.add_item(self.post_button)
+    def get(self, interaction_id: int) -> PagedSearch | None:
+        """The search an interaction asked, if it is still remembered."""
+        found = self._by_interaction.get(interaction_id)
+        if found is not None:
+            self._by_interaction.move_to_end(interaction_id)
+        return found
 
-    async def turn(self, interaction: discord.Interaction[Any], step: int) -> None:
-        """Move by `step` pages (only for the person who searched)."""
-        if interaction.user.id != self.owner_id:
-            await interaction.response.send_message(
-                "Only the person who searched can turn these pages: run `/paper search` yourself.",
-                ephemeral=True,
-                allowed_mentions=NO_MENTIONS,
+
+def page_count(results: SearchResults) -> int:
+    """How many pages the results fill."""
+    return max(1, math.ceil(results.total / PAGE_SIZE))
+
+
+def results_embed(results: SearchResults, page: int) -> discord.Embed:
+    """Page `page` (from 0) of the results as an embed."""
+    return results_page(
+        results.papers,
+        query=results.query,
+        page=page + 1,
+        pages=page_count(results),
+        total=results.total,
+        start_index=page * PAGE_SIZE + 1,
+        total_exact=results.total_exact,
+    )
+
+
+def results_view(results: SearchResults, page: int, *, private: bool) -> discord.ui.View:
+    """The card menu; ◀ ▶ with more than one page; on a private answer, "Post #N to channel" for the page's
+    first result (a card opened from the menu renames it)."""
+    start = page * PAGE_SIZE + 1
+    view = dispatch_only_view()
+    view.add_item(CardMenu("search", select_options(result_options(results.papers, start))))
+    pages = page_count(results)
+    if pages > 1:
+        view.add_item(PageButton("previous", disabled=page == 0))
+        view.add_item(PageButton("next", disabled=page + 1 >= pages))
+    first = results.papers[0] if results.papers else None
+    if private and first is not None and fits_custom_id(first.id):
+        post = PostCardButton(first.id, label=f"Post #{start} to channel")
+        post.row = 1
+        view.add_item(post)
+    return view
+
+
+class Pager(Protocol):
+    """The cog that turns results pages (it holds the search engine and `SearchPages`)."""
+
+    async def turn_page(self, interaction: discord.Interaction[Any], step: Step) -> None: ...
+
+
+class PageButton(
+    discord.ui.DynamicItem[discord.ui.Button[discord.ui.View]],
+    template=r"search:(?P<step>previous|next)",
+):
+    """◀ or ▶ on a results message: the searcher turns the page (the search cog does the turning)."""
+
+    def __init__(self, step: Step, *, disabled: bool = False) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="◀" if step == "previous" else "▶",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"search:{step}",
+                disabled=disabled,
+                row=1,
             )
-            return
-        page = min(max(0, self.page + step), self.pages - 1)
-        self.results = await self.search.search(
-            self.results.query, sort=self.sort, since=self.since, limit=PAGE_SIZE, offset=page * PAGE_SIZE
         )
-        self.page = page
-        self.refresh_items()
-        await interaction.response.edit_message(embed=self.embed(), view=self, allowed_mentions=NO_MENTIONS)
+        self.step: Step = step
 
-    async def show_previous(self, interaction: discord.Interaction[Any]) -> None:
-        """Show the previous page."""
-        await self.turn(interaction, -1)
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> PageButton:
+        """Rebuild the button from a click on any results message."""
+        return cls(cast(Step, match["step"]))
 
-    async def show_next(self, interaction: discord.Interaction[Any]) -> None:
-        """Show the next page."""
-        await self.turn(interaction, 1)
-
-    async def on_pick(self, paper: Paper) -> None:
-        """On a private answer, let "Post to channel" name the card just opened."""
-        if not self.private:
-            return
-        numbers = {option.value: number for number, option in enumerate(self.menu.options, self.start_index)}
-        self.chosen = (numbers.get(paper.id, self.start_index), paper)
-        self.refresh_items()
-        await self.redraw()
+    async def callback(self, interaction: discord.Interaction[Any]) -> None:
+        """Turn the page, through the search cog."""
+        try:
+            pager = cast(Pager | None, interaction.client.get_cog("SearchCog"))
+            if pager is None:
+                raise UserError("Search is not available right now. Please try again later.")
+            await pager.turn_page(interaction, self.step)
+        except Exception as error:
+            await answer_error(interaction, error, "turn page")

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from bot.alerts import BATCH_KIND, CURSOR_KEY, ListingCursor
 from bot.query import MAX_QUERY_LENGTH
 from tests.fakes.discord_records import InteractionResult, RecordedMessage
-from tests.fakes.harness import BotHarness, eventually, wait_until
+from tests.fakes.harness import BotHarness, eventually, open_card, wait_until
 from tests.fakes.hf_items import make_daily_item
 
 DAY = dt.date(2026, 6, 12)
@@ -311,9 +311,9 @@ async def test_paper_search_survives_hostile_options(
         event("results")
         paged = "search:next" in page.custom_ids
         assert ("page 1/" in page.text) == paged, page.text[-200:]
-        menu = page.component("search:open")
-        card = await harness.discord.select(page, "search:open", [menu["options"][0]["value"]], as_user=harness.member)
-        await answered(card)
+        first = page.component("search:open")["options"][0]["value"]
+        card = await open_card(harness.discord, page, "search:open", first, as_user=harness.member)
+        assert card.ephemeral and card.embeds
         if paged and not page.component("search:next")["disabled"]:
             await answered(await harness.discord.click(page, "search:next", as_user=harness.member))
             assert "page 2/" in page.text
@@ -477,8 +477,7 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
     await answered(found)
     assert found.message is not None and "search:next" not in found.message.custom_ids  # one page: no paging
     for option in found.message.component("search:open")["options"]:
-        card = await server.select(found.message, "search:open", [option["value"]], as_user=harness.member)
-        await answered(card)
+        card = await open_card(server, found.message, "search:open", option["value"], as_user=harness.member)
         assert card.embeds and card.embeds[0]["footer"]["text"].startswith("arXiv")
     for paper_id in ("2606.20000", "2606.20001", "2606.20002"):
         shown = await server.slash("paper", "show", as_user=harness.member, channel=harness.channel, paper=paper_id)
@@ -535,8 +534,8 @@ async def test_hostile_paper_text_renders_within_limits_everywhere(harness: BotH
     assert "page 2/2" in many.message.text
     for option in many.message.component("search:open")["options"]:
         assert len(option["label"]) <= 100 and len(option.get("description") or "") <= 100
-        card = await server.select(many.message, "search:open", [option["value"]], as_user=harness.member)
-        await answered(card)
+        card = await open_card(server, many.message, "search:open", option["value"], as_user=harness.member)
+        assert card.ephemeral and card.embeds
     for message in [*compact, *cards, *every_message(harness)]:
         assert_shows_paper_safely(message)
     watch.assert_all_accepted()

@@ -6,7 +6,7 @@ import datetime as dt
 from typing import Any
 
 from tests.fakes.discord_records import RecordedMessage
-from tests.fakes.harness import BotHarness
+from tests.fakes.harness import BotHarness, open_card
 from tests.fakes.hf_items import make_daily_item
 
 DAY = dt.date(2026, 6, 12)
@@ -96,9 +96,9 @@ async def test_post_to_channel_posts_exactly_the_card_opened(harness: BotHarness
     results = result.message
     assert results is not None and result.ephemeral
     assert results.component("paper:post:2606.30001")["label"] == "Post #1 to channel"
-    opened = await harness.discord.select(results, "search:open", ["2606.30004"], as_user=harness.member)
+    opened = await open_card(harness.discord, results, "search:open", "2606.30004", as_user=harness.member)
     assert opened.ephemeral and opened.embeds[0]["title"] == "Mamba meets vision transformers"
-    assert opened.message is not None and "paper:post:2606.30004" in opened.message.custom_ids  # on the card too
+    assert "paper:post:2606.30004" in opened.custom_ids  # on the card too
     assert results.component("paper:post:2606.30004")["label"] == "Post #3 to channel"
     assert "paper:post:2606.30001" not in results.custom_ids
     assert harness.discord.messages_in(harness.channel) == []

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 
+import discord
 import pytest
 
 from bot.search import MERGED_AT_KEY
-from tests.fakes.harness import BotHarness, eventually, wait_until
+from tests.fakes.harness import BotHarness, eventually, open_card, wait_until
 from tests.fakes.hf_items import make_daily_item, paper_object
 
 DAY = dt.date(2026, 6, 12)
@@ -135,13 +137,12 @@ async def test_a_result_opens_as_a_card(harness: BotHarness) -> None:
         "paper", "search", as_user=harness.member, channel=harness.channel, query="mamba"
     )
     assert result.message is not None and "Mamba" in result.message.text
-    card = await harness.discord.select(result.message, "search:open", ["2606.10000"], as_user=harness.member)
+    card = await open_card(harness.discord, result.message, "search:open", "2606.10000", as_user=harness.member)
     assert card.ephemeral
     embed = card.embeds[0]
     assert embed["title"].startswith("Mamba") and embed["url"] == "https://huggingface.co/papers/2606.10000"
     assert "Albert Gu" in card.text
-    assert card.message is not None
-    links = {c["label"]: c["url"] for c in card.message.walk_components() if c.get("style") == 5}
+    links = {c["label"]: c["url"] for c in card.walk_components() if c.get("style") == 5}
     assert links["arXiv"] == "https://arxiv.org/abs/2606.10000" and links["PDF"].startswith("https://arxiv.org/pdf/")
     assert "](https://arxiv.org" not in card.text  # the links are buttons, not a line of text
 
@@ -274,17 +275,66 @@ async def test_trending_periods(harness: BotHarness) -> None:
     assert "page" not in week.message.text
 
 
-async def test_buttons_disable_after_the_timeout(harness: BotHarness) -> None:
+async def test_results_controls_after_a_restart(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion video", sort="top"
+    )
+    results = result.message
+    assert results is not None and "page 1/3" in results.text
+    await harness.restart()
+
+    # The menu and "Post" name their papers in their custom ids: they work on results from before the restart.
+    card = await open_card(harness.discord, results, "search:open", "2606.00022", as_user=harness.member)
+    assert card.ephemeral and card.embeds[0]["title"] == "Diffusion models for video number 22"
+    assert results.component("paper:post:2606.00022")["label"] == "Post #3 to channel"
+    posted = await harness.discord.click(results, "paper:post:2606.00022", as_user=harness.member)
+    assert not posted.ephemeral and posted.embeds[0]["title"] == "Diffusion models for video number 22"
+
+    # Turning the page needs the search itself, which the new process does not hold: it says what to do.
+    turned = await harness.discord.click(results, "search:next", as_user=harness.member)
+    assert turned.ephemeral and "run `/paper search` again" in turned.text
+    assert "page 1/3" in results.text and "number 24" in results.text  # the results are unchanged
+
+
+async def test_only_the_latest_searches_can_turn_pages(harness: BotHarness) -> None:
     await serve_corpus(harness)
     cog = harness.running.get_cog("SearchCog")
-    cog.view_timeout = 0.3  # type: ignore[union-attr]
-    result = await harness.discord.slash(
-        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion"
-    )
-    message = result.message
-    assert message is not None
-    await wait_until(lambda: message.component("search:next").get("disabled") is True, what="disabled buttons")
-    assert message.component("search:open").get("disabled") is True
+    cog.pages.limit = 2  # type: ignore[union-attr]
+    answers = []
+    for query in ("diffusion video", "diffusion models", "video number"):
+        answer = await harness.discord.slash(
+            "paper", "search", as_user=harness.member, channel=harness.channel, query=query
+        )
+        assert answer.message is not None and "page 1/3" in answer.message.text
+        answers.append(answer.message)
+    oldest, *latest = answers
+    forgotten = await harness.discord.click(oldest, "search:next", as_user=harness.member)
+    assert forgotten.ephemeral and "no longer holds" in forgotten.text and "page 1/3" in oldest.text
+    for message in latest:
+        await harness.discord.click(message, "search:next", as_user=harness.member)
+        assert "page 2/3" in message.text
+
+
+async def test_answered_searches_keep_no_view_alive(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    for public in (False, True):
+        answer = await harness.discord.slash(
+            "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion", public=public
+        )
+        assert answer.message is not None
+        await harness.discord.click(answer.message, "search:next", as_user=harness.member)
+        assert "page 2/3" in answer.message.text
+        first = answer.message.component("search:open")["options"][0]["value"]
+        await open_card(harness.discord, answer.message, "search:open", first, as_user=harness.member)
+    trending = await harness.discord.slash("paper", "trending", as_user=harness.member, channel=harness.channel)
+    assert trending.message is not None
+    # Every control is dispatched by its custom id: once the commands return, no view is left in memory.
+    def views_alive() -> int:
+        gc.collect()
+        return sum(isinstance(found, discord.ui.View) for found in gc.get_objects())
+
+    await wait_until(lambda: views_alive() == 0, what="no view left alive")
 
 
 async def test_since_combines_with_the_query_filters(harness: BotHarness) -> None:

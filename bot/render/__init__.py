@@ -41,6 +41,7 @@ from bot.render.digest import (
 )
 from bot.render.lists import (
     option_description,
+    option_number,
     result_options,
     results_page,
     results_text,
@@ -147,6 +148,7 @@ __all__ = [
     "plural",
     "query_error_text",
     "query_stems",
+    "option_number",
     "result_options",
     "results_page",
     "saved_page",

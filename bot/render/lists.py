@@ -105,6 +105,12 @@ def result_options(papers: Sequence[Paper], start_index: int = 1) -> list[MenuOp
     return options
 
 
+def option_number(label: str) -> int | None:
+    """The number a result option shows ('3. Title' gives 3), as `result_options` writes it."""
+    number, dot, _ = label.partition(". ")
+    return int(number) if dot and number.isdigit() else None
+
+
 def trending_order(papers: Sequence[Paper]) -> list[Paper]:
     """Papers grouped by day, newest day first, keeping their order within each day (the order shown)."""
     days = sorted({paper.day for paper in papers if paper.day is not None}, reverse=True)

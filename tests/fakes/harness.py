@@ -19,7 +19,8 @@ from bot.sources.http import PoliteClient
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import AnyStore, open_store
 from tests.fakes.clock import ManualClock
-from tests.fakes.discord_model import FakeChannel, FakeGuild, FakeMember
+from tests.fakes.discord_model import FakeChannel, FakeGuild, FakeMember, FakeUser
+from tests.fakes.discord_records import UPDATE_MESSAGE, InteractionResult, RecordedMessage
 from tests.fakes.discord_server import FakeDiscord, point_discord_at
 from tests.fakes.hf_server import FakeHuggingFace
 
@@ -47,6 +48,23 @@ async def eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 5
         if loop.time() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await asyncio.sleep(0.01)
+
+
+async def open_card(
+    discord: FakeDiscord,
+    listing: RecordedMessage | InteractionResult,
+    menu_id: str,
+    paper_id: str,
+    *,
+    as_user: FakeMember | FakeUser,
+) -> RecordedMessage:
+    """Pick a paper in a list's card menu and return the card it opens: the answer to the pick, or its
+    followup when the answer renamed the list's "Post to channel" button (an update of the list)."""
+    picked = await discord.select(listing, menu_id, [paper_id], as_user=as_user)
+    if picked.callback_type == UPDATE_MESSAGE:
+        (card,) = await picked.wait_followups(1)
+        return card
+    return await picked.wait_final()
 
 
 @dataclasses.dataclass
