@@ -35,7 +35,17 @@ REMEMBERED_SEARCHES = 5_000
 
 Step = Literal["previous", "next"]
 
-__all__ = ["PAGE_SIZE", "PagedSearch", "SearchPages", "choice_name", "results_embed", "results_view"]
+__all__ = [
+    "PAGE_SIZE",
+    "PageButton",
+    "PagedSearch",
+    "SearchPages",
+    "Step",
+    "choice_name",
+    "page_count",
+    "results_embed",
+    "results_view",
+]
 
 
 def choice_name(paper_id: str, title: str) -> str:

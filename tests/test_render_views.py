@@ -20,6 +20,7 @@ from bot.render import (
     discord_time,
     full_abstract_messages,
     has_more_abstract,
+    option_number,
     paper_card,
     payload_problems,
     query_error_text,
@@ -161,6 +162,14 @@ def test_menu_options_have_descriptions_within_discord_limits() -> None:
     many = result_options([make_paper(3, organization="Org " * 50)])
     assert many[0].description is not None and len(many[0].description) <= 100
     assert many[0].description.endswith("Org…")
+
+
+def test_a_menu_option_gives_back_the_number_it_shows() -> None:
+    options = result_options(
+        [make_paper(1, title="2. A title that starts with a number"), make_paper(2)], start_index=11
+    )
+    assert [option_number(option.label) for option in options] == [11, 12]
+    assert option_number("A title. With a stop") is None and option_number("") is None
 
 
 def test_results_put_facts_under_the_title_with_an_unbreakable_date() -> None:

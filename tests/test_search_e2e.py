@@ -316,6 +316,22 @@ async def test_only_the_latest_searches_can_turn_pages(harness: BotHarness) -> N
         assert "page 2/3" in message.text
 
 
+async def test_turning_past_results_that_left_the_cache_shows_the_last_page(harness: BotHarness) -> None:
+    await serve_corpus(harness)
+    result = await harness.discord.slash(
+        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion video", sort="top"
+    )
+    results = result.message
+    assert results is not None and "page 1/3" in results.text
+    await harness.discord.click(results, "search:next", as_user=harness.member)
+    assert "page 2/3" in results.text
+    for number in range(10):  # 25 matches become 15: page 3 no longer exists
+        assert await harness.store.delete_paper(f"2606.{number:05d}")
+    await harness.discord.click(results, "search:next", as_user=harness.member)
+    assert "page 2/2" in results.text and "15 results" in results.text
+    assert results.component("search:next")["disabled"] is True
+
+
 async def test_answered_searches_keep_no_view_alive(harness: BotHarness) -> None:
     await serve_corpus(harness)
     for public in (False, True):
@@ -329,6 +345,7 @@ async def test_answered_searches_keep_no_view_alive(harness: BotHarness) -> None
         await open_card(harness.discord, answer.message, "search:open", first, as_user=harness.member)
     trending = await harness.discord.slash("paper", "trending", as_user=harness.member, channel=harness.channel)
     assert trending.message is not None
+
     # Every control is dispatched by its custom id: once the commands return, no view is left in memory.
     def views_alive() -> int:
         gc.collect()
