@@ -6,7 +6,9 @@ Shared by bench/memory.py and bench/stalls.py. The bot runs unchanged as a subpr
 - its resident memory from /proc/PID/status (VmRSS now, VmHWM the peak so far);
 - a member's `/paper search` through the loopback Discord: the time from the interaction being sent to the
   bot's answer arriving;
-- event-loop stalls from the gateway heartbeats: the fake Discord asks for a heartbeat every
+- event-loop stalls from the gateway heartbeats (this process runs without the cyclic garbage collector
+  while the bot runs: its own collections, over everything the fake Discord records, held it up to 0.2 s,
+  which read as late heartbeats and slow answers): the fake Discord asks for a heartbeat every
   HEARTBEAT_SECONDS; discord.py's heartbeat thread waits that long after each one, then hands the next to
   the event loop, so the gap between two arrivals is that interval plus however long the loop took to run
   the send. A gap of interval + d means the loop was held for at least d (and at most d + interval).
@@ -17,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import gc
 import json
 import logging
 import re
@@ -247,6 +250,7 @@ class BotWorld:
             scraper={"interval_minutes": self.interval_minutes, "backfill_days": 1, "max_requests_per_minute": 6000},
         )
         self.logs.start()
+        gc.disable()  # see the module's docstring; enabled again by `stop`
         self._lag_task = asyncio.create_task(self._watch_own_lag())
         self.spawned_at = time.monotonic()
         self.process = await BotProcess(config, self.discord.token, self.logs.path).start()
@@ -315,6 +319,7 @@ class BotWorld:
             await asyncio.gather(self._lag_task, return_exceptions=True)
         await self.hf.stop()
         await self.discord.close()
+        gc.enable()
         return self.process.output if self.process else ""
 
 

@@ -135,6 +135,8 @@ class SearchCog(commands.Cog):
             results = await self.search.search(
                 asked.query, sort=asked.sort, since=asked.since, limit=PAGE_SIZE, offset=page * PAGE_SIZE
             )
+        if not results.papers:
+            raise UserError("None of these papers are cached any more: run `/paper search` again.")
         asked.page = page
         await interaction.response.edit_message(
             embed=results_embed(results, page),

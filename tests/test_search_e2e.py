@@ -330,6 +330,11 @@ async def test_turning_past_results_that_left_the_cache_shows_the_last_page(harn
     await harness.discord.click(results, "search:next", as_user=harness.member)
     assert "page 2/2" in results.text and "15 results" in results.text
     assert results.component("search:next")["disabled"] is True
+    for number in range(10, 25):  # none is left
+        assert await harness.store.delete_paper(f"2606.{number:05d}")
+    gone = await harness.discord.click(results, "search:previous", as_user=harness.member)
+    assert gone.ephemeral and "None of these papers are cached any more" in gone.text
+    assert "page 2/2" in results.text  # unchanged
 
 
 async def test_answered_searches_keep_no_view_alive(harness: BotHarness) -> None:
