@@ -47,6 +47,13 @@ class Pager(discord.ui.View):
         self.seen.calls.append(("next", {"user": interaction.user.id}))
         await interaction.response.edit_message(content="page 2")
 
+    @discord.ui.button(label="Open", custom_id="pager:open")
+    async def open_one(self, interaction: discord.Interaction, button: discord.ui.Button[Pager]) -> None:
+        asked_by = interaction.message.interaction_metadata if interaction.message is not None else None
+        self.seen.calls.append(("open", {"asked_by": asked_by.id if asked_by is not None else None}))
+        await interaction.response.edit_message(content="opened one")
+        await interaction.followup.send("the one, privately", ephemeral=True)
+
     @discord.ui.select(
         custom_id="pager:pick", options=[discord.SelectOption(label=x, value=x) for x in "abc"], max_values=2
     )
@@ -453,12 +460,28 @@ async def test_autocomplete_limits_accept_the_maximum(env: Env) -> None:
 async def test_button_click_reaches_the_view_and_updates_the_message(env: Env) -> None:
     server = env.server
     shown = await server.slash("buttons", as_user=server.member)
-    assert shown.message is not None and shown.message.custom_ids == ["pager:next", "pager:pick"]
+    assert shown.message is not None and shown.message.custom_ids == ["pager:next", "pager:open", "pager:pick"]
     clicked = await server.click(shown, "pager:next")
     assert env.seen.last("next") == {"user": server.member.id}
     assert clicked.callback_type == 7
     assert shown.message.content == "page 2" and shown.message.edit_count == 1
     assert shown.message.history[0]["content"] == "page 1"
+
+
+async def test_an_updated_message_still_names_its_command_and_a_followup_after_it_picks_its_visibility(
+    env: Env,
+) -> None:
+    # Discord: a message answering an interaction carries `interaction_metadata` naming that interaction, and an
+    # update by a later click (type 7) keeps it; a followup after an update, not a deferral, is a new message with
+    # its own ephemeral flag.
+    server = env.server
+    shown = await server.slash("buttons", as_user=server.member)
+    await server.click(shown, "pager:next")
+    opened = await server.click(shown, "pager:open")
+    assert opened.callback_type == 7 and shown.message is not None and shown.message.content == "opened one"
+    (followup,) = await opened.wait_followups(1)
+    assert followup.ephemeral and followup.content == "the one, privately" and followup is not shown.message
+    assert env.seen.last("open") == {"asked_by": shown.id}
 
 
 async def test_select_menu_values_reach_the_view(env: Env) -> None:
