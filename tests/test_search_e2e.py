@@ -10,6 +10,7 @@ import discord
 import pytest
 
 from bot.search import MERGED_AT_KEY
+from tests.fakes.discord_records import RecordedMessage
 from tests.fakes.harness import BotHarness, eventually, open_card, wait_until
 from tests.fakes.hf_items import make_daily_item, paper_object
 
@@ -275,13 +276,18 @@ async def test_trending_periods(harness: BotHarness) -> None:
     assert "page" not in week.message.text
 
 
-async def test_results_controls_after_a_restart(harness: BotHarness) -> None:
+async def three_pages_of_results(harness: BotHarness) -> RecordedMessage:
+    """The member's private results for "diffusion video", most upvoted first: 25 papers on three pages."""
     await serve_corpus(harness)
     result = await harness.discord.slash(
         "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion video", sort="top"
     )
-    results = result.message
-    assert results is not None and "page 1/3" in results.text
+    assert result.message is not None and "page 1/3" in result.message.text
+    return result.message
+
+
+async def test_results_controls_after_a_restart(harness: BotHarness) -> None:
+    results = await three_pages_of_results(harness)
     await harness.restart()
 
     # The menu and "Post" name their papers in their custom ids: they work on results from before the restart.
@@ -317,12 +323,7 @@ async def test_only_the_latest_searches_can_turn_pages(harness: BotHarness) -> N
 
 
 async def test_turning_past_results_that_left_the_cache_shows_the_last_page(harness: BotHarness) -> None:
-    await serve_corpus(harness)
-    result = await harness.discord.slash(
-        "paper", "search", as_user=harness.member, channel=harness.channel, query="diffusion video", sort="top"
-    )
-    results = result.message
-    assert results is not None and "page 1/3" in results.text
+    results = await three_pages_of_results(harness)
     await harness.discord.click(results, "search:next", as_user=harness.member)
     assert "page 2/3" in results.text
     for number in range(10):  # 25 matches become 15: page 3 no longer exists
