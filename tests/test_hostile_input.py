@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from bot.alerts import BATCH_KIND, CURSOR_KEY, ListingCursor
 from bot.query import MAX_QUERY_LENGTH
-from tests.fakes.discord_records import InteractionResult, RecordedMessage
+from tests.fakes.discord_interaction_result import InteractionResult
+from tests.fakes.discord_records import RecordedMessage
 from tests.fakes.harness import BotHarness, eventually, open_card, wait_until
 from tests.fakes.hf_items import make_daily_item
 

@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 import pytest
 
+from tests.fakes.discord_interaction_result import InteractionResult
 from tests.fakes.discord_model import FakeChannel, FakeMember
-from tests.fakes.discord_records import FakeDiscordError, InteractionResult
+from tests.fakes.discord_records import FakeDiscordError
 from tests.fakes.harness import BotHarness, wait_until
 from tests.fakes.hf_items import make_daily_item
 from tests.test_hostile_input import alerts_caught_up, table_snapshot

@@ -15,6 +15,10 @@ Build a world, start the server, point discord.py at it, run a real bot, then dr
 Everything the bot sends is recorded (`server.requests`, `server.messages_in(channel)`, interaction
 results) and checked against Discord's real limits, answering with Discord-shaped errors. Faults
 (5xx, 429, gateway closes, bad token, deleted channels, missing permissions) are switched on with methods.
+
+FakeDiscord is composed of mixins: the REST API (discord_rest*.py, discord_rate_limits.py, discord_threads.py),
+the users' side (discord_driver.py, discord_slash.py), the world (discord_world.py) and the fault switches
+(discord_faults.py); the gateway is discord_gateway.py and the records discord_records.py.
 """
 
 from __future__ import annotations
@@ -30,48 +34,32 @@ import discord
 import yarl
 from aiohttp import web
 
-from .discord_driver import InteractionDriver
-from .discord_gateway import (
-    INTENT_GUILD_MEMBERS,
-    INTENT_GUILDS,
-    GatewayHub,
-    GatewaySession,
-)
+from .discord_faults import FaultSwitches
+from .discord_gateway import GatewayHub, GatewaySession
+from .discord_interaction_result import InteractionResult
 from .discord_model import (
-    ADMINISTRATOR,
-    DEFAULT_BOT_PERMISSIONS,
-    DEFAULT_EVERYONE_PERMISSIONS,
-    DM,
-    EMBED_LINKS,
-    GUILD_TEXT,
-    OVERWRITE_MEMBER,
-    OVERWRITE_ROLE,
-    SEND_MESSAGES,
-    VIEW_CHANNEL,
     FakeChannel,
     FakeGuild,
     FakeMember,
     FakeRole,
     FakeUser,
-    Overwrite,
-    PermissionsLike,
     SnowflakeFactory,
-    channel_permissions,
-    permission_bits,
 )
+from .discord_rate_limits import Bucket, Fault, RateLimitSettings
 from .discord_records import (
     CallbackRejected,
     FakeDiscordError,
     InteractionNotAnswered,
-    InteractionResult,
     Notifier,
     Pings,
     RecordedMessage,
     RequestRecord,
     Stats,
 )
-from .discord_rest import API_PREFIX, Bucket, Fault, RateLimitSettings
+from .discord_rest_http import API_PREFIX
+from .discord_slash import SlashDriver
 from .discord_threads import ThreadApi
+from .discord_world import WorldBuilder
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +97,7 @@ def point_discord_at(server: FakeDiscord) -> Iterator[FakeDiscord]:
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = old_gateway
 
 
-class FakeDiscord(ThreadApi, InteractionDriver):
+class FakeDiscord(ThreadApi, SlashDriver, WorldBuilder, FaultSwitches):
     """A Discord REST API and gateway on 127.0.0.1 for the real discord.py, with a driver API for tests.
 
     Identity: `token`, `application_id`, `bot_user_id` (deliberately different from the application id),
@@ -249,242 +237,6 @@ class FakeDiscord(ThreadApi, InteractionDriver):
         """Whether `token` is the bot's token and has not been revoked."""
         return not self._token_rejected and token == self.token
 
-    # ---- world building ----------------------------------------------------------------------------
-    def add_guild(
-        self,
-        name: str,
-        *,
-        bot_permissions: PermissionsLike = DEFAULT_BOT_PERMISSIONS,
-        everyone_permissions: PermissionsLike = DEFAULT_EVERYONE_PERMISSIONS,
-        locale: str = "en-US",
-        shard: tuple[int, int] | None = None,
-    ) -> FakeGuild:
-        """Create a guild with @everyone, an owner and the bot (with a managed role); dispatch it if live.
-
-        `shard` (shard_id, shard_count) picks an id whose guild that shard receives.
-        """
-        guild_id = self.ids.next() if shard is None else self.ids.next_on_shard(*shard)
-        guild = FakeGuild(id=guild_id, name=name, locale=locale)
-        guild.roles[guild.id] = FakeRole(guild.id, guild, "@everyone", permission_bits(everyone_permissions))
-        owner = FakeUser(self.ids.next(), f"{name.lower()}-owner")
-        self.users[owner.id] = owner
-        guild.owner_id = owner.id
-        guild.members[owner.id] = FakeMember(owner, guild)
-        bot_role = FakeRole(
-            self.ids.next(),
-            guild,
-            self.bot_user.name,
-            permission_bits(bot_permissions),
-            position=1,
-            managed=True,
-            bot_id=self.bot_user.id,
-        )
-        guild.roles[bot_role.id] = bot_role
-        guild.members[self.bot_user.id] = FakeMember(self.bot_user, guild, [bot_role])
-        self.guilds[guild.id] = guild
-        for session in self.gateway.sessions_for(guild.id):
-            session.dispatch("GUILD_CREATE", self.guild_create_payload(guild, session, joined=True))
-        self.notify()
-        return guild
-
-    def add_role(
-        self, guild: FakeGuild, name: str, permissions: PermissionsLike = None, *, mentionable: bool = False
-    ) -> FakeRole:
-        """Create a role with these permissions (int, discord.Permissions or names)."""
-        role = FakeRole(
-            self.ids.next(), guild, name, permission_bits(permissions), len(guild.roles), mentionable=mentionable
-        )
-        guild.roles[role.id] = role
-        self.gateway.broadcast(
-            "GUILD_ROLE_CREATE", {"guild_id": str(guild.id), "role": role.to_payload()}, INTENT_GUILDS
-        )
-        return role
-
-    def add_text_channel(
-        self, guild: FakeGuild, name: str, *, topic: str | None = None, position: int | None = None
-    ) -> FakeChannel:
-        """Create a text channel; dispatch CHANNEL_CREATE if the bot is connected."""
-        channel = FakeChannel(
-            id=self.ids.next(),
-            name=name,
-            type=GUILD_TEXT,
-            guild=guild,
-            position=len(guild.channels) if position is None else position,
-            topic=topic,
-        )
-        guild.channels[channel.id] = channel
-        self.channels[channel.id] = channel
-        self.gateway.broadcast("CHANNEL_CREATE", channel.to_payload(), INTENT_GUILDS)
-        return channel
-
-    def add_member(
-        self,
-        guild: FakeGuild,
-        name: str,
-        *,
-        permissions: PermissionsLike = None,
-        admin: bool = False,
-        roles: tuple[FakeRole, ...] | list[FakeRole] = (),
-    ) -> FakeMember:
-        """Add a user to a guild; `permissions`/`admin` give them a personal role with those rights."""
-        user = FakeUser(self.ids.next(), name)
-        self.users[user.id] = user
-        member = FakeMember(user, guild, list(roles))
-        bits = permission_bits(permissions) | (ADMINISTRATOR if admin else 0)
-        if bits:
-            member.roles.append(self.add_role(guild, f"{name}-role", bits))
-        guild.members[user.id] = member
-        payload = member.to_payload() | {"guild_id": str(guild.id)}
-        self.gateway.broadcast("GUILD_MEMBER_ADD", payload, INTENT_GUILD_MEMBERS)
-        return member
-
-    def add_user(self, name: str) -> FakeUser:
-        """A user who shares no guild with the bot (for DMs)."""
-        user = FakeUser(self.ids.next(), name)
-        self.users[user.id] = user
-        return user
-
-    def dm_channel(self, user: FakeUser | FakeMember) -> FakeChannel:
-        """The DM channel between the bot and `user`, created on first use."""
-        person = user.user if isinstance(user, FakeMember) else user
-        channel = self._dm_by_user.get(person.id)
-        if channel is None:
-            channel = FakeChannel(id=self.ids.next(), name=f"dm-{person.name}", type=DM, recipients=[person])
-            self._dm_by_user[person.id] = channel
-            self.channels[channel.id] = channel
-        return channel
-
-    def set_overwrite(
-        self,
-        channel: FakeChannel,
-        target: FakeRole | FakeMember | FakeUser,
-        *,
-        allow: PermissionsLike = None,
-        deny: PermissionsLike = None,
-    ) -> None:
-        """Set a channel permission overwrite for a role or member; dispatch CHANNEL_UPDATE."""
-        if channel.guild is None:
-            raise FakeDiscordError("DM channels have no permission overwrites")
-        kind = OVERWRITE_ROLE if isinstance(target, FakeRole) else OVERWRITE_MEMBER
-        channel.overwrites[target.id] = Overwrite(target.id, kind, permission_bits(allow), permission_bits(deny))
-        self.gateway.broadcast("CHANNEL_UPDATE", channel.to_payload(), INTENT_GUILDS)
-        self.notify()
-
-    def clear_overwrite(self, channel: FakeChannel, target: FakeRole | FakeMember | FakeUser) -> None:
-        """Remove a role's or member's overwrite from a channel."""
-        channel.overwrites.pop(target.id, None)
-        self.gateway.broadcast("CHANNEL_UPDATE", channel.to_payload(), INTENT_GUILDS)
-        self.notify()
-
-    def bot_member(self, guild: FakeGuild) -> FakeMember:
-        """The bot's membership of a guild."""
-        return guild.members[self.bot_user.id]
-
-    def bot_permissions(self, channel: FakeChannel) -> discord.Permissions:
-        """What the bot may do in a channel (what interactions report as app_permissions)."""
-        member = self.bot_member(channel.guild) if channel.guild is not None else None
-        return discord.Permissions(channel_permissions(channel, member))
-
-    def member_permissions(self, member: FakeMember, channel: FakeChannel) -> discord.Permissions:
-        """A member's permissions in a channel, overwrites applied."""
-        return discord.Permissions(channel_permissions(channel, member))
-
-    # ---- fault switches ----------------------------------------------------------------------------
-    def fail_next_posts(self, n: int = 1, status: int = 500, *, code: int = 0, message: str | None = None) -> None:
-        """Make the next `n` POST /channels/{id}/messages answer `status` (500: discord.py retries)."""
-        self._faults.append(
-            Fault(n, status, posts_only=True, code=code, message=message or f"{status}: Injected failure")
-        )
-
-    def fail_next_requests(
-        self,
-        n: int = 1,
-        status: int = 500,
-        *,
-        method: str | None = None,
-        path: str | None = None,
-        code: int = 0,
-        message: str | None = None,
-    ) -> None:
-        """Make the next `n` requests matching method and path regex (relative to /api/v10) fail."""
-        self._faults.append(
-            Fault(
-                n,
-                status,
-                method=method.upper() if method else None,
-                path=re.compile(path) if path else None,
-                code=code,
-                message=message or f"{status}: Injected failure",
-            )
-        )
-
-    def rate_limit_next_post(self, retry_after: float = 0.2, global_: bool = False) -> None:
-        """Answer the next channel message POST with one 429 (global or per-route)."""
-        self._faults.append(Fault(1, 429, posts_only=True, retry_after=retry_after, global_=global_))
-
-    def set_rate_limits(
-        self,
-        *,
-        per_channel: tuple[int, float] | None = None,
-        global_per_second: int | None = None,
-        per_webhook: tuple[int, float] | None = None,
-        per_route: tuple[int, float] | None = None,
-        enabled: bool | None = None,
-        headers: bool | None = None,
-    ) -> None:
-        """Tune rate limits; `headers=False` hides X-RateLimit-* on success so discord.py must learn by 429s."""
-        settings = self.rate_limits
-        if per_channel is not None:
-            settings.per_channel = per_channel
-        if global_per_second is not None:
-            settings.global_per_second = global_per_second
-        if per_webhook is not None:
-            settings.per_webhook = per_webhook
-        if per_route is not None:
-            settings.per_route = per_route
-        if enabled is not None:
-            settings.enabled = enabled
-        if headers is not None:
-            settings.headers = headers
-        self._buckets.clear()
-        self._global_bucket = None
-
-    async def close_gateway(self, code: int = 4000, reason: str = "") -> None:
-        """Close the bot's gateway socket(s) with `code`.
-
-        4000: discord.py RESUMEs. 4009/4007: the session ends, the RESUME gets INVALID_SESSION and the bot
-        IDENTIFYs again. 4004: authentication failed, discord.py stops. 1000: discord.py reconnects and resumes.
-        """
-        if await self.gateway.close_all(code, reason) == 0:
-            raise FakeDiscordError("no open gateway connection to close")
-        self.notify()
-
-    def reject_token(self) -> None:
-        """Revoke the token: REST answers 401 (login raises LoginFailure) and IDENTIFY/RESUME get close 4004."""
-        self._token_rejected = True
-
-    def accept_token(self) -> None:
-        """Undo reject_token()."""
-        self._token_rejected = False
-
-    def delete_channel(self, channel: FakeChannel) -> None:
-        """Delete a channel: CHANNEL_DELETE is dispatched and requests for it get 404 (10003 Unknown Channel)."""
-        channel.deleted = True
-        if channel.guild is not None:
-            self.gateway.broadcast("CHANNEL_DELETE", channel.to_payload(), INTENT_GUILDS)
-        self.notify()
-
-    def deny_bot(self, channel: FakeChannel, *, send: bool = True, embed: bool = True, view: bool = False) -> None:
-        """Deny the bot Send Messages / Embed Links / View Channel in a channel with a member overwrite."""
-        deny = (SEND_MESSAGES if send else 0) | (EMBED_LINKS if embed else 0) | (VIEW_CHANNEL if view else 0)
-        assert channel.guild is not None, "deny_bot needs a guild channel"
-        self.set_overwrite(channel, self.bot_member(channel.guild), deny=deny)
-
-    def allow_bot(self, channel: FakeChannel) -> None:
-        """Remove the bot's member overwrite from a channel."""
-        assert channel.guild is not None, "allow_bot needs a guild channel"
-        self.clear_overwrite(channel, self.bot_member(channel.guild))
-
     # ---- inspection --------------------------------------------------------------------------------
     def messages_in(
         self,
@@ -554,41 +306,3 @@ class FakeDiscord(ThreadApi, InteractionDriver):
 
         await self.notifier.wait_for(connected, timeout, lambda: "a connected gateway session")
         return self.gateway.primary_session()
-
-    # ---- gateway payloads --------------------------------------------------------------------------
-    def ready_payload(self, session: GatewaySession) -> dict[str, Any]:
-        """The READY event for a new session."""
-        user = self.bot_user.to_payload() | {"verified": True, "mfa_enabled": False, "email": None}
-        payload: dict[str, Any] = {
-            "v": 10,
-            "user": user,
-            "guilds": [{"id": str(g), "unavailable": True} for g in self.guilds if session.owns(g)],
-            "session_id": session.id,
-            "session_type": "normal",
-            "resume_gateway_url": self.resume_gateway_url,
-            "application": {"id": str(self.application_id), "flags": self.application_flags},
-            "private_channels": [],
-            "relationships": [],
-            "presences": [],
-            "user_settings": {},
-            "guild_join_requests": [],
-            "geo_ordered_rtc_regions": [],
-            "_trace": ["fake-discord-gateway"],
-        }
-        if session.shard is not None:
-            payload["shard"] = session.shard
-        return payload
-
-    def guild_create_payload(
-        self, guild: FakeGuild, session: GatewaySession, *, joined: bool = False
-    ) -> dict[str, Any]:
-        """GUILD_CREATE; all members only with the GUILD_MEMBERS intent, else just the bot.
-
-        A guild listed in READY comes back with `unavailable: false`; a guild joined later has no such key,
-        which is how discord.py tells on_guild_available from on_guild_join.
-        """
-        everyone = session.wants(INTENT_GUILD_MEMBERS)
-        payload = guild.to_payload(members=guild.members.values() if everyone else [self.bot_member(guild)])
-        if joined:
-            del payload["unavailable"]
-        return payload

@@ -16,12 +16,12 @@ from aiohttp import web
 
 from .discord_limits import FormErrors
 from .discord_model import VIEW_CHANNEL, channel_permissions, iso
-from .discord_rest import ApiError, json_response
+from .discord_rest_http import ApiError, json_response
 
 if TYPE_CHECKING:
     from .discord_model import FakeChannel, FakeMember, FakeUser
     from .discord_records import RecordedMessage
-    from .discord_rest import _Call
+    from .discord_rest_http import _Call
 
 log = logging.getLogger(__name__)
 

@@ -19,8 +19,9 @@ from bot.sources.http import PoliteClient
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import AnyStore, open_store
 from tests.fakes.clock import ManualClock
+from tests.fakes.discord_interaction_result import InteractionResult
 from tests.fakes.discord_model import FakeChannel, FakeGuild, FakeMember, FakeUser
-from tests.fakes.discord_records import UPDATE_MESSAGE, InteractionResult, RecordedMessage
+from tests.fakes.discord_records import UPDATE_MESSAGE, RecordedMessage
 from tests.fakes.discord_server import FakeDiscord, point_discord_at
 from tests.fakes.hf_server import FakeHuggingFace
 
