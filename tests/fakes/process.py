@@ -9,10 +9,15 @@ import signal
 import sys
 from pathlib import Path
 
+import bot
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.hf_server import FakeHuggingFace
 
 log = logging.getLogger(__name__)
+
+# The folder holding the `bot` package this process imported. The child runs from there: `python -m`
+# imports from its current folder first, so elsewhere it could run another checkout's bot.
+BOT_ROOT = Path(bot.__file__).resolve().parents[1]
 
 
 def write_config(
@@ -64,6 +69,7 @@ class BotProcess:
                 stdout=sink,
                 stderr=sink,
                 env=env,
+                cwd=BOT_ROOT,
             )
         return self
 
