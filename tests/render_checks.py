@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import re
 from collections.abc import Iterable
+from typing import Any
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -244,7 +245,7 @@ def assert_plain_urls(urls: Iterable[str]) -> None:
         assert re.fullmatch(r"https?://[^\s()<>\[\]\\`*|]{1,505}", url), url
 
 
-def make_paper(number: int, **changes: object) -> Paper:
+def make_paper(number: int, **changes: Any) -> Paper:
     """A plausible paper with a distinct id."""
     base = Paper(
         id=f"2606.{number:05d}",

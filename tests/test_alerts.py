@@ -7,6 +7,7 @@ import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -95,7 +96,7 @@ def subscription(number: int, query: str, *, channel: int = 1, skip_digest: bool
     )
 
 
-def paper(number: int, title: str = "", **changes: object) -> Paper:
+def paper(number: int, title: str = "", **changes: Any) -> Paper:
     base = Paper(
         id=f"2606.{number:05d}",
         title=title or f"Paper {number}",
@@ -275,9 +276,9 @@ def test_removing_the_last_holder_of_a_query_drops_it() -> None:
 def test_rare_terms_are_chosen_as_keys() -> None:
     matcher = AlertMatcher()
     matcher.learn([paper(i, "the state of the art model") for i in range(10)] + [paper(99, "state of mamba")])
-    assert index_keys(parse("model mamba").root, matcher.frequency) == {(None, "mamba")}
+    assert index_keys(parse("model mamba").root, matcher.frequency) == frozenset({(None, "mamba")})
     # A phrase is keyed by its rarest adjacent pair.
-    assert index_keys(parse('"the state of mamba"').root, matcher.frequency) == {(None, "of mamba")}
+    assert index_keys(parse('"the state of mamba"').root, matcher.frequency) == frozenset({(None, "of mamba")})
 
 
 # ---------------------------------------------------------------- planning a channel's post

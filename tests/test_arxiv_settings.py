@@ -45,8 +45,9 @@ def test_bad_arxiv_settings_name_the_key(section: dict[str, object], message: st
         build_config({"arxiv": section}, {}, "c.toml")
 
 
-def change(**fields: str) -> DigestSettings:
-    return schedule.apply_change(None, schedule.SettingsChange(**fields), BASE, now=NOW)
+def change(*, source: str | None = None, category: str | None = None, query: str | None = None) -> DigestSettings:
+    given = schedule.SettingsChange(source=source, category=category, query=query)
+    return schedule.apply_change(None, given, BASE, now=NOW)
 
 
 def test_a_digest_can_switch_source_category_and_query() -> None:

@@ -36,7 +36,7 @@ def paper(
 
 def parse_entries(text: str) -> list[tuple[str, str, dict[str, str]]]:
     """A strict BibTeX reader: (type, key, raw field values); fails on anything out of place."""
-    entries = []
+    entries: list[tuple[str, str, dict[str, str]]] = []
     at = 0
     while True:
         while at < len(text) and text[at].isspace():

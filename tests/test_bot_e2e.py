@@ -11,12 +11,13 @@ import signal
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from bot.cli import package_version
+from bot.version import package_version
 from tests.fakes.discord_fixtures import LabDiscord
-from tests.fakes.discord_records import RecordedMessage
+from tests.fakes.discord_records import RecordedMessage, RequestRecord
 from tests.fakes.harness import BotHarness, wait_until
 from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
@@ -25,8 +26,8 @@ from tests.fakes.process import BotProcess, write_config
 DAY = dt.date(2026, 6, 12)
 
 
-def option_names(command: dict[str, object], sub: str) -> list[str]:
-    for option in command.get("options", []):  # type: ignore[union-attr]
+def option_names(command: dict[str, Any], sub: str) -> list[str]:
+    for option in command.get("options", []):
         if option["name"] == sub:
             return [o["name"] for o in option.get("options", [])]
     raise AssertionError(f"no subcommand {sub}")
@@ -62,7 +63,9 @@ async def test_login_ready_and_sync_with_option_schemas(harness: BotHarness) -> 
 
 
 async def test_commands_are_synced_globally_only_when_changed(harness: BotHarness) -> None:
-    puts = lambda: harness.discord.requests_to("PUT", r"/applications/\d+/commands$")  # noqa: E731
+    def puts() -> list[RequestRecord]:
+        return harness.discord.requests_to("PUT", r"/applications/\d+/commands$")
+
     assert len(puts()) == 1
     await harness.restart()
     assert len(puts()) == 1, "unchanged commands must not be synced again"
@@ -102,7 +105,8 @@ async def test_status_is_ephemeral_and_complete(harness: BotHarness) -> None:
 
 def field_value(message: RecordedMessage | None, name: str) -> str:
     assert message is not None and message.embeds
-    return next(f["value"] for f in message.embeds[0]["fields"] if f["name"] == name)
+    value: str = next(f["value"] for f in message.embeds[0]["fields"] if f["name"] == name)
+    return value
 
 
 def stamps(moment: dt.datetime) -> str:

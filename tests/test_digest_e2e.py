@@ -167,7 +167,9 @@ async def test_channel_of_another_guild_is_refused(harness: BotHarness) -> None:
 async def test_bad_values_are_explained_and_change_nothing(
     harness: BotHarness, options: dict[str, str], needle: str
 ) -> None:
-    result = await harness.discord.slash("digest", "set", as_user=harness.admin, channel=harness.channel, **options)
+    result = await harness.discord.slash(
+        "digest", "set", as_user=harness.admin, channel=harness.channel, options=options
+    )
     assert result.ephemeral and needle in (result.content or "")
     assert await harness.store.list_digest_settings() == []
 
@@ -319,8 +321,8 @@ async def test_a_weekly_digest_posts_on_its_weekday_only(harness: BotHarness) ->
     assert "Weekly Papers · 6 Jun – 12 Jun" in shown and "Top 3 of 11 papers that week" in shown
     assert shown.index("Week paper 1 days") < shown.index("Week paper 2 days") < shown.index("Week paper 3 days")
     assert "Paper 1 " not in shown and "Week paper 4 days" not in shown
-    for day in range(14, 20):  # Sunday to Friday: nothing
-        harness.clock.set(at(9, day=day))
+    for day_of_month in range(14, 20):  # Sunday to Friday: nothing
+        harness.clock.set(at(9, day=day_of_month))
         await wait_until(lambda: harness.clock.sleepers != [], what="scheduler asleep again")
         assert len(harness.discord.messages_in(harness.channel)) == 1
     serve_day(harness, dt.date(2026, 6, 19), [5])

@@ -26,8 +26,8 @@ from bot.models import DigestSettings, Paper
 UTC = dt.UTC
 
 
-def utc(*args: int) -> dt.datetime:
-    return dt.datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> dt.datetime:
+    return dt.datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def channel(time: str = "09:00", tz: str = "UTC", **kw: object) -> DigestSettings:

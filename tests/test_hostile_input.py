@@ -13,7 +13,7 @@ import sqlite3
 import zoneinfo
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import pytest
 from hypothesis import HealthCheck, event, example, given, settings
@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from bot.alerts import BATCH_KIND, CURSOR_KEY, ListingCursor
 from bot.query import MAX_QUERY_LENGTH
 from tests.fakes.discord_interaction_result import InteractionResult
+from tests.fakes.discord_model import FakeChannel
 from tests.fakes.discord_records import RecordedMessage
 from tests.fakes.harness import BotHarness, eventually, open_card, wait_until
 from tests.fakes.hf_items import make_daily_item
@@ -170,6 +171,12 @@ def table_snapshot(database: str) -> dict[str, list[tuple[Any, ...]]]:
 def every_message(harness: BotHarness) -> list[RecordedMessage]:
     """Every message the bot sent anywhere, ephemeral ones included."""
     return list(harness.discord.messages.values())
+
+
+class InChannel(TypedDict):
+    """The channel keyword shared by several slash calls."""
+
+    channel: FakeChannel
 
 
 class DiscordWatch:
@@ -420,7 +427,7 @@ async def test_alerts_commands_survive_hostile_options(
     server, database = harness.discord, harness.config.database.path
     before = table_snapshot(database)
     watch = DiscordWatch(harness)
-    where = {"channel": harness.channel}
+    where: InChannel = {"channel": harness.channel}
 
     tested = await server.slash("alerts", "test", as_user=harness.member, query=query, days=days, **where)
     shown = await answered(tested)

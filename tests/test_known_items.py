@@ -17,17 +17,13 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import os
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "bench"))
-
-from corpus import Corpus  # noqa: E402
-from known_items import (  # noqa: E402
+from bench.corpus import Corpus
+from bench.known_items import (
     PLANTED,
     PLANTED_MONTH,
     SHORT_COMMON_TITLES,
@@ -38,9 +34,8 @@ from known_items import (  # noqa: E402
     query_for,
     typo_queries,
 )
-
-from bot.search import Search  # noqa: E402
-from bot.store import Store  # noqa: E402
+from bot.search import Search
+from bot.store import Store
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 

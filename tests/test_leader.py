@@ -197,7 +197,7 @@ async def test_digests_set_through_a_follower_are_posted_by_the_leader_even_mid_
 
 
 async def test_the_only_process_of_a_sqlite_deployment_leads_from_the_start(harness: BotHarness) -> None:
-    leadership = harness.bot.leadership
+    leadership = harness.running.leadership
     assert leadership.lock is None and leadership.is_leader
     assert leadership.running == ["alerts", "digests", "scraper"]
     result = await harness.discord.slash("paperboy", "status", as_user=harness.member, channel=harness.channel)

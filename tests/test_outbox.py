@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ class RecordingTransport:
         self.posted: list[tuple[int, dict[str, Any], str]] = []
         self.fail_with: SendError | None = None
         self.crash_after_accept = False
+        self.threads: dict[int, tuple[int, str]] = {}  # thread id (= its message's id) -> channel id, name
 
     async def send(self, channel_id: int, part: dict[str, Any], nonce: str) -> int:
         if self.fail_with:
@@ -40,9 +42,13 @@ class RecordingTransport:
                 return index + 1
         return None
 
+    async def open_thread(self, channel_id: int, message_id: int, name: str) -> int:
+        self.threads.setdefault(message_id, (channel_id, name))
+        return message_id
+
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Store:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(tmp_path / "o.db")
     yield opened
     await opened.close()

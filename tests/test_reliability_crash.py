@@ -429,7 +429,9 @@ async def test_a_full_disk_is_reported_clearly_loses_nothing_and_the_digest_post
     day = dt.date(2026, 6, 12)
     harness.hf.set_day(day, [long_item(i, day) for i in range(25)])
     await harness.scrape()
-    db = harness.store._db  # the bot's own connection: what it can write is what the test limits
+    sqlite_store = harness.store
+    assert isinstance(sqlite_store, Store)  # the harness's default backend
+    db = sqlite_store._db  # the bot's own connection: what it can write is what the test limits
     await db.execute("VACUUM")  # no free pages left to reuse (run while the bot's loops are asleep)
     result = await harness.discord.slash(
         "digest",
@@ -479,8 +481,8 @@ async def test_a_full_disk_is_reported_clearly_loses_nothing_and_the_digest_post
     assert delivery is not None
     messages = harness.discord.messages_in(harness.channel)
     assert len(messages) == len(delivery.parts) and len({m.nonce for m in messages}) == len(messages)
-    refused = sum(1 for r in caplog.records if r.exc_info and "is full" in str(r.exc_info[1]))
-    record_faults("full disk (refused writes)", refused)
+    refused_writes = sum(1 for r in caplog.records if r.exc_info and "is full" in str(r.exc_info[1]))
+    record_faults("full disk (refused writes)", refused_writes)
     check = db_check(write_db_config(harness))
     assert check.returncode == 0 and "ok" in check.stdout, check.stderr
 

@@ -241,13 +241,15 @@ def test_status_values_keep_their_lines_each_escaped() -> None:
     assert embed.fields[0].value == "host-a: shard 0 of 2, leader\nhost\\_b\\*: shard 1 of 2, follower"
     many = status_embed({"Processes": "\n".join(f"process {n}: " + "x" * 90 for n in range(40))})
     assert_within_limits(MessagePayload(embeds=[many]))
-    lines = many.fields[0].value.split("\n")
+    many_value = many.fields[0].value
+    assert many_value is not None
+    lines = many_value.split("\n")
     assert 1 < len(lines) < 40 and all(line.startswith("process ") for line in lines)
 
 
 def test_validate_payload_rejects_each_broken_limit() -> None:
-    def embed(**kwargs: str) -> discord.Embed:
-        return discord.Embed(**kwargs)
+    def embed(*, title: str | None = None, description: str | None = None, url: str | None = None) -> discord.Embed:
+        return discord.Embed(title=title, description=description, url=url)
 
     bad = [
         MessagePayload(content="x" * 2001),

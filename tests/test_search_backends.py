@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -382,7 +383,9 @@ def test_the_corpus_counts_terms_alike_on_both(
 
 @pytest.mark.parametrize("backend", BACKENDS)
 async def test_paper_commands_through_discord(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    changes = {"database": {"url": request.getfixturevalue("postgres_url")}} if backend == "postgres" else {}
+    changes: dict[str, Any] = (
+        {"database": {"url": request.getfixturevalue("postgres_url")}} if backend == "postgres" else {}
+    )
     harness = await BotHarness.create(tmp_path, **changes)
     try:
         assert isinstance(harness.store, PostgresStore) == (backend == "postgres")

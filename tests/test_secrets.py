@@ -16,6 +16,7 @@ import textwrap
 import traceback
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import TypedDict
 
 import discord
 import pytest
@@ -23,12 +24,21 @@ import pytest
 from bot.config import build_config, load_config
 from bot.logs import REDACTED
 from tests.fakes.discord_fixtures import LabDiscord
+from tests.fakes.discord_model import FakeChannel, FakeMember
 from tests.fakes.harness import BotHarness, wait_until
 from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.process import write_config
 
 DAY = dt.date(2026, 6, 12)
+
+
+class Invocation(TypedDict):
+    """Who types a slash command, where, and how long to wait for the answer: shared by several calls."""
+
+    as_user: FakeMember
+    channel: FakeChannel
+    timeout: float
 
 
 def everything_logged(records: list[logging.LogRecord]) -> str:
@@ -232,7 +242,7 @@ async def test_paperboy_run_at_debug_never_prints_the_token(
     try:
         await discord_server.wait_until_connected(timeout=20)
         await wait_until(lambda: bool(discord_server.synced_commands()), timeout=20, what="command sync")
-        where = {"as_user": discord_server.member, "channel": discord_server.papers, "timeout": 10}
+        where: Invocation = {"as_user": discord_server.member, "channel": discord_server.papers, "timeout": 10}
         status = await discord_server.slash("paperboy", "status", **where)
         bad = await discord_server.slash("paper", "search", query="(unbalanced", **where)
         await discord_server.close_gateway(4000)

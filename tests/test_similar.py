@@ -9,6 +9,7 @@ import os
 import socket
 import sqlite3
 import sys
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -54,7 +55,7 @@ def corpus() -> list[Paper]:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> Store:
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
     opened = await Store.open(tmp_path / "paperboy.db")
     await opened.upsert_papers(corpus())
     yield opened

@@ -11,6 +11,7 @@ import httpx
 import pytest
 
 from bot.config import ArxivConfig, Config
+from bot.models import Paper
 from bot.scrape import Scraper
 from bot.sources.arxiv import ArxivSource, is_announcement_day
 from bot.sources.arxiv_ids import is_category, listing_page, normalize_id, split_version
@@ -181,7 +182,7 @@ async def source(fake_arxiv: FakeArxiv, clock: SteppedClock) -> AsyncIterator[Ar
         yield arxiv
 
 
-def submissions(category: str, day: dt.date, count: int, first: int = 1) -> list:
+def submissions(category: str, day: dt.date, count: int, first: int = 1) -> list[Paper]:
     return [arxiv_paper(f"2606.{n:05d}", categories=(category,), day=day) for n in range(first, first + count)]
 
 

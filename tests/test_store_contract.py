@@ -9,14 +9,14 @@ import inspect
 import os
 import pwd
 import shutil
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import psycopg
 import psycopg_pool
 import pytest
 
-from bot.models import ArxivListing, DailyEntry, DigestSettings, Paper, ScrapeRun
+from bot.models import ArxivListing, DailyEntry, DigestSettings, Paper, ScrapeRun, Subscription
 from bot.query import parse
 from bot.search.factory import query_spec
 from bot.store import (
@@ -236,7 +236,7 @@ async def test_weekly_digest_settings_round_trip_and_change_back(store: AnyStore
 
 
 async def test_subscriptions_limits_duplicates_and_removal(store: AnyStore) -> None:
-    def add(channel: int, query: str, **limits: int) -> object:
+    def add(channel: int, query: str, **limits: int) -> Awaitable[Subscription]:
         return store.add_subscription(guild_id=1, channel_id=channel, query=query, normalized=query.lower(),
                                       created_by=7, max_per_channel=limits.get("channel", 2),
                                       max_per_guild=limits.get("guild", 3))  # fmt: skip

@@ -8,10 +8,10 @@ import re
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import pytest
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from bot.models import Paper
 from tests.fakes.arxiv_feeds import api_error_page, atom_page, rss_listing
@@ -114,7 +114,7 @@ class FakeArxiv:
         return None
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append(
             ArxivRequest(request.path, dict(request.query), self.stamp(), request.headers.get("User-Agent", ""))
         )
@@ -124,7 +124,7 @@ class FakeArxiv:
             return web.Response(text="busy", status=fault.status, headers=headers)
         response = await handler(request)
         if fault is not None:
-            assert isinstance(response, web.Response) and response.body is not None
+            assert isinstance(response, web.Response) and isinstance(response.body, bytes | bytearray)
             body = bytes(response.body)
             return web.Response(body=body[: len(body) // 2], content_type=response.content_type)
         return response

@@ -112,7 +112,9 @@ class ThreadApi:
     async def _rest_get_channel(self, call: _Call) -> web.Response:
         thread = self.thread_of(call.param_id("channel_id"))
         if thread is None:
-            return await super()._rest_get_channel(call)  # type: ignore[misc]
+            # The next class in FakeDiscord's order serves plain channels; this mixin cannot name it.
+            channel_response: web.Response = await super()._rest_get_channel(call)  # type: ignore[misc]
+            return channel_response
         parent = self._channel(int(thread["parent_id"]))
         bits = channel_permissions(parent, self.bot_member(parent.guild))
         if not bits & VIEW_CHANNEL:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from tests.fakes.hf_items import paper_object
 
@@ -174,7 +175,7 @@ class FakeHuggingFace:
     # ------------------------------------------------------------ handlers
 
     @web.middleware
-    async def _middleware(self, request: web.Request, handler: Any) -> web.StreamResponse:
+    async def _middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         self.requests.append(
             RecordedRequest(
                 request.method,
@@ -201,7 +202,7 @@ class FakeHuggingFace:
         if fault.kind == "body":
             return web.Response(text=fault.body, status=fault.status, content_type=fault.content_type)
         response = await handler(request)
-        assert isinstance(response, web.Response) and response.body is not None
+        assert isinstance(response, web.Response) and isinstance(response.body, bytes | bytearray)
         body = bytes(response.body)
         return web.Response(body=body[: len(body) // 2], status=response.status, content_type=response.content_type)
 
@@ -279,7 +280,7 @@ def render_daily_page(items: Sequence[dict[str, Any]], date_string: str, *, mode
     if mode == "changed_items":
         items = [{"article": item.get("paper", {}), "meta": {"thumb": item.get("thumbnail")}} for item in items]
     day = dt.date.fromisoformat(date_string)
-    props = {
+    props: dict[str, Any] = {
         "authLight": None,
         "canSubmit": False,
         "dateString": date_string,
