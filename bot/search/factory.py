@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from typing import TYPE_CHECKING, Protocol
@@ -26,6 +27,11 @@ class SearchEngine(Protocol):
 
     def start_warming(self) -> object:
         """Start building in-memory indexes in the background, if the engine keeps any."""
+        ...
+
+    @property
+    def warming(self) -> asyncio.Task[None] | None:
+        """That background build, once started (None for an engine that keeps no in-memory index)."""
         ...
 
     async def close(self) -> None:

@@ -15,8 +15,6 @@ import httpx
 from bot.client import EXTENSIONS, PaperBot
 from bot.config import Config, DatabaseConfig, DiscordConfig, HuggingFaceConfig, ScraperConfig
 from bot.scrape import Scraper, ScrapeSummary
-from bot.search.engine import Search
-from bot.search.postgres import PostgresSearch
 from bot.sources.http import PoliteClient
 from bot.sources.huggingface import HuggingFaceSource
 from bot.store import AnyStore, open_store
@@ -183,10 +181,8 @@ class BotHarness:
         if scraper is not None:
             refresher = scraper.refresher  # type: ignore[attr-defined]
             await wait_until(lambda: refresher.finished_runs > 0, what="the first scrape")
-        engine = bot.search
-        assert isinstance(engine, Search | PostgresSearch)  # the engines open_search makes; both expose `warming`
-        if engine.warming is not None:  # the title index: built before a test starts, so results are steady
-            await asyncio.wait({engine.warming}, timeout=READY_TIMEOUT)
+        if bot.search.warming is not None:  # the title index: built before a test starts, so results are steady
+            await asyncio.wait({bot.search.warming}, timeout=READY_TIMEOUT)
         search = bot.get_cog("SearchCog")
         if search is not None:  # the index merge that follows the first scrape: settled before a test starts
             index = search.index  # type: ignore[attr-defined]
