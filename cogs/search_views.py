@@ -1,11 +1,11 @@
 """The results message of /paper search: paging for the searcher, a card menu, and "Post to channel".
 
 Its controls are persistent items whose custom ids say what they do: the menu's options carry the paper
-ids and "Post" its paper, so those work on any results message, after restarts too. Turning a page needs the
-search as asked, which `SearchPages` remembers for the latest searches with more than one page, by the id
-of the command's interaction (which Discord names on the results message). Nothing
-else is kept per message: a busy bot answers thousands of searches, and a view held for each (with its
-menu, buttons and page of papers) is work for every garbage collection.
+ids and "Post" its paper, so those work on any results message, after restarts too. Turning a page needs
+the search as asked, which `SearchPages` remembers for the latest searches with more than one page, by the
+id of the command's interaction (which Discord names on the results message). Nothing else is kept per
+message: a busy bot answers thousands of searches, and a view held for each (with its menu, buttons and
+page of papers) is work for every garbage collection.
 """
 
 from __future__ import annotations
