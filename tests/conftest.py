@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,6 +15,13 @@ from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.postgres import PostgresServer, start_server
 
 __all__ = ["fake_hf", "harness", "world"]
+
+
+def pytest_xdist_auto_num_workers(config: pytest.Config) -> int:
+    """Two workers more than the processors this process may use: much of the suite waits on subprocesses
+    and loopback servers, and another worker uses the processor meanwhile (on 2 cores, 4 workers run the
+    suite in about 2 min 30 s against 3 min 35 s for 2)."""
+    return len(os.sched_getaffinity(0)) + 2 if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1) + 2
 
 
 @pytest.fixture(scope="session")
