@@ -235,8 +235,8 @@ class CardMenu(
             ),
             None,
         )
-        numbers = {option.value: option_number(option.label) for option in self.item.options}
-        number = numbers.get(paper.id)
+        picked = next((option for option in self.item.options if option.value == paper.id), None)
+        number = option_number(picked.label) if picked is not None else None
         if post is None or number is None:
             return None
         button = PostCardButton(paper.id, label=f"Post #{number} to channel")

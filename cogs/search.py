@@ -15,7 +15,7 @@ from bot.errors import BadQuery, UnknownPaper, UserError
 from bot.models import Paper
 from bot.query import QueryError
 from bot.render import NO_MENTIONS, result_options, trending_order, trending_page
-from bot.search import Period
+from bot.search import Period, SearchResults
 from bot.services.index import IndexMaintenance
 from bot.sources.huggingface import parse_paper_ref
 from cogs.paper_views import (
@@ -108,7 +108,7 @@ class SearchCog(commands.Cog):
         if not results.papers:
             raise UserError("No cached papers match that. Try fewer words, or check `/paper trending`.")
         if page_count(results) > 1:  # before answering: the pages may be turned as soon as they show
-            asked = PagedSearch(query, sort, since_day, owner_id=interaction.user.id, private=not public)
+            asked = PagedSearch(query, sort, since_day, owner_id=interaction.user.id)
             self.pages.remember(interaction.id, asked)
         await interaction.response.send_message(
             embed=results_embed(results, 0),
@@ -127,21 +127,24 @@ class SearchCog(commands.Cog):
         if interaction.user.id != asked.owner_id:
             raise UserError("Only the person who searched can turn these pages: run `/paper search` yourself.")
         page = max(0, asked.page + (1 if step == "next" else -1))
-        results = await self.search.search(
-            asked.query, sort=asked.sort, since=asked.since, limit=PAGE_SIZE, offset=page * PAGE_SIZE
-        )
+        results = await self.page_of(asked, page)
         if not results.papers and page > 0:  # fewer results than when it was asked: show the last page
             page = page_count(results) - 1
-            results = await self.search.search(
-                asked.query, sort=asked.sort, since=asked.since, limit=PAGE_SIZE, offset=page * PAGE_SIZE
-            )
+            results = await self.page_of(asked, page)
         if not results.papers:
             raise UserError("None of these papers are cached any more: run `/paper search` again.")
         asked.page = page
+        private = interaction.message is not None and interaction.message.flags.ephemeral
         await interaction.response.edit_message(
             embed=results_embed(results, page),
-            view=results_view(results, page, private=asked.private),
+            view=results_view(results, page, private=private),
             allowed_mentions=NO_MENTIONS,
+        )
+
+    async def page_of(self, asked: PagedSearch, page: int) -> SearchResults:
+        """Page `page` (from 0) of a search as asked."""
+        return await self.search.search(
+            asked.query, sort=asked.sort, since=asked.since, limit=PAGE_SIZE, offset=page * PAGE_SIZE
         )
 
     @group.command(name="show", description="Show one paper as a card")

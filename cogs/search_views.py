@@ -64,7 +64,6 @@ class PagedSearch:
     sort: Sort
     since: dt.date | None
     owner_id: int
-    private: bool
     page: int = 0
 
 

@@ -93,19 +93,17 @@ class FaultSwitches:
         headers: bool | None = None,
     ) -> None:
         """Tune rate limits; `headers=False` hides X-RateLimit-* on success so discord.py must learn by 429s."""
-        settings = self.rate_limits
-        if per_channel is not None:
-            settings.per_channel = per_channel
-        if global_per_second is not None:
-            settings.global_per_second = global_per_second
-        if per_webhook is not None:
-            settings.per_webhook = per_webhook
-        if per_route is not None:
-            settings.per_route = per_route
-        if enabled is not None:
-            settings.enabled = enabled
-        if headers is not None:
-            settings.headers = headers
+        given = {
+            "per_channel": per_channel,
+            "global_per_second": global_per_second,
+            "per_webhook": per_webhook,
+            "per_route": per_route,
+            "enabled": enabled,
+            "headers": headers,
+        }
+        for name, value in given.items():
+            if value is not None:  # the settings object is shared: change it in place
+                setattr(self.rate_limits, name, value)
         self._buckets.clear()
         self._global_bucket = None
 
