@@ -204,11 +204,14 @@ async def compare(
     rounds: int,
     folder: Path,
     database: Path,
+    ours_sql: Callable[[str], Awaitable[float]],
 ) -> dict[str, Any]:
     """Index `papers` in Tantivy, time both engines on `queries` interleaved, and report the comparison.
 
     `ours(text)` runs Paperboy's search and returns (total, whether exact); `exact_count(query)` is the
-    store's exact FTS5 count for a parsed query (what Tantivy's count is compared with).
+    store's exact FTS5 count for a parsed query (what Tantivy's count is compared with); `ours_sql(text)`
+    runs Paperboy's search and returns the milliseconds it spent inside SQLite, the floor of a search
+    that keeps its SQL and does no work of its own in Python.
     """
     peer = TantivyPeer(folder / "tantivy-peer")
     started = time.perf_counter()
@@ -233,6 +236,12 @@ async def compare(
                 by_kind = kinds.setdefault(kind.split("-")[0], {"ours": [], "peer": []})
                 by_kind["ours"].append((t1 - t0) * 1000)
                 by_kind["peer"].append((t2 - t1) * 1000)
+        # Apart from the interleaved timing: the timing connection adds its own cost to the whole search.
+        sql_ms: list[float] = []
+        for _ in range(rounds):
+            for kind, text in queries:
+                sql_ms.append(await ours_sql(text))
+                kinds[kind.split("-")[0]].setdefault("ours_sql_only", []).append(sql_ms[-1])
         agreement = []
         for kind, text in queries:
             total, exact = await ours(text)
@@ -253,7 +262,7 @@ async def compare(
         segments = peer.searcher.num_segments
     finally:
         peer.close()
-    ours_summary, peer_summary = _summary(ours_ms), _summary(peer_ms)
+    ours_summary, peer_summary, sql_summary = _summary(ours_ms), _summary(peer_ms), _summary(sql_ms)
     fts_tables = sqlite_table_bytes(database, "papers_fts")
     return {
         "engine": f"tantivy {tantivy.__version__}",
@@ -265,8 +274,11 @@ async def compare(
         "peer": peer_summary,
         "ratio_p50_ours_over_peer": round(ours_summary["p50_ms"] / max(peer_summary["p50_ms"], 1e-6), 2),
         "ratio_p95_ours_over_peer": round(ours_summary["p95_ms"] / max(peer_summary["p95_ms"], 1e-6), 2),
+        "ours_sql_only": sql_summary,
+        "ratio_p50_ours_sql_only_over_peer": round(sql_summary["p50_ms"] / max(peer_summary["p50_ms"], 1e-6), 2),
+        "ratio_p95_ours_sql_only_over_peer": round(sql_summary["p95_ms"] / max(peer_summary["p95_ms"], 1e-6), 2),
         "by_kind": {
-            kind: {"ours": _summary(v["ours"]), "peer": _summary(v["peer"])} for kind, v in sorted(kinds.items())
+            kind: {side: _summary(values) for side, values in sides.items()} for kind, sides in sorted(kinds.items())
         },
         "counts_agree": f"{sum(a['agree'] for a in agreement)}/{len(agreement)}",
         "counts_agree_where_ours_exact": "{}/{}".format(

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from known_items import PLANTED, TARGETS, kinds_for, query_for, typo_queries
 
@@ -22,6 +23,68 @@ from bot.store.search import SearchSpec
 log = logging.getLogger(__name__)
 
 PEERS = ("tantivy",)
+T = TypeVar("T")
+
+
+class _TimedCursor:
+    """A cursor whose fetches add their time to the search's SQL time."""
+
+    def __init__(self, cursor: sqlite3.Cursor, spent: list[float]) -> None:
+        self._cursor, self._spent = cursor, spent
+
+    def _timed(self, fetch: Callable[..., Any], *args: Any) -> Any:
+        started = time.perf_counter()
+        try:
+            return fetch(*args)
+        finally:
+            self._spent[0] += time.perf_counter() - started
+
+    def fetchall(self) -> list[Any]:
+        return list(self._timed(self._cursor.fetchall))
+
+    def fetchone(self) -> Any:
+        return self._timed(self._cursor.fetchone)
+
+    def fetchmany(self, size: int) -> list[Any]:
+        return list(self._timed(self._cursor.fetchmany, size))
+
+    def __iter__(self) -> Any:
+        return iter(self.fetchall())
+
+
+class _TimedConnection:
+    """A reading connection that counts the time spent inside SQLite (statements and their rows)."""
+
+    def __init__(self, db: sqlite3.Connection, spent: list[float]) -> None:
+        self._db, self._spent = db, spent
+
+    def execute(self, sql: str, params: Any = ()) -> _TimedCursor:
+        started = time.perf_counter()
+        try:
+            cursor = self._db.execute(sql, params)
+        finally:
+            self._spent[0] += time.perf_counter() - started
+        return _TimedCursor(cursor, self._spent)
+
+
+def sql_milliseconds(store: Store) -> Callable[[Callable[[], Awaitable[object]]], Awaitable[float]]:
+    """A timer of the SQLite time inside one call on `store` (its reads run through a timing connection)."""
+
+    async def timed(call: Callable[[], Awaitable[object]]) -> float:
+        spent = [0.0]
+        original = store.read
+
+        async def read(work: Callable[[sqlite3.Connection], T], *, background: bool = False) -> T:
+            return await original(lambda db: work(_TimedConnection(db, spent)), background=background)  # type: ignore[arg-type]
+
+        store.read = read  # type: ignore[method-assign]
+        try:
+            await call()
+        finally:
+            del store.read
+        return spent[0] * 1000
+
+    return timed
 
 
 def known_item_queries() -> list[tuple[str, str]]:
@@ -76,13 +139,20 @@ async def run_peer(
         results = await search.search(text, limit=10)
         return results.total, results.total_exact
 
+    sql_timer = sql_milliseconds(store)
+
+    async def ours_sql(text: str) -> float:
+        return await sql_timer(lambda: search.search(text, limit=10))
+
     async def exact_count(query: Query) -> int:
         compiled = query.fts()
         return await store.search_count(
             SearchSpec(match=compiled.match, exclude=compiled.exclude, filters=compiled.filters)
         )
 
-    return await compare(papers, queries, ours, exact_count, rounds=args.rounds, folder=path.parent, database=path)
+    return await compare(
+        papers, queries, ours, exact_count, rounds=args.rounds, folder=path.parent, database=path, ours_sql=ours_sql
+    )
 
 
 async def time_autocomplete(search: SearchEngine, texts: Sequence[str], rounds: int) -> list[float]:

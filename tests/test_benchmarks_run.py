@@ -50,3 +50,8 @@ def test_benchmark_prints_one_json_object(script: str) -> None:
     assert process.returncode == 0, stderr[-2000:]
     document = json.loads(stdout)  # one JSON document and nothing else on stdout
     assert isinstance(document, dict) and document
+    if script == "search.py":
+        # Beside the peer: the share of our searches spent inside SQLite, timed on its own.
+        peer = document["peer"]
+        assert peer["ours_sql_only"]["p50_ms"] > 0
+        assert set(peer["by_kind"]["word"]) == {"ours", "peer", "ours_sql_only"}
