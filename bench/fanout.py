@@ -137,7 +137,8 @@ def _medians(results: list[dict[str, Any]]) -> dict[str, Any]:
 
 async def processes_async(channels: int, runs: int, processes: int, start_within: float | None) -> dict[str, object]:
     """Each run: SQLite with one process, Postgres with `processes`, and Postgres again killing the leader."""
-    from bench.fanout_cluster import run_cluster
+    from fanout_cluster import run_cluster
+
     from tests.fakes.postgres import start_server
 
     server = start_server()

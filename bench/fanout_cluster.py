@@ -122,6 +122,7 @@ async def run_cluster(
     day = schedule.papers_day_for(due.date(), due)
     hf.set_day(day, [make_daily_item(f"2606.{i:05d}", f"Paper {i}", day=day, upvotes=100 - i) for i in range(10)])
     stamp = time.monotonic_ns()
+    store: Store | PostgresStore
     if backend == "postgres":
         database, store = f'url = "{url}"', await PostgresStore.open(url)
     else:

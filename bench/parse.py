@@ -11,6 +11,7 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -107,7 +108,7 @@ def daily_page(items: list[dict[str, Any]]) -> str:
     )
 
 
-def median_ms(action: Any, runs: int, clock: Any = time.perf_counter) -> float:
+def median_ms(action: Callable[[], object], runs: int, clock: Callable[[], float] = time.perf_counter) -> float:
     """Median time of `action()` over `runs` runs by `clock` (default: wall time), in milliseconds."""
     times = []
     for _ in range(runs):

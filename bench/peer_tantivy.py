@@ -26,9 +26,10 @@ import statistics
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import tantivy
+from tantivy.tantivy import __version__ as tantivy_version
 
 from bot.models import Paper
 from bot.query import SEARCH_COLUMNS, And, Filter, Node, Not, Or, Query, Term, category_range, parse
@@ -39,6 +40,21 @@ log = logging.getLogger(__name__)
 ANALYZER = "en_stem"
 WRITER_HEAP_BYTES = 256 * 2**20
 _INTEGER = tantivy.FieldType.Integer
+
+# The words of a phrase in the element type Tantivy's phrase_query takes (a word, or a position and a word).
+PhraseWords = list[str | tuple[int, str]]
+
+
+class CountAgreement(TypedDict):
+    """One query's match counts in both engines, and whether they agree."""
+
+    kind: str
+    query: str
+    fts5_count: int
+    peer_count: int
+    ours_total: int
+    ours_total_exact: bool
+    agree: bool
 
 
 def _day_number(day: dt.date) -> int:
@@ -109,7 +125,7 @@ class TantivyPeer:
         self.searcher = self.index.searcher()
         return count
 
-    def _stems(self, tokens: tuple[str, ...]) -> list[str]:
+    def _stems(self, tokens: tuple[str, ...]) -> PhraseWords:
         return [stem for token in tokens for stem in self.analyzer.analyze(token)]
 
     def _term(self, term: Term) -> tantivy.Query:
@@ -242,7 +258,7 @@ async def compare(
             for kind, text in queries:
                 sql_ms.append(await ours_sql(text))
                 kinds[kind.split("-")[0]].setdefault("ours_sql_only", []).append(sql_ms[-1])
-        agreement = []
+        agreement: list[CountAgreement] = []
         for kind, text in queries:
             total, exact = await ours(text)
             _, peer_count = peer.search(text)
@@ -265,7 +281,7 @@ async def compare(
     ours_summary, peer_summary, sql_summary = _summary(ours_ms), _summary(peer_ms), _summary(sql_ms)
     fts_tables = sqlite_table_bytes(database, "papers_fts")
     return {
-        "engine": f"tantivy {tantivy.__version__}",
+        "engine": f"tantivy {tantivy_version}",
         "papers_indexed": indexed,
         "build_seconds": round(build_seconds, 2),
         "segments": segments,

@@ -156,9 +156,9 @@ def real_samples() -> list[Paper]:
         for paper in parse_daily_papers(json.loads(path.read_text("utf-8"))).papers:
             papers.setdefault(paper.id, paper)
     for path in sorted(SAMPLES.glob("hf_api_paper_*.json")):
-        paper = parse_paper(json.loads(path.read_text("utf-8")))
-        if paper is not None:
-            papers.setdefault(paper.id, paper)
+        single = parse_paper(json.loads(path.read_text("utf-8")))
+        if single is not None:
+            papers.setdefault(single.id, single)
     return list(papers.values())
 
 
@@ -224,9 +224,9 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         real_queries: list[Paper] = []
         covered: set[str] = set()
         for paper in real:
-            topics = REAL_TOPICS.get(paper.id, ())
-            if topics and topics[0] not in covered and len(real_queries) < args.queries:
-                covered.add(topics[0])
+            hand_topics = REAL_TOPICS.get(paper.id, ())
+            if hand_topics and hand_topics[0] not in covered and len(real_queries) < args.queries:
+                covered.add(hand_topics[0])
                 real_queries.append(paper)
         report: dict[str, Any] = {
             "benchmark": "similar_relevance",
