@@ -43,7 +43,8 @@ class _Record:
         self.out = out
         self.collections: list[dict[str, Any]] = []
         self.totals = {str(gen): {"count": 0, "seconds": 0.0, "longest_ms": 0.0} for gen in range(3)}
-        self.late_ticks: list[tuple[float, float]] = []
+        # (when, how late ms, the loop thread's run-queue wait ms, the longest other thread's wait ms)
+        self.late_ticks: list[tuple[float, float, float, float]] = []
         self.ticks = 0
         self.censuses: list[dict[str, Any]] = []
         self._started = 0.0
@@ -97,7 +98,8 @@ class _Record:
             main = threading.main_thread().native_id
             waited = {tid: (ns - self._waits.get(tid, 0)) / 1e6 for tid, ns in waits.items()}
             others = max((ms for tid, ms in waited.items() if tid != main), default=0.0)
-            late_ms, main_ms = round((now - due) * 1000, 1), round(waited.get(main, 0.0), 1)
+            main_ms = round(waited.get(main, 0.0), 1) if main is not None else 0.0
+            late_ms = round((now - due) * 1000, 1)
             self.late_ticks.append((round(time.monotonic(), 4), late_ms, main_ms, round(others, 1)))
         self._waits = waits
         loop.call_at(now + TICK_SECONDS, self.tick, loop, now + TICK_SECONDS)
@@ -152,7 +154,7 @@ def _install(out: str) -> None:
             self.call_soon(record.tick, self, self.time())
         original_run_forever(self)
 
-    base.__init__ = init  # type: ignore[method-assign]
+    base.__init__ = init  # type: ignore[method-assign, assignment]
     base.run_forever = run_forever  # type: ignore[method-assign]
 
 
