@@ -9,13 +9,11 @@ from the index; rapidfuzz then compares each candidate with the whole text typed
 from __future__ import annotations
 
 import bisect
-import heapq
 import itertools
 import logging
 import math
 import sqlite3
-from collections.abc import Iterable, Sequence
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz, process
 from rapidfuzz.distance import Levenshtein
@@ -24,6 +22,9 @@ from bot.query import Filter, fold_tokens, stem
 from bot.store import search_read
 
 log = logging.getLogger(__name__)
+
+# Stems the whole vocabulary once without filling the cache of stems that queries use.
+_stem_uncached = stem.__wrapped__
 
 SUGGEST_SCORE = 60.0  # least title similarity for an autocomplete suggestion
 PREFIX_SCORE = 95.0  # the similarity given to a title that starts with three or more words as typed
@@ -40,11 +41,28 @@ FEW_HOLD_ALL_WORDS = 4
 PHRASE_FORMS = 32  # phrases of word forms, at most, asked of the title-only index for one phrase typed
 COMMON_CHECKED = 400  # titles holding the rarer words typed, at most, checked here for the common ones
 RARE_WORDS_CANDIDATES = 60
+_ROUNDING = 1e-6  # more than floating point rounding moves a score: bounds allow for it
+
+
+# FTS5's unicode61 on ASCII text (as `fold_tokens`): letters and digits make words, letters in lower case,
+# any other character parts them. One translation of the bytes folds a whole title at once.
+_ASCII_FOLDS = bytes(
+    byte + 32 if 65 <= byte <= 90 else byte if 48 <= byte <= 57 or 97 <= byte <= 122 else 32 for byte in range(256)
+)
 
 
 def title_key(title: str) -> str:
     """A title as compared: its words folded (case, diacritics) and joined by single spaces."""
+    if title.isascii():
+        return b" ".join(title.encode("ascii").translate(_ASCII_FOLDS).split()).decode("ascii")
     return " ".join(fold_tokens(title))
+
+
+def _title_words(title: str) -> list[str]:
+    """`fold_tokens(title)`, quicker for ASCII titles."""
+    if title.isascii():
+        return title.encode("ascii").translate(_ASCII_FOLDS).decode("ascii").split()
+    return fold_tokens(title)
 
 
 def title_score(key: str, title: str) -> float:
@@ -68,6 +86,44 @@ def title_score(key: str, title: str) -> float:
     return float(score)
 
 
+def scores_reaching(key: str, keys: Mapping[int, str], cutoff: float) -> dict[int, tuple[float, float]]:
+    """For each title key, (`title_score`, `fuzz.ratio`) against `key`: the score exact where it reaches
+    `cutoff`, below `cutoff` elsewhere.
+
+    Each of the score's measures is taken, for all the titles at once, only where it can still raise the
+    score to the cutoff or above what the cheaper ones gave; rapidfuzz skips the titles it cannot raise.
+    """
+    if cutoff <= 0.0 or not key:
+        return {i: (title_score(key, title), fuzz.ratio(key, title)) for i, title in keys.items()}
+    length, prefixed = len(key), key.count(" ") >= 2
+    ratios = {i: value for _, value, i in process.extract(key, keys, scorer=fuzz.ratio, limit=None)}
+    best = {
+        i: max(PREFIX_SCORE, ratio) if prefixed and keys[i].startswith(key) else ratio for i, ratio in ratios.items()
+    }
+
+    def raise_by(
+        scorer: Callable[..., float], most: float, scaled: Callable[[float], float], only: Iterable[int]
+    ) -> None:
+        least = max(0.0, (cutoff - _ROUNDING) * 100.0 / most)  # the least unscaled value reaching the cutoff
+        chosen = {i: keys[i] for i in only if best[i] < most} if least <= 100.0 else {}
+        if chosen:
+            for _, value, i in process.extract(key, chosen, scorer=scorer, score_cutoff=least, limit=None):
+                best[i] = max(best[i], scaled(value))
+
+    longer = [i for i, title in keys.items() if len(title) > length]
+    raise_by(fuzz.token_sort_ratio, 100.0 * REORDERED, lambda v: v * REORDERED, keys)
+    raise_by(fuzz.token_set_ratio, 95.0 * REORDERED, lambda v: v * 0.95 * REORDERED, longer)
+    for i in longer:
+        title = keys[i]
+        scale = 0.9 if len(title) < 8 * length else 0.6
+        floor = max(cutoff, best[i]) - _ROUNDING
+        # A part of the title shares no more letters in order with the words typed than the whole title.
+        common = min(length, math.ceil(ratios[i] * (length + len(title)) / 200.0 - _ROUNDING))
+        if 200.0 * common / (length + common) * scale >= floor:
+            best[i] = max(best[i], fuzz.partial_ratio(key, title, score_cutoff=floor / scale) * scale)
+    return {i: (best[i], ratios[i]) for i in keys}
+
+
 def fts_group(words: Sequence[str]) -> str:
     """An FTS5 expression matching any of `words` (folded words: quoted, so that none is an operator)."""
     quoted = ['"' + w.replace('"', '""') + '"' for w in words]
@@ -83,6 +139,8 @@ class TitleWords:
         # Words by (length, first letter) and by (length, last letter): a typo seldom changes both ends.
         self._by_shape: dict[tuple[int, str, str], list[str]] = {}
         self._sorted: list[str] = []
+        # The words that are not their own stem, by stem, in order: a family is found without stemming.
+        self._stemmed: dict[str, list[str]] = {}
 
     def __len__(self) -> int:
         return len(self._counts)
@@ -97,6 +155,9 @@ class TitleWords:
                 words._counts[word] = count
                 words._shape(word)
                 words._sorted.append(word)
+                root = _stem_uncached(word)
+                if root != word:
+                    words._stemmed.setdefault(root, []).append(word)
         words.titles = search_read.title_count(db)
         return words
 
@@ -116,6 +177,9 @@ class TitleWords:
                 self._counts[word] = 1
                 self._shape(word)
                 bisect.insort(self._sorted, word)
+                root = _stem_uncached(word)
+                if root != word:
+                    bisect.insort(self._stemmed.setdefault(root, []), word)
                 new += 1
         return new
 
@@ -163,21 +227,28 @@ class TitleWords:
         """The title words with `word`'s Porter stem, `word` first, and whether the list is complete.
 
         Such words start with all but the last two letters of the stem (Porter rewrites no more), so
-        the sorted vocabulary is read from there; the list is incomplete when the vocabulary is not
-        loaded or too many words start alike to read them all.
+        the sorted vocabulary is read from there, FAMILY_SPAN words at most; the list is incomplete when
+        the vocabulary is not loaded or more words than that start alike.
         """
         root = stem(word)
         prefix = root[: max(2, len(root) - 2)]
         forms = [word]
-        if not self._sorted:
+        vocabulary = self._sorted
+        if not vocabulary:
             return forms, False
-        start = bisect.bisect_left(self._sorted, prefix)
-        for other in self._sorted[start : start + FAMILY_SPAN]:
-            if not other.startswith(prefix):
-                return forms, True
-            if other != word and stem(other) == root:
-                forms.append(other)
-        return forms, start + FAMILY_SPAN >= len(self._sorted)
+        start = bisect.bisect_left(vocabulary, prefix)
+        read = min(start + FAMILY_SPAN, len(vocabulary))
+        # The words starting with the prefix come first from `start`: where they end within those read.
+        end = bisect.bisect_left(vocabulary, True, start, read, key=lambda other: not other.startswith(prefix))
+        # The words with that stem (from the index by stem, not stemmed here) among those read.
+        same = self._stemmed.get(root, [])
+        if root in self._counts and stem(root) == root:
+            same = sorted([root, *same])
+        last = vocabulary[end] if end < len(vocabulary) else None
+        forms += [
+            other for other in same if other != word and other.startswith(prefix) and (last is None or other < last)
+        ]
+        return forms, end < read or start + FAMILY_SPAN >= len(vocabulary)
 
     def total(self, group: Sequence[str]) -> int:
         """How many titles hold any word of `group`, at most (their counts summed)."""
@@ -211,13 +282,20 @@ def candidates(
         if budget < RARE_BUDGET and size > budget:
             break
         rarity = 1.0 / math.log(2.0 + size)
-        for rowid in search_read.title_hits(db, fts_group(group), limit=budget):
-            weights[rowid] = weights.get(rowid, 0.0) + rarity
+        # Which of the newest titles are read does not depend on the order they are read in.
+        held = dict.fromkeys(
+            search_read.title_hits(db, fts_group(group), limit=budget, likely_few=size <= budget), rarity
+        )
+        for rowid in held.keys() & weights.keys():
+            held[rowid] = weights[rowid] + rarity
+        weights.update(held)
         budget -= size
         if budget <= 0:
             break
-    rarest = heapq.nlargest(RARE_WORDS_CANDIDATES, weights.items(), key=itemgetter(1, 0))
-    found.update(dict.fromkeys(rowid for rowid, _ in rarest))
+    # The heaviest first, then the newest.
+    rarest = sorted(weights, reverse=True)
+    rarest.sort(key=weights.__getitem__, reverse=True)
+    found.update(dict.fromkeys(rarest[:RARE_WORDS_CANDIDATES]))
     return list(found), exact
 
 
@@ -242,7 +320,7 @@ def _holding_every_word(
     found = search_read.titles_by_rowid(db, held)
     every: list[int] = []
     for rowid in held:
-        title_words = set(fold_tokens(found[rowid][1])) if rowid in found else set()
+        title_words = set(_title_words(found[rowid][1])) if rowid in found else set()
         if all(title_words.intersection(group) for group in common):
             every.append(rowid)
     return every[:ALL_WORDS_CANDIDATES], len(held) < COMMON_CHECKED or len(every) >= ALL_WORDS_CANDIDATES
@@ -285,7 +363,7 @@ def phrase_rowids(
         if len(holding) < PHRASE_CHECKED:
             stems = [stem(token) for token in typed]
             found = search_read.titles_by_rowid(db, holding)
-            phrased = [r for r in holding if r in found and holds_phrase(fold_tokens(found[r][1]), stems)]
+            phrased = [r for r in holding if r in found and holds_phrase(_title_words(found[r][1]), stems)]
             return phrased[:limit]
         forms = [family for family, _ in families]
         if len(known) == len(families) and math.prod(map(len, forms)) <= PHRASE_FORMS:
@@ -301,13 +379,9 @@ def rank_titles(
 
     Among equal scores the closer title as a whole, then the paper stored last, wins.
     """
-    titles = search_read.titles_by_rowid(db, rowids)
-    scored = []
-    for rowid, (_, title) in titles.items():
-        folded = title_key(title)
-        score = title_score(key, folded)
-        if score >= cutoff:
-            scored.append((score, fuzz.ratio(key, folded), rowid))
+    keys = {rowid: title_key(title) for rowid, (_, title) in search_read.titles_by_rowid(db, rowids).items()}
+    scores = scores_reaching(key, keys, cutoff)
+    scored = [(score, ratio, rowid) for rowid, (score, ratio) in scores.items() if score >= cutoff]
     scored.sort(reverse=True)
     return [(rowid, score) for score, _, rowid in scored]
 
