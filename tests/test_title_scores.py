@@ -1,4 +1,4 @@
-"""Title keys and scores: the quicker ways of computing them give what the plain ones do."""
+"""Title keys, scores and phrases: the quicker ways of computing them give what the plain ones do."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rapidfuzz import fuzz
 
-from bot.query import fold_tokens
-from bot.search.titles import scores_reaching, title_key, title_score
+from bot.query import fold_tokens, stem
+from bot.search.titles import holds_phrase, scores_reaching, title_key, title_score
 
 WORDS = ("graph", "graphs", "neural", "network", "networks", "for", "a", "of", "molecule", "learning", "agents")
 
@@ -62,3 +62,15 @@ def test_scores_of_titles_starting_with_the_words_typed() -> None:
         scores = scores_reaching(key, titles, cutoff)
         assert scores[1][0] == 100.0 and scores[2][0] == 95.0
         assert all(scores[i][0] == title_score(key, t) for i, t in titles.items() if title_score(key, t) >= cutoff)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tokens=st.lists(st.sampled_from([*WORDS, "modeling", "models", "model", "x", "ab"]), max_size=10),
+    wanted=st.lists(st.sampled_from(["graph", "network", "model", "for", "a", "x", "ab"]), max_size=3),
+)
+def test_a_phrase_is_held_where_its_stems_are_adjacent(tokens: list[str], wanted: list[str]) -> None:
+    stems = [stem(w) for w in wanted]
+    held = [stem(t) for t in tokens]
+    adjacent = any(held[at : at + len(stems)] == stems for at in range(len(held) - len(stems) + 1))
+    assert holds_phrase(tokens, stems) == (adjacent or not stems)

@@ -41,6 +41,7 @@ FEW_HOLD_ALL_WORDS = 4
 PHRASE_FORMS = 32  # phrases of word forms, at most, asked of the title-only index for one phrase typed
 COMMON_CHECKED = 400  # titles holding the rarer words typed, at most, checked here for the common ones
 RARE_WORDS_CANDIDATES = 60
+_JOIN = "\0"  # no folded word holds it (only ASCII letters and digits are word characters in ASCII)
 _ROUNDING = 1e-6  # more than floating point rounding moves a score: bounds allow for it
 
 
@@ -256,7 +257,12 @@ class TitleWords:
 
 
 def candidates(
-    db: sqlite3.Connection, words: TitleWords, groups: list[list[str]], *, thorough: bool = False
+    db: sqlite3.Connection,
+    words: TitleWords,
+    groups: list[list[str]],
+    *,
+    thorough: bool = False,
+    known: dict[int, list[str]] | None = None,
 ) -> tuple[list[int], bool]:
     """Rowids of titles that may be the one typed: holding every word (as fixed), or the rarer ones; and
     whether those holding every word are the newest such titles (else they are some of them).
@@ -264,12 +270,12 @@ def candidates(
     The titles holding every word are read newest first (`_holding_every_word`). For a title typed with
     a word missing or wrong, the titles holding the rarer words are read too (up to RARE_BUDGET of them)
     and those holding the rarest words between them go first: a word counts for more the fewer titles
-    hold it.
+    hold it. `known`: the folded words of titles already read in this lookup, added to.
     """
     groups = [g for g in groups if g]
     if not groups:
         return [], True
-    every, exact = _holding_every_word(db, words, groups, thorough=thorough)
+    every, exact = _holding_every_word(db, words, groups, thorough, {} if known is None else known)
     found = dict.fromkeys(every)
     if len(groups) == 1 and len(found) < ALL_WORDS_CANDIDATES:
         return list(found), exact
@@ -300,7 +306,7 @@ def candidates(
 
 
 def _holding_every_word(
-    db: sqlite3.Connection, words: TitleWords, groups: list[list[str]], *, thorough: bool
+    db: sqlite3.Connection, words: TitleWords, groups: list[list[str]], thorough: bool, known: dict[int, list[str]]
 ) -> tuple[list[int], bool]:
     """Rowids of titles holding a word of every group, newest first, up to ALL_WORDS_CANDIDATES; and
     whether they are the newest such titles.
@@ -317,10 +323,10 @@ def _holding_every_word(
     rarer = [g for g in groups if g not in common]
     narrowing = " AND ".join(map(fts_group, rarer))
     held = search_read.title_hits(db, narrowing, limit=COMMON_CHECKED, likely_few=len(rarer) >= FEW_HOLD_ALL_WORDS)
-    found = search_read.titles_by_rowid(db, held)
+    found = _read_titles(db, held, known)
     every: list[int] = []
     for rowid in held:
-        title_words = set(_title_words(found[rowid][1])) if rowid in found else set()
+        title_words = set(found.get(rowid, ()))
         if all(title_words.intersection(group) for group in common):
             every.append(rowid)
     return every[:ALL_WORDS_CANDIDATES], len(held) < COMMON_CHECKED or len(every) >= ALL_WORDS_CANDIDATES
@@ -333,12 +339,10 @@ def phrase_match(tokens: Sequence[str]) -> str:
 
 def holds_phrase(tokens: Sequence[str], stems: Sequence[str]) -> bool:
     """Whether the folded words `tokens` hold words with `stems`, adjacent and in that order."""
-    wanted, width = list(stems), len(stems)
-    if not wanted:
+    if not stems:
         return True
-    held = [stem(token) for token in tokens]
-    # Only where the first stem is held can the phrase start.
-    return any(held[at : at + width] == wanted for at, first in enumerate(held) if first == wanted[0])
+    # Joined by a character that no folded word holds, the stems held hold the joined stems wanted.
+    return _JOIN + _JOIN.join(stems) + _JOIN in _JOIN + _JOIN.join(map(stem, tokens)) + _JOIN
 
 
 def phrase_rowids(
@@ -372,14 +376,31 @@ def phrase_rowids(
     return search_read.matching_rowids(db, phrase_match(typed), limit=limit, filters=filters)
 
 
+def _read_titles(db: sqlite3.Connection, rowids: Sequence[int], known: dict[int, list[str]]) -> dict[int, list[str]]:
+    """`known`, the folded words of titles by rowid, with those of the titles at `rowids` (if stored) added."""
+    missing = [rowid for rowid in rowids if rowid not in known]
+    if missing:
+        known.update(
+            (rowid, _title_words(title)) for rowid, (_, title) in search_read.titles_by_rowid(db, missing).items()
+        )
+    return known
+
+
 def rank_titles(
-    db: sqlite3.Connection, key: str, rowids: Sequence[int], *, cutoff: float = 0.0
+    db: sqlite3.Connection,
+    key: str,
+    rowids: Sequence[int],
+    *,
+    cutoff: float = 0.0,
+    known: dict[int, list[str]] | None = None,
 ) -> list[tuple[int, float]]:
     """(rowid, score) of the titles at `rowids` scoring at least `cutoff` against `key`, best first.
 
-    Among equal scores the closer title as a whole, then the paper stored last, wins.
+    Among equal scores the closer title as a whole, then the paper stored last, wins. `known`: the folded
+    words of titles already read in this lookup, added to.
     """
-    keys = {rowid: title_key(title) for rowid, (_, title) in search_read.titles_by_rowid(db, rowids).items()}
+    found = _read_titles(db, rowids, {} if known is None else known)
+    keys = {rowid: " ".join(found[rowid]) for rowid in dict.fromkeys(rowids) if rowid in found}
     scores = scores_reaching(key, keys, cutoff)
     scored = [(score, ratio, rowid) for rowid, (score, ratio) in scores.items() if score >= cutoff]
     scored.sort(reverse=True)
@@ -399,12 +420,13 @@ def match(
         return []
     key = " ".join(typed)
     groups = words.groups(typed)
-    found, exact = candidates(db, words, groups)
+    known: dict[int, list[str]] = {}  # titles are read once
+    found, exact = candidates(db, words, groups, known=known)
     found += _starting_alike(db, words, text)
-    ranked = rank_titles(db, key, found, cutoff=cutoff)
+    ranked = rank_titles(db, key, found, cutoff=cutoff, known=known)
     if not exact and (not ranked or ranked[0][1] < sure):
-        more, _ = candidates(db, words, groups, thorough=True)
-        ranked = rank_titles(db, key, list(dict.fromkeys([*found, *more])), cutoff=cutoff)
+        more, _ = candidates(db, words, groups, thorough=True, known=known)
+        ranked = rank_titles(db, key, list(dict.fromkeys([*found, *more])), cutoff=cutoff, known=known)
     return ranked[:limit]
 
 
