@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 
 from bot.models import Paper
 from bot.query import Filter, fold_tokens, parse, stem
-from bot.search import Search, TitleWords, answer, titles
+from bot.search import Search, TitleWords, answer, title_vocab, titles
 from bot.store import Store, search_read
 
 DAY = dt.date(2026, 6, 12)
@@ -72,12 +72,12 @@ def _scanned_family(vocabulary: list[str], word: str, span: int) -> tuple[list[s
     return forms, start + span >= len(vocabulary)
 
 
-@pytest.mark.parametrize("family_span", [titles.FAMILY_SPAN, 1, 2, 3])
+@pytest.mark.parametrize("family_span", [title_vocab.FAMILY_SPAN, 1, 2, 3])
 async def test_a_family_is_what_stemming_the_vocabulary_finds(
     tmp_path: Path, family_span: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Families come from an index of the words by stem, in the vocabulary read and in one counted."""
-    monkeypatch.setattr(titles, "FAMILY_SPAN", family_span)
+    monkeypatch.setattr(title_vocab, "FAMILY_SPAN", family_span)
     named = _titles(random.Random(3), 300) + ["Modeling Happy Models", "The Model of Happiness", "Modern Modes"]
     store = await Store.open(tmp_path / "families.db")
     try:
@@ -138,11 +138,11 @@ def _titles(rng: random.Random, count: int) -> list[str]:
 
 @pytest.mark.parametrize("papers", [150, 1_200])  # few titles hold the words (checked here), and many
 # A short reading span leaves the families of words sharing their first letters with many others unknown.
-@pytest.mark.parametrize("family_span", [titles.FAMILY_SPAN, 1])
+@pytest.mark.parametrize("family_span", [title_vocab.FAMILY_SPAN, 1])
 async def test_title_phrases_from_the_title_only_index_equal_those_of_the_whole_index(
     tmp_path: Path, papers: int, family_span: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(titles, "FAMILY_SPAN", family_span)
+    monkeypatch.setattr(title_vocab, "FAMILY_SPAN", family_span)
     rng = random.Random(papers)
     store = await Store.open(tmp_path / "phrases.db")
     try:
