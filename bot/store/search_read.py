@@ -169,7 +169,7 @@ def title_hits(
         source += " JOIN paper_stats s ON s.paper_rowid = papers_fts_title.rowid"
     select = f"SELECT papers_fts_title.rowid FROM {source} WHERE {' AND '.join(conditions)}"
     rows = _newest(db, select, params, "papers_fts_title.rowid", limit, likely_few)
-    return [int(row[0]) for row in rows]
+    return [rowid for (rowid,) in rows]  # rowids come as ints: int() would double the cost of many
 
 
 def titles_with_prefix(db: sqlite3.Connection, text: str, limit: int) -> list[int]:
