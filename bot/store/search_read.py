@@ -172,6 +172,16 @@ def title_hits(
     return [rowid for (rowid,) in rows]  # rowids come as ints: int() would double the cost of many
 
 
+def title_hit_at(db: sqlite3.Connection, match: str, rank: int) -> int | None:
+    """The rowid of the title matching `match` on the title-only index that is `rank`-th newest (0: the
+    newest), if that many match; the newer ones are counted, not returned."""
+    row = db.execute(
+        "SELECT rowid FROM papers_fts_title WHERE papers_fts_title MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (match, rank),
+    ).fetchone()
+    return int(row[0]) if row else None
+
+
 def titles_with_prefix(db: sqlite3.Connection, text: str, limit: int) -> list[int]:
     """Rowids of papers whose title starts with `text` (case aside), in title order."""
     rows = db.execute(
