@@ -91,33 +91,39 @@ def scores_reaching(key: str, keys: Mapping[int, str], cutoff: float) -> dict[in
     """
     if cutoff <= 0.0 or not key:
         return {i: (title_score(key, title), fuzz.ratio(key, title)) for i, title in keys.items()}
+    ids, titles = list(keys), list(keys.values())
     length, prefixed = len(key), key.count(" ") >= 2
-    ratios = {i: value for _, value, i in process.extract(key, keys, scorer=fuzz.ratio, limit=None)}
-    best = {
-        i: max(PREFIX_SCORE, ratio) if prefixed and keys[i].startswith(key) else ratio for i, ratio in ratios.items()
-    }
+    ratios = [0.0] * len(titles)
+    for _, value, at in process.extract(key, titles, scorer=fuzz.ratio, limit=None):
+        ratios[at] = value
+    best = [
+        max(PREFIX_SCORE, ratio) if prefixed and title.startswith(key) else ratio
+        for title, ratio in zip(titles, ratios, strict=True)
+    ]
 
-    def raise_by(
-        scorer: Callable[..., float], most: float, scaled: Callable[[float], float], only: Iterable[int]
-    ) -> None:
+    def raise_by(scorer: Callable[..., float], most: float, scaled: Callable[[float], float], only: list[int]) -> None:
         least = max(0.0, (cutoff - _ROUNDING) * 100.0 / most)  # the least unscaled value reaching the cutoff
-        chosen = {i: keys[i] for i in only if best[i] < most} if least <= 100.0 else {}
+        chosen = [at for at in only if best[at] < most] if least <= 100.0 else []
         if chosen:
-            for _, value, i in process.extract(key, chosen, scorer=scorer, score_cutoff=least, limit=None):
-                best[i] = max(best[i], scaled(value))
+            for _, value, at in process.extract(
+                key, [titles[at] for at in chosen], scorer=scorer, score_cutoff=least, limit=None
+            ):
+                best[chosen[at]] = max(best[chosen[at]], scaled(value))
 
-    longer = [i for i, title in keys.items() if len(title) > length]
-    raise_by(fuzz.token_sort_ratio, 100.0 * REORDERED, lambda v: v * REORDERED, keys)
+    longer = [at for at, title in enumerate(titles) if len(title) > length]
+    # Scaled as in title_score, product by product, so that the floats are the same.
+    raise_by(fuzz.token_sort_ratio, 100.0 * REORDERED, lambda v: v * REORDERED, list(range(len(titles))))
     raise_by(fuzz.token_set_ratio, 95.0 * REORDERED, lambda v: v * 0.95 * REORDERED, longer)
-    for i in longer:
-        title = keys[i]
+    for at in longer:
+        title = titles[at]
         scale = 0.9 if len(title) < 8 * length else 0.6
-        floor = max(cutoff, best[i]) - _ROUNDING
-        # A part of the title shares no more letters in order with the words typed than the whole title.
-        common = min(length, math.ceil(ratios[i] * (length + len(title)) / 200.0 - _ROUNDING))
+        floor = max(cutoff, best[at]) - _ROUNDING
+        # A part of the title shares no more letters in order with the words typed than the whole title does
+        # (`common`, from the ratio): partial_ratio, the ratio of the best part, is at most that of `common`.
+        common = min(length, math.ceil(ratios[at] * (length + len(title)) / 200.0 - _ROUNDING))
         if 200.0 * common / (length + common) * scale >= floor:
-            best[i] = max(best[i], fuzz.partial_ratio(key, title, score_cutoff=floor / scale) * scale)
-    return {i: (best[i], ratios[i]) for i in keys}
+            best[at] = max(best[at], fuzz.partial_ratio(key, title, score_cutoff=floor / scale) * scale)
+    return dict(zip(ids, zip(best, ratios, strict=True), strict=True))
 
 
 def fts_group(words: Sequence[str]) -> str:
@@ -181,8 +187,8 @@ def _rare_weights(db: sqlite3.Connection, plan: list[tuple[list[str], float, int
 
     The last group is the most common; the titles holding it alone all weigh its rarity, the least, and
     the newer go first. So only the newest of them that can be among the RARE_WORDS_CANDIDATES heaviest
-    are read (returning 1,500 rowids cost 0.7 ms, counting them 0.2), and the older titles of the other
-    groups are asked whether they hold it too.
+    are read (at 100,000 papers, returning 1,500 rowids took 0.7 ms, counting them 0.2), and the older
+    titles of the other groups are asked whether they hold it too.
     """
     weights: dict[int, float] = {}
     *earlier, (last, rarity, limit, likely_few) = plan
