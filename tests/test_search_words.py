@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import random
 import sqlite3
@@ -12,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.models import Paper
-from bot.query import Filter, parse, stem
-from bot.search import Search, TitleWords, answer, titles
+from bot.query import Filter, fold_tokens, parse, stem
+from bot.search import Search, TitleWords, answer, title_vocab, titles
 from bot.store import Store, search_read
 
 DAY = dt.date(2026, 6, 12)
@@ -55,6 +56,41 @@ def test_every_word_sharing_a_stem_is_in_the_family(roots: list[str], endings: l
         forms, complete = words.family(word)
         same_stem = {other for other in vocabulary if stem(other) == stem(word)}
         assert complete and set(forms) == same_stem, word
+
+
+def _scanned_family(vocabulary: list[str], word: str, span: int) -> tuple[list[str], bool]:
+    """A family found by stemming the sorted vocabulary from the stem's first letters, `span` words at most."""
+    root = stem(word)
+    prefix = root[: max(2, len(root) - 2)]
+    start = bisect.bisect_left(vocabulary, prefix)
+    forms = [word]
+    for other in vocabulary[start : start + span]:
+        if not other.startswith(prefix):
+            return forms, True
+        if other != word and stem(other) == root:
+            forms.append(other)
+    return forms, start + span >= len(vocabulary)
+
+
+@pytest.mark.parametrize("family_span", [title_vocab.FAMILY_SPAN, 1, 2, 3])
+async def test_a_family_is_what_stemming_the_vocabulary_finds(
+    tmp_path: Path, family_span: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Families come from an index of the words by stem, in the vocabulary read and in one counted."""
+    monkeypatch.setattr(title_vocab, "FAMILY_SPAN", family_span)
+    named = _titles(random.Random(3), 300) + ["Modeling Happy Models", "The Model of Happiness", "Modern Modes"]
+    store = await Store.open(tmp_path / "families.db")
+    try:
+        await store.bulk_insert_papers(Paper(id=f"2601.{n:05d}", title=t, day=DAY) for n, t in enumerate(named))
+        read = await store.read(TitleWords.read)
+    finally:
+        await store.close()
+    counted = TitleWords()
+    counted.add_titles(named)
+    vocabulary = sorted({w for t in named for w in fold_tokens(t)})
+    for word in [*vocabulary, "modelling", "happier", "mod", "zebra", "a", "o"]:
+        expected = _scanned_family(vocabulary, word, family_span)
+        assert read.family(word) == counted.family(word) == expected, word
 
 
 async def test_a_title_holding_the_words_in_another_form_is_still_a_phrase_match(tmp_path: Path) -> None:
@@ -102,11 +138,11 @@ def _titles(rng: random.Random, count: int) -> list[str]:
 
 @pytest.mark.parametrize("papers", [150, 1_200])  # few titles hold the words (checked here), and many
 # A short reading span leaves the families of words sharing their first letters with many others unknown.
-@pytest.mark.parametrize("family_span", [titles.FAMILY_SPAN, 1])
+@pytest.mark.parametrize("family_span", [title_vocab.FAMILY_SPAN, 1])
 async def test_title_phrases_from_the_title_only_index_equal_those_of_the_whole_index(
     tmp_path: Path, papers: int, family_span: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(titles, "FAMILY_SPAN", family_span)
+    monkeypatch.setattr(title_vocab, "FAMILY_SPAN", family_span)
     rng = random.Random(papers)
     store = await Store.open(tmp_path / "phrases.db")
     try:

@@ -1,26 +1,23 @@
 """Title lookups over the title-only index on disk: typo-tolerant matching, prefix completion, scoring.
 
 The titles themselves stay on disk (`papers_fts_title`, migration 0007). In memory there is only the
-vocabulary of title words with how many titles hold each (`TitleWords`), which corrects typed words
+vocabulary of title words with how many titles hold each (`title_vocab.TitleWords`), which corrects typed words
 (a typo seldom changes both ends of a word) and completes the word being typed. Candidate titles come
 from the index; rapidfuzz then compares each candidate with the whole text typed (`title_score`).
 """
 
 from __future__ import annotations
 
-import bisect
-import heapq
 import itertools
 import logging
 import math
 import sqlite3
-from collections.abc import Iterable, Sequence
-from operator import itemgetter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from rapidfuzz import fuzz, process
-from rapidfuzz.distance import Levenshtein
 
 from bot.query import Filter, fold_tokens, stem
+from bot.search.title_vocab import TitleWords as TitleWords  # also imported from here
 from bot.store import search_read
 
 log = logging.getLogger(__name__)
@@ -30,7 +27,6 @@ PREFIX_SCORE = 95.0  # the similarity given to a title that starts with three or
 REORDERED = 0.88  # the share of its similarity a title keeps when it holds the words typed in another order
 RARE_BUDGET = 1_500  # titles read per lookup for the rarer words typed, up to this many
 ALL_WORDS_CANDIDATES = 40
-FAMILY_SPAN = 1_000  # vocabulary words read, at most, to find the words sharing a stem
 COMMON_SHARE = 0.05  # a title word held by more than this share of titles is common
 PREFIX_CANDIDATES = 20  # titles starting with the words typed, at most, among the candidates
 PHRASE_CHECKED = 200  # titles holding every word typed, at most, checked here for a phrase
@@ -40,11 +36,29 @@ FEW_HOLD_ALL_WORDS = 4
 PHRASE_FORMS = 32  # phrases of word forms, at most, asked of the title-only index for one phrase typed
 COMMON_CHECKED = 400  # titles holding the rarer words typed, at most, checked here for the common ones
 RARE_WORDS_CANDIDATES = 60
+_JOIN = "\0"  # no folded word holds it (only ASCII letters and digits are word characters in ASCII)
+_ROUNDING = 1e-6  # more than floating point rounding moves a score: bounds allow for it
+
+
+# FTS5's unicode61 on ASCII text (as `fold_tokens`): letters and digits make words, letters in lower case,
+# any other character parts them. One translation of the bytes folds a whole title at once.
+_ASCII_FOLDS = bytes(
+    byte + 32 if 65 <= byte <= 90 else byte if 48 <= byte <= 57 or 97 <= byte <= 122 else 32 for byte in range(256)
+)
 
 
 def title_key(title: str) -> str:
     """A title as compared: its words folded (case, diacritics) and joined by single spaces."""
+    if title.isascii():
+        return b" ".join(title.encode("ascii").translate(_ASCII_FOLDS).split()).decode("ascii")
     return " ".join(fold_tokens(title))
+
+
+def _title_words(title: str) -> list[str]:
+    """`fold_tokens(title)`, quicker for ASCII titles."""
+    if title.isascii():
+        return title.encode("ascii").translate(_ASCII_FOLDS).decode("ascii").split()
+    return fold_tokens(title)
 
 
 def title_score(key: str, title: str) -> float:
@@ -68,124 +82,63 @@ def title_score(key: str, title: str) -> float:
     return float(score)
 
 
+def scores_reaching(key: str, keys: Mapping[int, str], cutoff: float) -> dict[int, tuple[float, float]]:
+    """For each title key, (`title_score`, `fuzz.ratio`) against `key`: the score exact where it reaches
+    `cutoff`, below `cutoff` elsewhere.
+
+    Each of the score's measures is taken, for all the titles at once, only where it can still raise the
+    score to the cutoff or above what the cheaper ones gave; rapidfuzz skips the titles it cannot raise.
+    """
+    if cutoff <= 0.0 or not key:
+        return {i: (title_score(key, title), fuzz.ratio(key, title)) for i, title in keys.items()}
+    ids, titles = list(keys), list(keys.values())
+    length, prefixed = len(key), key.count(" ") >= 2
+    ratios = [0.0] * len(titles)
+    for _, value, at in process.extract(key, titles, scorer=fuzz.ratio, limit=None):
+        ratios[at] = value
+    best = [
+        max(PREFIX_SCORE, ratio) if prefixed and title.startswith(key) else ratio
+        for title, ratio in zip(titles, ratios, strict=True)
+    ]
+
+    def raise_by(scorer: Callable[..., float], most: float, scaled: Callable[[float], float], only: list[int]) -> None:
+        least = max(0.0, (cutoff - _ROUNDING) * 100.0 / most)  # the least unscaled value reaching the cutoff
+        chosen = [at for at in only if best[at] < most] if least <= 100.0 else []
+        if chosen:
+            for _, value, at in process.extract(
+                key, [titles[at] for at in chosen], scorer=scorer, score_cutoff=least, limit=None
+            ):
+                best[chosen[at]] = max(best[chosen[at]], scaled(value))
+
+    longer = [at for at, title in enumerate(titles) if len(title) > length]
+    # Scaled as in title_score, product by product, so that the floats are the same.
+    raise_by(fuzz.token_sort_ratio, 100.0 * REORDERED, lambda v: v * REORDERED, list(range(len(titles))))
+    raise_by(fuzz.token_set_ratio, 95.0 * REORDERED, lambda v: v * 0.95 * REORDERED, longer)
+    for at in longer:
+        title = titles[at]
+        scale = 0.9 if len(title) < 8 * length else 0.6
+        floor = max(cutoff, best[at]) - _ROUNDING
+        # A part of the title shares no more letters in order with the words typed than the whole title does
+        # (`common`, from the ratio): partial_ratio, the ratio of the best part, is at most that of `common`.
+        common = min(length, math.ceil(ratios[at] * (length + len(title)) / 200.0 - _ROUNDING))
+        if 200.0 * common / (length + common) * scale >= floor:
+            best[at] = max(best[at], fuzz.partial_ratio(key, title, score_cutoff=floor / scale) * scale)
+    return dict(zip(ids, zip(best, ratios, strict=True), strict=True))
+
+
 def fts_group(words: Sequence[str]) -> str:
     """An FTS5 expression matching any of `words` (folded words: quoted, so that none is an operator)."""
     quoted = ['"' + w.replace('"', '""') + '"' for w in words]
     return quoted[0] if len(quoted) == 1 else "(" + " OR ".join(quoted) + ")"
 
 
-class TitleWords:
-    """The words of every cached title and how many titles hold each (an estimate after updates)."""
-
-    def __init__(self) -> None:
-        self._counts: dict[str, int] = {}
-        self.titles = 0  # how many titles the counts are of (an estimate after updates)
-        # Words by (length, first letter) and by (length, last letter): a typo seldom changes both ends.
-        self._by_shape: dict[tuple[int, str, str], list[str]] = {}
-        self._sorted: list[str] = []
-
-    def __len__(self) -> int:
-        return len(self._counts)
-
-    @classmethod
-    def read(cls, db: sqlite3.Connection) -> TitleWords:
-        """The vocabulary of the title index (run on a reading connection's thread: it reads every word)."""
-        words = cls()
-        # Read in batches: one long call would hold the GIL, and with it the event loop, throughout.
-        for batch in search_read.title_vocabulary(db):
-            for word, count in batch:
-                words._counts[word] = count
-                words._shape(word)
-                words._sorted.append(word)
-        words.titles = search_read.title_count(db)
-        return words
-
-    def _shape(self, word: str) -> None:
-        self._by_shape.setdefault((len(word), word[0], ""), []).append(word)
-        self._by_shape.setdefault((len(word), "", word[-1]), []).append(word)
-
-    def add_titles(self, titles: Iterable[str]) -> int:
-        """Count the words of new or changed titles; returns how many words were new."""
-        new = 0
-        for title in titles:
-            self.titles += 1
-            for word in set(fold_tokens(title)):
-                if word in self._counts:
-                    self._counts[word] += 1
-                    continue
-                self._counts[word] = 1
-                self._shape(word)
-                bisect.insort(self._sorted, word)
-                new += 1
-        return new
-
-    def count(self, word: str) -> int:
-        """How many titles hold `word` (0 if none does)."""
-        return self._counts.get(word, 0)
-
-    def similar(self, word: str) -> list[str]:
-        """Title words within a small edit distance of `word`, a word no title holds (a typo)."""
-        if len(word) < 4:
-            return []
-        limit = 1 if len(word) < 7 else 2
-        found: dict[str, int] = {}
-        for length in range(len(word) - limit, len(word) + limit + 1):
-            for shape in ((length, word[0], ""), (length, "", word[-1])):
-                choices = self._by_shape.get(shape)
-                if not choices:
-                    continue
-                for choice, distance, _ in process.extract(
-                    word, choices, scorer=Levenshtein.distance, score_cutoff=limit, limit=5
-                ):
-                    found[choice] = int(distance)
-        return sorted(found, key=lambda w: (found[w], -self._counts[w]))[:3]
-
-    def groups(self, words: Iterable[str]) -> list[list[str]]:
-        """For each word, itself if a title holds it (or the vocabulary is not loaded), else its likely fixes."""
-        if not self._counts:
-            return [[w] for w in dict.fromkeys(words)]
-        return [[w] if w in self._counts else self.similar(w) for w in dict.fromkeys(words)]
-
-    def completions(self, prefix: str, limit: int = 30) -> list[str]:
-        """Title words starting with `prefix` (the word being typed), most frequent first."""
-        if not self._sorted:
-            return [prefix]
-        start = bisect.bisect_left(self._sorted, prefix)
-        words: list[str] = []
-        for word in self._sorted[start : start + 2000]:
-            if not word.startswith(prefix):
-                break
-            words.append(word)
-        words.sort(key=lambda w: -self._counts[w])
-        return words[:limit]
-
-    def family(self, word: str) -> tuple[list[str], bool]:
-        """The title words with `word`'s Porter stem, `word` first, and whether the list is complete.
-
-        Such words start with all but the last two letters of the stem (Porter rewrites no more), so
-        the sorted vocabulary is read from there; the list is incomplete when the vocabulary is not
-        loaded or too many words start alike to read them all.
-        """
-        root = stem(word)
-        prefix = root[: max(2, len(root) - 2)]
-        forms = [word]
-        if not self._sorted:
-            return forms, False
-        start = bisect.bisect_left(self._sorted, prefix)
-        for other in self._sorted[start : start + FAMILY_SPAN]:
-            if not other.startswith(prefix):
-                return forms, True
-            if other != word and stem(other) == root:
-                forms.append(other)
-        return forms, start + FAMILY_SPAN >= len(self._sorted)
-
-    def total(self, group: Sequence[str]) -> int:
-        """How many titles hold any word of `group`, at most (their counts summed)."""
-        return sum(self._counts.get(w, 0) for w in group) if self._counts else 0
-
-
 def candidates(
-    db: sqlite3.Connection, words: TitleWords, groups: list[list[str]], *, thorough: bool = False
+    db: sqlite3.Connection,
+    words: TitleWords,
+    groups: list[list[str]],
+    *,
+    thorough: bool = False,
+    known: dict[int, list[str]] | None = None,
 ) -> tuple[list[int], bool]:
     """Rowids of titles that may be the one typed: holding every word (as fixed), or the rarer ones; and
     whether those holding every word are the newest such titles (else they are some of them).
@@ -193,36 +146,85 @@ def candidates(
     The titles holding every word are read newest first (`_holding_every_word`). For a title typed with
     a word missing or wrong, the titles holding the rarer words are read too (up to RARE_BUDGET of them)
     and those holding the rarest words between them go first: a word counts for more the fewer titles
-    hold it.
+    hold it. `known`: the folded words of titles already read in this lookup, added to.
     """
     groups = [g for g in groups if g]
     if not groups:
         return [], True
-    every, exact = _holding_every_word(db, words, groups, thorough=thorough)
+    every, exact = _holding_every_word(db, words, groups, thorough, {} if known is None else known)
     found = dict.fromkeys(every)
     if len(groups) == 1 and len(found) < ALL_WORDS_CANDIDATES:
         return list(found), exact
     # Before the vocabulary is read, longer words are likelier to be rare.
     sized = sorted(groups, key=words.total) if len(words) else sorted(groups, key=lambda g: -max(map(len, g)))[:3]
-    weights: dict[int, float] = {}
+    weights = _rare_weights(db, _rare_plan(words, sized))
+    # The heaviest first, then the newest.
+    rarest = sorted(weights, reverse=True)
+    rarest.sort(key=weights.__getitem__, reverse=True)
+    found.update(dict.fromkeys(rarest[:RARE_WORDS_CANDIDATES]))
+    return list(found), exact
+
+
+def _rare_plan(words: TitleWords, sized: list[list[str]]) -> list[tuple[list[str], float, int, bool]]:
+    """The groups of rarer words read, rarest first, as (group, rarity, titles read at most, whether they
+    are likely fewer): each is read while the titles read stay within RARE_BUDGET."""
+    plan = []
     budget = RARE_BUDGET
     for group in sized:
         size = words.total(group)
         if budget < RARE_BUDGET and size > budget:
             break
-        rarity = 1.0 / math.log(2.0 + size)
-        for rowid in search_read.title_hits(db, fts_group(group), limit=budget):
-            weights[rowid] = weights.get(rowid, 0.0) + rarity
+        plan.append((group, 1.0 / math.log(2.0 + size), budget, size <= budget))
         budget -= size
         if budget <= 0:
             break
-    rarest = heapq.nlargest(RARE_WORDS_CANDIDATES, weights.items(), key=itemgetter(1, 0))
-    found.update(dict.fromkeys(rowid for rowid, _ in rarest))
-    return list(found), exact
+    return plan
+
+
+def _rare_weights(db: sqlite3.Connection, plan: list[tuple[list[str], float, int, bool]]) -> dict[int, float]:
+    """The weights of the titles holding the groups of `plan`: the rarities of the groups each holds, summed
+    in order; of the titles holding the last group alone, only those that can be the heaviest.
+
+    The last group is the most common; the titles holding it alone all weigh its rarity, the least, and
+    the newer go first. So only the newest of them that can be among the RARE_WORDS_CANDIDATES heaviest
+    are read (at 100,000 papers, returning 1,500 rowids took 0.7 ms, counting them 0.2), and the older
+    titles of the other groups are asked whether they hold it too.
+    """
+    weights: dict[int, float] = {}
+    *earlier, (last, rarity, limit, likely_few) = plan
+    # Whether all the titles holding the earlier groups were read (else, with counts too low, the last group's
+    # titles are read as many as planned: which of them the others hold is then not asked of the index).
+    whole = True
+    for group, group_rarity, group_limit, group_few in earlier:
+        rowids = search_read.title_hits(db, fts_group(group), limit=group_limit, likely_few=group_few)
+        whole = whole and len(rowids) < group_limit
+        _add_weight(weights, rowids, group_rarity)
+    if not whole:
+        _add_weight(weights, search_read.title_hits(db, fts_group(last), limit=limit, likely_few=likely_few), rarity)
+        return weights
+    wanted = min(limit, RARE_WORDS_CANDIDATES + len(weights))
+    held = search_read.title_hits(db, fts_group(last), limit=wanted)
+    if len(held) == wanted and weights:
+        both = "(" + " OR ".join(fts_group(group) for group, *_ in earlier) + ") AND " + fts_group(last)
+        older = search_read.title_hits(db, both, limit=len(weights), high=held[-1] - 1)
+        if older:
+            # Of the titles holding the last group, `limit` would have been read: those from this one on.
+            oldest = search_read.title_hit_at(db, fts_group(last), limit - 1)
+            held += [rowid for rowid in older if oldest is None or rowid >= oldest]
+    _add_weight(weights, held, rarity)
+    return weights
+
+
+def _add_weight(weights: dict[int, float], rowids: Iterable[int], rarity: float) -> None:
+    """Add `rarity` to the weights of `rowids` (0 for those without one)."""
+    held = dict.fromkeys(rowids, rarity)
+    for rowid in held.keys() & weights.keys():
+        held[rowid] = weights[rowid] + rarity
+    weights.update(held)
 
 
 def _holding_every_word(
-    db: sqlite3.Connection, words: TitleWords, groups: list[list[str]], *, thorough: bool
+    db: sqlite3.Connection, words: TitleWords, groups: list[list[str]], thorough: bool, known: dict[int, list[str]]
 ) -> tuple[list[int], bool]:
     """Rowids of titles holding a word of every group, newest first, up to ALL_WORDS_CANDIDATES; and
     whether they are the newest such titles.
@@ -239,10 +241,10 @@ def _holding_every_word(
     rarer = [g for g in groups if g not in common]
     narrowing = " AND ".join(map(fts_group, rarer))
     held = search_read.title_hits(db, narrowing, limit=COMMON_CHECKED, likely_few=len(rarer) >= FEW_HOLD_ALL_WORDS)
-    found = search_read.titles_by_rowid(db, held)
+    found = _read_titles(db, held, known)
     every: list[int] = []
     for rowid in held:
-        title_words = set(fold_tokens(found[rowid][1])) if rowid in found else set()
+        title_words = set(found.get(rowid, ()))
         if all(title_words.intersection(group) for group in common):
             every.append(rowid)
     return every[:ALL_WORDS_CANDIDATES], len(held) < COMMON_CHECKED or len(every) >= ALL_WORDS_CANDIDATES
@@ -255,12 +257,10 @@ def phrase_match(tokens: Sequence[str]) -> str:
 
 def holds_phrase(tokens: Sequence[str], stems: Sequence[str]) -> bool:
     """Whether the folded words `tokens` hold words with `stems`, adjacent and in that order."""
-    wanted, width = list(stems), len(stems)
-    if not wanted:
+    if not stems:
         return True
-    held = [stem(token) for token in tokens]
-    # Only where the first stem is held can the phrase start.
-    return any(held[at : at + width] == wanted for at, first in enumerate(held) if first == wanted[0])
+    # Joined by a character that no folded word holds, the stems held hold the joined stems wanted.
+    return _JOIN + _JOIN.join(stems) + _JOIN in _JOIN + _JOIN.join(map(stem, tokens)) + _JOIN
 
 
 def phrase_rowids(
@@ -285,7 +285,7 @@ def phrase_rowids(
         if len(holding) < PHRASE_CHECKED:
             stems = [stem(token) for token in typed]
             found = search_read.titles_by_rowid(db, holding)
-            phrased = [r for r in holding if r in found and holds_phrase(fold_tokens(found[r][1]), stems)]
+            phrased = [r for r in holding if r in found and holds_phrase(_title_words(found[r][1]), stems)]
             return phrased[:limit]
         forms = [family for family, _ in families]
         if len(known) == len(families) and math.prod(map(len, forms)) <= PHRASE_FORMS:
@@ -294,20 +294,33 @@ def phrase_rowids(
     return search_read.matching_rowids(db, phrase_match(typed), limit=limit, filters=filters)
 
 
+def _read_titles(db: sqlite3.Connection, rowids: Sequence[int], known: dict[int, list[str]]) -> dict[int, list[str]]:
+    """`known`, the folded words of titles by rowid, with those of the titles at `rowids` (if stored) added."""
+    missing = [rowid for rowid in rowids if rowid not in known]
+    if missing:
+        known.update(
+            (rowid, _title_words(title)) for rowid, (_, title) in search_read.titles_by_rowid(db, missing).items()
+        )
+    return known
+
+
 def rank_titles(
-    db: sqlite3.Connection, key: str, rowids: Sequence[int], *, cutoff: float = 0.0
+    db: sqlite3.Connection,
+    key: str,
+    rowids: Sequence[int],
+    *,
+    cutoff: float = 0.0,
+    known: dict[int, list[str]] | None = None,
 ) -> list[tuple[int, float]]:
     """(rowid, score) of the titles at `rowids` scoring at least `cutoff` against `key`, best first.
 
-    Among equal scores the closer title as a whole, then the paper stored last, wins.
+    Among equal scores the closer title as a whole, then the paper stored last, wins. `known`: the folded
+    words of titles already read in this lookup, added to.
     """
-    titles = search_read.titles_by_rowid(db, rowids)
-    scored = []
-    for rowid, (_, title) in titles.items():
-        folded = title_key(title)
-        score = title_score(key, folded)
-        if score >= cutoff:
-            scored.append((score, fuzz.ratio(key, folded), rowid))
+    found = _read_titles(db, rowids, {} if known is None else known)
+    keys = {rowid: " ".join(found[rowid]) for rowid in dict.fromkeys(rowids) if rowid in found}
+    scores = scores_reaching(key, keys, cutoff)
+    scored = [(score, ratio, rowid) for rowid, (score, ratio) in scores.items() if score >= cutoff]
     scored.sort(reverse=True)
     return [(rowid, score) for score, _, rowid in scored]
 
@@ -325,12 +338,13 @@ def match(
         return []
     key = " ".join(typed)
     groups = words.groups(typed)
-    found, exact = candidates(db, words, groups)
+    known: dict[int, list[str]] = {}  # titles are read once
+    found, exact = candidates(db, words, groups, known=known)
     found += _starting_alike(db, words, text)
-    ranked = rank_titles(db, key, found, cutoff=cutoff)
+    ranked = rank_titles(db, key, found, cutoff=cutoff, known=known)
     if not exact and (not ranked or ranked[0][1] < sure):
-        more, _ = candidates(db, words, groups, thorough=True)
-        ranked = rank_titles(db, key, list(dict.fromkeys([*found, *more])), cutoff=cutoff)
+        more, _ = candidates(db, words, groups, thorough=True, known=known)
+        ranked = rank_titles(db, key, list(dict.fromkeys([*found, *more])), cutoff=cutoff, known=known)
     return ranked[:limit]
 
 

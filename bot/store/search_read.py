@@ -169,7 +169,17 @@ def title_hits(
         source += " JOIN paper_stats s ON s.paper_rowid = papers_fts_title.rowid"
     select = f"SELECT papers_fts_title.rowid FROM {source} WHERE {' AND '.join(conditions)}"
     rows = _newest(db, select, params, "papers_fts_title.rowid", limit, likely_few)
-    return [int(row[0]) for row in rows]
+    return [rowid for (rowid,) in rows]  # rowids come as ints: int() would double the cost of many
+
+
+def title_hit_at(db: sqlite3.Connection, match: str, rank: int) -> int | None:
+    """The rowid of the title matching `match` on the title-only index that is `rank`-th newest (0: the
+    newest), if that many match; the newer ones are counted, not returned."""
+    row = db.execute(
+        "SELECT rowid FROM papers_fts_title WHERE papers_fts_title MATCH ? ORDER BY rowid DESC LIMIT 1 OFFSET ?",
+        (match, rank),
+    ).fetchone()
+    return int(row[0]) if row else None
 
 
 def titles_with_prefix(db: sqlite3.Connection, text: str, limit: int) -> list[int]:
