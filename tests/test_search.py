@@ -322,6 +322,10 @@ async def test_merging_the_index_in_steps_keeps_every_answer(tmp_path: Path, mon
             await opened.bulk_insert_papers(papers[start : start + 20])
         queries = ["diffusion", '"language models" -survey', "sparse OR experts", "gaussian splatting", "upvotes:>=30"]
         before = [await search(opened, q, sort="top", limit=50) for q in queries]
+        # The title-only index is merged too: titles typed and completed are found as before.
+        titled = [p.title for p in papers[::97]]
+        titles_before = [await search(opened, title.lower(), limit=5) for title in titled]
+        completions_before = [await finder_of(opened).autocomplete(title[:12]) for title in titled]
         monkeypatch.setattr(search_module, "MERGE_STEP_PAGES", 2)  # small steps, so that it takes several
         steps = await finder_of(opened).merge_index()
         assert steps > 2
@@ -330,6 +334,10 @@ async def test_merging_the_index_in_steps_keeps_every_answer(tmp_path: Path, mon
         after = [await search(opened, q, sort="top", limit=50) for q in queries]
         assert [[p.id for p in r.papers] for r in after] == [[p.id for p in r.papers] for r in before]
         assert [r.total for r in after] == [r.total for r in before]
+        titles_after = [await search(opened, title.lower(), limit=5) for title in titled]
+        assert [[p.id for p in r.papers] for r in titles_after] == [[p.id for p in r.papers] for r in titles_before]
+        assert [r.papers[0].title for r in titles_after] == titled
+        assert [await finder_of(opened).autocomplete(title[:12]) for title in titled] == completions_before
     finally:
         await opened.close()
 

@@ -54,18 +54,22 @@ class SearchMixin(StoreBase):
         return await self.read(lambda db: search_read.match_counts(db, matches, cap))
 
     async def merge_search_index(self, pages: int, *, start: bool) -> bool:
-        """One step of merging papers_fts into a single b-tree; True if there was work to do.
+        """One step of merging the full-text index and the title-only index, each into a single b-tree;
+        True if there was work to do.
 
-        `start` begins merging every b-tree of the index (what FTS5's 'optimize' does at once); later
+        `start` begins merging every b-tree of an index (what FTS5's 'optimize' does at once); later
         steps carry that merge on, about `pages` pages each, so that searches run in between.
         """
+        worked = False
         async with self.transaction() as db:
-            before = db.total_changes
-            await db.execute(
-                "INSERT INTO papers_fts (papers_fts, rank) VALUES ('merge', ?)", (-pages if start else pages,)
-            )
-            # FTS5 counts two or more changes when a merge step wrote anything.
-            return db.total_changes - before >= 2
+            for table in ("papers_fts", "papers_fts_title"):
+                before = db.total_changes
+                await db.execute(
+                    f"INSERT INTO {table} ({table}, rank) VALUES ('merge', ?)", (-pages if start else pages,)
+                )
+                # FTS5 counts two or more changes when a merge step wrote anything.
+                worked = worked or db.total_changes - before >= 2
+        return worked
 
     async def papers_by_rowid(self, rowids: Sequence[int]) -> dict[int, Paper]:
         """The papers with these rowids (missing ones left out)."""
