@@ -42,8 +42,8 @@ _ID_PREFIX = re.compile(r"\d{4}\.\d{0,5}")  # the start of a new-style arXiv id,
 MAX_LIMIT = 1000
 REFRESH_SECONDS = 2.0  # how stale the title vocabulary may be before a lookup re-reads the store
 RELOAD_TITLES = 20_000  # more new titles than this: the vocabulary is read again whole from the index
-# The full-text index grows as many b-trees, one per write; once a day (bot.search.upkeep) they are merged
-# into one, in steps of this many pages.
+# The full-text and title-only indexes grow as many b-trees, one per write; once a day (bot.search.upkeep)
+# each is merged into one, in steps of this many pages.
 MERGE_STEP_PAGES = 200
 
 
@@ -160,7 +160,7 @@ class Search:
         return self.store.papers_version != self._version or time.monotonic() - self._checked >= REFRESH_SECONDS
 
     async def merge_index(self) -> int:
-        """Merge the full-text index into one b-tree, a step at a time; returns the number of steps."""
+        """Merge the full-text and title-only indexes into one b-tree each, in steps; returns the steps taken."""
         steps = 0
         more = True
         while more:
