@@ -93,6 +93,26 @@ async def test_a_family_is_what_stemming_the_vocabulary_finds(
         assert read.family(word) == counted.family(word) == expected, word
 
 
+async def test_a_family_takes_in_the_words_of_titles_counted_after_the_vocabulary_is_read(tmp_path: Path) -> None:
+    """Words first seen after the read (a stem's own word among them, and words with diacritics) join the
+    families found by stem as if they had been read."""
+    first = ["Modeling Happy Models", "Modern Modes", "Über Graphs"]
+    later = ["The Model of Happiness", "Modelled Graph", "A Mode", "Übers Naïve Models", "Naive Happiest"]
+    store = await Store.open(tmp_path / "grown.db")
+    try:
+        await store.bulk_insert_papers(Paper(id=f"2601.{n:05d}", title=t, day=DAY) for n, t in enumerate(first))
+        grown = await store.read(TitleWords.read)
+    finally:
+        await store.close()
+    assert grown.family("models")[0] == ["models", "modeling"]
+    assert grown.add_titles(later) == 11  # every word but "models", read already
+    vocabulary = sorted({w for t in [*first, *later] for w in fold_tokens(t)})
+    for word in [*vocabulary, "modelling", "happier", "ubers"]:
+        assert grown.family(word) == _scanned_family(vocabulary, word, title_vocab.FAMILY_SPAN), word
+    assert grown.family("models")[0] == ["models", "model", "modeling", "modelled"]
+    assert grown.family("naive")[0] == ["naive"] and grown.family("uber")[0] == ["uber", "ubers"]
+
+
 async def test_a_title_holding_the_words_in_another_form_is_still_a_phrase_match(tmp_path: Path) -> None:
     """The older paper titled with the words typed (as other forms of them) comes first, above the newer
     papers holding the words only scattered, and above the window of the most recent matches."""
