@@ -204,7 +204,8 @@ def _rare_weights(db: sqlite3.Connection, plan: list[tuple[list[str], float, int
         return weights
     wanted = min(limit, RARE_WORDS_CANDIDATES + len(weights))
     held = search_read.title_hits(db, fts_group(last), limit=wanted)
-    if len(held) == wanted and weights:
+    # Older titles are asked for only if fewer were read than planned: else none older would have been read.
+    if len(held) == wanted < limit and weights:
         both = "(" + " OR ".join(fts_group(group) for group, *_ in earlier) + ") AND " + fts_group(last)
         older = search_read.title_hits(db, both, limit=len(weights), high=held[-1] - 1)
         if older:
