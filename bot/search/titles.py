@@ -36,8 +36,9 @@ FEW_HOLD_ALL_WORDS = 4
 PHRASE_FORMS = 32  # phrases of word forms, at most, asked of the title-only index for one phrase typed
 COMMON_CHECKED = 400  # titles holding the rarer words typed, at most, checked here for the common ones
 RARE_WORDS_CANDIDATES = 60
-_JOIN = "\0"  # no folded word holds it (only ASCII letters and digits are word characters in ASCII)
+_JOIN = "\0"  # a control character, which unicode61 never counts as part of a word: no folded word holds it
 _ROUNDING = 1e-6  # more than floating point rounding moves a score: bounds allow for it
+_WORD_SET_SHARE = 0.95  # the share of its token_set_ratio a longer title keeps
 
 
 # FTS5's unicode61 on ASCII text (as `fold_tokens`): letters and digits make words, letters in lower case,
@@ -73,13 +74,18 @@ def title_score(key: str, title: str) -> float:
     unordered = fuzz.token_sort_ratio(key, title)
     if len(title) > len(key):
         # The words typed may be part of a longer title; a short title inside a long text typed is not.
-        scale = 0.9 if len(title) < 8 * len(key) else 0.6
+        scale = _part_scale(len(key), len(title))
         ordered = max(ordered, fuzz.partial_ratio(key, title) * scale)
-        unordered = max(unordered, fuzz.token_set_ratio(key, title) * 0.95)
+        unordered = max(unordered, fuzz.token_set_ratio(key, title) * _WORD_SET_SHARE)
     score = max(ordered, unordered * REORDERED)
     if key.count(" ") >= 2 and title.startswith(key):
         score = max(score, PREFIX_SCORE)
     return float(score)
+
+
+def _part_scale(key_length: int, title_length: int) -> float:
+    """The share of its partial_ratio a longer title keeps: less when the words typed are a small part of it."""
+    return 0.9 if title_length < 8 * key_length else 0.6
 
 
 def scores_reaching(key: str, keys: Mapping[int, str], cutoff: float) -> dict[int, tuple[float, float]]:
@@ -101,25 +107,33 @@ def scores_reaching(key: str, keys: Mapping[int, str], cutoff: float) -> dict[in
         for title, ratio in zip(titles, ratios, strict=True)
     ]
 
-    def raise_by(scorer: Callable[..., float], most: float, scaled: Callable[[float], float], only: list[int]) -> None:
-        least = max(0.0, (cutoff - _ROUNDING) * 100.0 / most)  # the least unscaled value reaching the cutoff
-        chosen = [at for at in only if best[at] < most] if least <= 100.0 else []
+    def raise_by(
+        scorer: Callable[..., float], ceiling: float, scaled: Callable[[float], float], among: list[int]
+    ) -> None:
+        """Raise `best` of the titles `among` to `scaled(scorer)` where that reaches the cutoff; `ceiling` is
+        the most the scaled measure gives, so titles already at it are skipped."""
+        needed = max(0.0, (cutoff - _ROUNDING) * 100.0 / ceiling)  # the least unscaled value reaching the cutoff
+        chosen = [at for at in among if best[at] < ceiling] if needed <= 100.0 else []
         if chosen:
             for _, value, at in process.extract(
-                key, [titles[at] for at in chosen], scorer=scorer, score_cutoff=least, limit=None
+                key, [titles[at] for at in chosen], scorer=scorer, score_cutoff=needed, limit=None
             ):
                 best[chosen[at]] = max(best[chosen[at]], scaled(value))
 
+    # Only titles longer than the words typed are compared as word sets and part by part (as in title_score).
     longer = [at for at, title in enumerate(titles) if len(title) > length]
     # Scaled as in title_score, product by product, so that the floats are the same.
     raise_by(fuzz.token_sort_ratio, 100.0 * REORDERED, lambda v: v * REORDERED, list(range(len(titles))))
-    raise_by(fuzz.token_set_ratio, 95.0 * REORDERED, lambda v: v * 0.95 * REORDERED, longer)
+    raise_by(
+        fuzz.token_set_ratio, 100.0 * _WORD_SET_SHARE * REORDERED, lambda v: v * _WORD_SET_SHARE * REORDERED, longer
+    )
     for at in longer:
         title = titles[at]
-        scale = 0.9 if len(title) < 8 * length else 0.6
+        scale = _part_scale(length, len(title))
         floor = max(cutoff, best[at]) - _ROUNDING
         # A part of the title shares no more letters in order with the words typed than the whole title does
-        # (`common`, from the ratio): partial_ratio, the ratio of the best part, is at most that of `common`.
+        # (`common`, got back from the ratio, 200 * common / (length + len(title))); a part sharing `common`
+        # letters scores most when it is those letters alone, so partial_ratio is at most the bound below.
         common = min(length, math.ceil(ratios[at] * (length + len(title)) / 200.0 - _ROUNDING))
         if 200.0 * common / (length + common) * scale >= floor:
             best[at] = max(best[at], fuzz.partial_ratio(key, title, score_cutoff=floor / scale) * scale)
