@@ -11,7 +11,10 @@ from rapidfuzz import fuzz
 from bot.query import fold_tokens, stem
 from bot.search.titles import holds_phrase, scores_reaching, title_key, title_score
 
-WORDS = ("graph", "graphs", "neural", "network", "networks", "for", "a", "of", "molecule", "learning", "agents")
+WORDS = (
+    "graph", "graphs", "neural", "network", "networks", "for", "a", "of", "molecule", "learning", "agents",
+    "графы", "графов", "模型",  # folded words of non-ASCII titles keep their letters
+)  # fmt: skip
 
 
 @settings(max_examples=300, deadline=None)
