@@ -63,13 +63,13 @@ def _groups() -> Iterator[list[list[str]]]:
 
 @pytest.mark.parametrize("budget", [40, 100, 150, titles.RARE_BUDGET])
 @pytest.mark.parametrize("heaviest", [5, titles.RARE_WORDS_CANDIDATES])
-@pytest.mark.parametrize("stale", [False, True], ids=["counted", "stale"])
+@pytest.mark.parametrize("counted", [3, 1, 0], ids=["counted", "stale", "unread"])
 async def test_the_rarer_words_candidates_are_those_of_reading_every_rare_title(
-    tmp_path: Path, budget: int, heaviest: int, stale: bool, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, budget: int, heaviest: int, counted: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Only the newest titles holding the commonest group alone are read, and those of the others asked
     whether they hold it: the candidates are those of reading every title, with the vocabulary's counts
-    right or too low (titles stored since it was read)."""
+    right, too low (titles stored since it was read) or not read yet (every group then weighs the same)."""
     monkeypatch.setattr(titles, "RARE_BUDGET", budget)
     monkeypatch.setattr(titles, "RARE_WORDS_CANDIDATES", heaviest)
     named = _titles(700)
@@ -77,7 +77,7 @@ async def test_the_rarer_words_candidates_are_those_of_reading_every_rare_title(
     try:
         await store.bulk_insert_papers(Paper(id=f"2601.{n:05d}", title=t, day=DAY) for n, t in enumerate(named))
         words = TitleWords()
-        words.add_titles(named[: len(named) // 3] if stale else named)
+        words.add_titles(named[: len(named) * counted // 3])
 
         def both(db: sqlite3.Connection) -> list[tuple[list[int], list[int]]]:
             compared = []
