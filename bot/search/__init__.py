@@ -7,7 +7,8 @@ import logging
 from bot.search.answer import COLUMN_WEIGHTS, DENSE_WINDOW, FILTERED_WINDOW, query_stems
 from bot.search.engine import MAX_LIMIT, Search
 from bot.search.results import PERIOD_DAYS, SORTS, Period, SearchResults, Sort, Trending
-from bot.search.titles import TitleWords, title_key, title_score
+from bot.search.title_vocab import TitleWords
+from bot.search.titles import title_key, title_score
 from bot.search.upkeep import MERGED_AT_KEY
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,8 @@ from bot.query import And, Node, Not, Or, Query, Term, leaves, stem
 from bot.query.columns import BM25_WEIGHTS
 from bot.search import titles
 from bot.search.results import SearchResults, Sort
-from bot.search.titles import TitleWords, title_key
+from bot.search.title_vocab import TitleWords
+from bot.search.titles import title_key
 from bot.store import search_read
 from bot.store.search import Hit, SearchSpec
 

@@ -30,7 +30,7 @@ from bot.search.results import (
     paper_ref_results,
     parse_since,
 )
-from bot.search.titles import TitleWords
+from bot.search.title_vocab import TitleWords
 from bot.search.upkeep import merge_if_due
 from bot.sources.huggingface import parse_paper_ref
 from bot.store import Store, search_read

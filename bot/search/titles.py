@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from rapidfuzz import fuzz, process
 
 from bot.query import Filter, fold_tokens, stem
-from bot.search.title_vocab import TitleWords as TitleWords  # also imported from here
+from bot.search.title_vocab import TitleWords
 from bot.store import search_read
 
 log = logging.getLogger(__name__)
