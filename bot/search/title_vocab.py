@@ -135,11 +135,14 @@ class TitleWords:
         same = self._stemmed.get(root, [])
         if root in self._counts and stem(root) == root:
             same = sorted([root, *same])
-        last = vocabulary[end] if end < len(vocabulary) else None
+        # Those read are the words from `prefix` up to, not including, the first word past them (if any).
+        past = vocabulary[end] if end < len(vocabulary) else None
         forms += [
-            other for other in same if other != word and other.startswith(prefix) and (last is None or other < last)
+            other for other in same if other != word and other.startswith(prefix) and (past is None or other < past)
         ]
-        return forms, end < read or start + FAMILY_SPAN >= len(vocabulary)
+        # Complete when a word not starting with the prefix was met, or the vocabulary ended, within the span.
+        complete = end < read or start + FAMILY_SPAN >= len(vocabulary)
+        return forms, complete
 
     def total(self, group: Sequence[str]) -> int:
         """How many titles hold any word of `group`, at most (their counts summed)."""
