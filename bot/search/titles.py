@@ -13,6 +13,7 @@ import logging
 import math
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import NamedTuple
 
 from rapidfuzz import fuzz, process
 
@@ -179,23 +180,31 @@ def candidates(
     return list(found), exact
 
 
-def _rare_plan(words: TitleWords, sized: list[list[str]]) -> list[tuple[list[str], float, int, bool]]:
-    """The groups of rarer words read, rarest first, as (group, rarity, titles read at most, whether they
-    are likely fewer): each is read while the titles read stay within RARE_BUDGET."""
+class _RareRead(NamedTuple):
+    """A group of rarer words whose titles are read: its rarity, the titles read at most, whether fewer hold it."""
+
+    group: list[str]
+    rarity: float
+    limit: int
+    likely_few: bool
+
+
+def _rare_plan(words: TitleWords, sized: list[list[str]]) -> list[_RareRead]:
+    """The groups of rarer words read, rarest first: each is read while the titles read stay within RARE_BUDGET."""
     plan = []
     budget = RARE_BUDGET
     for group in sized:
         size = words.total(group)
         if budget < RARE_BUDGET and size > budget:
             break
-        plan.append((group, 1.0 / math.log(2.0 + size), budget, size <= budget))
+        plan.append(_RareRead(group, 1.0 / math.log(2.0 + size), budget, size <= budget))
         budget -= size
         if budget <= 0:
             break
     return plan
 
 
-def _rare_weights(db: sqlite3.Connection, plan: list[tuple[list[str], float, int, bool]]) -> dict[int, float]:
+def _rare_weights(db: sqlite3.Connection, plan: list[_RareRead]) -> dict[int, float]:
     """The weights of the titles holding the groups of `plan`: the rarities of the groups each holds, summed
     in order; of the titles holding the last group alone, only those that can be the heaviest.
 
@@ -205,28 +214,30 @@ def _rare_weights(db: sqlite3.Connection, plan: list[tuple[list[str], float, int
     titles of the other groups are asked whether they hold it too.
     """
     weights: dict[int, float] = {}
-    *earlier, (last, rarity, limit, likely_few) = plan
+    *earlier, last = plan
     # Whether all the titles holding the earlier groups were read (else, with counts too low, the last group's
     # titles are read as many as planned: which of them the others hold is then not asked of the index).
     whole = True
-    for group, group_rarity, group_limit, group_few in earlier:
-        rowids = search_read.title_hits(db, fts_group(group), limit=group_limit, likely_few=group_few)
-        whole = whole and len(rowids) < group_limit
-        _add_weight(weights, rowids, group_rarity)
+    for read in earlier:
+        rowids = search_read.title_hits(db, fts_group(read.group), limit=read.limit, likely_few=read.likely_few)
+        whole = whole and len(rowids) < read.limit
+        _add_weight(weights, rowids, read.rarity)
+    last_group = fts_group(last.group)
     if not whole:
-        _add_weight(weights, search_read.title_hits(db, fts_group(last), limit=limit, likely_few=likely_few), rarity)
+        rowids = search_read.title_hits(db, last_group, limit=last.limit, likely_few=last.likely_few)
+        _add_weight(weights, rowids, last.rarity)
         return weights
-    wanted = min(limit, RARE_WORDS_CANDIDATES + len(weights))
-    held = search_read.title_hits(db, fts_group(last), limit=wanted)
+    wanted = min(last.limit, RARE_WORDS_CANDIDATES + len(weights))
+    held = search_read.title_hits(db, last_group, limit=wanted)
     # Older titles are asked for only if fewer were read than planned: else none older would have been read.
-    if len(held) == wanted < limit and weights:
-        both = "(" + " OR ".join(fts_group(group) for group, *_ in earlier) + ") AND " + fts_group(last)
+    if len(held) == wanted < last.limit and weights:
+        both = "(" + " OR ".join(fts_group(read.group) for read in earlier) + ") AND " + last_group
         older = search_read.title_hits(db, both, limit=len(weights), high=held[-1] - 1)
         if older:
-            # Of the titles holding the last group, `limit` would have been read: those from this one on.
-            oldest = search_read.title_hit_at(db, fts_group(last), limit - 1)
+            # Of the titles holding the last group, `last.limit` would have been read: those from this one on.
+            oldest = search_read.title_hit_at(db, last_group, last.limit - 1)
             held += [rowid for rowid in older if oldest is None or rowid >= oldest]
-    _add_weight(weights, held, rarity)
+    _add_weight(weights, held, last.rarity)
     return weights
 
 
