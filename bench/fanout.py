@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import logging
 import statistics
 import sys
 import tempfile
@@ -33,6 +34,8 @@ from tests.fakes.clock import ManualClock  # noqa: E402
 from tests.fakes.discord_server import FakeDiscord, point_discord_at  # noqa: E402
 from tests.fakes.hf_items import make_daily_item  # noqa: E402
 from tests.fakes.hf_server import FakeHuggingFace  # noqa: E402
+
+log = logging.getLogger(__name__)
 
 GLOBAL_CEILING = 50.0
 DAY = dt.date(2026, 6, 12)

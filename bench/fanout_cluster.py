@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import signal
 import sys
 import time
@@ -27,6 +28,8 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.hf_items import make_daily_item
 from tests.fakes.hf_server import FakeHuggingFace
 from tests.fakes.process import BotProcess
+
+log = logging.getLogger(__name__)
 
 GLOBAL_CEILING = 50.0
 POSTS = r"^/channels/\d+/messages$"
