@@ -72,6 +72,16 @@ def _scanned_family(vocabulary: list[str], word: str, span: int) -> tuple[list[s
     return forms, start + span >= len(vocabulary)
 
 
+async def _vocabulary_of(path: Path, titles: list[str]) -> TitleWords:
+    """The title vocabulary read from a new cache holding papers with these titles."""
+    store = await Store.open(path)
+    try:
+        await store.bulk_insert_papers(Paper(id=f"2601.{n:05d}", title=t, day=DAY) for n, t in enumerate(titles))
+        return await store.read(TitleWords.read)
+    finally:
+        await store.close()
+
+
 @pytest.mark.parametrize("family_span", [title_vocab.FAMILY_SPAN, 1, 2, 3])
 async def test_a_family_is_what_stemming_the_vocabulary_finds(
     tmp_path: Path, family_span: int, monkeypatch: pytest.MonkeyPatch
@@ -79,12 +89,7 @@ async def test_a_family_is_what_stemming_the_vocabulary_finds(
     """Families come from an index of the words by stem, in the vocabulary read and in one counted."""
     monkeypatch.setattr(title_vocab, "FAMILY_SPAN", family_span)
     named = _titles(random.Random(3), 300) + ["Modeling Happy Models", "The Model of Happiness", "Modern Modes"]
-    store = await Store.open(tmp_path / "families.db")
-    try:
-        await store.bulk_insert_papers(Paper(id=f"2601.{n:05d}", title=t, day=DAY) for n, t in enumerate(named))
-        read = await store.read(TitleWords.read)
-    finally:
-        await store.close()
+    read = await _vocabulary_of(tmp_path / "families.db", named)
     counted = TitleWords()
     counted.add_titles(named)
     vocabulary = sorted({w for t in named for w in fold_tokens(t)})
@@ -98,12 +103,7 @@ async def test_a_family_takes_in_the_words_of_titles_counted_after_the_vocabular
     families found by stem as if they had been read."""
     first = ["Modeling Happy Models", "Modern Modes", "Über Graphs"]
     later = ["The Model of Happiness", "Modelled Graph", "A Mode", "Übers Naïve Models", "Naive Happiest"]
-    store = await Store.open(tmp_path / "grown.db")
-    try:
-        await store.bulk_insert_papers(Paper(id=f"2601.{n:05d}", title=t, day=DAY) for n, t in enumerate(first))
-        grown = await store.read(TitleWords.read)
-    finally:
-        await store.close()
+    grown = await _vocabulary_of(tmp_path / "grown.db", first)
     assert grown.family("models")[0] == ["models", "modeling"]
     assert grown.add_titles(later) == 11  # every word but "models", read already
     vocabulary = sorted({w for t in [*first, *later] for w in fold_tokens(t)})
