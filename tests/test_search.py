@@ -425,6 +425,19 @@ async def test_the_title_vocabulary_counts_words_as_the_index_does(store: Store)
     assert read.similar("atention") == ["attention"] and read.completions("spa")[:1] == ["sparse"]
 
 
+async def test_new_titles_reach_the_vocabulary_without_changing_the_one_a_search_started_with(store: Store) -> None:
+    finder = Search(store)
+    await finder.warm()
+    started_with = finder.words
+    counted = len(started_with)
+    await store.bulk_insert_papers([twin("2606.99001", "Zyxwvut Quorbling Networks", "", 1, dt.date(2026, 6, 13))])
+    await finder.refresh(force=True)
+    # Counts after an update are estimates: the paper is seen both as new and as changed.
+    assert finder.words is not started_with and finder.words.count("quorbling") > 0
+    assert len(started_with) == counted and started_with.count("quorbling") == 0
+    assert [p.id for p in (await finder.search("Zyxwvut Quorbling Netwroks")).papers][:1] == ["2606.99001"]
+
+
 # ---------------------------------------------------------------- trending
 
 

@@ -339,3 +339,29 @@ def test_a_phrase_is_held_only_adjacent_and_in_order_whatever_the_word_forms() -
     assert not titles.holds_phrase(["models", "and", "of", "graphs"], stems)
     assert not titles.holds_phrase(["models", "of"], stems)  # cut short at the title's end
     assert titles.holds_phrase(["anything"], [])
+
+
+async def test_a_vocabulary_brought_up_to_date_is_a_copy_and_the_one_searches_read_stays_whole(tmp_path: Path) -> None:
+    """New titles make a new vocabulary, as if counted in place; the one a search under way reads is unchanged."""
+    first = ["Modeling Happy Models", "Modern Modes", "Über Graphs"]
+    later = ["The Model of Happiness", "Modelled Graph", "A Mode", "Übers Naïve Models", "Modest Graphs"]
+    read = await _vocabulary_of(tmp_path / "first.db", first)
+    words = sorted({w for t in [*first, *later] for w in fold_tokens(t)})
+
+    def seen(vocabulary: TitleWords) -> list[object]:
+        return [
+            len(vocabulary),
+            [vocabulary.count(w) for w in words],
+            [vocabulary.family(w) for w in [*words, "modelling"]],
+            [vocabulary.completions(p) for p in ("mod", "gra", "ub")],
+            [vocabulary.similar(w) for w in ("modelz", "grapsh", "happines")],
+        ]
+
+    before = seen(read)
+    grown = read.with_titles(later)
+    assert grown is not read and seen(read) == before
+    counted = await _vocabulary_of(tmp_path / "counted.db", first)
+    counted.add_titles(later)
+    assert seen(grown) == seen(counted) != before
+    assert grown.family("models")[0] == ["models", "model", "modeling", "modelled"]
+    assert read.with_titles([]) is read

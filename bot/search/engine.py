@@ -149,8 +149,7 @@ class Search:
                         return _vocabulary(db)
                     rows = search_read.titles_after(db, after) if high > after else []
                     rows += search_read.titles_changed_since(db, changed_since)
-                    words.add_titles(title for _, title in rows)
-                    return words, high
+                    return words.with_titles([title for _, title in rows]), high
 
                 self.words, high = await self.store.read(catch_up)
             self._mark_synced(version, high, since)

@@ -56,8 +56,27 @@ class TitleWords:
         self._by_shape.setdefault((len(word), word[0], ""), []).append(word)
         self._by_shape.setdefault((len(word), "", word[-1]), []).append(word)
 
+    def with_titles(self, titles: Sequence[str]) -> TitleWords:
+        """A copy that also counts the words of these new or changed titles (self itself unchanged, or self
+        when there are none).
+
+        Searches read a vocabulary on reading threads while it is brought up to date on another: each
+        keeps the one it started with whole, instead of seeing words half added.
+        """
+        if not titles:
+            return self
+        grown = TitleWords()
+        grown._counts = dict(self._counts)
+        grown.titles = self.titles
+        grown._by_shape = {shape: list(words) for shape, words in self._by_shape.items()}
+        grown._sorted = list(self._sorted)
+        grown._stemmed = {root: list(words) for root, words in self._stemmed.items()}
+        grown.add_titles(titles)
+        return grown
+
     def add_titles(self, titles: Iterable[str]) -> int:
-        """Count the words of new or changed titles; returns how many words were new."""
+        """Count the words of new or changed titles, in place (a vocabulary no search reads yet); returns how
+        many words were new."""
         new = 0
         for title in titles:
             self.titles += 1
