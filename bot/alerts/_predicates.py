@@ -13,10 +13,6 @@ from bot.query import SEARCH_COLUMNS, And, Column, Filter, Node, Not, Or, Term, 
 log = logging.getLogger(__name__)
 
 Key: TypeAlias = tuple[Column, str]  # (FTS column or None for any column, stem or "stem stem")
-# Every ASCII character to itself lower-cased if a letter or digit, else to a space.
-_ASCII_WORDS_ONLY = str.maketrans(
-    {chr(c): (chr(c).lower() if chr(c).isalnum() else " ") for c in range(128) if not chr(c).islower()}
-)
 
 
 class PaperTerms:
@@ -66,11 +62,7 @@ def term_keys(term: Term) -> tuple[str, ...]:
 
 
 def _stems(text: str) -> list[str]:
-    """The stemmed tokens of `text` as `bot.query.tokenize` reads them (ASCII text takes a faster path)."""
-    if text.isascii():
-        # The words of `[a-z0-9]+` in the lower-cased text: a character table and a split do it in a few
-        # passes in C, several times quicker than the regular expression over a whole abstract.
-        return list(map(stem, text.translate(_ASCII_WORDS_ONLY).split()))
+    """The stemmed tokens of `text` as `bot.query.tokenize` reads them."""
     return list(map(stem, fold_tokens(text)))
 
 

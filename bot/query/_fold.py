@@ -14,7 +14,6 @@ BMP character and a sample of the others through a real FTS5 tokenizer and check
 from __future__ import annotations
 
 import logging
-import re
 import unicodedata
 
 log = logging.getLogger(__name__)
@@ -67,7 +66,11 @@ _DROPPED_MARKS = _ranges(
 )
 # SQLite lower-cases this one but keeps its marks (its diacritic table has no entry for it).
 _SQLITE_SPECIAL = {"\u01e0": "\u01e1"}
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]+")
+# ASCII text folded in one translation of its bytes: letters and digits make words, upper case to lower,
+# any other byte a space that parts them.
+_ASCII_FOLDS = bytes(
+    byte + 32 if 65 <= byte <= 90 else byte if 48 <= byte <= 57 or 97 <= byte <= 122 else 32 for byte in range(256)
+)
 _SURROGATES = ("\ud800", "\udfff")  # cannot be stored as UTF-8, so never part of a stored word
 _folds: dict[str, str | None] = {}  # memo of fold_char for the non-ASCII characters seen so far
 
@@ -100,7 +103,7 @@ def fold_char(char: str) -> str | None:
 def fold_tokens(text: str) -> list[str]:
     """The words of `text` as FTS5 unicode61 (remove_diacritics 2) sees them, before stemming."""
     if text.isascii():
-        return [word.lower() for word in _ASCII_WORD.findall(text)]
+        return text.encode("ascii").translate(_ASCII_FOLDS).decode("ascii").split()
     folds = _folds
     tokens: list[str] = []
     current: list[str] = []

@@ -42,25 +42,9 @@ _ROUNDING = 1e-6  # more than floating point rounding moves a score: bounds allo
 _WORD_SET_SHARE = 0.95  # the share of its token_set_ratio a longer title keeps
 
 
-# FTS5's unicode61 on ASCII text (as `fold_tokens`): letters and digits make words, letters in lower case,
-# any other character parts them. One translation of the bytes folds a whole title at once.
-_ASCII_FOLDS = bytes(
-    byte + 32 if 65 <= byte <= 90 else byte if 48 <= byte <= 57 or 97 <= byte <= 122 else 32 for byte in range(256)
-)
-
-
 def title_key(title: str) -> str:
     """A title as compared: its words folded (case, diacritics) and joined by single spaces."""
-    if title.isascii():
-        return b" ".join(title.encode("ascii").translate(_ASCII_FOLDS).split()).decode("ascii")
     return " ".join(fold_tokens(title))
-
-
-def _title_words(title: str) -> list[str]:
-    """`fold_tokens(title)`, quicker for ASCII titles."""
-    if title.isascii():
-        return title.encode("ascii").translate(_ASCII_FOLDS).decode("ascii").split()
-    return fold_tokens(title)
 
 
 def title_score(key: str, title: str) -> float:
@@ -311,7 +295,7 @@ def phrase_rowids(
         if len(holding) < PHRASE_CHECKED:
             stems = [stem(token) for token in typed]
             found = search_read.titles_by_rowid(db, holding)
-            phrased = [r for r in holding if r in found and holds_phrase(_title_words(found[r][1]), stems)]
+            phrased = [r for r in holding if r in found and holds_phrase(fold_tokens(found[r][1]), stems)]
             return phrased[:limit]
         forms = [family for family, _ in families]
         if len(known) == len(families) and math.prod(map(len, forms)) <= PHRASE_FORMS:
@@ -325,7 +309,7 @@ def _read_titles(db: sqlite3.Connection, rowids: Sequence[int], known: dict[int,
     missing = [rowid for rowid in rowids if rowid not in known]
     if missing:
         known.update(
-            (rowid, _title_words(title)) for rowid, (_, title) in search_read.titles_by_rowid(db, missing).items()
+            (rowid, fold_tokens(title)) for rowid, (_, title) in search_read.titles_by_rowid(db, missing).items()
         )
     return known
 
