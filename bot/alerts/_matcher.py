@@ -388,14 +388,16 @@ class AlertMatcher:
         learned: set[int] = set()  # the paper objects learned so, by identity
         done = 0
         for papers, index, upvotes_moved in ((fresh, self._everything, False), (moved, self._upvotes, True)):
-            if not papers or not (len(index) or (learn and not upvotes_moved)):
+            # Counted once: an index counts its queries bucket by bucket, thousands of them.
+            indexed = len(index) > 0
+            if not papers or not (indexed or (learn and not upvotes_moved)):
                 continue
             for paper in papers.values():
                 terms = PaperTerms(paper)
                 if learn and not upvotes_moved:
                     self._learn_terms(terms.every)
                     learned.add(id(paper))
-                if len(index):
+                if indexed:
                     matched = index.matching(terms)
                     if matched:
                         results.append(PaperMatches(paper, matched, upvotes_moved))
